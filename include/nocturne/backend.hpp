@@ -1,0 +1,172 @@
+#pragma once
+// The one interface every backend implements: the ops the model needs, on
+// buffers that live on the backend's device. The CPU backend is the reference;
+// the CUDA backend implements the same ops with the same layouts, so results
+// compare element by element.
+//
+// Conventions:
+// - All matrices are row-major. Sequences are time-major: [T, N, F] means
+//   element (t, n, f) sits at (t * N + n) * F + f.
+// - LSTM weights use Keras' layout: W [F, 4H], R [H, 4H], b [4H], the four
+//   gate blocks of each row in the order input, forget, cell candidate, output.
+// - Every op overwrites its outputs (nothing accumulates) unless it says so.
+// - Ops may run asynchronously on the device; only the host-transfer calls,
+//   synchronize() and sum_squares() wait.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "nocturne/buffer.hpp"
+
+namespace nocturne {
+
+enum class Transpose { no, yes };
+
+struct LstmShape {
+  int steps = 0;   // T
+  int batch = 0;   // N
+  int input = 0;   // F
+  int hidden = 0;  // H
+};
+
+// Which dropout mask to draw: element i of a mask keeps its value when the
+// counter-based generator's uniform draw at (seed, stream, offset + i) is >= p
+// (math::dropout_keep). Where offset_on_device is set (a pointer on the
+// backend's device), the value it points to when the op runs is added to
+// offset: a recorded training step then draws a fresh mask on every replay.
+struct DropoutKey {
+  std::uint64_t seed = 0;
+  std::uint32_t stream = 0;
+  std::uint64_t offset = 0;
+  const std::uint64_t* offset_on_device = nullptr;
+};
+
+// Work recorded once and issued again by replay() with the same pointers and
+// shapes (a CUDA graph on the GPU; a plain call on the CPU).
+class Replayable {
+ public:
+  virtual ~Replayable() = default;
+  virtual void replay() = 0;
+};
+
+struct AdamaxParams {
+  double learning_rate = 0.01;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double epsilon = 1e-7;
+};
+
+// Floating-point modes a backend may offer for its GEMMs.
+enum class MathMode { strict_fp32, tf32 };
+
+template <typename T>
+class BasicBackend {
+ public:
+  virtual ~BasicBackend() = default;
+
+  virtual Device device() const = 0;
+  virtual std::string name() const = 0;
+
+  // ---- memory -------------------------------------------------------------
+  // Zero-filled allocation of `bytes` on this backend's device.
+  virtual RawBuffer allocate_bytes(std::size_t bytes) = 0;
+  virtual void copy_to_device(void* dst, const void* host_src, std::size_t bytes) = 0;
+  virtual void copy_to_host(void* host_dst, const void* src, std::size_t bytes) = 0;
+  virtual void copy_on_device(void* dst, const void* src, std::size_t bytes) = 0;
+  // Waits until every op issued so far has finished.
+  virtual void synchronize() = 0;
+  // Records the ops `work` issues without running them; replay() runs them.
+  // work must not synchronise or transfer to or from the host.
+  virtual std::unique_ptr<Replayable> record(std::function<void()> work) = 0;
+
+  template <typename E>
+  Buffer<E> allocate(std::size_t count) {
+    return Buffer<E>(allocate_bytes(count * sizeof(E)), count);
+  }
+  template <typename E>
+  Buffer<E> upload(std::span<const E> host) {
+    Buffer<E> buffer = allocate<E>(host.size());
+    if (!host.empty()) copy_to_device(buffer.data(), host.data(), host.size_bytes());
+    return buffer;
+  }
+  template <typename E>
+  std::vector<E> download(const Buffer<E>& buffer) {
+    std::vector<E> host(buffer.size());
+    if (!host.empty()) copy_to_host(host.data(), buffer.data(), host.size() * sizeof(E));
+    return host;
+  }
+
+  // ---- elementwise and linear algebra -------------------------------------
+  virtual void fill(T* x, std::size_t n, T value) = 0;
+  // C[M, N] = alpha * op(A)[M, K] * op(B)[K, N] + beta * C. Row-major, leading
+  // dimensions in elements.
+  virtual void gemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, T alpha, const T* a, int lda,
+                    const T* b, int ldb, T beta, T* c, int ldc) = 0;
+  // Sum of squares of x[0..n), in double. Synchronises.
+  virtual double sum_squares(const T* x, std::size_t n) = 0;
+
+  // ---- input features -----------------------------------------------------
+  // The recipe's scalar input: out[i] = tokens[i] / vocab.
+  virtual void scalar_input(const std::int32_t* tokens, std::size_t n, int vocab, T* out) = 0;
+  // out[i, :] = table[tokens[i], :]. table [V, D], out [n, D].
+  virtual void embedding_forward(const std::int32_t* tokens, std::size_t n, int dim, const T* table, T* out) = 0;
+  // d_table[v, :] = sum over i with tokens[i] == v of d_out[i, :], summed in
+  // increasing i (deterministic). d_table [V, D] is overwritten.
+  virtual void embedding_backward(const std::int32_t* tokens, std::size_t n, int vocab, int dim, const T* d_out,
+                                  T* d_table) = 0;
+
+  // ---- LSTM over a whole sequence, zero initial state ----------------------
+  // x [T, N, F]; W [F, 4H]; R [H, 4H]; b [4H].
+  // Outputs: h [T, N, H], c [T, N, H], gates [T, N, 4H] (activated i, f, g, o),
+  // all of which lstm_backward reads.
+  virtual void lstm_forward(const LstmShape& shape, const T* x, const T* w, const T* r, const T* b, T* h, T* c,
+                            T* gates) = 0;
+  // dh [T, N, H]: the loss gradient with respect to every h_t (zeros where a
+  // step's output is unused). Outputs: dx [T, N, F] (may be null), dW, dR, db.
+  // workspace: lstm_workspace_size(shape) elements.
+  virtual void lstm_backward(const LstmShape& shape, const T* x, const T* w, const T* r, const T* h, const T* c,
+                             const T* gates, const T* dh, T* dx, T* dw, T* dr, T* db, T* workspace) = 0;
+  static std::size_t lstm_workspace_size(const LstmShape& s) {
+    const std::size_t nh = std::size_t(s.batch) * s.hidden;
+    return std::size_t(s.steps) * nh * 4 + 2 * nh;
+  }
+
+  // ---- dense layer --------------------------------------------------------
+  // y [N, M] = x [N, K] * W [K, M] + b [M].
+  virtual void dense_forward(int n, int k, int m, const T* x, const T* w, const T* b, T* y) = 0;
+  // dx [N, K] (may be null), dW [K, M], db [M] from dy [N, M].
+  virtual void dense_backward(int n, int k, int m, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) = 0;
+
+  // ---- dropout (inverted: kept values scale by 1 / (1 - p)) ----------------
+  virtual void dropout_forward(const DropoutKey& key, T p, std::size_t n, const T* x, T* y) = 0;
+  virtual void dropout_backward(const DropoutKey& key, T p, std::size_t n, const T* dy, T* dx) = 0;
+
+  // ---- output -------------------------------------------------------------
+  // Row-wise softmax of logits [N, V] into probs [N, V].
+  virtual void softmax(int n, int vocab, const T* logits, T* probs) = 0;
+  // Fused softmax + cross-entropy against targets [N]:
+  //   dlogits = (softmax(logits) - onehot(target)) * grad_scale   (may be null)
+  //   stats[0] += sum of -log softmax(logits)[target]
+  //   stats[1] += number of rows whose argmax (first maximum) equals the target
+  virtual void softmax_cross_entropy(int n, int vocab, const T* logits, const std::int32_t* targets, T grad_scale,
+                                     T* dlogits, T* stats) = 0;
+
+  // ---- optimiser ----------------------------------------------------------
+  // Adamax over n parameters, step t counted from 1:
+  //   m = b1 m + (1 - b1) g;  u = max(b2 u, |g|);  p -= lr / (1 - b1^t) * m / (u + eps)
+  virtual void adamax(std::size_t n, T* params, const T* grads, T* m, T* u, const AdamaxParams& hp,
+                      std::int64_t step) = 0;
+};
+
+using Backend = BasicBackend<float>;
+
+// The reference backend: OpenBLAS GEMMs and fused loops.
+std::unique_ptr<BasicBackend<float>> make_cpu_backend();
+std::unique_ptr<BasicBackend<double>> make_cpu_backend_double();
+
+}  // namespace nocturne

@@ -1,0 +1,46 @@
+#pragma once
+// Every failure the library reports is one of these. The library never prints
+// and never exits: callers (the CLI) turn an Error into one line and an exit code.
+
+#include <stdexcept>
+#include <string>
+
+namespace nocturne {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A setting that cannot work: the message names the field and its value.
+class ConfigError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A file that cannot be read or written, or whose contents are malformed:
+// the message names the file and, where it helps, the byte offset.
+class FileError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Shapes or sizes that do not fit together at an API boundary.
+class ShapeError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Training went wrong (a loss that became NaN or Inf, say).
+class TrainingError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A backend or device failure (CUDA, cuBLAS, cuDNN, or a backend that is not built in).
+class DeviceError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace nocturne

@@ -1,0 +1,140 @@
+#pragma once
+// The recipe's network:
+//   tokens -> [scalar index / V | embedding] -> LSTM H1 (whole sequence)
+//   -> Dropout -> LSTM H2 (last step) -> Dense D (no activation) -> Dropout
+//   -> Dense V -> softmax
+// All parameters live in one flat buffer with named views; gradients in a
+// twin buffer; the optimiser is one op over both.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nocturne/backend.hpp"
+
+namespace nocturne {
+
+enum class InputMode { scalar, embedding };
+
+const char* input_mode_name(InputMode mode);
+// Throws ConfigError for anything but "scalar" or "embedding".
+InputMode parse_input_mode(std::string_view name);
+
+struct ModelConfig {
+  int vocab = 0;      // V: output classes (and input symbols)
+  int window = 40;    // T: steps per input window
+  int hidden1 = 512;  // H1
+  int hidden2 = 256;  // H2
+  int dense = 256;    // D
+  double dropout = 0.1;
+  InputMode input = InputMode::scalar;
+  int embedding_dim = 64;  // used when input == embedding
+
+  int input_size() const { return input == InputMode::embedding ? embedding_dim : 1; }
+  // Throws ConfigError naming the first bad field and its value.
+  void validate() const;
+};
+
+// One named parameter tensor inside the flat buffer: `rows` x `cols`,
+// row-major, starting at `offset` elements.
+struct ParameterView {
+  std::string name;
+  std::size_t offset = 0;
+  int rows = 0;
+  int cols = 0;
+  std::size_t size() const { return std::size_t(rows) * std::size_t(cols); }
+};
+
+class ParameterLayout {
+ public:
+  explicit ParameterLayout(const ModelConfig& config);
+
+  const std::vector<ParameterView>& views() const { return views_; }
+  // Throws ConfigError for an unknown name.
+  const ParameterView& view(std::string_view name) const;
+  // Elements of the flat buffer, alignment padding included.
+  std::size_t buffer_size() const { return buffer_size_; }
+  // Trainable parameters (padding excluded): 1,938,559 for the recipe at V = 127.
+  std::size_t parameter_count() const;
+
+ private:
+  std::vector<ParameterView> views_;
+  std::size_t buffer_size_ = 0;
+};
+
+// Running sums of one pass over windows.
+struct BatchStats {
+  double loss_sum = 0;  // sum over windows of -log p(target)
+  double correct = 0;   // windows whose most likely symbol is the target
+};
+
+template <typename T>
+class BasicModel {
+ public:
+  // Buffers are sized for batches of up to max_batch windows.
+  BasicModel(BasicBackend<T>& backend, const ModelConfig& config, int max_batch);
+  ~BasicModel();
+  BasicModel(const BasicModel&) = delete;
+  BasicModel& operator=(const BasicModel&) = delete;
+
+  const ModelConfig& config() const { return config_; }
+  const ParameterLayout& layout() const { return layout_; }
+  BasicBackend<T>& backend() { return backend_; }
+  int max_batch() const { return max_batch_; }
+
+  // Keras' initialisation drawn from `seed`: glorot-uniform input and dense
+  // kernels, orthogonal recurrent kernels, zero biases with forget bias 1,
+  // embedding uniform in [-0.05, 0.05].
+  void initialize(std::uint64_t seed);
+
+  Buffer<T>& parameters() { return params_; }
+  Buffer<T>& gradients() { return grads_; }
+  std::vector<T> download_parameters();
+  void upload_parameters(std::span<const T> values);  // throws ShapeError on a size mismatch
+  std::vector<T> download_gradients();
+
+  // Stages a batch on the device: tokens time-major [window, n] as vocabulary
+  // indices, targets [n] (may be empty for predict()). n <= max_batch.
+  void set_batch(std::span<const std::int32_t> tokens, std::span<const std::int32_t> targets);
+  int batch() const { return batch_; }
+
+  // Forward with dropout drawn for `step`, backward into gradients(), and the
+  // batch's loss and accuracy added to the running stats. Recorded once per
+  // batch size and replayed afterwards (a CUDA graph on the GPU).
+  void train_step(std::uint64_t dropout_seed, std::uint64_t step);
+  // Forward without dropout; adds loss and accuracy to the running stats.
+  void evaluate_step();
+  // Forward without dropout; returns the probabilities [n, V] on the host.
+  std::vector<T> predict();
+
+  void reset_stats();
+  BatchStats read_stats();  // synchronises
+
+ private:
+  struct Activations;
+  void forward(bool training, const DropoutKey& key);
+  void backward(const DropoutKey& key);
+  const T* param(std::string_view name) const;
+  T* grad(std::string_view name);
+  static DropoutKey site_key(const DropoutKey& key, std::uint32_t site);
+  void require_targets(const char* what) const;
+
+  BasicBackend<T>& backend_;
+  ModelConfig config_;
+  ParameterLayout layout_;
+  int max_batch_ = 0;
+  int batch_ = 0;
+  bool has_targets_ = false;
+  Buffer<T> params_, grads_;
+  std::unique_ptr<Activations> act_;
+  std::map<int, std::unique_ptr<Replayable>> recorded_steps_;  // by batch size
+  std::uint64_t recorded_seed_ = 0;
+};
+
+using Model = BasicModel<float>;
+
+}  // namespace nocturne

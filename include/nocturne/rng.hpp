@@ -1,0 +1,30 @@
+#pragma once
+// Counter-based random numbers: every draw is a pure function of
+// (seed, stream, index), so runs are reproducible from their seed, resuming
+// needs no generator state, and the GPU draws exactly what the CPU draws.
+
+#include <cstdint>
+#include <span>
+
+namespace nocturne {
+
+// Streams keep the uses of one seed apart.
+namespace rng_stream {
+inline constexpr std::uint32_t initialization = 0x1000;  // + parameter index
+inline constexpr std::uint32_t dropout = 0x2000;         // + dropout site
+inline constexpr std::uint32_t shuffle = 0x3000;
+inline constexpr std::uint32_t split = 0x4000;
+inline constexpr std::uint32_t sampling = 0x5000;        // + output index
+}  // namespace rng_stream
+
+std::uint32_t random_u32(std::uint64_t seed, std::uint32_t stream, std::uint64_t index);
+// Uniform in [0, 1) with 53 random bits (two draws: index * 2 and index * 2 + 1).
+double random_uniform(std::uint64_t seed, std::uint32_t stream, std::uint64_t index);
+// Standard normal (Box-Muller over the uniforms at 2 * index and 2 * index + 1).
+double random_normal(std::uint64_t seed, std::uint32_t stream, std::uint64_t index);
+// Uniform integer in [0, bound), bound > 0.
+std::uint64_t random_below(std::uint64_t bound, std::uint64_t seed, std::uint32_t stream, std::uint64_t index);
+// Fisher-Yates shuffle drawing (seed, stream, first_index + k) for the k-th swap.
+void shuffle(std::span<std::int64_t> values, std::uint64_t seed, std::uint32_t stream, std::uint64_t first_index);
+
+}  // namespace nocturne

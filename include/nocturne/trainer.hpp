@@ -1,0 +1,85 @@
+#pragma once
+// Epochs over shuffled windows with Adamax; deterministic from the seed.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+
+#include "nocturne/model.hpp"
+#include "nocturne/optimizer.hpp"
+
+namespace nocturne {
+
+// Windows over a token sequence: window k is tokens[starts[k], starts[k] + W)
+// and its target is tokens[starts[k] + W], W being the model's window.
+struct WindowSet {
+  std::span<const std::int32_t> tokens;  // vocabulary indices
+  std::span<const std::int64_t> starts;
+  std::size_t size() const { return starts.size(); }
+};
+
+struct TrainerConfig {
+  int epochs = 200;
+  int batch = 256;
+  AdamaxParams adamax;
+  std::uint64_t seed = 1;  // shuffling and dropout masks
+  // Read the running loss back every this many steps (a device sync on the GPU).
+  int stats_every = 1;
+  // Throws ConfigError naming the bad field and value.
+  void validate() const;
+};
+
+struct Progress {
+  int epoch = 0;  // counted from 1
+  std::int64_t step = 0, steps = 0;
+  std::int64_t windows_done = 0, windows_total = 0;
+  double loss = 0, accuracy = 0;  // running means over the epoch so far
+  double seconds = 0;             // since the epoch began
+};
+
+struct Evaluation {
+  double loss = 0, accuracy = 0, perplexity = 0;
+  std::int64_t windows = 0;
+};
+
+struct EpochResult {
+  int epoch = 0;
+  bool completed = false;  // false when on_progress asked to stop
+  double loss = 0, accuracy = 0;
+  std::optional<Evaluation> validation;
+  double seconds = 0, windows_per_second = 0;
+};
+
+// Return false to stop after the current step.
+using ProgressCallback = std::function<bool(const Progress&)>;
+
+class Trainer {
+ public:
+  Trainer(Model& model, const TrainerConfig& config);
+
+  // Trains epoch epochs_done() + 1 over `train` (reshuffled for that epoch,
+  // last partial batch kept), then evaluates on `validation` when given.
+  // Throws TrainingError when the loss becomes NaN or infinite.
+  EpochResult train_epoch(const WindowSet& train, const WindowSet* validation = nullptr,
+                          const ProgressCallback& on_progress = {});
+  Evaluation evaluate(const WindowSet& windows);
+
+  int epochs_done() const { return epochs_done_; }
+  const TrainerConfig& config() const { return config_; }
+  Adamax& optimizer() { return optimizer_; }
+  Model& model() { return model_; }
+  // For resuming: the epochs already completed (the optimiser is restored apart).
+  void set_epochs_done(int epochs) { epochs_done_ = epochs; }
+
+ private:
+  void stage_batch(const WindowSet& windows, std::span<const std::int64_t> order, std::size_t first, int count);
+
+  Model& model_;
+  TrainerConfig config_;
+  Adamax optimizer_;
+  int epochs_done_ = 0;
+  std::vector<std::int32_t> batch_tokens_, batch_targets_;
+};
+
+}  // namespace nocturne

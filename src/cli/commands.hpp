@@ -1,0 +1,17 @@
+#pragma once
+// Each subcommand lives in its own cmd_<name>.cpp and registers itself:
+//   static const bool registered = nocturne::cli::register_command(30, add_train_command);
+// (the number orders the help listing). A command's callback throws
+// nocturne::Error on failure; main() turns that into one line on stderr and
+// exit code 1.
+
+#include <CLI/CLI.hpp>
+
+namespace nocturne::cli {
+
+using AddCommand = void (*)(CLI::App& app);
+
+bool register_command(int order, AddCommand add);
+void add_registered_commands(CLI::App& app);
+
+}  // namespace nocturne::cli

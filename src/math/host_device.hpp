@@ -1,0 +1,30 @@
+#pragma once
+// Per-element math shared by the CPU backend and the CUDA kernels: compiled
+// as __host__ __device__ under nvcc, as plain inline C++ elsewhere, so CPU
+// tests check the very formulas the kernels run.
+
+#include <cmath>
+
+#if defined(__CUDACC__)
+#define NOCTURNE_HD __host__ __device__ __forceinline__
+#else
+#define NOCTURNE_HD inline
+#endif
+
+namespace nocturne::math {
+
+NOCTURNE_HD float exp_of(float x) { return expf(x); }
+NOCTURNE_HD double exp_of(double x) { return exp(x); }
+NOCTURNE_HD float tanh_of(float x) { return tanhf(x); }
+NOCTURNE_HD double tanh_of(double x) { return tanh(x); }
+NOCTURNE_HD float log_of(float x) { return logf(x); }
+NOCTURNE_HD double log_of(double x) { return log(x); }
+NOCTURNE_HD float abs_of(float x) { return fabsf(x); }
+NOCTURNE_HD double abs_of(double x) { return fabs(x); }
+
+template <typename T>
+NOCTURNE_HD T sigmoid(T x) {
+  return T(1) / (T(1) + exp_of(-x));
+}
+
+}  // namespace nocturne::math

@@ -1,0 +1,279 @@
+#include "nocturne/model.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "model/initialization.hpp"
+#include "nocturne/error.hpp"
+#include "nocturne/rng.hpp"
+
+namespace nocturne {
+
+// Device buffers for one batch of up to max_batch windows, allocated once.
+template <typename T>
+struct BasicModel<T>::Activations {
+  Buffer<std::int32_t> tokens, targets;
+  Buffer<std::uint64_t> dropout_offset;  // read by the dropout ops when they run
+  Buffer<T> x1;                          // [W, N, F] layer-1 input
+  Buffer<T> h1, c1, g1;                  // layer 1: [W, N, H1] x2, [W, N, 4 H1]
+  Buffer<T> drop1;                       // dropout of h1: layer-2 input
+  Buffer<T> h2, c2, g2;                  // layer 2
+  Buffer<T> y1, drop2;                   // dense 1 output [N, D] and its dropout
+  Buffer<T> logits, probs;               // [N, V]
+  Buffer<T> d_logits, d_drop2, d_y1;     // backward through the head
+  Buffer<T> d_h2;                        // [W, N, H2]: zero except the last step
+  Buffer<T> d_drop1, d_h1, d_x1;         // backward into layer 1 (d_x1: embedding only)
+  Buffer<T> workspace;
+  Buffer<T> stats;                       // [2]: loss sum, correct count
+};
+
+template <typename T>
+BasicModel<T>::BasicModel(BasicBackend<T>& backend, const ModelConfig& config, int max_batch)
+    : backend_(backend), config_(config), layout_(config), max_batch_(max_batch) {
+  if (max_batch <= 0) throw ConfigError("batch size must be positive, got " + std::to_string(max_batch));
+  const std::size_t n = std::size_t(max_batch), w = std::size_t(config.window);
+  const std::size_t f = std::size_t(config.input_size()), h1 = std::size_t(config.hidden1),
+                    h2 = std::size_t(config.hidden2), d = std::size_t(config.dense), v = std::size_t(config.vocab);
+  params_ = backend.template allocate<T>(layout_.buffer_size());
+  grads_ = backend.template allocate<T>(layout_.buffer_size());
+  act_ = std::make_unique<Activations>();
+  Activations& a = *act_;
+  auto alloc = [&](std::size_t count) { return backend.template allocate<T>(count); };
+  a.tokens = backend.template allocate<std::int32_t>(w * n);
+  a.targets = backend.template allocate<std::int32_t>(n);
+  a.dropout_offset = backend.template allocate<std::uint64_t>(1);
+  a.x1 = alloc(w * n * f);
+  a.h1 = alloc(w * n * h1);
+  a.c1 = alloc(w * n * h1);
+  a.g1 = alloc(w * n * h1 * 4);
+  a.drop1 = alloc(w * n * h1);
+  a.h2 = alloc(w * n * h2);
+  a.c2 = alloc(w * n * h2);
+  a.g2 = alloc(w * n * h2 * 4);
+  a.y1 = alloc(n * d);
+  a.drop2 = alloc(n * d);
+  a.logits = alloc(n * v);
+  a.probs = alloc(n * v);
+  a.d_logits = alloc(n * v);
+  a.d_drop2 = alloc(n * d);
+  a.d_y1 = alloc(n * d);
+  a.d_h2 = alloc(w * n * h2);
+  a.d_drop1 = alloc(w * n * h1);
+  a.d_h1 = alloc(w * n * h1);
+  if (config.input == InputMode::embedding) a.d_x1 = alloc(w * n * f);
+  const LstmShape s1{config.window, max_batch, config.input_size(), config.hidden1};
+  const LstmShape s2{config.window, max_batch, config.hidden1, config.hidden2};
+  a.workspace = alloc(std::max(BasicBackend<T>::lstm_workspace_size(s1), BasicBackend<T>::lstm_workspace_size(s2)));
+  a.stats = alloc(2);
+}
+
+template <typename T>
+BasicModel<T>::~BasicModel() = default;
+
+template <typename T>
+void BasicModel<T>::initialize(std::uint64_t seed) {
+  std::vector<double> values;
+  initialize_parameters(layout_, seed, values);
+  upload_parameters(std::vector<T>(values.begin(), values.end()));
+}
+
+template <typename T>
+std::vector<T> BasicModel<T>::download_parameters() {
+  return backend_.download(params_);
+}
+
+template <typename T>
+std::vector<T> BasicModel<T>::download_gradients() {
+  return backend_.download(grads_);
+}
+
+template <typename T>
+void BasicModel<T>::upload_parameters(std::span<const T> values) {
+  if (values.size() != params_.size())
+    throw ShapeError("parameters: expected " + std::to_string(params_.size()) + " values, got " +
+                     std::to_string(values.size()));
+  backend_.copy_to_device(params_.data(), values.data(), values.size_bytes());
+}
+
+template <typename T>
+void BasicModel<T>::set_batch(std::span<const std::int32_t> tokens, std::span<const std::int32_t> targets) {
+  const std::size_t w = std::size_t(config_.window);
+  if (tokens.empty() || tokens.size() % w != 0)
+    throw ShapeError("batch: " + std::to_string(tokens.size()) + " tokens is not a whole number of " +
+                     std::to_string(w) + "-step windows");
+  const std::size_t n = tokens.size() / w;
+  if (n > std::size_t(max_batch_))
+    throw ShapeError("batch: " + std::to_string(n) + " windows exceeds the model's maximum batch " +
+                     std::to_string(max_batch_));
+  if (!targets.empty() && targets.size() != n)
+    throw ShapeError("batch: " + std::to_string(targets.size()) + " targets for " + std::to_string(n) + " windows");
+  for (std::int32_t t : tokens)
+    if (t < 0 || t >= config_.vocab)
+      throw ShapeError("batch: token index " + std::to_string(t) + " outside the vocabulary of " +
+                       std::to_string(config_.vocab));
+  for (std::int32_t t : targets)
+    if (t < 0 || t >= config_.vocab)
+      throw ShapeError("batch: target index " + std::to_string(t) + " outside the vocabulary of " +
+                       std::to_string(config_.vocab));
+  backend_.copy_to_device(act_->tokens.data(), tokens.data(), tokens.size_bytes());
+  if (!targets.empty()) backend_.copy_to_device(act_->targets.data(), targets.data(), targets.size_bytes());
+  batch_ = int(n);
+  has_targets_ = !targets.empty();
+}
+
+template <typename T>
+const T* BasicModel<T>::param(std::string_view name) const {
+  return params_.data() + layout_.view(name).offset;
+}
+
+template <typename T>
+T* BasicModel<T>::grad(std::string_view name) {
+  return grads_.data() + layout_.view(name).offset;
+}
+
+template <typename T>
+void BasicModel<T>::forward(bool training, const DropoutKey& key) {
+  Activations& a = *act_;
+  const ModelConfig& c = config_;
+  const int n = batch_, w = c.window;
+  const std::size_t steps = std::size_t(w) * std::size_t(n);
+  const bool dropout = training && c.dropout > 0;
+  const T p = T(c.dropout);
+
+  if (c.input == InputMode::embedding)
+    backend_.embedding_forward(a.tokens.data(), steps, c.embedding_dim, param("embedding"), a.x1.data());
+  else
+    backend_.scalar_input(a.tokens.data(), steps, c.vocab, a.x1.data());
+
+  backend_.lstm_forward({w, n, c.input_size(), c.hidden1}, a.x1.data(), param("lstm1.W"), param("lstm1.R"),
+                        param("lstm1.b"), a.h1.data(), a.c1.data(), a.g1.data());
+  const T* in2 = a.h1.data();
+  if (dropout) {
+    backend_.dropout_forward(site_key(key, 0), p, steps * std::size_t(c.hidden1), a.h1.data(), a.drop1.data());
+    in2 = a.drop1.data();
+  }
+  backend_.lstm_forward({w, n, c.hidden1, c.hidden2}, in2, param("lstm2.W"), param("lstm2.R"), param("lstm2.b"),
+                        a.h2.data(), a.c2.data(), a.g2.data());
+  const T* last = a.h2.data() + std::size_t(w - 1) * std::size_t(n) * std::size_t(c.hidden2);
+  backend_.dense_forward(n, c.hidden2, c.dense, last, param("dense1.W"), param("dense1.b"), a.y1.data());
+  const T* in4 = a.y1.data();
+  if (dropout) {
+    backend_.dropout_forward(site_key(key, 1), p, std::size_t(n) * std::size_t(c.dense), a.y1.data(),
+                             a.drop2.data());
+    in4 = a.drop2.data();
+  }
+  backend_.dense_forward(n, c.dense, c.vocab, in4, param("dense2.W"), param("dense2.b"), a.logits.data());
+}
+
+template <typename T>
+void BasicModel<T>::backward(const DropoutKey& key) {
+  Activations& a = *act_;
+  const ModelConfig& c = config_;
+  const int n = batch_, w = c.window;
+  const std::size_t steps = std::size_t(w) * std::size_t(n);
+  const bool dropout = c.dropout > 0;
+  const T p = T(c.dropout);
+
+  const T* in4 = dropout ? a.drop2.data() : a.y1.data();
+  backend_.dense_backward(n, c.dense, c.vocab, in4, param("dense2.W"), a.d_logits.data(), a.d_drop2.data(),
+                          grad("dense2.W"), grad("dense2.b"));
+  const T* d_y1 = a.d_drop2.data();
+  if (dropout) {
+    backend_.dropout_backward(site_key(key, 1), p, std::size_t(n) * std::size_t(c.dense), a.d_drop2.data(),
+                              a.d_y1.data());
+    d_y1 = a.d_y1.data();
+  }
+  // Only the last step of layer 2 feeds the head: the other steps get zero.
+  const std::size_t last_offset = std::size_t(w - 1) * std::size_t(n) * std::size_t(c.hidden2);
+  backend_.fill(a.d_h2.data(), last_offset, T(0));
+  backend_.dense_backward(n, c.hidden2, c.dense, a.h2.data() + last_offset, param("dense1.W"), d_y1,
+                          a.d_h2.data() + last_offset, grad("dense1.W"), grad("dense1.b"));
+  const T* in2 = dropout ? a.drop1.data() : a.h1.data();
+  backend_.lstm_backward({w, n, c.hidden1, c.hidden2}, in2, param("lstm2.W"), param("lstm2.R"), a.h2.data(),
+                         a.c2.data(), a.g2.data(), a.d_h2.data(), a.d_drop1.data(), grad("lstm2.W"),
+                         grad("lstm2.R"), grad("lstm2.b"), a.workspace.data());
+  const T* d_h1 = a.d_drop1.data();
+  if (dropout) {
+    backend_.dropout_backward(site_key(key, 0), p, steps * std::size_t(c.hidden1), a.d_drop1.data(),
+                              a.d_h1.data());
+    d_h1 = a.d_h1.data();
+  }
+  const bool embedding = c.input == InputMode::embedding;
+  backend_.lstm_backward({w, n, c.input_size(), c.hidden1}, a.x1.data(), param("lstm1.W"), param("lstm1.R"),
+                         a.h1.data(), a.c1.data(), a.g1.data(), d_h1, embedding ? a.d_x1.data() : nullptr,
+                         grad("lstm1.W"), grad("lstm1.R"), grad("lstm1.b"), a.workspace.data());
+  if (embedding)
+    backend_.embedding_backward(a.tokens.data(), steps, c.vocab, c.embedding_dim, a.d_x1.data(), grad("embedding"));
+}
+
+template <typename T>
+DropoutKey BasicModel<T>::site_key(const DropoutKey& key, std::uint32_t site) {
+  DropoutKey k = key;
+  k.stream += site;
+  return k;
+}
+
+template <typename T>
+void BasicModel<T>::require_targets(const char* what) const {
+  if (batch_ == 0) throw ShapeError(std::string(what) + ": no batch was set");
+  if (!has_targets_) throw ShapeError(std::string(what) + ": the batch has no targets");
+}
+
+template <typename T>
+void BasicModel<T>::train_step(std::uint64_t dropout_seed, std::uint64_t step) {
+  require_targets("train_step");
+  // The step's masks start at step << 32: a site never draws more than 2^32 values a step.
+  const std::uint64_t offset = step << 32;
+  backend_.copy_to_device(act_->dropout_offset.data(), &offset, sizeof offset);
+  if (dropout_seed != recorded_seed_) {
+    recorded_steps_.clear();
+    recorded_seed_ = dropout_seed;
+  }
+  auto& recorded = recorded_steps_[batch_];
+  if (!recorded) {
+    DropoutKey key{dropout_seed, rng_stream::dropout, 0, act_->dropout_offset.data()};
+    const T grad_scale = T(1) / T(batch_);
+    recorded = backend_.record([this, key, grad_scale] {
+      forward(true, key);
+      backend_.softmax_cross_entropy(batch_, config_.vocab, act_->logits.data(), act_->targets.data(), grad_scale,
+                                     act_->d_logits.data(), act_->stats.data());
+      backward(key);
+    });
+  }
+  recorded->replay();
+}
+
+template <typename T>
+void BasicModel<T>::evaluate_step() {
+  require_targets("evaluate_step");
+  forward(false, DropoutKey{});
+  backend_.softmax_cross_entropy(batch_, config_.vocab, act_->logits.data(), act_->targets.data(), T(0), nullptr,
+                                 act_->stats.data());
+}
+
+template <typename T>
+std::vector<T> BasicModel<T>::predict() {
+  if (batch_ == 0) throw ShapeError("predict: no batch was set");
+  forward(false, DropoutKey{});
+  backend_.softmax(batch_, config_.vocab, act_->logits.data(), act_->probs.data());
+  std::vector<T> probs(std::size_t(batch_) * std::size_t(config_.vocab));
+  backend_.copy_to_host(probs.data(), act_->probs.data(), probs.size() * sizeof(T));
+  return probs;
+}
+
+template <typename T>
+void BasicModel<T>::reset_stats() {
+  backend_.fill(act_->stats.data(), 2, T(0));
+}
+
+template <typename T>
+BatchStats BasicModel<T>::read_stats() {
+  T host[2];
+  backend_.copy_to_host(host, act_->stats.data(), sizeof host);
+  return BatchStats{double(host[0]), double(host[1])};
+}
+
+template class BasicModel<float>;
+template class BasicModel<double>;
+
+}  // namespace nocturne

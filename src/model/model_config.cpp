@@ -1,0 +1,36 @@
+#include <cmath>
+#include <string>
+
+#include "nocturne/error.hpp"
+#include "nocturne/model.hpp"
+
+namespace nocturne {
+
+const char* input_mode_name(InputMode mode) { return mode == InputMode::embedding ? "embedding" : "scalar"; }
+
+InputMode parse_input_mode(std::string_view name) {
+  if (name == "scalar") return InputMode::scalar;
+  if (name == "embedding") return InputMode::embedding;
+  throw ConfigError("input mode: unknown value '" + std::string(name) + "' (expected scalar or embedding)");
+}
+
+namespace {
+void require_positive(const char* field, int value) {
+  if (value <= 0) throw ConfigError(std::string(field) + " must be positive, got " + std::to_string(value));
+}
+}  // namespace
+
+void ModelConfig::validate() const {
+  require_positive("vocabulary size", vocab);
+  require_positive("window", window);
+  require_positive("hidden1", hidden1);
+  require_positive("hidden2", hidden2);
+  require_positive("dense", dense);
+  if (input == InputMode::embedding) require_positive("embedding_dim", embedding_dim);
+  if (!(dropout >= 0.0 && dropout < 1.0))
+    throw ConfigError("dropout must lie in [0, 1), got " + std::to_string(dropout));
+  if (input != InputMode::scalar && input != InputMode::embedding)
+    throw ConfigError("input mode: unknown value " + std::to_string(int(input)));
+}
+
+}  // namespace nocturne
