@@ -1,0 +1,56 @@
+#pragma once
+// The CPU reference backend: OpenBLAS GEMMs plus fused, vectorisable loops
+// that call the per-element math of src/math (the formulas the CUDA kernels
+// run). Every op runs synchronously on the calling thread (OpenBLAS may use
+// its own threads inside a GEMM).
+
+#include "nocturne/backend.hpp"
+
+namespace nocturne::cpu {
+
+template <typename T>
+class CpuBackend final : public BasicBackend<T> {
+ public:
+  Device device() const override { return Device::cpu; }
+  std::string name() const override;
+
+  RawBuffer allocate_bytes(std::size_t bytes) override;
+  void copy_to_device(void* dst, const void* host_src, std::size_t bytes) override;
+  void copy_to_host(void* host_dst, const void* src, std::size_t bytes) override;
+  void copy_on_device(void* dst, const void* src, std::size_t bytes) override;
+  void synchronize() override {}
+  std::unique_ptr<Replayable> record(std::function<void()> work) override;
+
+  void fill(T* x, std::size_t n, T value) override;
+  void gemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b,
+            int ldb, T beta, T* c, int ldc) override;
+  double sum_squares(const T* x, std::size_t n) override;
+
+  void scalar_input(const std::int32_t* tokens, std::size_t n, int vocab, T* out) override;
+  void embedding_forward(const std::int32_t* tokens, std::size_t n, int dim, const T* table, T* out) override;
+  void embedding_backward(const std::int32_t* tokens, std::size_t n, int vocab, int dim, const T* d_out,
+                          T* d_table) override;
+
+  void lstm_forward(const LstmShape& shape, const T* x, const T* w, const T* r, const T* b, T* h, T* c,
+                    T* gates) override;
+  void lstm_backward(const LstmShape& shape, const T* x, const T* w, const T* r, const T* h, const T* c,
+                     const T* gates, const T* dh, T* dx, T* dw, T* dr, T* db, T* workspace) override;
+
+  void dense_forward(int n, int k, int m, const T* x, const T* w, const T* b, T* y) override;
+  void dense_backward(int n, int k, int m, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) override;
+
+  void dropout_forward(const DropoutKey& key, T p, std::size_t n, const T* x, T* y) override;
+  void dropout_backward(const DropoutKey& key, T p, std::size_t n, const T* dy, T* dx) override;
+
+  void softmax(int n, int vocab, const T* logits, T* probs) override;
+  void softmax_cross_entropy(int n, int vocab, const T* logits, const std::int32_t* targets, T grad_scale,
+                             T* dlogits, T* stats) override;
+
+  void adamax(std::size_t n, T* params, const T* grads, T* m, T* u, const AdamaxParams& hp,
+              std::int64_t step) override;
+};
+
+extern template class CpuBackend<float>;
+extern template class CpuBackend<double>;
+
+}  // namespace nocturne::cpu

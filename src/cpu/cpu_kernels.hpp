@@ -1,0 +1,61 @@
+#pragma once
+// The CPU backend's building blocks, one family a file. Each is a plain
+// function of pointers and sizes; the backend's ops check their arguments and
+// then call these.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "nocturne/backend.hpp"
+#include "nocturne/error.hpp"
+
+namespace nocturne::cpu {
+
+// ---- cpu_blas.cpp: row-major GEMM through CBLAS ---------------------------
+// Checks the sizes (CBLAS would print and carry on), routes m == 1 and n == 1
+// to GEMV (OpenBLAS' GEMM packs the whole of B even for one row).
+void blas_gemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+               const float* b, int ldb, float beta, float* c, int ldc);
+void blas_gemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, double alpha, const double* a, int lda,
+               const double* b, int ldb, double beta, double* c, int ldc);
+
+// ---- cpu_lstm_cells.cpp: one time step's fused cell loops ------------------
+// gates [n, 4H]: pre-activations in, activated i, f, g, o out. c_prev [n, H]
+// or null for the zero initial state.
+void lstm_cells_forward(int n, int hidden, float* gates, const float* c_prev, float* c, float* h);
+void lstm_cells_forward(int n, int hidden, double* gates, const double* c_prev, double* c, double* h);
+// dh [n, H] from above plus dh_next [n, H] from step t + 1 is h_t's gradient;
+// dc_carry [n, H] holds c_t's gradient from step t + 1 on entry and c_{t-1}'s
+// on exit. dgates [n, 4H] receives the pre-activation gradients.
+void lstm_cells_backward(int n, int hidden, const float* gates, const float* c, const float* c_prev,
+                         const float* dh, const float* dh_next, float* dc_carry, float* dgates);
+void lstm_cells_backward(int n, int hidden, const double* gates, const double* c, const double* c_prev,
+                         const double* dh, const double* dh_next, double* dc_carry, double* dgates);
+
+// ---- cpu_dropout.cpp: out[i] = in[i] * (keep(offset + i) ? scale : 0) ------
+void dropout_apply(std::uint64_t seed, std::uint32_t stream, std::uint64_t offset, float p, float scale,
+                   std::size_t n, const float* in, float* out);
+void dropout_apply(std::uint64_t seed, std::uint32_t stream, std::uint64_t offset, float p, double scale,
+                   std::size_t n, const double* in, double* out);
+
+// ---- cpu_rows.cpp: small row-wise helpers ---------------------------------
+// Every row of out [rows, cols] = v [cols].
+template <typename T>
+void broadcast_rows(std::size_t rows, std::size_t cols, const T* v, T* out);
+// sums [cols] = column sums of m [rows, cols], rows added in increasing order.
+template <typename T>
+void column_sums(std::size_t rows, std::size_t cols, const T* m, T* sums);
+
+// ---- argument checks -------------------------------------------------------
+inline void require(bool ok, const char* op, const std::string& what) {
+  if (!ok) throw ShapeError(std::string(op) + ": " + what);
+}
+inline void require_positive(const char* op, const char* name, long long value) {
+  if (value <= 0) throw ShapeError(std::string(op) + ": " + name + " must be positive, got " + std::to_string(value));
+}
+inline void require_pointer(const char* op, const char* name, const void* p) {
+  if (!p) throw ShapeError(std::string(op) + ": " + name + " is null");
+}
+
+}  // namespace nocturne::cpu

@@ -1,0 +1,132 @@
+// LSTM over a whole sequence: the GEMM-per-step design.
+// Forward: the input projection of all steps at once, then per step one
+// recurrent GEMM and one fused cell loop. Backward: per step the cell loop
+// and the GEMM that carries dh to the previous step; the weight gradients
+// are batched over all steps after the loop (three large GEMMs).
+
+#include <algorithm>
+#include <climits>
+#include <cstddef>
+#include <string>
+
+#include "cpu/cpu_backend.hpp"
+#include "cpu/cpu_kernels.hpp"
+
+namespace nocturne::cpu {
+namespace {
+
+// Below this input width the input projection is a plain loop: a GEMM with
+// K = 1 (the recipe's scalar input) wastes most of its time packing.
+constexpr int kLoopInputWidth = 8;
+
+void check_lstm_shape(const char* op, const LstmShape& s) {
+  require_positive(op, "steps", s.steps);
+  require_positive(op, "batch", s.batch);
+  require_positive(op, "input", s.input);
+  require_positive(op, "hidden", s.hidden);
+  const long long rows = static_cast<long long>(s.steps) * s.batch;
+  const long long widest = std::max<long long>(4LL * s.hidden, s.input);
+  require(rows <= INT_MAX && 4LL * s.hidden <= INT_MAX && rows * widest < (1LL << 40), op,
+          "shape too large for 32-bit BLAS sizes");
+}
+
+// gates[r, :] = b + x[r, :] W for every row r of x [rows, F].
+template <typename T>
+void input_projection(int rows, int input, int width, const T* x, const T* w, const T* b, T* gates) {
+  broadcast_rows(std::size_t(rows), std::size_t(width), b, gates);
+  if (input >= kLoopInputWidth) {
+    blas_gemm(Transpose::no, Transpose::no, rows, width, input, T(1), x, input, w, width, T(1), gates, width);
+    return;
+  }
+  for (std::size_t r = 0; r < std::size_t(rows); ++r) {
+    T* out = gates + r * width;
+    for (std::size_t f = 0; f < std::size_t(input); ++f) {
+      const T xv = x[r * input + f];
+      const T* wf = w + f * width;
+      for (std::size_t j = 0; j < std::size_t(width); ++j) out[j] += xv * wf[j];
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void CpuBackend<T>::lstm_forward(const LstmShape& s, const T* x, const T* w, const T* r, const T* b, T* h, T* c,
+                                 T* gates) {
+  const char* op = "lstm_forward";
+  check_lstm_shape(op, s);
+  for (const void* p : {static_cast<const void*>(x), static_cast<const void*>(w), static_cast<const void*>(r),
+                        static_cast<const void*>(b), static_cast<const void*>(h), static_cast<const void*>(c),
+                        static_cast<const void*>(gates)})
+    require_pointer(op, "an input or output buffer", p);
+  const int n = s.batch, hidden = s.hidden, width = 4 * s.hidden;
+  const std::size_t step_h = std::size_t(n) * hidden, step_g = std::size_t(n) * width;
+
+  input_projection(s.steps * n, s.input, width, x, w, b, gates);
+  for (int t = 0; t < s.steps; ++t) {
+    T* gates_t = gates + t * step_g;
+    const T* h_prev = t > 0 ? h + (t - 1) * step_h : nullptr;
+    const T* c_prev = t > 0 ? c + (t - 1) * step_h : nullptr;
+    if (h_prev)
+      blas_gemm(Transpose::no, Transpose::no, n, width, hidden, T(1), h_prev, hidden, r, width, T(1), gates_t, width);
+    lstm_cells_forward(n, hidden, gates_t, c_prev, c + t * step_h, h + t * step_h);
+  }
+}
+
+template <typename T>
+void CpuBackend<T>::lstm_backward(const LstmShape& s, const T* x, const T* w, const T* r, const T* h, const T* c,
+                                  const T* gates, const T* dh, T* dx, T* dw, T* dr, T* db, T* workspace) {
+  const char* op = "lstm_backward";
+  check_lstm_shape(op, s);
+  for (const void* p : {static_cast<const void*>(x), static_cast<const void*>(w), static_cast<const void*>(r),
+                        static_cast<const void*>(h), static_cast<const void*>(c), static_cast<const void*>(gates),
+                        static_cast<const void*>(dh), static_cast<const void*>(dw), static_cast<const void*>(dr),
+                        static_cast<const void*>(db), static_cast<const void*>(workspace)})
+    require_pointer(op, "an input, output or workspace buffer", p);
+  const int n = s.batch, hidden = s.hidden, width = 4 * s.hidden, input = s.input;
+  const int rows = s.steps * n;
+  const std::size_t step_h = std::size_t(n) * hidden, step_g = std::size_t(n) * width;
+
+  // Workspace: dgates [T, N, 4H], then dh_next [N, H] and dc_carry [N, H].
+  T* dgates = workspace;
+  T* dh_next = workspace + s.steps * step_g;
+  T* dc_carry = dh_next + step_h;
+  for (std::size_t i = 0; i < 2 * step_h; ++i) dh_next[i] = T(0);
+
+  for (int t = s.steps - 1; t >= 0; --t) {
+    T* dgates_t = dgates + t * step_g;
+    const T* c_prev = t > 0 ? c + (t - 1) * step_h : nullptr;
+    lstm_cells_backward(n, hidden, gates + t * step_g, c + t * step_h, c_prev, dh + t * step_h, dh_next, dc_carry,
+                        dgates_t);
+    // dh_{t-1} from the recurrence: dgates_t R^T.
+    if (t > 0)
+      blas_gemm(Transpose::no, Transpose::yes, n, hidden, width, T(1), dgates_t, width, r, width, T(0), dh_next,
+                hidden);
+  }
+
+  // dW = x^T dgates over all steps; for F == 1 this is a GEMV.
+  blas_gemm(Transpose::yes, Transpose::no, input, width, rows, T(1), x, input, dgates, width, T(0), dw, width);
+  // dR = sum over t >= 1 of h_{t-1}^T dgates_t: h rows of steps 0..T-2 against
+  // dgates rows of steps 1..T-1, one GEMM.
+  if (s.steps > 1)
+    blas_gemm(Transpose::yes, Transpose::no, hidden, width, rows - n, T(1), h, hidden, dgates + step_g, width, T(0),
+              dr, width);
+  else
+    for (std::size_t i = 0; i < std::size_t(hidden) * width; ++i) dr[i] = T(0);
+  column_sums(std::size_t(rows), std::size_t(width), dgates, db);
+  // dx = dgates W^T; for F == 1 a GEMV.
+  if (dx) blas_gemm(Transpose::no, Transpose::yes, rows, input, width, T(1), dgates, width, w, width, T(0), dx, input);
+}
+
+template void CpuBackend<float>::lstm_forward(const LstmShape&, const float*, const float*, const float*,
+                                              const float*, float*, float*, float*);
+template void CpuBackend<double>::lstm_forward(const LstmShape&, const double*, const double*, const double*,
+                                               const double*, double*, double*, double*);
+template void CpuBackend<float>::lstm_backward(const LstmShape&, const float*, const float*, const float*,
+                                               const float*, const float*, const float*, const float*, float*,
+                                               float*, float*, float*, float*);
+template void CpuBackend<double>::lstm_backward(const LstmShape&, const double*, const double*, const double*,
+                                                const double*, const double*, const double*, const double*, double*,
+                                                double*, double*, double*, double*);
+
+}  // namespace nocturne::cpu
