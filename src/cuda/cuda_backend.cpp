@@ -1,0 +1,238 @@
+// The CUDA backend's plumbing: construction, memory and transfers, graph
+// recording, device status and the factory. The ops are in cuda_ops.cpp.
+
+#include "cuda/cuda_backend.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "kernels/kernels.hpp"
+#include "nocturne/error.hpp"
+
+namespace nocturne::cuda {
+namespace {
+
+// cuBLAS needs a workspace of its own to be recorded into a graph; 32 MiB is
+// what NVIDIA recommends for Hopper (4 MiB is enough before it).
+constexpr std::size_t kCublasWorkspaceBytes = std::size_t(32) << 20;
+
+bool env_flag(const char* name) {
+  const char* value = std::getenv(name);
+  return value && *value && std::strcmp(value, "0") != 0;
+}
+
+// A recorded sequence of work: an executable CUDA graph, launched on the
+// backend's stream.
+class GraphReplay final : public Replayable {
+ public:
+  GraphReplay(const CudaBackend& backend, Graph graph, GraphExec exec)
+      : backend_(backend), graph_(std::move(graph)), exec_(std::move(exec)) {}
+  void replay() override {
+    NOCTURNE_CUDA_CHECK(cudaGraphLaunch(exec_.get(), backend_.stream()));
+    NOCTURNE_CHECK_LAUNCH("recorded graph", backend_.launch());
+  }
+
+ private:
+  const CudaBackend& backend_;
+  Graph graph_;
+  GraphExec exec_;
+};
+
+std::string version_text(int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); }
+
+}  // namespace
+
+CudaBackend::CudaBackend(const CudaOptions& options)
+    : device_(options.device), debug_sync_(options.debug_sync || env_flag("NOCTURNE_CUDA_DEBUG_SYNC")) {
+  NOCTURNE_CUDA_CHECK(cudaSetDevice(device_));
+  cudaDeviceProp prop{};
+  NOCTURNE_CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
+  const bool tf32 = options.math == MathMode::tf32;
+  name_ = "cuda:" + std::to_string(device_) + " (" + prop.name + ", " + (tf32 ? "tf32" : "strict fp32") +
+          ", cuBLAS + fused kernels" + (debug_sync_ ? ", debug sync" : "") + ")";
+  stream_ = make_stream();
+  cublas_ = make_cublas();
+  // SetStream first: it resets the workspace to cuBLAS' own pool.
+  NOCTURNE_CUDA_CHECK(cublasSetStream(cublas_.get(), stream_.get()));
+  cublas_workspace_ = device_memory(kCublasWorkspaceBytes);
+  NOCTURNE_CUDA_CHECK(cublasSetWorkspace(cublas_.get(), cublas_workspace_.get(), kCublasWorkspaceBytes));
+  NOCTURNE_CUDA_CHECK(cublasSetMathMode(cublas_.get(), tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  scratch_ = device_memory(kScratchFloats * sizeof(float));
+  sum_partials_ = device_memory((kernels::kSumSquaresBlocks + 1) * sizeof(double));
+  for (StagingSlot& slot : staging_) {
+    slot.host = pinned_memory(kStagingBytes);
+    slot.done = make_event();
+  }
+}
+
+CudaBackend::~CudaBackend() {
+  // Pending copies still read the staging memory; nothing to report from here.
+  cudaStreamSynchronize(stream_.get());
+}
+
+void CudaBackend::require_not_recording(const char* op) const {
+  if (recording_)
+    throw DeviceError(std::string(op) +
+                      " inside record(): recorded work must not allocate, synchronise or transfer to or from the host");
+}
+
+RawBuffer CudaBackend::allocate_bytes(std::size_t bytes) {
+  require_not_recording("allocate_bytes");
+  if (bytes == 0) return RawBuffer(nullptr, 0, Device::cuda, &free_device);
+  DeviceMemory memory = device_memory(bytes);
+  NOCTURNE_CUDA_CHECK(cudaMemsetAsync(memory.get(), 0, bytes, stream_.get()));
+  return RawBuffer(memory.release(), bytes, Device::cuda, &free_device);
+}
+
+void CudaBackend::copy_to_device(void* dst, const void* host_src, std::size_t bytes) {
+  require_not_recording("copy_to_device");
+  if (bytes == 0) return;
+  if (!dst || !host_src) throw ShapeError("copy_to_device: null pointer");
+  if (bytes > kStagingBytes) {
+    // Large (parameter uploads): straight from pageable memory, then wait, so
+    // the caller may free or change its memory as soon as this returns.
+    NOCTURNE_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream_.get()));
+    NOCTURNE_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+    return;
+  }
+  StagingSlot& slot = staging_[next_slot_];
+  next_slot_ = (next_slot_ + 1) % kStagingSlots;
+  if (slot.in_flight) NOCTURNE_CUDA_CHECK(cudaEventSynchronize(slot.done.get()));
+  std::memcpy(slot.host.get(), host_src, bytes);
+  NOCTURNE_CUDA_CHECK(cudaMemcpyAsync(dst, slot.host.get(), bytes, cudaMemcpyHostToDevice, stream_.get()));
+  NOCTURNE_CUDA_CHECK(cudaEventRecord(slot.done.get(), stream_.get()));
+  slot.in_flight = true;
+}
+
+void CudaBackend::copy_to_host(void* host_dst, const void* src, std::size_t bytes) {
+  require_not_recording("copy_to_host");
+  if (bytes == 0) return;
+  if (!host_dst || !src) throw ShapeError("copy_to_host: null pointer");
+  NOCTURNE_CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream_.get()));
+  NOCTURNE_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+}
+
+void CudaBackend::copy_on_device(void* dst, const void* src, std::size_t bytes) {
+  if (bytes == 0 || dst == src) return;
+  if (!dst || !src) throw ShapeError("copy_on_device: null pointer");
+  NOCTURNE_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_.get()));
+}
+
+void CudaBackend::synchronize() {
+  require_not_recording("synchronize");
+  NOCTURNE_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+}
+
+std::unique_ptr<Replayable> CudaBackend::record(std::function<void()> work) {
+  if (!work) throw ConfigError("record: no work given");
+  require_not_recording("record");
+  NOCTURNE_CUDA_CHECK(cudaStreamBeginCapture(stream_.get(), cudaStreamCaptureModeThreadLocal));
+  recording_ = true;
+  try {
+    work();
+  } catch (...) {
+    recording_ = false;
+    cudaGraph_t broken = nullptr;
+    cudaStreamEndCapture(stream_.get(), &broken);
+    if (broken) cudaGraphDestroy(broken);
+    cudaGetLastError();  // the capture's error is the one being thrown
+    throw;
+  }
+  recording_ = false;
+  cudaGraph_t raw_graph = nullptr;
+  NOCTURNE_CUDA_CHECK(cudaStreamEndCapture(stream_.get(), &raw_graph));
+  Graph graph(raw_graph);
+  cudaGraphExec_t raw_exec = nullptr;
+  NOCTURNE_CUDA_CHECK(cudaGraphInstantiate(&raw_exec, graph.get(), 0));
+  return std::make_unique<GraphReplay>(*this, std::move(graph), GraphExec(raw_exec));
+}
+
+}  // namespace nocturne::cuda
+
+// ---- status and factory ------------------------------------------------------
+
+namespace nocturne {
+
+namespace {
+
+std::string init_failure(cudaError_t error, const CudaStatus& status) {
+  if (status.driver_version == 0) return "no CUDA driver is installed (libcuda not found)";
+  switch (error) {
+    case cudaErrorNoDevice:
+      return "no CUDA-capable device";
+    case cudaErrorInsufficientDriver:
+      return "CUDA driver is older than the runtime (driver " + cuda::version_text(status.driver_version) +
+             ", runtime " + cuda::version_text(status.runtime_version) + ")";
+    default:
+      return std::string("CUDA initialisation failed: ") + cudaGetErrorName(error) + " (" +
+             cudaGetErrorString(error) + ")";
+  }
+}
+
+}  // namespace
+
+CudaStatus cuda_status() {
+  CudaStatus status;
+  status.built = true;
+  status.cudnn_built = false;  // this backend's LSTM is cuBLAS + our kernels
+  try {
+    if (cudaDriverGetVersion(&status.driver_version) != cudaSuccess) status.driver_version = 0;
+    if (cudaRuntimeGetVersion(&status.runtime_version) != cudaSuccess) status.runtime_version = 0;
+    int count = 0;
+    const cudaError_t counted = cudaGetDeviceCount(&count);
+    if (counted != cudaSuccess) {
+      cudaGetLastError();
+      status.reason = init_failure(counted, status);
+      return status;
+    }
+    if (count == 0) {
+      status.reason = "no CUDA-capable device";
+      return status;
+    }
+    int previous = 0;
+    cudaGetDevice(&previous);
+    std::string failures;
+    for (int i = 0; i < count; ++i) {
+      cudaDeviceProp prop{};
+      CudaDeviceInfo info;
+      info.index = i;
+      if (cudaGetDeviceProperties(&prop, i) == cudaSuccess) {
+        info.name = prop.name;
+        info.compute_major = prop.major;
+        info.compute_minor = prop.minor;
+        info.memory_bytes = prop.totalGlobalMem;
+        info.multiprocessors = prop.multiProcessorCount;
+      }
+      status.devices.push_back(info);
+      cudaError_t probed = cudaSetDevice(i);
+      if (probed == cudaSuccess) probed = kernels::probe_kernel_image();
+      if (probed == cudaSuccess) {
+        status.usable = true;
+      } else {
+        cudaGetLastError();
+        failures += (failures.empty() ? "" : "; ") + std::string("device ") + std::to_string(i) + " (" + info.name +
+                    ", compute " + std::to_string(info.compute_major) + "." + std::to_string(info.compute_minor) +
+                    "): " + cudaGetErrorName(probed);
+      }
+    }
+    cudaSetDevice(previous);
+    if (!status.usable)
+      status.reason = "no device can run this build's kernels (sm_80, sm_90 and compute_90 PTX): " + failures;
+  } catch (...) {
+    status.usable = false;
+    status.reason = "unexpected failure while querying CUDA";
+  }
+  return status;
+}
+
+std::unique_ptr<Backend> make_cuda_backend(const CudaOptions& options) {
+  const CudaStatus status = cuda_status();
+  if (!status.usable) throw DeviceError("the CUDA backend is not usable: " + status.reason);
+  if (options.device < 0 || std::size_t(options.device) >= status.devices.size())
+    throw DeviceError("CUDA device " + std::to_string(options.device) + " does not exist (" +
+                      std::to_string(status.devices.size()) + " devices)");
+  return std::make_unique<cuda::CudaBackend>(options);
+}
+
+}  // namespace nocturne

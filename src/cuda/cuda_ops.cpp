@@ -1,0 +1,284 @@
+// The CUDA backend's ops: argument checks (the CPU backend's), then cuBLAS
+// GEMMs and launches of the fused kernels in kernels/, all on the backend's
+// stream, nothing synchronising (sum_squares aside), so every op can be
+// recorded into a graph.
+//
+// LSTM schedule (docs/cuda.md):
+//   forward:  gates[T*N, 4H] = x W (one GEMM for all steps); per step t:
+//             gates_t += h_{t-1} R (t > 0), then the fused cell kernel (adds b,
+//             activates, writes c_t, h_t and the activated gates).
+//   backward: per step t = T-1..0: the fused cell-backward kernel (dgates_t,
+//             dc carry) then dh_next = dgates_t R^T (t > 0); after the loop
+//             dW = x^T dgates, dR = h[0..T-2]^T dgates[1..T-1] (one GEMM each),
+//             db = column sums of dgates, dx = dgates W^T.
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "cuda/cuda_backend.hpp"
+#include "cuda/gemm_mapping.hpp"
+#include "kernels/kernels.hpp"
+#include "nocturne/error.hpp"
+
+namespace nocturne::cuda {
+namespace {
+
+void require(bool ok, const char* op, const std::string& what) {
+  if (!ok) throw ShapeError(std::string(op) + ": " + what);
+}
+void require_positive(const char* op, const char* name, long long value) {
+  if (value <= 0) throw ShapeError(std::string(op) + ": " + name + " must be positive, got " + std::to_string(value));
+}
+void require_pointer(const char* op, const char* name, const void* p) {
+  if (!p) throw ShapeError(std::string(op) + ": " + name + " is null");
+}
+
+void check_lstm(const char* op, const LstmShape& s) {
+  require_positive(op, "steps", s.steps);
+  require_positive(op, "batch", s.batch);
+  require_positive(op, "input", s.input);
+  require_positive(op, "hidden", s.hidden);
+  const long long rows = static_cast<long long>(s.steps) * s.batch;
+  require(rows <= INT32_MAX && 4LL * s.hidden <= INT32_MAX, op, "shape too large for 32-bit GEMM sizes");
+}
+
+}  // namespace
+
+// ---- linear algebra ------------------------------------------------------------
+
+void CudaBackend::fill(float* x, std::size_t n, float value) {
+  if (n == 0) return;
+  require_pointer("fill", "x", x);
+  kernels::fill(launch(), x, n, value);
+}
+
+void CudaBackend::gemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, float alpha, const float* a,
+                       int lda, const float* b, int ldb, float beta, float* c, int ldc) {
+  const ColumnMajorGemm g = map_row_major_gemm(trans_a, trans_b, m, n, k, lda, ldb, ldc);
+  if (m == 0 || n == 0) return;
+  require_pointer("gemm", "c", c);
+  if (k == 0) {
+    // C = beta C (BLAS implementations differ here): geam in place.
+    const float zero = 0.0f;
+    NOCTURNE_CUDA_CHECK(cublasSgeam(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, g.rows, g.cols, &beta, c, g.ldc, &zero,
+                                    c, g.ldc, c, g.ldc));
+    return;
+  }
+  require_pointer("gemm", "a", a);
+  require_pointer("gemm", "b", b);
+  const float* first = g.first_is_b ? b : a;
+  const float* second = g.first_is_b ? a : b;
+  NOCTURNE_CUDA_CHECK(cublasSgemm(cublas_.get(), g.transpose_first ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                  g.transpose_second ? CUBLAS_OP_T : CUBLAS_OP_N, g.rows, g.cols, g.depth, &alpha,
+                                  first, g.ld_first, second, g.ld_second, &beta, c, g.ldc));
+}
+
+double CudaBackend::sum_squares(const float* x, std::size_t n) {
+  require_not_recording("sum_squares");
+  if (n == 0) return 0.0;
+  require_pointer("sum_squares", "x", x);
+  auto* partials = static_cast<double*>(sum_partials_.get());
+  kernels::sum_squares(launch(), x, n, partials);
+  double result = 0.0;
+  NOCTURNE_CUDA_CHECK(cudaMemcpyAsync(&result, partials + kernels::kSumSquaresBlocks, sizeof result,
+                                      cudaMemcpyDeviceToHost, stream_.get()));
+  NOCTURNE_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+  return result;
+}
+
+void CudaBackend::column_sums(std::size_t rows, std::size_t cols, const float* m, float* sums) {
+  kernels::column_sums(launch(), rows, cols, m, sums, static_cast<float*>(scratch_.get()), kScratchFloats);
+}
+
+// ---- input features --------------------------------------------------------------
+
+void CudaBackend::scalar_input(const std::int32_t* tokens, std::size_t n, int vocab, float* out) {
+  require_positive("scalar_input", "vocab", vocab);
+  if (n == 0) return;
+  require_pointer("scalar_input", "tokens", tokens);
+  require_pointer("scalar_input", "out", out);
+  kernels::scalar_input(launch(), tokens, n, vocab, out);
+}
+
+void CudaBackend::embedding_forward(const std::int32_t* tokens, std::size_t n, int dim, const float* table,
+                                    float* out) {
+  const char* op = "embedding_forward";
+  require_positive(op, "dim", dim);
+  if (n == 0) return;
+  require_pointer(op, "tokens", tokens);
+  require_pointer(op, "table", table);
+  require_pointer(op, "out", out);
+  kernels::embedding_forward(launch(), tokens, n, dim, table, out);
+}
+
+void CudaBackend::embedding_backward(const std::int32_t* tokens, std::size_t n, int vocab, int dim,
+                                     const float* d_out, float* d_table) {
+  const char* op = "embedding_backward";
+  require_positive(op, "vocab", vocab);
+  require_positive(op, "dim", dim);
+  require_pointer(op, "d_table", d_table);
+  if (n > 0) {
+    require_pointer(op, "tokens", tokens);
+    require_pointer(op, "d_out", d_out);
+  }
+  kernels::embedding_backward(launch(), tokens, n, vocab, dim, d_out, d_table);
+}
+
+// ---- LSTM ------------------------------------------------------------------------
+
+void CudaBackend::lstm_forward(const LstmShape& s, const float* x, const float* w, const float* r, const float* b,
+                               float* h, float* c, float* gates) {
+  const char* op = "lstm_forward";
+  check_lstm(op, s);
+  for (const void* p : {static_cast<const void*>(x), static_cast<const void*>(w), static_cast<const void*>(r),
+                        static_cast<const void*>(b), static_cast<const void*>(h), static_cast<const void*>(c),
+                        static_cast<const void*>(gates)})
+    require_pointer(op, "an input or output buffer", p);
+  const int n = s.batch, hidden = s.hidden, g4 = 4 * s.hidden, rows = s.steps * s.batch;
+  const std::size_t nh = std::size_t(n) * std::size_t(hidden), ng = std::size_t(n) * std::size_t(g4);
+  // Input projection of every step at once.
+  gemm(Transpose::no, Transpose::no, rows, g4, s.input, 1.0f, x, s.input, w, g4, 0.0f, gates, g4);
+  for (int t = 0; t < s.steps; ++t) {
+    float* gates_t = gates + std::size_t(t) * ng;
+    const float* c_prev = t > 0 ? c + std::size_t(t - 1) * nh : nullptr;
+    if (t > 0)
+      gemm(Transpose::no, Transpose::no, n, g4, hidden, 1.0f, h + std::size_t(t - 1) * nh, hidden, r, g4, 1.0f,
+           gates_t, g4);
+    kernels::lstm_cell_forward(launch(), n, hidden, b, gates_t, c_prev, c + std::size_t(t) * nh,
+                               h + std::size_t(t) * nh);
+  }
+}
+
+void CudaBackend::lstm_backward(const LstmShape& s, const float* x, const float* w, const float* r, const float* h,
+                                const float* c, const float* gates, const float* dh, float* dx, float* dw,
+                                float* dr, float* db, float* workspace) {
+  const char* op = "lstm_backward";
+  check_lstm(op, s);
+  for (const void* p : {static_cast<const void*>(x), static_cast<const void*>(w), static_cast<const void*>(r),
+                        static_cast<const void*>(h), static_cast<const void*>(c), static_cast<const void*>(gates),
+                        static_cast<const void*>(dh), static_cast<const void*>(dw), static_cast<const void*>(dr),
+                        static_cast<const void*>(db), static_cast<const void*>(workspace)})
+    require_pointer(op, "an input, output or workspace buffer", p);
+  const int n = s.batch, hidden = s.hidden, g4 = 4 * s.hidden, rows = s.steps * s.batch;
+  const std::size_t nh = std::size_t(n) * std::size_t(hidden), ng = std::size_t(n) * std::size_t(g4);
+  // workspace: dgates [T, N, 4H], dh_next [N, H], dc [N, H].
+  float* dgates = workspace;
+  float* dh_next = dgates + std::size_t(s.steps) * ng;
+  float* dc = dh_next + nh;
+  kernels::fill(launch(), dh_next, 2 * nh, 0.0f);
+  for (int t = s.steps - 1; t >= 0; --t) {
+    const std::size_t at = std::size_t(t) * nh;
+    float* dgates_t = dgates + std::size_t(t) * ng;
+    kernels::lstm_cell_backward(launch(), n, hidden, gates + std::size_t(t) * ng, c + at,
+                                t > 0 ? c + at - nh : nullptr, dh + at, dh_next, dc, dgates_t);
+    if (t > 0) gemm(Transpose::no, Transpose::yes, n, hidden, g4, 1.0f, dgates_t, g4, r, g4, 0.0f, dh_next, hidden);
+  }
+  // Weight gradients, batched over all steps.
+  gemm(Transpose::yes, Transpose::no, s.input, g4, rows, 1.0f, x, s.input, dgates, g4, 0.0f, dw, g4);
+  if (s.steps > 1)
+    gemm(Transpose::yes, Transpose::no, hidden, g4, rows - n, 1.0f, h, hidden, dgates + ng, g4, 0.0f, dr, g4);
+  else
+    kernels::fill(launch(), dr, std::size_t(hidden) * std::size_t(g4), 0.0f);
+  column_sums(std::size_t(rows), std::size_t(g4), dgates, db);
+  if (dx) gemm(Transpose::no, Transpose::yes, rows, s.input, g4, 1.0f, dgates, g4, w, g4, 0.0f, dx, s.input);
+}
+
+// ---- dense -----------------------------------------------------------------------
+
+void CudaBackend::dense_forward(int n, int k, int m, const float* x, const float* w, const float* b, float* y) {
+  const char* op = "dense_forward";
+  require_positive(op, "n", n);
+  require_positive(op, "k", k);
+  require_positive(op, "m", m);
+  require_pointer(op, "x", x);
+  require_pointer(op, "w", w);
+  require_pointer(op, "b", b);
+  require_pointer(op, "y", y);
+  kernels::broadcast_rows(launch(), std::size_t(n), std::size_t(m), b, y);
+  gemm(Transpose::no, Transpose::no, n, m, k, 1.0f, x, k, w, m, 1.0f, y, m);
+}
+
+void CudaBackend::dense_backward(int n, int k, int m, const float* x, const float* w, const float* dy, float* dx,
+                                 float* dw, float* db) {
+  const char* op = "dense_backward";
+  require_positive(op, "n", n);
+  require_positive(op, "k", k);
+  require_positive(op, "m", m);
+  require_pointer(op, "x", x);
+  require_pointer(op, "w", w);
+  require_pointer(op, "dy", dy);
+  require_pointer(op, "dw", dw);
+  require_pointer(op, "db", db);
+  gemm(Transpose::yes, Transpose::no, k, m, n, 1.0f, x, k, dy, m, 0.0f, dw, m);
+  column_sums(std::size_t(n), std::size_t(m), dy, db);
+  if (dx) gemm(Transpose::no, Transpose::yes, n, k, m, 1.0f, dy, m, w, m, 0.0f, dx, k);
+}
+
+// ---- dropout ---------------------------------------------------------------------
+
+void CudaBackend::dropout(const char* op, const DropoutKey& key, float p, std::size_t n, const float* in,
+                          float* out) {
+  if (!(p >= 0.0f && p < 1.0f))
+    throw ConfigError(std::string(op) + ": drop probability must be in [0, 1), got " + std::to_string(double(p)));
+  if (n == 0) return;
+  require_pointer(op, "input", in);
+  require_pointer(op, "output", out);
+  if (p == 0.0f) return copy_on_device(out, in, n * sizeof(float));
+  kernels::DropoutMask mask;
+  mask.seed = key.seed;
+  mask.stream = key.stream;
+  mask.offset = key.offset;
+  mask.offset_on_device = key.offset_on_device;
+  mask.p = p;
+  mask.scale = 1.0f / (1.0f - p);  // as the CPU backend computes it
+  kernels::dropout(launch(), mask, n, in, out);
+}
+
+void CudaBackend::dropout_forward(const DropoutKey& key, float p, std::size_t n, const float* x, float* y) {
+  dropout("dropout_forward", key, p, n, x, y);
+}
+
+void CudaBackend::dropout_backward(const DropoutKey& key, float p, std::size_t n, const float* dy, float* dx) {
+  dropout("dropout_backward", key, p, n, dy, dx);
+}
+
+// ---- output ----------------------------------------------------------------------
+
+void CudaBackend::softmax(int n, int vocab, const float* logits, float* probs) {
+  require_positive("softmax", "n", n);
+  require_positive("softmax", "vocab", vocab);
+  require_pointer("softmax", "logits", logits);
+  require_pointer("softmax", "probs", probs);
+  kernels::softmax(launch(), n, vocab, logits, probs);
+}
+
+void CudaBackend::softmax_cross_entropy(int n, int vocab, const float* logits, const std::int32_t* targets,
+                                        float grad_scale, float* dlogits, float* stats) {
+  const char* op = "softmax_cross_entropy";
+  require_positive(op, "n", n);
+  require_positive(op, "vocab", vocab);
+  require_pointer(op, "logits", logits);
+  require_pointer(op, "targets", targets);
+  require_pointer(op, "stats", stats);
+  kernels::softmax_cross_entropy(launch(), n, vocab, logits, targets, grad_scale, dlogits, stats);
+}
+
+// ---- optimiser -------------------------------------------------------------------
+
+void CudaBackend::adamax(std::size_t n, float* params, const float* grads, float* m, float* u,
+                         const AdamaxParams& hp, std::int64_t step) {
+  if (step < 1) throw ConfigError("adamax: step counts from 1, got " + std::to_string(step));
+  if (!(hp.beta1 >= 0.0 && hp.beta1 < 1.0))
+    throw ConfigError("adamax: beta1 must be in [0, 1), got " + std::to_string(hp.beta1));
+  if (n == 0) return;
+  require_pointer("adamax", "params", params);
+  require_pointer("adamax", "grads", grads);
+  require_pointer("adamax", "m", m);
+  require_pointer("adamax", "u", u);
+  // Bias correction in double, then one rounding to float (as on the CPU).
+  const float lr_t = float(hp.learning_rate / (1.0 - std::pow(hp.beta1, double(step))));
+  kernels::adamax(launch(), n, params, grads, m, u, lr_t, float(hp.beta1), float(hp.beta2), float(hp.epsilon));
+}
+
+}  // namespace nocturne::cuda

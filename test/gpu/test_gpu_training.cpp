@@ -1,0 +1,174 @@
+// Recorded work (CUDA graphs) and whole training steps of the recipe's model
+// on the GPU against the CPU reference.
+
+#include <cstdio>
+#include <cstring>
+
+#include "gpu_test_support.hpp"
+#include "nocturne/model.hpp"
+#include "nocturne/optimizer.hpp"
+
+namespace {
+
+using namespace nocturne;
+using namespace nocturne::test::gpu;
+
+TEST_CASE("record() replays the same work as direct calls, with the offset read at run time", "[gpu][record]") {
+  Backend& g = gpu();
+  const LstmShape s{small_run() ? 3 : 40, 3, 5, 31};
+  const int vocab = 17, n = s.batch;
+  const std::size_t seq = std::size_t(s.steps) * std::size_t(n), h = std::size_t(s.hidden);
+  Buffer<float> x = upload(g, random_vector(seq * std::size_t(s.input))),
+                w = upload(g, random_vector(std::size_t(s.input) * 4 * h, -0.3f, 0.3f)),
+                r = upload(g, random_vector(h * 4 * h, -0.2f, 0.2f)), b = upload(g, random_vector(4 * h)),
+                dw = upload(g, random_vector(h * std::size_t(vocab))), db = upload(g, random_vector(std::size_t(vocab)));
+  Buffer<std::int32_t> targets = upload(g, random_tokens(std::size_t(n), vocab));
+  Buffer<float> hb = g.allocate<float>(seq * h), cb = g.allocate<float>(seq * h), gb = g.allocate<float>(seq * 4 * h);
+  Buffer<float> dropped = g.allocate<float>(seq * h), logits = g.allocate<float>(std::size_t(n) * vocab),
+                dlogits = g.allocate<float>(std::size_t(n) * vocab), stats = g.allocate<float>(2);
+  Buffer<std::uint64_t> offset = g.allocate<std::uint64_t>(1);
+  const DropoutKey key{99, rng_stream::dropout, 3, offset.data()};
+  auto work = [&] {
+    g.lstm_forward(s, x.data(), w.data(), r.data(), b.data(), hb.data(), cb.data(), gb.data());
+    g.dropout_forward(key, 0.25f, seq * h, hb.data(), dropped.data());
+    const float* last = dropped.data() + (seq - std::size_t(n)) * h;
+    g.dense_forward(n, s.hidden, vocab, last, dw.data(), db.data(), logits.data());
+    g.softmax_cross_entropy(n, vocab, logits.data(), targets.data(), 1.0f / float(n), dlogits.data(), stats.data());
+  };
+  auto run = [&](std::uint64_t step, Replayable* recorded) {
+    const std::uint64_t value = step << 32;
+    g.copy_to_device(offset.data(), &value, sizeof value);
+    g.fill(stats.data(), 2, 0.0f);
+    g.fill(dropped.data(), seq * h, std::numeric_limits<float>::quiet_NaN());
+    if (recorded)
+      recorded->replay();
+    else
+      work();
+    return std::vector<std::vector<float>>{g.download(dropped), g.download(dlogits), g.download(stats),
+                                           g.download(hb)};
+  };
+  const auto direct1 = run(1, nullptr);
+  const auto direct2 = run(2, nullptr);
+  g.fill(dropped.data(), seq * h, -1.0f);
+  auto recorded = g.record(work);
+  for (float v : g.download(dropped)) REQUIRE(v == -1.0f);  // recording runs nothing
+  const auto replay1 = run(1, recorded.get());
+  const auto replay2 = run(2, recorded.get());
+  for (std::size_t i = 0; i < direct1.size(); ++i) {
+    CHECK(replay1[i] == direct1[i]);  // the same kernels and GEMMs: bit-identical
+    CHECK(replay2[i] == direct2[i]);
+  }
+  CHECK(direct1[0] != direct2[0]);  // a new offset draws a new mask
+}
+
+struct TrainingRun {
+  std::vector<double> losses;  // mean loss of each step's batch, before its update
+  std::vector<float> params;   // after the last update
+};
+
+ModelConfig recipe() {
+  ModelConfig c;
+  c.vocab = 127;
+  c.window = 40;
+  if (small_run()) {
+    c.hidden1 = 31;
+    c.hidden2 = 17;
+    c.dense = 13;
+  }
+  return c;
+}
+int recipe_batch() { return small_run() ? 8 : 256; }
+constexpr int kSteps = 10;
+
+const std::vector<std::int32_t>& synthetic_tokens() {
+  static const std::vector<std::int32_t> tokens =
+      random_tokens(std::size_t(kSteps * recipe_batch() + recipe().window + 1), recipe().vocab);
+  return tokens;
+}
+
+// kSteps Adamax steps of the recipe's model from seed 42's initialisation.
+TrainingRun train(Backend& backend) {
+  const ModelConfig config = recipe();
+  const int batch = recipe_batch(), window = config.window;
+  Model model(backend, config, batch);
+  model.initialize(42);
+  Adamax optimizer(backend, model.parameters().size(), AdamaxParams{});
+  const auto& tokens = synthetic_tokens();
+  std::vector<std::int32_t> batch_tokens(static_cast<std::size_t>(window) * static_cast<std::size_t>(batch));
+  std::vector<std::int32_t> targets(static_cast<std::size_t>(batch));
+  TrainingRun run;
+  for (int step = 0; step < kSteps; ++step) {
+    for (int j = 0; j < batch; ++j) {
+      const std::size_t start = std::size_t(step * batch + j);
+      for (int t = 0; t < window; ++t)
+        batch_tokens[std::size_t(t) * std::size_t(batch) + std::size_t(j)] = tokens[start + std::size_t(t)];
+      targets[std::size_t(j)] = tokens[start + std::size_t(window)];
+    }
+    model.set_batch(batch_tokens, targets);
+    model.reset_stats();
+    model.train_step(7, std::uint64_t(step));
+    optimizer.step(model.parameters().data(), model.gradients().data());
+    run.losses.push_back(model.read_stats().loss_sum / double(batch));
+  }
+  run.params = model.download_parameters();
+  return run;
+}
+
+const TrainingRun& gpu_run() {
+  static const TrainingRun run = train(gpu());
+  return run;
+}
+
+TEST_CASE("training steps of the recipe's model on the GPU follow the CPU", "[gpu][training]") {
+  const TrainingRun& g = gpu_run();
+  const TrainingRun c = train(cpu());
+  double worst = 0;
+  for (int i = 0; i < kSteps; ++i) {
+    const double rel = std::fabs(g.losses[std::size_t(i)] - c.losses[std::size_t(i)]) / c.losses[std::size_t(i)];
+    worst = std::max(worst, rel);
+    std::printf("step %2d  loss cpu %.7f  gpu %.7f  rel diff %.2e\n", i + 1, c.losses[std::size_t(i)],
+                g.losses[std::size_t(i)], rel);
+    REQUIRE(std::isfinite(g.losses[std::size_t(i)]));
+  }
+  const Errors p = measure(g.params, c.params);
+  std::printf("fp32 gpu vs cpu: worst loss rel diff %.2e; parameters normalised diff %.2e, max abs %.2e\n", worst,
+              p.normalised, p.max_abs);
+  // Step 1's loss depends on the forward pass alone: FP32 rounding only.
+  CHECK(std::fabs(g.losses[0] - c.losses[0]) <= 1e-5 * c.losses[0]);
+  // Later steps add the updates' rounding (Adamax divides by |g|-sized u, so
+  // tiny gradients can differ in sign): a loose bound, the printed numbers
+  // are the measurement.
+  CHECK(worst <= 1e-3);
+  CHECK(p.nonfinite == 0);
+  CHECK(p.normalised <= 1e-2);
+}
+
+TEST_CASE("two GPU training runs give bit-identical parameters", "[gpu][training]") {
+  const TrainingRun& first = gpu_run();
+  const TrainingRun second = train(gpu());
+  REQUIRE(first.params.size() == second.params.size());
+  CHECK(std::memcmp(first.params.data(), second.params.data(), first.params.size() * sizeof(float)) == 0);
+  CHECK(first.losses == second.losses);
+}
+
+TEST_CASE("TF32 mode trains, close to strict FP32", "[gpu][training][tf32]") {
+  CudaOptions options;
+  options.math = MathMode::tf32;
+  const std::unique_ptr<Backend> tf32 = make_cuda_backend(options);
+  CHECK(tf32->name().find("tf32") != std::string::npos);
+  const TrainingRun t = train(*tf32);
+  const TrainingRun& f = gpu_run();
+  double worst = 0;
+  for (int i = 0; i < kSteps; ++i) {
+    REQUIRE(std::isfinite(t.losses[std::size_t(i)]));
+    worst = std::max(worst, std::fabs(t.losses[std::size_t(i)] - f.losses[std::size_t(i)]) / f.losses[std::size_t(i)]);
+  }
+  const Errors p = measure(t.params, f.params);
+  std::printf("tf32 vs fp32 (gpu): step 1 loss %.7f vs %.7f, step %d %.7f vs %.7f; worst loss rel diff %.2e; "
+              "parameters normalised diff %.2e\n",
+              t.losses.front(), f.losses.front(), kSteps, t.losses.back(), f.losses.back(), worst, p.normalised);
+  // TF32 rounds GEMM inputs to 10-bit mantissas (relative 2^-11): a loose bound.
+  CHECK(worst <= 2e-2);
+}
+
+}  // namespace
