@@ -55,6 +55,12 @@ class Buffer {
  public:
   Buffer() = default;
   Buffer(RawBuffer raw, std::size_t size) : raw_(std::move(raw)), size_(size) {}
+  Buffer(Buffer&& other) noexcept : raw_(std::move(other.raw_)), size_(std::exchange(other.size_, 0)) {}
+  Buffer& operator=(Buffer&& other) noexcept {
+    raw_ = std::move(other.raw_);
+    size_ = std::exchange(other.size_, 0);
+    return *this;
+  }
 
   E* data() { return static_cast<E*>(raw_.data()); }
   const E* data() const { return static_cast<const E*>(raw_.data()); }
