@@ -1,0 +1,142 @@
+#pragma once
+// The recipe's data pipeline: a folder of MIDI files -> one token list -> rare
+// symbols filtered -> vocabulary -> windows with next-token targets -> a split.
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nocturne/midi.hpp"
+#include "nocturne/tokenizer.hpp"
+
+namespace nocturne {
+
+// Every .mid/.midi file under `folder` (recursively), sorted by relative path bytewise.
+std::vector<std::filesystem::path> find_midi_files(const std::filesystem::path& folder);
+
+struct CorpusFile {
+  std::string name;  // path relative to the corpus folder, '/'-separated
+  std::vector<std::string> tokens;
+};
+
+// One token list per file, files in sorted order. Throws FileError naming a bad file.
+std::vector<CorpusFile> load_corpus(const std::filesystem::path& folder, const TokenizerOptions& options = {});
+
+// Symbols sorted as byte strings (std::string operator<), as the recipe's sorted(set(...)).
+class Vocabulary {
+ public:
+  Vocabulary() = default;
+  explicit Vocabulary(std::vector<std::string> symbols);  // sorted and deduplicated here
+
+  std::size_t size() const { return symbols_.size(); }
+  const std::string& symbol(std::int32_t index) const;           // throws ConfigError when out of range
+  std::int32_t index(std::string_view symbol) const;             // throws ConfigError when unknown
+  std::optional<std::int32_t> find(std::string_view symbol) const;
+  const std::vector<std::string>& symbols() const { return symbols_; }
+
+  // A plain text file, one symbol a line (atomic write). load throws FileError.
+  void save(const std::filesystem::path& path) const;
+  static Vocabulary load(const std::filesystem::path& path);
+  friend bool operator==(const Vocabulary&, const Vocabulary&) = default;
+
+ private:
+  std::vector<std::string> symbols_;
+};
+
+std::map<std::string, std::int64_t> count_symbols(std::span<const std::string> tokens);
+
+// Drops every occurrence of every symbol occurring fewer than min_count times.
+std::vector<std::string> filter_rare(std::span<const std::string> tokens, std::int64_t min_count);
+// The recipe's own loop, which removes from the list while iterating over it:
+// after each removal the next element is skipped, so only part of the rare
+// symbols go. Reproduced only on request (DatasetOptions::recipe_partial_filter).
+std::vector<std::string> filter_rare_recipe_partial(std::span<const std::string> tokens, std::int64_t min_count);
+
+enum class SplitMode { random, piece };
+
+struct DatasetOptions {
+  std::int64_t min_count = 100;   // symbols rarer than this are dropped
+  bool recipe_partial_filter = false;
+  std::int64_t window = 40;       // input steps; the target is the next token
+  SplitMode split = SplitMode::random;
+  std::uint64_t seed = 42;
+  double heldout_fraction = 0.2;
+};
+
+struct PieceRange {
+  std::string name;
+  std::int64_t begin = 0;  // [begin, end) in Dataset::tokens
+  std::int64_t end = 0;
+};
+
+// Windows: window k starts at s = train_starts[k] (or heldout_starts[k]); its
+// input is tokens[s, s + window) and its target tokens[s + window].
+// Random split (the recipe's): every s in [0, tokens - window) over the whole
+// concatenated list, windows crossing piece boundaries included; a seeded
+// Fisher-Yates shuffle (splitmix64 keyed by the seed) puts ceil(fraction * n)
+// windows in held-out. Piece split: only windows inside one piece; pieces are
+// shuffled the same way and whole pieces are held out until the held-out
+// windows reach the fraction, so no window of a held-out piece is in training.
+// Both start lists are sorted ascending.
+struct Dataset {
+  Vocabulary vocab;
+  std::vector<std::int32_t> tokens;  // filtered, as vocabulary indices
+  std::vector<PieceRange> pieces;
+  std::int64_t window = 40;
+  std::vector<std::int64_t> train_starts;
+  std::vector<std::int64_t> heldout_starts;
+
+  std::span<const std::int32_t> input(std::int64_t start) const {
+    return std::span<const std::int32_t>(tokens).subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(window));
+  }
+  std::int32_t target(std::int64_t start) const { return tokens[static_cast<std::size_t>(start + window)]; }
+};
+
+struct CorpusStats {
+  std::int64_t files = 0;
+  std::int64_t tokens = 0;            // before filtering
+  std::int64_t distinct_symbols = 0;  // before filtering
+  std::int64_t rare_symbols = 0;      // symbols with fewer than min_count occurrences
+  std::int64_t rare_occurrences = 0;
+  std::int64_t tokens_kept = 0;
+  std::int64_t vocabulary_size = 0;
+  std::int64_t windows = 0;
+  std::int64_t train_windows = 0;
+  std::int64_t heldout_windows = 0;
+};
+
+// Throws ConfigError for unusable options (window < 1, fraction outside [0, 1),
+// nothing left after filtering...).
+Dataset build_dataset(std::span<const CorpusFile> files, const DatasetOptions& options = {},
+                      CorpusStats* stats = nullptr);
+
+// The deterministic generator behind the splits (splitmix64).
+class SplitMix64 {
+ public:
+  explicit SplitMix64(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t next();
+  std::uint64_t below(std::uint64_t bound);  // uniform in [0, bound), bound > 0
+
+ private:
+  std::uint64_t state_;
+};
+
+struct DecodeOptions {
+  int ticks_per_quarter = 480;
+  int velocity = 90;
+  int microseconds_per_quarter = 500000;  // 120 bpm
+  int program = 0;                        // acoustic grand piano
+};
+
+// Back to music as the recipe decodes: token k becomes a quarter note (or a
+// chord of quarter notes) at quarter k; note tokens keep their octave, chord
+// pitch classes go to octave 4 (MIDI 60 + pc), each chord written once.
+// Track 0: tempo and 4/4; track 1: program change and the notes.
+MidiFile tokens_to_midi(std::span<const std::string> tokens, const DecodeOptions& options = {});
+
+}  // namespace nocturne

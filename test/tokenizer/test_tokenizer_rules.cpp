@@ -1,0 +1,112 @@
+// Each rule of ../shared/guide/tokenizer.md on a small file built in memory.
+
+#include <catch2/catch.hpp>
+
+#include "nocturne/tokenizer.hpp"
+#include "tokenizer_fixtures.hpp"
+
+using namespace nocturne;
+using nocturne::test::make_file;
+using nocturne::test::note;
+using Tokens = std::vector<std::string>;
+
+TEST_CASE("pitch spelling over the whole MIDI range") {
+  CHECK(pitch_name(0) == "C-1");
+  CHECK(pitch_name(21) == "A0");
+  CHECK(pitch_name(22) == "B-0");
+  CHECK(pitch_name(60) == "C4");
+  CHECK(pitch_name(61) == "C#4");
+  CHECK(pitch_name(63) == "E-4");
+  CHECK(pitch_name(66) == "F#4");
+  CHECK(pitch_name(68) == "G#4");
+  CHECK(pitch_name(70) == "B-4");
+  CHECK(pitch_name(108) == "C8");
+  CHECK(pitch_name(127) == "G9");
+  CHECK_THROWS(pitch_name(128));
+  CHECK_THROWS(pitch_name(-1));
+  // Names read back, except E and B of octave -1 whose "E-1"/"B-1" read as flats (as in music21).
+  for (int p = 0; p <= 127; ++p) {
+    if (p == 4 || p == 11) continue;
+    INFO(pitch_name(p));
+    CHECK(parse_pitch_name(pitch_name(p)) == p);
+  }
+  CHECK(parse_pitch_name("E-1") == 27);
+}
+
+TEST_CASE("normal order: every example of the table") {
+  CHECK(chord_token(std::vector<int>{60, 64, 67}) == "0.4.7");
+  CHECK(chord_token(std::vector<int>{57, 60, 64}) == "9.0.4");
+  CHECK(chord_token(std::vector<int>{55, 59, 62, 65}) == "11.2.5.7");
+  CHECK(chord_token(std::vector<int>{59, 62, 65, 68}) == "2.5.8.11");
+  CHECK(chord_token(std::vector<int>{62, 69}) == "9.2");
+  CHECK(chord_token(std::vector<int>{66, 72}) == "0.6");
+  CHECK(chord_token(std::vector<int>{49, 61}) == "1");
+  CHECK(chord_token(std::vector<int>{60, 63, 64, 68}) == "0.3.4.8");
+}
+
+TEST_CASE("a single note and a chord") {
+  const auto f = make_file({{note(60, 0, 480), note(64, 0, 480), note(67, 0, 480), note(62, 480, 960)}});
+  CHECK(tokenize(f) == Tokens{"0.4.7", "D4"});
+}
+
+TEST_CASE("chord window: onsets strictly closer than TPQ/4, offsets within TPQ/4") {
+  // TPQ 480: the window is 120 ticks.
+  CHECK(tokenize(make_file({{note(60, 0, 480), note(64, 119, 480)}})) == Tokens{"0.4"});
+  CHECK(tokenize(make_file({{note(60, 0, 480), note(64, 120, 480)}})).size() == 2);
+  CHECK(tokenize(make_file({{note(60, 0, 480), note(64, 0, 600)}})) == Tokens{"0.4"});
+  CHECK(tokenize(make_file({{note(60, 0, 480), note(64, 0, 601)}})).size() == 2);
+  // A note left out (different end) can start its own chord with a later note.
+  CHECK(tokenize(make_file({{note(60, 0, 480), note(64, 10, 960), note(67, 20, 960)}})) == Tokens{"C4", "4.7"});
+}
+
+TEST_CASE("quantization to the 1/4 and 1/3 grids") {
+  auto offset_of = [](std::int64_t tick) {
+    return tokenize_elements(make_file({{note(60, tick, tick + 480)}})).front().offset;
+  };
+  CHECK(offset_of(160) == 64);   // 1/3 quarter
+  CHECK(offset_of(320) == 128);  // 2/3 quarter
+  CHECK(offset_of(150) == 64);   // 0.3125: nearer 1/3 than 1/4
+  CHECK(offset_of(140) == 48);   // 0.2917: equally far from 1/4 and 1/3: the 1/4 grid wins
+  CHECK(offset_of(60) == 0);     // 0.125: exactly half-way rounds down
+  CHECK(offset_of(61) == 48);
+  // A very short note never gets duration 0; a zero-length one is a grace note.
+  CHECK(tokenize_elements(make_file({{note(60, 0, 5)}})).front().duration == 48);
+  const auto grace = tokenize_elements(make_file({{note(60, 0, 0)}}));
+  REQUIRE(grace.size() == 1);
+  CHECK(grace.front().duration == 0);
+}
+
+TEST_CASE("barlines split notes: one token per bar") {
+  // 4/4: a half note on beat 3 ends on the barline; on beat 4 it crosses it.
+  CHECK(tokenize(make_file({{note(60, 960, 1920)}})).size() == 1);
+  const auto crossing = tokenize_elements(make_file({{note(60, 1440, 2400)}}));
+  REQUIRE(crossing.size() == 2);
+  CHECK(crossing[0].offset == 3 * kUnitsPerQuarter);
+  CHECK(crossing[0].duration == kUnitsPerQuarter);
+  CHECK(crossing[1].offset == 4 * kUnitsPerQuarter);
+  CHECK(crossing[1].tied_from_previous_bar);
+  // 3/4 from the conductor track: a note over three bars gives three tokens, a chord too.
+  const auto f = make_file({{note(60, 960, 3840), note(64, 960, 3840)}}, {{0, 3, 4, 24, 8}});
+  CHECK(tokenize(f) == Tokens{"0.4", "0.4", "0.4"});
+  // A signature change applies from the bar that starts at it: 2/4 then 3/4.
+  const auto g = make_file({{note(62, 0, 480 * 5)}}, {{0, 2, 4, 24, 8}, {960, 3, 4, 24, 8}});
+  CHECK(tokenize(g).size() == 2);
+  TokenizerOptions no_split;
+  no_split.split_at_barlines = false;
+  CHECK(tokenize(make_file({{note(60, 1440, 2400)}}), no_split).size() == 1);
+}
+
+TEST_CASE("order: time, then track (right hand first), then creation") {
+  const auto f = make_file({{note(72, 480, 960)}, {note(48, 0, 480), note(50, 480, 960)}});
+  CHECK(tokenize(f) == Tokens{"C3", "C5", "D3"});
+}
+
+TEST_CASE("decoding tokens to pitches") {
+  CHECK(token_pitches("C#4") == std::vector<int>{61});
+  CHECK(token_pitches("B-0") == std::vector<int>{22});
+  CHECK(token_pitches("11.2.5.7") == std::vector<int>{71, 62, 65, 67});
+  CHECK(token_pitches("1") == std::vector<int>{61});
+  CHECK_THROWS(token_pitches("12.1"));
+  CHECK_THROWS(token_pitches("H4"));
+  CHECK_THROWS(token_pitches("0..4"));
+}
