@@ -1,0 +1,174 @@
+// Times whole training steps and generation on the CPU backend at the
+// recipe's shapes (batch 256, 40 steps, LSTM 512 then 256, dense 256,
+// V = 127, scalar input, float32, dropout 0.1), next to an SGEMM rate
+// measured in the same run, so the figures say how close to the machine's
+// GEMM speed a training step gets.
+//
+//   training step: model.set_batch + model.train_step (forward + backward)
+//                  + Adamax::step, median of --reps after --warmup
+//   generation:    one 40-token window at batch 1: set_batch + predict()
+//                  + argmax, sliding the window; median ms per note
+//   FLOPs:         441 MFLOP per window forward + backward (performance.md)
+//
+//   bench_training_cpu [--reps N] [--warmup N] [--gen-reps N] [--sgemm-reps N]
+//
+// Besides the readable report it prints `RESULT key=value` lines, which
+// bench/run_cpu_bench.sh puts beside PyTorch's (bench/torch_training_cpu.py).
+// OpenBLAS picks its thread count from OPENBLAS_NUM_THREADS (default: all cores).
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "nocturne/backend.hpp"
+#include "nocturne/model.hpp"
+#include "nocturne/optimizer.hpp"
+#include "nocturne/rng.hpp"
+
+using namespace nocturne;
+
+namespace {
+
+constexpr double kFlopsPerWindow = 441e6;  // forward + backward, performance.md
+
+struct Options {
+  int reps = 7, warmup = 1, gen_reps = 60, sgemm_reps = 5;
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    auto value = [&](int& out) {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", argv[i]);
+        std::exit(2);
+      }
+      out = std::atoi(argv[++i]);
+      if (out < 1) {
+        std::fprintf(stderr, "%s must be at least 1\n", argv[i - 1]);
+        std::exit(2);
+      }
+    };
+    if (!std::strcmp(argv[i], "--reps")) value(o.reps);
+    else if (!std::strcmp(argv[i], "--warmup")) value(o.warmup);
+    else if (!std::strcmp(argv[i], "--gen-reps")) value(o.gen_reps);
+    else if (!std::strcmp(argv[i], "--sgemm-reps")) value(o.sgemm_reps);
+    else {
+      std::fprintf(stderr, "usage: %s [--reps N] [--warmup N] [--gen-reps N] [--sgemm-reps N]\n", argv[0]);
+      std::exit(2);
+    }
+  }
+  return o;
+}
+
+struct Timing {
+  double median = 0, min = 0, max = 0;
+};
+
+Timing time_ms(int warmup, int reps, const std::function<void(int)>& work) {
+  for (int i = 0; i < warmup; ++i) work(i);
+  std::vector<double> times;
+  for (int i = 0; i < reps; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    work(warmup + i);
+    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  return {times[times.size() / 2], times.front(), times.back()};
+}
+
+std::vector<float> random_floats(std::size_t n, std::uint64_t seed) {
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = float(2.0 * random_uniform(seed, 0xbe7c, i) - 1.0);
+  return v;
+}
+
+std::vector<std::int32_t> random_tokens(std::size_t n, int vocab, std::uint64_t seed) {
+  std::vector<std::int32_t> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = std::int32_t(random_below(std::uint64_t(vocab), seed, 0xbe7d, i));
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options opt = parse(argc, argv);
+  ModelConfig config;  // the recipe: T 40, 512/256/256, dropout 0.1, scalar input
+  config.vocab = 127;
+  const int batch = 256;
+
+  std::printf("Nocturne CPU training benchmark: batch %d, T %d, LSTM %d/%d, dense %d, V %d, %s input, float32\n",
+              batch, config.window, config.hidden1, config.hidden2, config.dense, config.vocab,
+              input_mode_name(config.input));
+#ifdef OPENBLAS_VERSION
+  std::printf("BLAS: %s, %d threads (OPENBLAS_NUM_THREADS=%s)\n", OPENBLAS_VERSION, openblas_get_num_threads(),
+              std::getenv("OPENBLAS_NUM_THREADS") ? std::getenv("OPENBLAS_NUM_THREADS") : "unset");
+#endif
+
+  // The machine's GEMM rate, measured now.
+  {
+    const int n = 2048;
+    const auto a = random_floats(std::size_t(n) * n, 1), b = random_floats(std::size_t(n) * n, 2);
+    std::vector<float> c(std::size_t(n) * n);
+    const Timing t = time_ms(1, opt.sgemm_reps, [&](int) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(),
+                  n);
+    });
+    const double gflops = 2.0 * n * n * double(n) / (t.median * 1e-3) / 1e9;
+    std::printf("sgemm 2048^3 (cblas_sgemm)          %9.2f ms   %7.1f GFLOP/s\n", t.median, gflops);
+    std::printf("RESULT sgemm_gflops=%.2f\n", gflops);
+  }
+
+  auto backend = make_cpu_backend();
+  Model model(*backend, config, batch);
+  model.initialize(1);
+  Adamax adamax(*backend, model.parameters().size(), AdamaxParams{});
+  // A few distinct batches, cycled, so no step sees the data of the one before.
+  constexpr int kBatches = 4;
+  std::vector<std::vector<std::int32_t>> tokens, targets;
+  for (int k = 0; k < kBatches; ++k) {
+    tokens.push_back(random_tokens(std::size_t(config.window) * batch, config.vocab, std::uint64_t(10 + k)));
+    targets.push_back(random_tokens(std::size_t(batch), config.vocab, std::uint64_t(20 + k)));
+  }
+
+  // One training step: stage, forward + backward, Adamax.
+  const Timing step = time_ms(opt.warmup, opt.reps, [&](int i) {
+    const auto k = std::size_t(i % kBatches);
+    model.set_batch(tokens[k], targets[k]);
+    model.train_step(1, std::uint64_t(i));
+    adamax.step(model.parameters().data(), model.gradients().data());
+  });
+  const double windows_per_s = batch / (step.median * 1e-3);
+  const double train_gflops = kFlopsPerWindow * windows_per_s / 1e9;
+  std::printf("training step, batch %d                %9.2f ms   (min %.2f, max %.2f over %d reps, %d warm-up)\n",
+              batch, step.median, step.min, step.max, opt.reps, opt.warmup);
+  std::printf("  windows per second                   %9.1f\n", windows_per_s);
+  std::printf("  achieved                             %9.1f GFLOP/s (441 MFLOP per window)\n", train_gflops);
+  std::printf("RESULT train_step_ms=%.3f\n", step.median);
+  std::printf("RESULT windows_per_s=%.2f\n", windows_per_s);
+  std::printf("RESULT train_gflops=%.2f\n", train_gflops);
+
+  // Generation: batch 1, a fresh 40-step window per note, greedy.
+  Model generator(*backend, config, 1);
+  generator.upload_parameters(model.download_parameters());
+  std::vector<std::int32_t> window = random_tokens(std::size_t(config.window), config.vocab, 30);
+  const Timing note = time_ms(5, opt.gen_reps, [&](int) {
+    generator.set_batch(window, {});
+    const std::vector<float> probs = generator.predict();
+    const auto next = std::int32_t(std::max_element(probs.begin(), probs.end()) - probs.begin());
+    std::rotate(window.begin(), window.begin() + 1, window.end());
+    window.back() = next;
+  });
+  std::printf("generation, batch 1, per note         %9.3f ms   (min %.3f, max %.3f over %d notes)\n", note.median,
+              note.min, note.max, opt.gen_reps);
+  std::printf("RESULT note_ms=%.4f\n", note.median);
+  return 0;
+}

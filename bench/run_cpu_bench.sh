@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs the CPU training benchmark of Nocturne and of PyTorch in one go and
+# prints their figures side by side with Nocturne's speed-up (PyTorch's time
+# over Nocturne's; for rates, Nocturne's over PyTorch's): above 1 means
+# Nocturne is faster.
+#
+#   bench/run_cpu_bench.sh [BUILD_DIR] [-- ARGS passed to both programs]
+#
+# BUILD_DIR (default: build) holds bench/bench_training_cpu. The PyTorch half
+# runs with the first of $PYTHON, python3, /usr/bin/python3 that can import
+# torch, and is skipped with a message when none can (Debian: apt-get install
+# -y python3-torch). The default run takes well under two minutes on an idle
+# 2-core machine; --reps N and --gen-reps N shorten or lengthen it.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+build="build"
+if [[ $# -gt 0 && "$1" != "--" ]]; then build="$1"; shift; fi
+if [[ $# -gt 0 && "$1" == "--" ]]; then shift; fi
+args=("$@")
+
+bench=""
+for candidate in "$build/bench/bench_training_cpu" "$build/bench_training_cpu"; do
+  if [[ -x "$candidate" ]]; then bench="$candidate"; break; fi
+done
+if [[ -z "$bench" ]]; then
+  echo "bench_training_cpu not found under $build (build it: cmake --build $build --target bench_training_cpu)" >&2
+  exit 1
+fi
+
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== Nocturne: $bench ${args[*]}"
+ours="$("$bench" "${args[@]}")"
+echo "$ours"
+
+python=""
+for candidate in ${PYTHON:-} python3 /usr/bin/python3; do
+  if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c "import torch" >/dev/null 2>&1; then
+    python="$candidate"; break
+  fi
+done
+theirs=""
+if [[ -z "$python" ]]; then
+  echo "== PyTorch: skipped (no python3 here can import torch; Debian: apt-get install -y python3-torch)"
+else
+  echo "== PyTorch: $python $here/torch_training_cpu.py ${args[*]}"
+  theirs="$("$python" "$here/torch_training_cpu.py" "${args[@]}")"
+  echo "$theirs"
+fi
+
+value() {  # value KEY TEXT: the number of `RESULT KEY=...` in TEXT
+  printf '%s\n' "$2" | sed -n "s/^RESULT $1=//p" | head -n1
+}
+
+echo
+echo "== side by side (same machine, same run)"
+printf '%-32s %12s %12s %20s\n' "figure" "Nocturne" "PyTorch" "Nocturne speed-up"
+for row in "time:train_step_ms:training step, ms" "rate:windows_per_s:windows per second" \
+           "rate:train_gflops:training GFLOP/s" "time:note_ms:generation, ms per note"; do
+  kind="${row%%:*}" rest="${row#*:}"
+  key="${rest%%:*}" label="${rest#*:}"
+  a="$(value "$key" "$ours")" b="$(value "$key" "$theirs")"
+  if [[ -n "$a" && -n "$b" ]]; then
+    ratio="$(awk -v a="$a" -v b="$b" -v k="$kind" 'BEGIN { printf "%.2fx", k == "time" ? b / a : a / b }')"
+  else
+    ratio="-"
+  fi
+  printf '%-32s %12s %12s %20s\n' "$label" "${a:--}" "${b:--}" "$ratio"
+done
+echo "cblas_sgemm 2048^3, same run: $(value sgemm_gflops "$ours") GFLOP/s"
