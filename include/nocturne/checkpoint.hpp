@@ -2,10 +2,16 @@
 // A training run's complete state in one file: what a model needs to
 // generate, and what training needs to resume exactly. The byte layout is
 // documented in docs/checkpoint-format.md.
+//
+// Random state: every random draw comes from the counter-based generator
+// (rng.hpp) keyed by the seed, so the seed, epochs_done and optimizer_steps
+// are the whole generator state; nothing else needs saving.
 
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nocturne/model.hpp"
@@ -14,6 +20,8 @@
 namespace nocturne {
 
 inline constexpr std::uint32_t checkpoint_format_version = 1;
+// The first eight bytes of every checkpoint.
+inline constexpr char checkpoint_magic[8] = {'N', 'O', 'C', 'T', 'C', 'K', 'P', 'T'};
 
 struct Checkpoint {
   ModelConfig model;
@@ -27,12 +35,21 @@ struct Checkpoint {
   std::string metadata;              // JSON text: data folder, split, history..., not interpreted here
 };
 
-// Writes to a temporary file beside `path` and renames it into place, so a
-// reader never sees half a checkpoint. Throws FileError.
+// Writes to a temporary file beside `path`, flushes it to disk and renames it
+// into place, so a reader never sees half a checkpoint. Throws FileError.
 void save_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint);
 
 // Validates magic, version, sizes, offsets and checksum before allocating or
 // trusting anything. Throws FileError naming the file and what is wrong.
 Checkpoint load_checkpoint(const std::filesystem::path& path);
+
+// The bytes save_checkpoint writes. Throws ConfigError when the checkpoint is
+// inconsistent (a vocabulary or buffer of the wrong size).
+std::vector<std::uint8_t> encode_checkpoint(const Checkpoint& checkpoint);
+// Parses and validates bytes held in memory; `name` only appears in messages.
+Checkpoint decode_checkpoint(std::span<const std::uint8_t> bytes, std::string_view name);
+
+// FNV-1a 64 over `bytes`: the checkpoint's checksum.
+std::uint64_t fnv1a64(std::span<const std::uint8_t> bytes);
 
 }  // namespace nocturne

@@ -1,0 +1,62 @@
+#include "cli/device_choice.hpp"
+
+#include <dlfcn.h>
+
+#include "nocturne/cuda.hpp"
+#include "nocturne/error.hpp"
+
+namespace nocturne::cli {
+
+namespace {
+
+// OpenBLAS's thread control, looked up at run time: the library links BLAS
+// privately, and a reference BLAS has no threads to set.
+bool set_blas_threads(int threads) {
+  using SetThreads = void (*)(int);
+  void* symbol = ::dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+  if (!symbol) return false;
+  reinterpret_cast<SetThreads>(symbol)(threads);
+  return true;
+}
+
+}  // namespace
+
+DeviceChoice choose_device(const DeviceRequest& request) {
+  if (request.device != "auto" && request.device != "cpu" && request.device != "cuda")
+    throw ConfigError("--device: unknown value '" + request.device + "' (expected auto, cpu or cuda)");
+  if (request.precision != "fp32" && request.precision != "tf32")
+    throw ConfigError("--precision: unknown value '" + request.precision + "' (expected fp32 or tf32)");
+  if (request.threads < 0) throw ConfigError("--threads must be >= 0, got " + std::to_string(request.threads));
+
+  DeviceChoice choice;
+  const CudaStatus status = cuda_status();
+  bool use_cuda = request.device == "cuda";
+  if (request.device == "cuda" && !status.usable)
+    throw DeviceError("--device cuda: no usable GPU: " + status.reason);
+  if (request.device == "auto") {
+    use_cuda = status.usable;
+    if (!use_cuda) choice.note = "device auto: using the CPU (" + status.reason + ")";
+  }
+  if (use_cuda) {
+    CudaOptions options;
+    options.math = request.precision == "tf32" ? MathMode::tf32 : MathMode::strict_fp32;
+    choice.backend = make_cuda_backend(options);
+    const std::string gpu = status.devices.empty() ? std::string("cuda:0") : "cuda:0 " + status.devices[0].name;
+    choice.description = gpu + " (" + request.precision + ")";
+    return choice;
+  }
+  if (request.precision == "tf32") choice.note += std::string(choice.note.empty() ? "" : "; ") +
+                                                  "--precision tf32 has no effect on the CPU";
+  choice.backend = make_cpu_backend();
+  choice.description = "cpu";
+  if (request.threads > 0) {
+    if (set_blas_threads(request.threads))
+      choice.description += " (" + std::to_string(request.threads) + " BLAS threads)";
+    else
+      choice.note += std::string(choice.note.empty() ? "" : "; ") +
+                     "--threads ignored: the BLAS library offers no thread control";
+  }
+  return choice;
+}
+
+}  // namespace nocturne::cli

@@ -1,0 +1,27 @@
+#pragma once
+// --device auto|cpu|cuda, --precision fp32|tf32 and --threads, turned into a backend.
+
+#include <memory>
+#include <string>
+
+#include "nocturne/backend.hpp"
+
+namespace nocturne::cli {
+
+struct DeviceRequest {
+  std::string device = "auto";     // auto: CUDA when cuda_status().usable, else the CPU
+  std::string precision = "fp32";  // fp32 (strict) or tf32 (CUDA GEMMs only)
+  int threads = 0;                 // CPU GEMM threads; 0 = the BLAS library's default
+};
+
+struct DeviceChoice {
+  std::unique_ptr<Backend> backend;
+  std::string description;  // e.g. "cpu (openblas, 2 threads)" or "cuda:0 NVIDIA H100 (fp32)"
+  std::string note;         // why auto chose what it chose; may be empty
+};
+
+// Throws ConfigError for an unknown device or precision, DeviceError (one
+// line, no fallback) when --device cuda is asked for and no usable GPU exists.
+DeviceChoice choose_device(const DeviceRequest& request);
+
+}  // namespace nocturne::cli

@@ -1,0 +1,266 @@
+// Checkpoint files: round trip of every field, and rejection of every kind of
+// damage (truncation at every offset, every flipped byte, wrong magic, another
+// format version, sections that point outside the file) before anything is trusted.
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "nocturne/checkpoint.hpp"
+#include "nocturne/error.hpp"
+#include "nocturne/rng.hpp"
+
+namespace fs = std::filesystem;
+using nocturne::Checkpoint;
+
+namespace {
+
+Checkpoint sample_checkpoint(bool with_moments = true) {
+  Checkpoint c;
+  c.model.vocab = 5;
+  c.model.window = 4;
+  c.model.hidden1 = 3;
+  c.model.hidden2 = 2;
+  c.model.dense = 2;
+  c.model.dropout = 0.25;
+  c.model.input = nocturne::InputMode::embedding;
+  c.model.embedding_dim = 3;
+  c.trainer.epochs = 17;
+  c.trainer.batch = 9;
+  c.trainer.stats_every = 3;
+  c.trainer.seed = 0x123456789abcdefull;
+  c.trainer.adamax.learning_rate = 0.003;
+  c.trainer.adamax.beta1 = 0.8;
+  c.trainer.adamax.beta2 = 0.99;
+  c.trainer.adamax.epsilon = 1e-6;
+  c.vocabulary = {"0.4.7", "C#4", "E-2", "", "\xc3\xa9t\xc3\xa9"};  // an empty and a UTF-8 symbol too
+  c.epochs_done = 6;
+  c.optimizer_steps = 1234567890123ll;
+  const std::size_t n = nocturne::ParameterLayout(c.model).buffer_size();
+  for (std::size_t i = 0; i < n; ++i) {
+    c.parameters.push_back(float(nocturne::random_normal(7, 1, i)));
+    if (with_moments) {
+      c.first_moment.push_back(float(nocturne::random_normal(7, 2, i)));
+      c.infinity_norm.push_back(float(nocturne::random_uniform(7, 3, i)));
+    }
+  }
+  c.metadata = R"({"history": [1, 2, 3], "note": "anything"})";
+  return c;
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+}
+
+void require_equal(const Checkpoint& a, const Checkpoint& b) {
+  CHECK(a.model.vocab == b.model.vocab);
+  CHECK(a.model.window == b.model.window);
+  CHECK(a.model.hidden1 == b.model.hidden1);
+  CHECK(a.model.hidden2 == b.model.hidden2);
+  CHECK(a.model.dense == b.model.dense);
+  CHECK(a.model.dropout == b.model.dropout);
+  CHECK(a.model.input == b.model.input);
+  CHECK(a.model.embedding_dim == b.model.embedding_dim);
+  CHECK(a.trainer.epochs == b.trainer.epochs);
+  CHECK(a.trainer.batch == b.trainer.batch);
+  CHECK(a.trainer.stats_every == b.trainer.stats_every);
+  CHECK(a.trainer.seed == b.trainer.seed);
+  CHECK(a.trainer.adamax.learning_rate == b.trainer.adamax.learning_rate);
+  CHECK(a.trainer.adamax.beta1 == b.trainer.adamax.beta1);
+  CHECK(a.trainer.adamax.beta2 == b.trainer.adamax.beta2);
+  CHECK(a.trainer.adamax.epsilon == b.trainer.adamax.epsilon);
+  CHECK(a.vocabulary == b.vocabulary);
+  CHECK(a.epochs_done == b.epochs_done);
+  CHECK(a.optimizer_steps == b.optimizer_steps);
+  CHECK(same_bits(a.parameters, b.parameters));
+  CHECK(same_bits(a.first_moment, b.first_moment));
+  CHECK(same_bits(a.infinity_norm, b.infinity_norm));
+  CHECK(a.metadata == b.metadata);
+}
+
+std::string decode_error(const std::vector<std::uint8_t>& bytes) {
+  try {
+    nocturne::decode_checkpoint(bytes, "test.ckpt");
+  } catch (const nocturne::FileError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Rewrites the trailing checksum so that only the structural checks can object.
+void reseal(std::vector<std::uint8_t>& bytes) {
+  const std::uint64_t sum = nocturne::fnv1a64(std::span<const std::uint8_t>(bytes).first(bytes.size() - 8));
+  std::memcpy(bytes.data() + bytes.size() - 8, &sum, 8);
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "nocturne-ckpt-XXXXXX").string();
+    path = mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a checkpoint round-trips every field through a file", "[checkpoint]") {
+  TempDir dir;
+  const Checkpoint c = sample_checkpoint();
+  nocturne::save_checkpoint(dir.path / "a.ckpt", c);
+  require_equal(nocturne::load_checkpoint(dir.path / "a.ckpt"), c);
+  // Only the checkpoint is left: no temporary file beside it.
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(dir.path)) {
+    ++files;
+    CHECK(entry.path().filename() == "a.ckpt");
+  }
+  CHECK(files == 1);
+  // Saving again replaces it.
+  Checkpoint d = c;
+  d.epochs_done = 7;
+  nocturne::save_checkpoint(dir.path / "a.ckpt", d);
+  CHECK(nocturne::load_checkpoint(dir.path / "a.ckpt").epochs_done == 7);
+}
+
+TEST_CASE("a checkpoint without optimiser state round-trips", "[checkpoint]") {
+  Checkpoint c = sample_checkpoint(false);
+  c.model.input = nocturne::InputMode::scalar;
+  c.parameters.resize(nocturne::ParameterLayout(c.model).buffer_size(), 0.5f);
+  c.metadata.clear();
+  require_equal(nocturne::decode_checkpoint(nocturne::encode_checkpoint(c), "x"), c);
+}
+
+TEST_CASE("encoding refuses an inconsistent checkpoint", "[checkpoint]") {
+  Checkpoint c = sample_checkpoint();
+  c.parameters.pop_back();
+  CHECK_THROWS_AS(nocturne::encode_checkpoint(c), nocturne::ConfigError);
+  c = sample_checkpoint();
+  c.vocabulary.pop_back();
+  CHECK_THROWS_AS(nocturne::encode_checkpoint(c), nocturne::ConfigError);
+  c = sample_checkpoint();
+  c.infinity_norm.clear();
+  CHECK_THROWS_AS(nocturne::encode_checkpoint(c), nocturne::ConfigError);
+}
+
+TEST_CASE("a checkpoint truncated at any offset is rejected", "[checkpoint]") {
+  const auto bytes = nocturne::encode_checkpoint(sample_checkpoint());
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    const std::vector<std::uint8_t> cut(bytes.begin(), bytes.begin() + std::ptrdiff_t(n));
+    const std::string error = decode_error(cut);
+    INFO("truncated to " << n << " bytes");
+    REQUIRE_FALSE(error.empty());
+    CHECK(error.find("test.ckpt") != std::string::npos);
+  }
+  std::vector<std::uint8_t> longer = bytes;
+  longer.push_back(0);
+  CHECK(decode_error(longer).find("trailing bytes") != std::string::npos);
+  const auto cut = std::vector<std::uint8_t>(bytes.begin(), bytes.end() - 100);
+  CHECK(decode_error(cut).find("truncated") != std::string::npos);
+}
+
+TEST_CASE("a checkpoint with any flipped bit is rejected", "[checkpoint]") {
+  const auto bytes = nocturne::encode_checkpoint(sample_checkpoint());
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    std::vector<std::uint8_t> bad = bytes;
+    bad[i] ^= std::uint8_t(1u << (i % 8));
+    INFO("bit " << (i % 8) << " of byte " << i);
+    REQUIRE_FALSE(decode_error(bad).empty());
+  }
+  std::vector<std::uint8_t> bad = bytes;
+  bad[bytes.size() / 2] ^= 0x10;
+  CHECK(decode_error(bad).find("checksum") != std::string::npos);
+}
+
+TEST_CASE("wrong magic and another format version are named", "[checkpoint]") {
+  auto bytes = nocturne::encode_checkpoint(sample_checkpoint());
+  auto bad = bytes;
+  bad[0] = 'X';
+  CHECK(decode_error(bad).find("not a Nocturne checkpoint") != std::string::npos);
+
+  bad = bytes;
+  const std::uint32_t newer = nocturne::checkpoint_format_version + 1;
+  std::memcpy(bad.data() + 8, &newer, 4);
+  reseal(bad);
+  const std::string error = decode_error(bad);
+  CHECK(error.find("version " + std::to_string(newer)) != std::string::npos);
+  CHECK(error.find("newer") != std::string::npos);
+
+  bad = bytes;
+  const std::uint32_t older = 0;
+  std::memcpy(bad.data() + 8, &older, 4);
+  reseal(bad);
+  CHECK(decode_error(bad).find("older") != std::string::npos);
+}
+
+TEST_CASE("sizes and offsets are checked even when the checksum matches", "[checkpoint]") {
+  const auto bytes = nocturne::encode_checkpoint(sample_checkpoint());
+  // Section table entries start at byte 32, 24 bytes each: id, reserved, offset, size.
+  SECTION("a section that reaches past the end") {
+    auto bad = bytes;
+    const std::uint64_t huge = 1ull << 60;
+    std::memcpy(bad.data() + 32 + 24 * 2 + 16, &huge, 8);  // the parameters' size
+    reseal(bad);
+    CHECK(decode_error(bad).find("outside") != std::string::npos);
+  }
+  SECTION("an offset before the section table") {
+    auto bad = bytes;
+    const std::uint64_t zero = 0;
+    std::memcpy(bad.data() + 32 + 8, &zero, 8);  // the state's offset
+    reseal(bad);
+    CHECK_FALSE(decode_error(bad).empty());
+  }
+  SECTION("an implausible section count") {
+    auto bad = bytes;
+    const std::uint32_t count = 1000000;
+    std::memcpy(bad.data() + 12, &count, 4);
+    reseal(bad);
+    CHECK(decode_error(bad).find("section count") != std::string::npos);
+  }
+  SECTION("a huge vocabulary count is refused before anything is allocated") {
+    auto bad = bytes;
+    std::uint64_t vocab_offset = 0;
+    std::memcpy(&vocab_offset, bad.data() + 32 + 24 * 1 + 8, 8);
+    const std::uint32_t count = 0xFFFFFFFFu;
+    std::memcpy(bad.data() + vocab_offset, &count, 4);
+    reseal(bad);
+    CHECK(decode_error(bad).find("vocabulary") != std::string::npos);
+  }
+  SECTION("a model too large for its parameter section") {
+    auto bad = bytes;
+    std::uint64_t state_offset = 0;
+    std::memcpy(&state_offset, bad.data() + 32 + 8, 8);
+    const std::int32_t hidden1 = 1 << 19;
+    std::memcpy(bad.data() + state_offset + 8, &hidden1, 4);
+    reseal(bad);
+    CHECK(decode_error(bad).find("parameters") != std::string::npos);
+  }
+  SECTION("a negative dimension") {
+    auto bad = bytes;
+    std::uint64_t state_offset = 0;
+    std::memcpy(&state_offset, bad.data() + 32 + 8, 8);
+    const std::int32_t dense = -4;
+    std::memcpy(bad.data() + state_offset + 16, &dense, 4);
+    reseal(bad);
+    CHECK(decode_error(bad).find("dense") != std::string::npos);
+  }
+}
+
+TEST_CASE("loading a missing or damaged file names the file", "[checkpoint]") {
+  TempDir dir;
+  CHECK_THROWS_WITH(nocturne::load_checkpoint(dir.path / "none.ckpt"), Catch::Contains("none.ckpt"));
+  const auto bytes = nocturne::encode_checkpoint(sample_checkpoint());
+  {
+    std::ofstream out(dir.path / "half.ckpt", std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size() / 2));
+  }
+  CHECK_THROWS_WITH(nocturne::load_checkpoint(dir.path / "half.ckpt"),
+                    Catch::Contains("half.ckpt") && Catch::Contains("truncated"));
+}

@@ -1,0 +1,153 @@
+// Bad input: every case ends with a non-zero exit code and one line on stderr
+// that names the problem.
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <fstream>
+
+#include "cli_test_support.hpp"
+#include "nocturne/checkpoint.hpp"
+#include "nocturne/cuda.hpp"
+#include "nocturne/demo_corpus.hpp"
+
+using namespace nocturne::test;
+
+namespace {
+
+// Runs `args`, expects failure with exactly one stderr line containing every one of `words`.
+void expect_one_line_error(const std::string& args, std::initializer_list<std::string> words) {
+  const RunResult r = run_cli(args);
+  INFO("nocturne " << args << "\nstdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.exit_code != 0);
+  const auto lines = r.error_lines();
+  REQUIRE(lines.size() == 1);
+  for (const auto& w : words) CHECK(lines[0].find(w) != std::string::npos);
+}
+
+void write_bytes(const fs::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out << bytes;
+}
+
+std::string read_bytes(const fs::path& path) { return read_text(path); }
+
+std::string out_in(const TempDir& dir) { return " --out " + quote((dir.path / "run").string()) + " " + kTiny + " --epochs 1"; }
+
+}  // namespace
+
+TEST_CASE("a missing data folder is named", "[cli][errors]") {
+  TempDir dir;
+  expect_one_line_error("train --data " + quote((dir.path / "nowhere").string()) + out_in(dir),
+                        {"nowhere", "no such data folder"});
+}
+
+TEST_CASE("an empty data folder is named", "[cli][errors]") {
+  TempDir dir;
+  fs::create_directories(dir.path / "empty");
+  expect_one_line_error("train --data " + quote((dir.path / "empty").string()) + out_in(dir), {"empty", "no MIDI files"});
+}
+
+TEST_CASE("a folder without MIDI files is named", "[cli][errors]") {
+  TempDir dir;
+  fs::create_directories(dir.path / "texts");
+  write_bytes(dir.path / "texts" / "notes.txt", "not music");
+  expect_one_line_error("train --data " + quote((dir.path / "texts").string()) + out_in(dir),
+                        {"texts", "no MIDI files"});
+}
+
+TEST_CASE("no --data and no --resume", "[cli][errors]") {
+  TempDir dir;
+  expect_one_line_error("train" + out_in(dir), {"--data"});
+}
+
+TEST_CASE("a corrupt MIDI file among good ones: skipped with a warning, or an error with --strict", "[cli][errors]") {
+  TempDir dir;
+  const fs::path data = dir.path / "data";
+  nocturne::write_demo_corpus(data, 4);
+  write_bytes(data / "broken.mid", "MThd\x00\x00\x00\x06garbage");
+  {
+    const RunResult r = run_cli("train --data " + quote(data.string()) + out_in(dir));
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.find("warning") != std::string::npos);
+    CHECK(r.err.find("broken.mid") != std::string::npos);
+  }
+  expect_one_line_error("train --strict --data " + quote(data.string()) + " --out " +
+                            quote((dir.path / "strict").string()) + " " + kTiny + " --epochs 1",
+                        {"broken.mid", "--strict"});
+}
+
+TEST_CASE("damaged checkpoints are refused by --resume and info", "[cli][errors]") {
+  TempDir dir;
+  const fs::path run = dir.path / "run";
+  REQUIRE(run_cli("train --data demo" + out_in(dir)).exit_code == 0);
+  const std::string good = read_bytes(run / "last.ckpt");
+  const std::string resume = "train --resume " + quote(run.string()) + " --epochs 2";
+
+  write_bytes(run / "last.ckpt", good.substr(0, good.size() / 3));
+  expect_one_line_error(resume, {"last.ckpt", "truncated"});
+  expect_one_line_error("info " + quote((run / "last.ckpt").string()), {"last.ckpt", "truncated"});
+
+  std::string flipped = good;
+  flipped[flipped.size() / 2] = char(flipped[flipped.size() / 2] ^ 0x04);
+  write_bytes(run / "last.ckpt", flipped);
+  expect_one_line_error(resume, {"last.ckpt", "checksum"});
+
+  std::string other_version = good;
+  other_version[8] = char(nocturne::checkpoint_format_version + 1);
+  write_bytes(run / "last.ckpt", other_version);
+  expect_one_line_error(resume, {"last.ckpt", "version " + std::to_string(nocturne::checkpoint_format_version + 1),
+                                 "newer"});
+
+  write_bytes(run / "last.ckpt", "hello, I am not a checkpoint at all, not at all, no");
+  expect_one_line_error(resume, {"last.ckpt", "not a Nocturne checkpoint"});
+
+  fs::remove(run / "last.ckpt");
+  expect_one_line_error(resume, {"nothing to resume"});
+}
+
+TEST_CASE("unknown options are named", "[cli][errors]") {
+  TempDir dir;
+  const RunResult r = run_cli("train --data demo --no-such-option 3" + out_in(dir));
+  INFO(r.err);
+  CHECK(r.exit_code != 0);
+  REQUIRE_FALSE(r.error_lines().empty());
+  CHECK(r.error_lines()[0].find("--no-such-option") != std::string::npos);
+}
+
+TEST_CASE("impossible sizes are named before any data is read", "[cli][errors]") {
+  TempDir dir;
+  expect_one_line_error("train --data demo --out " + quote((dir.path / "a").string()) + " --hidden1 0",
+                        {"hidden1", "0"});
+  expect_one_line_error("train --data demo --out " + quote((dir.path / "b").string()) + " --batch -3",
+                        {"batch", "-3"});
+  expect_one_line_error("train --data demo --out " + quote((dir.path / "c").string()) + " --dropout 1.5",
+                        {"dropout"});
+  expect_one_line_error("train --data demo --out " + quote((dir.path / "d").string()) + " --window 0", {"window"});
+  expect_one_line_error("train --data demo --out " + quote((dir.path / "e").string()) + " --lr 0", {"learning rate"});
+  CHECK_FALSE(fs::exists(dir.path / "a" / "demo-corpus"));
+}
+
+TEST_CASE("--device cuda without a GPU is a clear error; auto falls back to the CPU", "[cli][errors]") {
+  TempDir dir;
+  if (!nocturne::cuda_status().usable) {
+    expect_one_line_error("train --data demo --device cuda --out " + quote((dir.path / "gpu").string()),
+                          {"--device cuda", "no usable GPU"});
+  }
+  std::string tiny_auto = kTiny;
+  tiny_auto.replace(tiny_auto.find("--device cpu"), std::strlen("--device cpu"), "--device auto");
+  const RunResult r =
+      run_cli("train --data demo --out " + quote((dir.path / "auto").string()) + " " + tiny_auto + " --epochs 1");
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  if (!nocturne::cuda_status().usable) CHECK(r.out.find("using the CPU") != std::string::npos);
+}
+
+TEST_CASE("an unwritable output folder is named", "[cli][errors]") {
+  TempDir dir;
+  write_bytes(dir.path / "plain-file", "x");
+  // A folder below a plain file cannot be created, even by root.
+  expect_one_line_error("train --data demo --out " + quote((dir.path / "plain-file" / "run").string()) + " " + kTiny,
+                        {"plain-file", "cannot create the run folder"});
+}
