@@ -10,9 +10,14 @@
 
 namespace nocturne {
 
+// Which implementation runs the LSTM layers: our fused kernels, or cuDNN's
+// RNN API (builds with the cuDNN path only; for comparison).
+enum class LstmImpl { ours, cudnn };
+
 struct CudaOptions {
   int device = 0;
   MathMode math = MathMode::strict_fp32;
+  LstmImpl lstm_impl = LstmImpl::ours;
   // Synchronise after every kernel launch so a fault names its kernel.
   bool debug_sync = false;
 };

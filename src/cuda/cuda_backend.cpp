@@ -8,6 +8,9 @@
 #include <string>
 
 #include "kernels/kernels.hpp"
+#if NOCTURNE_WITH_CUDNN
+#include "cudnn/cudnn_lstm.hpp"
+#endif
 #include "nocturne/error.hpp"
 
 namespace nocturne::cuda {
@@ -24,6 +27,15 @@ bool env_flag(const char* name) {
 
 // A recorded sequence of work: an executable CUDA graph, launched on the
 // backend's stream.
+class EagerReplay final : public Replayable {
+ public:
+  explicit EagerReplay(std::function<void()> work) : work_(std::move(work)) {}
+  void replay() override { work_(); }
+
+ private:
+  std::function<void()> work_;
+};
+
 class GraphReplay final : public Replayable {
  public:
   GraphReplay(const CudaBackend& backend, Graph graph, GraphExec exec)
@@ -49,8 +61,15 @@ CudaBackend::CudaBackend(const CudaOptions& options)
   cudaDeviceProp prop{};
   NOCTURNE_CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
   const bool tf32 = options.math == MathMode::tf32;
+  if (options.lstm_impl == LstmImpl::cudnn) {
+#if NOCTURNE_WITH_CUDNN
+    cudnn_lstm_ = true;
+#else
+    throw ConfigError("LSTM implementation 'cudnn': this build has no cuDNN path (configure with -DNOCTURNE_CUDNN=ON)");
+#endif
+  }
   name_ = "cuda:" + std::to_string(device_) + " (" + prop.name + ", " + (tf32 ? "tf32" : "strict fp32") +
-          ", cuBLAS + fused kernels" + (debug_sync_ ? ", debug sync" : "") + ")";
+          (cudnn_lstm_ ? ", cuDNN LSTM" : ", cuBLAS + fused kernels") + (debug_sync_ ? ", debug sync" : "") + ")";
   stream_ = make_stream();
   cublas_ = make_cublas();
   // SetStream first: it resets the workspace to cuBLAS' own pool.
@@ -69,6 +88,9 @@ CudaBackend::CudaBackend(const CudaOptions& options)
 CudaBackend::~CudaBackend() {
   // Pending copies still read the staging memory; nothing to report from here.
   cudaStreamSynchronize(stream_.get());
+#if NOCTURNE_WITH_CUDNN
+  if (cudnn_lstm_) cudnn::cudnn_lstm_release(stream_.get());
+#endif
 }
 
 void CudaBackend::require_not_recording(const char* op) const {
@@ -127,6 +149,9 @@ void CudaBackend::synchronize() {
 std::unique_ptr<Replayable> CudaBackend::record(std::function<void()> work) {
   if (!work) throw ConfigError("record: no work given");
   require_not_recording("record");
+  // The cuDNN path allocates on first use and is not known to be capturable:
+  // its steps run eagerly.
+  if (cudnn_lstm_) return std::make_unique<EagerReplay>(std::move(work));
   NOCTURNE_CUDA_CHECK(cudaStreamBeginCapture(stream_.get(), cudaStreamCaptureModeThreadLocal));
   recording_ = true;
   try {
@@ -175,7 +200,9 @@ std::string init_failure(cudaError_t error, const CudaStatus& status) {
 CudaStatus cuda_status() {
   CudaStatus status;
   status.built = true;
-  status.cudnn_built = false;  // this backend's LSTM is cuBLAS + our kernels
+#if NOCTURNE_WITH_CUDNN
+  status.cudnn_built = true;
+#endif
   try {
     if (cudaDriverGetVersion(&status.driver_version) != cudaSuccess) status.driver_version = 0;
     if (cudaRuntimeGetVersion(&status.runtime_version) != cudaSuccess) status.runtime_version = 0;

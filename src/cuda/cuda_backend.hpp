@@ -84,6 +84,7 @@ class CudaBackend final : public BasicBackend<float> {
   int device_ = 0;
   bool debug_sync_ = false;
   bool recording_ = false;
+  bool cudnn_lstm_ = false;  // LSTM layers through cuDNN (CudaOptions::lstm_impl)
   std::string name_;
   Stream stream_;
   CublasHandle cublas_;

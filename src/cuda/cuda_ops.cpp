@@ -19,6 +19,9 @@
 #include "cuda/cuda_backend.hpp"
 #include "cuda/gemm_mapping.hpp"
 #include "kernels/kernels.hpp"
+#if NOCTURNE_WITH_CUDNN
+#include "cudnn/cudnn_lstm.hpp"
+#endif
 #include "nocturne/error.hpp"
 
 namespace nocturne::cuda {
@@ -135,6 +138,9 @@ void CudaBackend::lstm_forward(const LstmShape& s, const float* x, const float* 
                         static_cast<const void*>(b), static_cast<const void*>(h), static_cast<const void*>(c),
                         static_cast<const void*>(gates)})
     require_pointer(op, "an input or output buffer", p);
+#if NOCTURNE_WITH_CUDNN
+  if (cudnn_lstm_) return cudnn::cudnn_lstm_forward(s, x, w, r, b, h, c, gates, stream_.get());
+#endif
   const int n = s.batch, hidden = s.hidden, g4 = 4 * s.hidden, rows = s.steps * s.batch;
   const std::size_t nh = std::size_t(n) * std::size_t(hidden), ng = std::size_t(n) * std::size_t(g4);
   // Input projection of every step at once.
@@ -160,6 +166,10 @@ void CudaBackend::lstm_backward(const LstmShape& s, const float* x, const float*
                         static_cast<const void*>(dh), static_cast<const void*>(dw), static_cast<const void*>(dr),
                         static_cast<const void*>(db), static_cast<const void*>(workspace)})
     require_pointer(op, "an input, output or workspace buffer", p);
+#if NOCTURNE_WITH_CUDNN
+  if (cudnn_lstm_)
+    return cudnn::cudnn_lstm_backward(s, x, w, r, h, c, gates, dh, dx, dw, dr, db, workspace, stream_.get());
+#endif
   const int n = s.batch, hidden = s.hidden, g4 = 4 * s.hidden, rows = s.steps * s.batch;
   const std::size_t nh = std::size_t(n) * std::size_t(hidden), ng = std::size_t(n) * std::size_t(g4);
   // workspace: dgates [T, N, 4H], dh_next [N, H], dc [N, H].
