@@ -1,0 +1,278 @@
+// nocturne generate: new pieces from a trained model.
+//
+// Per output k (1-based, NN = two digits) in --out:
+//   output-NN.mid          the tokens decoded as the recipe does (a quarter note
+//                          per token, chords in octave 4, each chord once)
+//   output-NN.tokens.json  the primer, the generated tokens and the settings
+//   output-NN.musicxml     a score (quarter notes, 4/4)
+//   output-NN.roll.png     a piano roll (the primer in grey)
+//   output-NN.wav          audio through FluidSynth (when built in and a soundfont is found)
+//   output-NN.png          an engraved score (when LilyPond is installed), beside output-NN.ly
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/outputs.hpp"
+#include "midi/atomic_write.hpp"
+#include "nocturne/error.hpp"
+#include "nocturne/generate.hpp"
+#include "nocturne/render.hpp"
+#include "nocturne/rng.hpp"
+#include "nocturne/tokenizer.hpp"
+
+namespace nocturne::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Draws of the held-out primer choice (apart from the sampling streams).
+constexpr std::uint32_t kPrimerStream = rng_stream::split + 0x800;
+
+struct GenerateArgs {
+  std::string model;
+  int notes = 500;
+  bool greedy = false;
+  double temperature = 1.0;
+  int top_k = 0;
+  double top_p = 1.0;
+  std::uint64_t seed = 1;
+  std::string primer = "heldout";
+  int count = 1;
+  bool no_primer = false;
+  std::string out = "generated";
+  std::string soundfont;
+  bool no_audio = false;
+  bool no_score = false;
+  std::string data;
+  int batch = 16;
+  DeviceRequest device;
+};
+
+void warn(const std::string& message) { std::fprintf(stderr, "nocturne: warning: %s\n", message.c_str()); }
+
+struct Primers {
+  std::vector<std::vector<std::int32_t>> indices;  // one per output
+  std::string source;                              // for people and the JSON
+};
+
+Primers heldout_primers(const GenerateArgs& a, const LoadedModel& loaded) {
+  const TrainingDataInfo info = training_data_info(loaded);
+  const std::vector<std::string>& vocab = loaded.checkpoint.vocabulary;
+  const std::int64_t window = loaded.checkpoint.model.window;
+  std::optional<fs::path> folder;
+  std::error_code ec;
+  if (!a.data.empty()) {
+    folder = fs::path(a.data);
+  } else if (info.folder && fs::is_directory(*info.folder, ec)) {
+    folder = info.folder;
+  }
+  Primers p;
+  if (!folder) {
+    std::printf("primer: the training data folder is unknown or absent (give --data <midi-folder>); "
+                "using a random window of vocabulary symbols\n");
+    for (int k = 0; k < a.count; ++k) {
+      std::vector<std::int32_t> w;
+      for (std::int64_t t = 0; t < window; ++t)
+        w.push_back(std::int32_t(random_below(vocab.size(), a.seed, kPrimerStream + 1, std::uint64_t(k * window + t))));
+      p.indices.push_back(std::move(w));
+    }
+    p.source = "random vocabulary window";
+    return p;
+  }
+  const std::vector<CorpusFile> files = read_corpus(*folder, warn);
+  DatasetOptions options;
+  options.min_count = info.min_count;
+  options.window = window;
+  options.split = info.split == "piece" ? SplitMode::piece : SplitMode::random;
+  options.seed = info.seed;
+  options.heldout_fraction = info.heldout > 0 ? info.heldout : 0.2;
+  const Dataset dataset = build_dataset(files, options);
+  const std::vector<std::int64_t>& pool = dataset.heldout_starts.empty() ? dataset.train_starts : dataset.heldout_starts;
+  if (pool.empty()) throw ConfigError(folder->string() + ": no windows of " + std::to_string(window) + " tokens");
+  for (int k = 0; k < a.count; ++k) {
+    const std::int64_t start = pool[random_below(pool.size(), a.seed, kPrimerStream, std::uint64_t(k))];
+    std::vector<std::string> symbols;
+    for (std::int32_t t : dataset.input(start)) symbols.push_back(dataset.vocab.symbol(t));
+    const MappedTokens mapped = map_to_vocabulary(symbols, vocab);
+    if (mapped.indices.empty()) throw ConfigError(folder->string() + ": its symbols are not in the model's vocabulary");
+    p.indices.push_back(mapped.indices);
+  }
+  p.source = "held-out window of " + folder->string() + " (" + info.split + " split, seed " +
+             std::to_string(info.seed) + ")";
+  return p;
+}
+
+Primers make_primers(const GenerateArgs& a, const LoadedModel& loaded) {
+  const std::vector<std::string>& vocab = loaded.checkpoint.vocabulary;
+  if (a.primer == "heldout") return heldout_primers(a, loaded);
+  Primers p;
+  if (a.primer.rfind("tokens:", 0) == 0) {
+    const std::vector<std::string> symbols = split_token_list(a.primer.substr(7));
+    const MappedTokens mapped = map_to_vocabulary(symbols, vocab);
+    if (!mapped.dropped_kinds.empty())
+      throw ConfigError("--primer: symbol '" + mapped.dropped_kinds.front() + "' is not in the model's vocabulary of " +
+                        std::to_string(vocab.size()) + " symbols");
+    if (mapped.indices.empty()) throw ConfigError("--primer tokens: the list is empty");
+    p.indices.assign(std::size_t(a.count), mapped.indices);
+    p.source = "tokens";
+    return p;
+  }
+  const fs::path file(a.primer);
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec))
+    throw FileError(a.primer + ": no such primer file (give heldout, a .mid file or tokens:\"C4 E4 0.4.7\")");
+  const std::vector<std::string> symbols = tokenize_file(file);
+  const MappedTokens mapped = map_to_vocabulary(symbols, vocab);
+  if (mapped.dropped > 0) {
+    std::string kinds;
+    for (std::size_t i = 0; i < mapped.dropped_kinds.size() && i < 5; ++i) kinds += (i ? ", " : "") + mapped.dropped_kinds[i];
+    std::printf("primer: dropped %lld of %zu tokens not in the model's vocabulary (%s%s)\n",
+                static_cast<long long>(mapped.dropped), symbols.size(), kinds.c_str(),
+                mapped.dropped_kinds.size() > 5 ? ", ..." : "");
+  }
+  if (mapped.indices.empty()) throw ConfigError(a.primer + ": none of its tokens is in the model's vocabulary");
+  p.indices.assign(std::size_t(a.count), mapped.indices);
+  p.source = "MIDI file " + a.primer;
+  return p;
+}
+
+std::string two_digits(int k) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%02d", k);
+  return text;
+}
+
+void run_generate(const GenerateArgs& a) {
+  if (a.count < 1) throw ConfigError("--count must be >= 1, got " + std::to_string(a.count));
+  if (a.notes < 1) throw ConfigError("--notes must be >= 1, got " + std::to_string(a.notes));
+  GenerationRequest request;
+  request.notes = a.notes;
+  request.seed = a.seed;
+  request.sampling.greedy = a.greedy;
+  request.sampling.temperature = a.temperature;
+  request.sampling.top_k = a.top_k;
+  request.sampling.top_p = a.top_p;
+  request.sampling.validate();
+
+  LoadedModel loaded = load_model(a.model, a.device, std::min(a.count, std::max(a.batch, 1)));
+  const std::vector<std::string>& vocab = loaded.checkpoint.vocabulary;
+  std::printf("model: %s (vocabulary %zu, window %d, epoch %d) on %s\n", loaded.path.string().c_str(), vocab.size(),
+              loaded.checkpoint.model.window, loaded.checkpoint.epochs_done, loaded.device.description.c_str());
+  const Primers primers = make_primers(a, loaded);
+  std::printf("primer: %s, %zu tokens; decoding: %s, seed %llu; %d output%s of %d notes\n", primers.source.c_str(),
+              primers.indices.front().size(), request.sampling.describe().c_str(),
+              static_cast<unsigned long long>(a.seed), a.count, a.count == 1 ? "" : "s", a.notes);
+
+  const auto generated = generate_tokens(*loaded.model, primers.indices, request, [](int done, int total) {
+    progress_line("generating", done, total);
+  });
+  end_progress_line();
+
+  const fs::path out(a.out);
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (!fs::is_directory(out, ec)) throw FileError(out.string() + ": cannot create the output folder");
+  std::optional<fs::path> soundfont;
+  if (!a.no_audio) {
+    if (!audio_rendering_available())
+      std::printf("audio: not written (this build has no FluidSynth)\n");
+    else if (!(soundfont = find_soundfont(a.soundfont)))
+      std::printf("audio: not written (no soundfont found; give --soundfont <file.sf2>)\n");
+  }
+  const bool lilypond = !a.no_score && lilypond_available();
+  if (!a.no_score && !lilypond) std::printf("score: MusicXML only (LilyPond is not installed for a PNG score)\n");
+
+  for (std::size_t k = 0; k < generated.size(); ++k) {
+    const std::string stem = "output-" + two_digits(int(k) + 1);
+    std::vector<std::string> primer_symbols, new_symbols, all;
+    for (std::int32_t t : primers.indices[k]) primer_symbols.push_back(vocab[std::size_t(t)]);
+    for (std::int32_t t : generated[k]) new_symbols.push_back(vocab[std::size_t(t)]);
+    if (!a.no_primer) all = primer_symbols;
+    all.insert(all.end(), new_symbols.begin(), new_symbols.end());
+
+    const MidiFile midi = tokens_to_midi(all);
+    write_midi(out / (stem + ".mid"), midi);
+    json j = {{"model", loaded.path.string()},
+              {"output", k + 1},
+              {"seed", a.seed},
+              {"sampling_stream", sampling_stream(k)},
+              {"decoding", request.sampling.describe()},
+              {"greedy", request.sampling.greedy},
+              {"temperature", request.sampling.temperature},
+              {"top_k", request.sampling.top_k},
+              {"top_p", request.sampling.top_p},
+              {"primer_source", primers.source},
+              {"primer_included", !a.no_primer},
+              {"primer", primer_symbols},
+              {"generated", new_symbols},
+              {"tokens", all}};
+    detail::write_file_atomically(out / (stem + ".tokens.json"), j.dump(2) + "\n");
+
+    const std::vector<ScoreEvent> events = token_events(all);
+    PianoRollOptions roll;
+    if (!a.no_primer) roll.primer_end_tick = std::int64_t(primer_symbols.size()) * midi.ticks_per_quarter;
+    write_piano_roll(out / (stem + ".roll.png"), midi, roll);
+    std::string written = stem + ".mid, .tokens.json, .roll.png";
+    if (!a.no_score) {
+      write_musicxml(out / (stem + ".musicxml"), events, "Nocturne output " + std::to_string(k + 1));
+      written += ", .musicxml";
+      if (lilypond) {
+        const auto pages = write_lilypond_png(out / (stem + ".png"), events, "Nocturne output " + std::to_string(k + 1));
+        written += ", .ly, " + std::to_string(pages.size()) + " score page" + (pages.size() == 1 ? "" : "s");
+      }
+    }
+    if (soundfont) {
+      const WavInfo wav = write_wav(out / (stem + ".wav"), midi, *soundfont);
+      char text[64];
+      std::snprintf(text, sizeof text, ", .wav (%.1f s)", wav.seconds);
+      written += text;
+    }
+    std::printf("%s: %s\n", (out / stem).string().c_str(), written.c_str());
+  }
+}
+
+void add_generate_command(CLI::App& app) {
+  auto a = std::make_shared<GenerateArgs>();
+  CLI::App* cmd = app.add_subcommand("generate", "Generate new pieces from a trained model");
+  cmd->add_option("--model", a->model, "Checkpoint file, or a run folder (its best.ckpt)")->required();
+  cmd->add_option("--notes", a->notes, "New tokens per output")->capture_default_str()->check(CLI::PositiveNumber);
+  auto* greedy = cmd->add_flag("--greedy", a->greedy, "Take the most likely symbol each step (the recipe; the default without sampling options)");
+  auto* t = cmd->add_option("--temperature", a->temperature, "Sampling temperature (> 0)")->capture_default_str();
+  auto* k = cmd->add_option("--top-k", a->top_k, "Sample among the k most likely symbols (0 = all)")->capture_default_str();
+  auto* p = cmd->add_option("--top-p", a->top_p, "Sample from the smallest set of mass >= p (1 = all)")->capture_default_str();
+  greedy->excludes(t)->excludes(k)->excludes(p);
+  cmd->add_option("--seed", a->seed, "Seed of the sampling draws and the held-out primer choice")->capture_default_str();
+  cmd->add_option("--primer", a->primer, "heldout (a held-out window, the recipe), a .mid file, or tokens:\"C4 E4 0.4.7\"")
+      ->capture_default_str();
+  cmd->add_option("--count", a->count, "Number of outputs")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_flag("--no-primer", a->no_primer, "Leave the primer out of the written outputs");
+  cmd->add_option("--out", a->out, "Folder for the outputs")->capture_default_str();
+  cmd->add_option("--soundfont", a->soundfont, "SoundFont (.sf2) for the WAV (default: FluidR3_GM or another installed one)");
+  cmd->add_flag("--no-audio", a->no_audio, "Do not write WAV audio");
+  cmd->add_flag("--no-score", a->no_score, "Do not write MusicXML or LilyPond scores");
+  cmd->add_option("--data", a->data, "MIDI folder for the held-out primer pool (default: the folder the model trained on)");
+  cmd->add_option("--batch", a->batch, "Outputs generated together")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--device", a->device.device, "auto, cpu or cuda")->capture_default_str();
+  cmd->add_option("--threads", a->device.threads, "CPU BLAS threads (0 = the library's default)");
+  cmd->callback([a, t, k, p] {
+    GenerateArgs args = *a;
+    // Any of --temperature, --top-k, --top-p asks for sampling; without them
+    // (or with --greedy) the recipe's greedy decoding.
+    args.greedy = a->greedy || (t->count() == 0 && k->count() == 0 && p->count() == 0);
+    run_generate(args);
+  });
+}
+
+}  // namespace
+
+static const bool registered = register_command(40, add_generate_command);
+
+}  // namespace nocturne::cli

@@ -1,0 +1,123 @@
+#include "cli/outputs.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "nocturne/error.hpp"
+#include "nocturne/generate.hpp"
+#include "nocturne/tokenizer.hpp"
+
+namespace nocturne::cli {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+LoadedModel load_model(const fs::path& path, const DeviceRequest& device, int max_batch) {
+  LoadedModel loaded;
+  std::error_code ec;
+  loaded.path = path;
+  if (fs::is_directory(path, ec)) {
+    loaded.path = fs::exists(path / "best.ckpt", ec) ? path / "best.ckpt" : path / "last.ckpt";
+    if (!fs::exists(loaded.path, ec))
+      throw FileError(path.string() + ": a folder without best.ckpt or last.ckpt (is it a run folder?)");
+  } else if (!fs::exists(path, ec)) {
+    throw FileError(path.string() + ": no such checkpoint");
+  }
+  loaded.checkpoint = load_checkpoint(loaded.path);
+  loaded.metadata = json::object();
+  if (!loaded.checkpoint.metadata.empty()) {
+    try {
+      loaded.metadata = json::parse(loaded.checkpoint.metadata);
+    } catch (const json::exception&) {
+      loaded.metadata = json::object();
+    }
+  }
+  loaded.device = choose_device(device);
+  loaded.model = std::make_unique<Model>(*loaded.device.backend, loaded.checkpoint.model, max_batch);
+  loaded.model->upload_parameters(loaded.checkpoint.parameters);
+  return loaded;
+}
+
+TrainingDataInfo training_data_info(const LoadedModel& loaded) {
+  TrainingDataInfo info;
+  info.window = loaded.checkpoint.model.window;
+  const json& m = loaded.metadata;
+  try {
+    if (m.contains("data") && m["data"].is_object() && m["data"].contains("folder"))
+      info.folder = fs::path(m["data"]["folder"].get<std::string>());
+    if (m.contains("data") && m["data"].is_object() && m["data"].contains("skipped"))
+      info.skipped = m["data"]["skipped"].get<std::vector<std::string>>();
+    if (m.contains("settings") && m["settings"].is_object()) {
+      const json& s = m["settings"];
+      if (s.contains("min_count")) info.min_count = s["min_count"].get<std::int64_t>();
+      if (s.contains("split")) info.split = s["split"].get<std::string>();
+      if (s.contains("heldout")) info.heldout = s["heldout"].get<double>();
+      if (s.contains("seed")) info.seed = s["seed"].get<std::uint64_t>();
+    }
+  } catch (const json::exception&) {
+    // Metadata from another writer: keep the defaults.
+  }
+  return info;
+}
+
+std::vector<CorpusFile> read_corpus(const fs::path& folder, const std::function<void(const std::string&)>& warn) {
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) throw FileError(folder.string() + ": no such data folder");
+  const std::vector<fs::path> paths = find_midi_files(folder);
+  if (paths.empty()) throw FileError(folder.string() + ": no MIDI files (.mid or .midi) in the data folder");
+  std::vector<CorpusFile> files;
+  for (const fs::path& path : paths) {
+    const std::string name = path.lexically_relative(folder).generic_string();
+    try {
+      files.push_back({name, tokenize_file(path)});
+    } catch (const Error& e) {
+      if (warn) warn("skipping unreadable MIDI file " + name + ": " + e.what());
+    }
+  }
+  if (files.empty()) throw FileError(folder.string() + ": none of its MIDI files could be read");
+  return files;
+}
+
+MappedCorpus map_corpus(std::span<const CorpusFile> files, std::span<const std::string> vocabulary) {
+  MappedCorpus corpus;
+  for (const CorpusFile& file : files) {
+    const MappedTokens mapped = map_to_vocabulary(file.tokens, vocabulary);
+    PieceRange range{file.name, std::int64_t(corpus.tokens.size()), 0};
+    corpus.tokens.insert(corpus.tokens.end(), mapped.indices.begin(), mapped.indices.end());
+    range.end = std::int64_t(corpus.tokens.size());
+    corpus.pieces.push_back(range);
+    corpus.dropped += mapped.dropped;
+  }
+  return corpus;
+}
+
+std::vector<std::int64_t> windows_within_pieces(const MappedCorpus& corpus, std::int64_t window) {
+  std::vector<std::int64_t> starts;
+  for (const PieceRange& p : corpus.pieces)
+    for (std::int64_t s = p.begin; s + window < p.end; ++s) starts.push_back(s);
+  return starts;
+}
+
+namespace {
+bool shown = false;
+std::chrono::steady_clock::time_point last_shown;
+}  // namespace
+
+void progress_line(const std::string& what, std::int64_t done, std::int64_t total) {
+  if (!::isatty(2)) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (shown && done < total && now - last_shown < std::chrono::milliseconds(100)) return;
+  last_shown = now;
+  shown = true;
+  std::fprintf(stderr, "\r%s %lld/%lld", what.c_str(), static_cast<long long>(done), static_cast<long long>(total));
+  std::fflush(stderr);
+}
+
+void end_progress_line() {
+  if (shown) std::fprintf(stderr, "\r\033[K");
+  shown = false;
+}
+
+}  // namespace nocturne::cli

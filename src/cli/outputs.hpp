@@ -1,0 +1,66 @@
+#pragma once
+// Shared by generate and evaluate: a trained model loaded from a checkpoint
+// (or a run folder), the corpus it was trained on rebuilt from the
+// checkpoint's metadata, and the files written per generated piece.
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/device_choice.hpp"
+#include "nocturne/checkpoint.hpp"
+#include "nocturne/corpus.hpp"
+#include "nocturne/model.hpp"
+
+namespace nocturne::cli {
+
+struct LoadedModel {
+  std::filesystem::path path;  // the checkpoint file
+  Checkpoint checkpoint;
+  nlohmann::json metadata;  // parsed checkpoint metadata (an empty object when none or malformed)
+  DeviceChoice device;
+  std::unique_ptr<Model> model;
+};
+
+// `path` is a checkpoint, or a run folder (best.ckpt, else last.ckpt).
+// The model is sized for batches of up to max_batch windows.
+LoadedModel load_model(const std::filesystem::path& path, const DeviceRequest& device, int max_batch);
+
+// What the metadata says about the training data (train's "settings" and "data").
+struct TrainingDataInfo {
+  std::optional<std::filesystem::path> folder;
+  std::int64_t min_count = 100;
+  std::int64_t window = 40;
+  std::string split = "random";
+  double heldout = 0.2;
+  std::uint64_t seed = 1;
+  std::vector<std::string> skipped;
+};
+TrainingDataInfo training_data_info(const LoadedModel& loaded);
+
+// Every readable MIDI file of `folder`, tokenized (unreadable files are skipped
+// and reported through warn). Throws FileError when none can be read.
+std::vector<CorpusFile> read_corpus(const std::filesystem::path& folder,
+                                    const std::function<void(const std::string&)>& warn);
+
+// Windows as vocabulary indices of the model, over pieces kept apart.
+struct MappedCorpus {
+  std::vector<std::int32_t> tokens;
+  std::vector<PieceRange> pieces;
+  std::int64_t dropped = 0;  // occurrences of symbols outside the model's vocabulary
+};
+MappedCorpus map_corpus(std::span<const CorpusFile> files, std::span<const std::string> vocabulary);
+
+// Window starts lying inside one piece.
+std::vector<std::int64_t> windows_within_pieces(const MappedCorpus& corpus, std::int64_t window);
+
+// "3 s", "1:02": for progress lines.
+void progress_line(const std::string& what, std::int64_t done, std::int64_t total);
+void end_progress_line();
+
+}  // namespace nocturne::cli

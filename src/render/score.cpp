@@ -1,0 +1,225 @@
+// Scores of the generated music: MusicXML (always) and LilyPond (engraved to
+// PNG when the lilypond program is installed).
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <sstream>
+
+#include "midi/atomic_write.hpp"
+#include "nocturne/error.hpp"
+#include "nocturne/render.hpp"
+
+extern char** environ;
+
+namespace nocturne {
+
+namespace {
+
+struct Spelling {
+  char step;
+  int alter;
+};
+constexpr Spelling kSharps[12] = {{'C', 0}, {'C', 1}, {'D', 0}, {'D', 1}, {'E', 0}, {'F', 0},
+                                  {'F', 1}, {'G', 0}, {'G', 1}, {'A', 0}, {'A', 1}, {'B', 0}};
+
+void check_pitch(int pitch) {
+  if (pitch < 0 || pitch > 127) throw ConfigError("score: MIDI pitch " + std::to_string(pitch) + " outside 0..127");
+}
+
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default:
+        if (static_cast<unsigned char>(c) >= 0x20 || c == '\t' || c == '\n') out += c;
+    }
+  }
+  return out;
+}
+
+std::vector<int> sorted_unique(const ScoreEvent& event) {
+  std::vector<int> pitches(event.begin(), event.end());
+  std::sort(pitches.begin(), pitches.end());
+  pitches.erase(std::unique(pitches.begin(), pitches.end()), pitches.end());
+  for (int p : pitches) check_pitch(p);
+  return pitches;
+}
+
+}  // namespace
+
+std::string musicxml_text(std::span<const ScoreEvent> events, const std::string& title) {
+  std::ostringstream x;
+  x << "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
+       "<!DOCTYPE score-partwise PUBLIC \"-//Recordare//DTD MusicXML 3.1 Partwise//EN\" "
+       "\"http://www.musicxml.org/dtds/partwise.dtd\">\n"
+       "<score-partwise version=\"3.1\">\n"
+    << "  <work>\n    <work-title>" << xml_escape(title) << "</work-title>\n  </work>\n"
+    << "  <identification>\n    <encoding>\n      <software>nocturne</software>\n    </encoding>\n"
+       "  </identification>\n"
+       "  <part-list>\n    <score-part id=\"P1\">\n      <part-name>Piano</part-name>\n    </score-part>\n"
+       "  </part-list>\n  <part id=\"P1\">\n";
+  const std::size_t bars = std::max<std::size_t>(1, (events.size() + 3) / 4);
+  for (std::size_t bar = 0; bar < bars; ++bar) {
+    x << "    <measure number=\"" << bar + 1 << "\">\n";
+    if (bar == 0)
+      x << "      <attributes>\n        <divisions>1</divisions>\n        <key>\n          <fifths>0</fifths>\n"
+           "        </key>\n        <time>\n          <beats>4</beats>\n          <beat-type>4</beat-type>\n"
+           "        </time>\n        <clef>\n          <sign>G</sign>\n          <line>2</line>\n"
+           "        </clef>\n      </attributes>\n";
+    for (std::size_t beat = 0; beat < 4; ++beat) {
+      const std::size_t i = bar * 4 + beat;
+      const std::vector<int> pitches = i < events.size() ? sorted_unique(events[i]) : std::vector<int>{};
+      if (pitches.empty()) {
+        x << "      <note>\n        <rest/>\n        <duration>1</duration>\n        <voice>1</voice>\n"
+             "        <type>quarter</type>\n      </note>\n";
+        continue;
+      }
+      for (std::size_t k = 0; k < pitches.size(); ++k) {
+        const Spelling s = kSharps[pitches[k] % 12];
+        x << "      <note>\n";
+        if (k > 0) x << "        <chord/>\n";
+        x << "        <pitch>\n          <step>" << s.step << "</step>\n";
+        if (s.alter) x << "          <alter>" << s.alter << "</alter>\n";
+        x << "          <octave>" << pitches[k] / 12 - 1 << "</octave>\n        </pitch>\n"
+          << "        <duration>1</duration>\n        <voice>1</voice>\n        <type>quarter</type>\n";
+        if (s.alter) x << "        <accidental>sharp</accidental>\n";
+        x << "      </note>\n";
+      }
+    }
+    if (bar + 1 == bars) x << "      <barline location=\"right\">\n        <bar-style>light-heavy</bar-style>\n"
+                              "      </barline>\n";
+    x << "    </measure>\n";
+  }
+  x << "  </part>\n</score-partwise>\n";
+  return x.str();
+}
+
+void write_musicxml(const std::filesystem::path& path, std::span<const ScoreEvent> events, const std::string& title) {
+  detail::write_file_atomically(path, musicxml_text(events, title));
+}
+
+namespace {
+
+std::string lily_pitch(int pitch) {
+  static const char* names[12] = {"c", "cis", "d", "dis", "e", "f", "fis", "g", "gis", "a", "ais", "b"};
+  std::string s = names[pitch % 12];
+  const int marks = pitch / 12 - 1 - 3;  // c' is middle C (MIDI 60)
+  s.append(std::size_t(std::max(marks, 0)), '\'');
+  s.append(std::size_t(std::max(-marks, 0)), ',');
+  return s;
+}
+
+std::string lily_beat(const std::vector<int>& pitches) {
+  if (pitches.empty()) return "r4";
+  if (pitches.size() == 1) return lily_pitch(pitches[0]) + "4";
+  std::string s = "<";
+  for (std::size_t k = 0; k < pitches.size(); ++k) s += (k ? " " : "") + lily_pitch(pitches[k]);
+  return s + ">4";
+}
+
+std::string lily_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string lilypond_text(std::span<const ScoreEvent> events, const std::string& title) {
+  std::ostringstream upper, lower;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    std::vector<int> hi, lo;
+    for (int p : sorted_unique(events[i])) (p >= 60 ? hi : lo).push_back(p);
+    upper << lily_beat(hi) << (i % 4 == 3 ? "\n    " : " ");
+    lower << lily_beat(lo) << (i % 4 == 3 ? "\n    " : " ");
+  }
+  for (std::size_t i = events.size(); i == 0 || i % 4 != 0; ++i) {  // fill the last bar
+    upper << "r4 ";
+    lower << "r4 ";
+  }
+  std::ostringstream ly;
+  ly << "\\version \"2.20.0\"\n\\header {\n  title = \"" << lily_escape(title)
+     << "\"\n  tagline = \"\"\n}\n\\score {\n  \\new PianoStaff <<\n"
+     << "    \\new Staff { \\clef treble \\time 4/4\n    " << upper.str() << "\\bar \"|.\" }\n"
+     << "    \\new Staff { \\clef bass \\time 4/4\n    " << lower.str() << "\\bar \"|.\" }\n"
+     << "  >>\n  \\layout { }\n}\n";
+  return ly.str();
+}
+
+namespace {
+
+std::optional<std::filesystem::path> find_on_path(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  if (!path) return std::nullopt;
+  std::string_view rest = path;
+  while (true) {
+    const std::size_t colon = rest.find(':');
+    const std::string dir(rest.substr(0, colon));
+    if (!dir.empty()) {
+      const std::filesystem::path candidate = std::filesystem::path(dir) / program;
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+    if (colon == std::string_view::npos) break;
+    rest.remove_prefix(colon + 1);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool lilypond_available() { return find_on_path("lilypond").has_value(); }
+
+std::vector<std::filesystem::path> write_lilypond_png(const std::filesystem::path& png,
+                                                      std::span<const ScoreEvent> events, const std::string& title) {
+  const auto lilypond = find_on_path("lilypond");
+  if (!lilypond) return {};
+  const std::filesystem::path dir = png.parent_path().empty() ? std::filesystem::path(".") : png.parent_path();
+  const std::string stem = png.stem().string();
+  const std::filesystem::path ly = dir / (stem + ".ly"), log = dir / (stem + ".lilypond.log");
+  detail::write_file_atomically(ly, lilypond_text(events, title));
+
+  const std::string out_base = (dir / stem).string(), ly_name = ly.string(), program = lilypond->string();
+  std::vector<std::string> args = {program, "--png", "-dresolution=110", "-o", out_base, ly_name};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) throw FileError(ly.string() + ": cannot run " + program);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw FileError(ly.string() + ": lilypond failed; see " + log.string());
+
+  std::vector<std::filesystem::path> pages;
+  std::error_code ec;
+  if (std::filesystem::exists(dir / (stem + ".png"), ec)) pages.push_back(dir / (stem + ".png"));
+  for (int page = 1;; ++page) {
+    const auto p = dir / (stem + "-page" + std::to_string(page) + ".png");
+    if (!std::filesystem::exists(p, ec)) break;
+    pages.push_back(p);
+  }
+  return pages;
+}
+
+}  // namespace nocturne

@@ -1,0 +1,252 @@
+// End to end through the nocturne program: generate in each decoding mode and
+// with each primer, read the outputs back, evaluate them; play without a MIDI
+// system. The checkpoint is made through the library (a tiny random model whose
+// vocabulary is the demo corpus's), so no training command is needed.
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "nocturne/checkpoint.hpp"
+#include "nocturne/corpus.hpp"
+#include "nocturne/demo_corpus.hpp"
+#include "nocturne/midi.hpp"
+#include "nocturne/render.hpp"
+#include "nocturne/tokenizer.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace nocturne;
+
+namespace {
+
+const fs::path& root() {
+  static const fs::path dir = [] {
+    const fs::path d = fs::temp_directory_path() / "nocturne-test-generate-cli";
+    fs::remove_all(d);
+    fs::create_directories(d);
+    return d;
+  }();
+  return dir;
+}
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+Result run(const std::string& args) {
+  const fs::path out = root() / "stdout.txt", err = root() / "stderr.txt";
+  const std::string command = std::string("\"") + NOCTURNE_CLI_PATH + "\" " + args + " > \"" + out.string() +
+                              "\" 2> \"" + err.string() + "\" < /dev/null";
+  const int status = std::system(command.c_str());
+  Result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_text(out);
+  r.err = read_text(err);
+  return r;
+}
+
+// A checkpoint whose vocabulary is the demo corpus's (min count 1) and whose
+// metadata names that folder, as `nocturne train` writes it.
+const fs::path& checkpoint() {
+  static const fs::path path = [] {
+    const fs::path data = root() / "demo";
+    write_demo_corpus(data, 6);
+    DatasetOptions options;
+    options.min_count = 1;
+    options.window = 8;
+    options.split = SplitMode::piece;
+    options.seed = 1;
+    const Dataset dataset = build_dataset(load_corpus(data), options);
+    Checkpoint c;
+    c.model.vocab = int(dataset.vocab.size());
+    c.model.window = 8;
+    c.model.hidden1 = 12;
+    c.model.hidden2 = 8;
+    c.model.dense = 8;
+    c.vocabulary = dataset.vocab.symbols();
+    auto backend = make_cpu_backend();
+    Model model(*backend, c.model, 1);
+    model.initialize(7);
+    c.parameters = model.download_parameters();
+    c.epochs_done = 1;
+    c.metadata = json{{"settings", {{"window", 8}, {"min_count", 1}, {"split", "piece"}, {"heldout", 0.2}, {"seed", 1}}},
+                      {"data", {{"folder", fs::absolute(data).string()}, {"demo", true}, {"skipped", json::array()}}}}
+                     .dump();
+    const fs::path file = root() / "tiny.ckpt";
+    save_checkpoint(file, c);
+    return file;
+  }();
+  return path;
+}
+
+json tokens_json(const fs::path& file) { return json::parse(read_text(file)); }
+
+// The MIDI file holds the tokens as the recipe decodes them: token k -> the
+// pitches at quarter k.
+void check_midi_holds(const fs::path& midi_path, const std::vector<std::string>& tokens) {
+  const MidiFile midi = read_midi(midi_path);
+  std::map<std::int64_t, std::set<int>> by_quarter;
+  for (const MidiTrack& track : midi.tracks)
+    for (const Note& n : track.notes) {
+      REQUIRE(n.on_tick % midi.ticks_per_quarter == 0);
+      CHECK(n.duration() == midi.ticks_per_quarter);
+      by_quarter[n.on_tick / midi.ticks_per_quarter].insert(n.pitch);
+    }
+  REQUIRE(by_quarter.size() == tokens.size());
+  for (std::size_t k = 0; k < tokens.size(); ++k) {
+    const std::vector<int> pitches = token_pitches(tokens[k]);
+    CHECK(by_quarter[std::int64_t(k)] == std::set<int>(pitches.begin(), pitches.end()));
+  }
+}
+
+std::string model_arg() { return "--model \"" + checkpoint().string() + "\" --device cpu "; }
+std::string out_arg(const std::string& name) { return "--out \"" + (root() / name).string() + "\" "; }
+
+}  // namespace
+
+TEST_CASE("generate greedy from a token primer: MIDI, tokens, score and piano roll") {
+  const Result r = run("generate " + model_arg() + out_arg("greedy") + "--greedy --notes 20 --no-audio --primer \"tokens:C4 E4 G4\"");
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  const fs::path dir = root() / "greedy";
+  const json j = tokens_json(dir / "output-01.tokens.json");
+  CHECK(j["primer"] == json({"C4", "E4", "G4"}));
+  CHECK(j["generated"].size() == 20);
+  CHECK(j["tokens"].size() == 23);
+  CHECK(j["decoding"] == "greedy");
+  check_midi_holds(dir / "output-01.mid", j["tokens"].get<std::vector<std::string>>());
+  CHECK(fs::file_size(dir / "output-01.roll.png") > 100);
+  const std::string xml = read_text(dir / "output-01.musicxml");
+  CHECK(xml.find("<score-partwise version=\"3.1\">") != std::string::npos);
+  CHECK(!fs::exists(dir / "output-01.wav"));
+  // top-k 1 is greedy.
+  const Result k1 = run("generate " + model_arg() + out_arg("topk1") + "--top-k 1 --notes 20 --no-audio --primer \"tokens:C4 E4 G4\"");
+  REQUIRE(k1.code == 0);
+  CHECK(tokens_json(root() / "topk1" / "output-01.tokens.json")["generated"] == j["generated"]);
+}
+
+TEST_CASE("generate with sampling: reproducible from the seed, several outputs, primer left out") {
+  const std::string common = "--temperature 1.5 --top-p 0.95 --notes 30 --count 2 --no-audio --no-score --no-primer ";
+  const Result a = run("generate " + model_arg() + out_arg("s1") + common + "--seed 5");
+  INFO(a.out << a.err);
+  REQUIRE(a.code == 0);
+  const Result b = run("generate " + model_arg() + out_arg("s2") + common + "--seed 5");
+  REQUIRE(b.code == 0);
+  const Result c = run("generate " + model_arg() + out_arg("s3") + common + "--seed 6");
+  REQUIRE(c.code == 0);
+  const json a1 = tokens_json(root() / "s1" / "output-01.tokens.json");
+  const json a2 = tokens_json(root() / "s1" / "output-02.tokens.json");
+  CHECK(a1["tokens"] == a1["generated"]);  // --no-primer
+  CHECK(a1["generated"].size() == 30);
+  CHECK(a1["generated"] == tokens_json(root() / "s2" / "output-01.tokens.json")["generated"]);
+  CHECK(a2["generated"] == tokens_json(root() / "s2" / "output-02.tokens.json")["generated"]);
+  CHECK(a1["generated"] != tokens_json(root() / "s3" / "output-01.tokens.json")["generated"]);
+  CHECK(a1["generated"] != a2["generated"]);
+  check_midi_holds(root() / "s1" / "output-02.mid", a2["tokens"].get<std::vector<std::string>>());
+  CHECK(!fs::exists(root() / "s1" / "output-01.musicxml"));
+}
+
+TEST_CASE("generate from the held-out pool and from a MIDI file") {
+  const Result h = run("generate " + model_arg() + out_arg("heldout") + "--notes 10 --no-audio --no-score");
+  INFO(h.out << h.err);
+  REQUIRE(h.code == 0);
+  CHECK(h.out.find("held-out window") != std::string::npos);
+  const json j = tokens_json(root() / "heldout" / "output-01.tokens.json");
+  CHECK(j["primer"].size() == 8);  // one window
+  check_midi_holds(root() / "heldout" / "output-01.mid", j["tokens"].get<std::vector<std::string>>());
+
+  const fs::path primer = root() / "demo" / "demo-01.mid";
+  const Result m = run("generate " + model_arg() + out_arg("midi") + "--notes 10 --no-audio --no-score --primer \"" +
+                       primer.string() + "\"");
+  REQUIRE(m.code == 0);
+  const json k = tokens_json(root() / "midi" / "output-01.tokens.json");
+  CHECK(k["primer"].get<std::vector<std::string>>() == tokenize_file(primer));
+}
+
+TEST_CASE("generate writes WAV audio of the documented length when FluidSynth is built in") {
+  if (!audio_rendering_available() || !find_soundfont()) {
+    WARN("no FluidSynth or no soundfont: WAV output not checked");
+    return;
+  }
+  const Result r = run("generate " + model_arg() + out_arg("audio") + "--notes 6 --no-score --primer \"tokens:C4\"");
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  const fs::path dir = root() / "audio";
+  const MidiFile midi = read_midi(dir / "output-01.mid");
+  // 7 quarters at 120 bpm = 3.5 s, plus the 1 s release tail.
+  CHECK(wav_frame_count(midi) == std::llround(4.5 * wav_sample_rate));
+  CHECK(fs::file_size(dir / "output-01.wav") == 44 + std::uintmax_t(wav_frame_count(midi)) * 4);
+}
+
+TEST_CASE("generate fails in one line on a bad primer or model") {
+  const Result r = run("generate " + model_arg() + out_arg("bad") + "--notes 5 --primer \"tokens:Q9\"");
+  CHECK(r.code == 1);
+  CHECK(r.err.find("Q9") != std::string::npos);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  const Result m = run("generate --model \"" + (root() / "missing.ckpt").string() + "\" --notes 5");
+  CHECK(m.code == 1);
+  CHECK(m.err.find("missing.ckpt") != std::string::npos);
+  const Result t = run("generate " + model_arg() + "--temperature 0 --notes 5");
+  CHECK(t.code == 1);
+}
+
+TEST_CASE("evaluate: held-out measures and statistics of generated pieces") {
+  const Result g = run("generate " + model_arg() + out_arg("eval") + "--notes 30 --count 2 --top-k 5 --no-audio --no-score");
+  REQUIRE(g.code == 0);
+  const Result r = run("evaluate " + model_arg() + "--json --generated \"" + (root() / "eval").string() + "\"");
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  const json j = json::parse(r.out);
+  CHECK(j["windows"].get<long>() > 0);
+  CHECK(j["perplexity"].get<double>() == Approx(std::exp(j["cross_entropy"].get<double>())));
+  CHECK(j["top5"].get<double>() >= j["top1"].get<double>());
+  CHECK(j["heldout_pieces"].get<int>() >= 1);
+  REQUIRE(j["generated"].size() == 2);
+  for (const json& piece : j["generated"]) {
+    CHECK(piece["tokens"] == 30);
+    CHECK(piece["js_divergence_bits"].get<double>() >= 0);
+    CHECK(piece["js_divergence_bits"].get<double>() <= 1);
+    CHECK(piece["repetition_rate"].get<double>() >= 0);
+    CHECK(piece["distinct_4gram_ratio"].get<double>() <= 1);
+    CHECK(piece["longest_copy"].get<int>() >= 1);  // every symbol occurs in the corpus
+    CHECK(piece["lowest"].get<int>() <= piece["highest"].get<int>());
+  }
+  // On another folder every piece is corpus: a piece of it is copied whole.
+  fs::remove_all(root() / "demo-copy");
+  fs::copy(root() / "demo", root() / "demo-copy");
+  const Result c = run("evaluate " + model_arg() + "--json --data \"" + (root() / "demo-copy").string() +
+                       "\" --generated \"" + (root() / "demo" / "demo-01.mid").string() + "\"");
+  INFO(c.out << c.err);
+  REQUIRE(c.code == 0);
+  const json cj = json::parse(c.out)["generated"][0];
+  CHECK(cj["longest_copy"] == cj["tokens"]);
+}
+
+TEST_CASE("play says in one line that there is no MIDI system") {
+  if (fs::exists("/dev/snd/seq")) {
+    WARN("an ALSA sequencer exists here: the no-MIDI-system message is not checked");
+    return;
+  }
+  const Result r = run("play \"" + (root() / "demo" / "demo-01.mid").string() + "\"");
+  CHECK(r.code == 1);
+  CHECK(r.out.empty());
+  CHECK(r.err.find("MIDI") != std::string::npos);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+}
