@@ -27,13 +27,17 @@ struct TickElement {
 // note-off, not at its own. The reader pairs first in, first out, so the k-th
 // note of a key holds the k-th note-off; re-pair from those ticks. A note-off
 // at the tick of a later note-on is taken to precede it (release, then strike).
+// (Note lists built in memory need not be in that order: both sides are sorted.)
 std::vector<Note> music21_pairing(std::vector<Note> notes) {
   std::map<std::pair<int, int>, std::vector<std::size_t>> by_key;
   for (std::size_t i = 0; i < notes.size(); ++i) by_key[{notes[i].channel, notes[i].pitch}].push_back(i);
   std::vector<std::int64_t> offs;
-  for (const auto& [key, indices] : by_key) {
+  for (auto& [key, indices] : by_key) {
+    std::stable_sort(indices.begin(), indices.end(),
+                     [&](std::size_t a, std::size_t b) { return notes[a].on_tick < notes[b].on_tick; });
     offs.clear();
     for (std::size_t i : indices) offs.push_back(notes[i].off_tick);
+    std::sort(offs.begin(), offs.end());
     for (std::size_t j = 0; j < indices.size(); ++j) {
       Note& n = notes[indices[j]];
       const auto first_after = std::upper_bound(offs.begin(), offs.begin() + static_cast<std::ptrdiff_t>(j), n.on_tick);
@@ -47,7 +51,8 @@ std::vector<Note> music21_pairing(std::vector<Note> notes) {
 // note j whose onset lies within the window and whose offset lies within it of
 // note i's offset. Like music21, a note that an earlier chord already gathered
 // can be gathered again (it then sounds in both chords).
-std::vector<TickElement> group_chords(std::vector<Note> notes, int ticks_per_quarter, int divisor) {
+std::vector<TickElement> group_chords(std::vector<Note> notes, int ticks_per_quarter, int divisor,
+                                     bool* voices_required) {
   // Notes that start together are taken lowest pitch first: the order that
   // reproduces the reference tokens (file order does not, see docs/tokenizer.md).
   std::stable_sort(notes.begin(), notes.end(),
@@ -61,7 +66,10 @@ std::vector<TickElement> group_chords(std::vector<Note> notes, int ticks_per_qua
     for (std::size_t j = i + 1; j < notes.size(); ++j) {
       // |delta| < tpq / divisor and |delta| > tpq / divisor, in integers.
       if (divisor * std::abs(notes[j].on_tick - notes[i].on_tick) >= tpq) break;
-      if (divisor * std::abs(notes[j].off_tick - notes[i].off_tick) > tpq) continue;
+      if (divisor * std::abs(notes[j].off_tick - notes[i].off_tick) > tpq) {
+        *voices_required = true;  // starts with note i but ends apart: music21 will make voices
+        continue;
+      }
       element.pitches.push_back(notes[j].pitch);
       element.duration_ticks = notes[j].duration();
       gathered[j] = true;
@@ -86,6 +94,11 @@ class BarLines {
     std::stable_sort(meters_.begin(), meters_.end(), [](const Meter& a, const Meter& b) { return a.offset < b.offset; });
     if (meters_.empty() || meters_.front().offset > 0) meters_.insert(meters_.begin(), {0, 4 * kUnitsPerQuarter});
     starts_.push_back(0);
+  }
+  // The start of the bar that contains `offset`.
+  std::int64_t bar_start(std::int64_t offset) {
+    bar_end(offset);
+    return *(std::upper_bound(starts_.begin(), starts_.end(), offset) - 1);
   }
   // The end of the bar that contains `offset`.
   std::int64_t bar_end(std::int64_t offset) {
@@ -130,9 +143,19 @@ struct Ordered {
   std::size_t creation;
 };
 
+// One element's piece waiting in a bar during makeTies.
+struct Piece {
+  std::size_t element;
+  std::int64_t start;
+  std::int64_t end;
+  bool outside_voices;  // sits in a bar that has voices, outside all of them
+};
+
 void tokenize_track(const MidiTrack& track, int track_index, int ticks_per_quarter, const TokenizerOptions& options,
                     BarLines* bars, std::vector<Ordered>& out) {
-  const auto raw = group_chords(music21_pairing(track.notes), ticks_per_quarter, options.chord_window_divisor);
+  bool voices_required = false;
+  const auto raw = group_chords(music21_pairing(track.notes), ticks_per_quarter, options.chord_window_divisor,
+                                &voices_required);
 
   // Every quantized onset in the track, for the look-ahead of duration quantization.
   std::vector<std::int64_t> onsets;
@@ -142,35 +165,87 @@ void tokenize_track(const MidiTrack& track, int track_index, int ticks_per_quart
   std::sort(all_onsets.begin(), all_onsets.end());
   all_onsets.erase(std::unique(all_onsets.begin(), all_onsets.end()), all_onsets.end());
 
+  std::vector<MusicElement> elements(raw.size());
   for (std::size_t k = 0; k < raw.size(); ++k) {
     const TickElement& e = raw[k];
     const std::int64_t offset = onsets[k];
     const auto next = std::upper_bound(all_onsets.begin(), all_onsets.end(), offset);
     const double gap = next == all_onsets.end() ? 0.0 : static_cast<double>(*next - offset) / kUnitsPerQuarter;
     const bool grace = e.duration_ticks == 0;  // music21 turns a zero-length note into a grace note
-    const std::int64_t duration =
+    MusicElement& piece = elements[k];
+    piece.duration =
         detail::quantize_quarters(static_cast<double>(e.duration_ticks) / ticks_per_quarter, grace, gap).units;
-
-    MusicElement piece;
+    piece.offset = offset;
     piece.pitches = e.pitches;
     piece.is_chord = e.pitches.size() > 1;
     piece.track = track_index;
     piece.token = piece.is_chord ? chord_token(piece.pitches) : pitch_name(piece.pitches.front());
-    std::int64_t start = offset;
-    const std::int64_t end = offset + duration;
-    // A piece per bar the element touches: music21's makeTies.
-    while (bars != nullptr && duration > 0) {
-      const std::int64_t bar_end = bars->bar_end(start);
-      if (end <= bar_end) break;
-      piece.offset = start;
-      piece.duration = bar_end - start;
-      out.push_back({piece, k});
-      piece.tied_from_previous_bar = true;
-      start = bar_end;
+  }
+  if (bars == nullptr) {
+    for (std::size_t k = 0; k < elements.size(); ++k) out.push_back({std::move(elements[k]), k});
+    return;
+  }
+
+  // music21's makeMeasures puts each element in the bar where it starts; when
+  // the track needs voices, makeVoices gives a bar voices if two of its
+  // elements overlap (by their whole, unsplit durations; touching ends do not
+  // count). makeTies then walks the bars in order and splits what crosses the
+  // bar line, moving the rest to the next bar; but when both bars have voices
+  // the rest lands in the next bar outside every voice (the voice ids never
+  // match), where makeTies, looking only at voices, never splits it again: it
+  // stays one token however many bar lines it crosses. A rest moved from a bar
+  // with voices into one without gives that one a voice.
+  std::map<std::int64_t, std::vector<Piece>> by_bar;  // bar start -> pieces, in creation order
+  std::map<std::int64_t, std::vector<std::pair<std::int64_t, std::int64_t>>> spans;
+  for (std::size_t k = 0; k < elements.size(); ++k) {
+    const std::int64_t bar = bars->bar_start(elements[k].offset);
+    const std::int64_t start = elements[k].offset;
+    by_bar[bar].push_back({k, start, start + elements[k].duration, false});
+    spans[bar].push_back({start, start + elements[k].duration});
+  }
+  std::map<std::int64_t, bool> has_voices;  // as makeVoices left it
+  for (auto& [bar, list] : spans) {
+    bool overlap = false;
+    if (voices_required) {
+      std::sort(list.begin(), list.end());
+      std::int64_t latest_end = list.front().second;
+      for (std::size_t i = 1; i < list.size() && !overlap; ++i) {
+        overlap = list[i].first < latest_end;
+        latest_end = std::max(latest_end, list[i].second);
+      }
     }
-    piece.offset = start;
-    piece.duration = end - start;
-    out.push_back({std::move(piece), k});
+    has_voices[bar] = overlap;
+  }
+  auto voiced = [&](std::int64_t bar) {
+    const auto it = has_voices.find(bar);
+    return it != has_voices.end() && it->second;
+  };
+
+  while (!by_bar.empty()) {
+    const auto node = by_bar.begin();
+    const std::int64_t bar = node->first;
+    const std::vector<Piece> pieces = std::move(node->second);
+    by_bar.erase(node);
+    const std::int64_t bar_end = bars->bar_end(bar);
+    const bool bar_voiced = voiced(bar);
+    const bool next_voiced = voiced(bar_end);  // before any rest arrives
+    bool moved_on = false;
+    for (const Piece& p : pieces) {
+      MusicElement piece = elements[p.element];
+      piece.offset = p.start;
+      piece.tied_from_previous_bar = p.start != elements[p.element].offset;
+      if (p.end <= bar_end || p.start >= bar_end || (bar_voiced && p.outside_voices) ||
+          elements[p.element].duration == 0) {
+        piece.duration = p.end - p.start;
+        out.push_back({std::move(piece), p.element});
+        continue;
+      }
+      piece.duration = bar_end - p.start;
+      out.push_back({std::move(piece), p.element});
+      by_bar[bar_end].push_back({p.element, bar_end, p.end, bar_voiced && next_voiced});
+      moved_on = true;
+    }
+    if (moved_on && bar_voiced) has_voices[bar_end] = true;
   }
 }
 

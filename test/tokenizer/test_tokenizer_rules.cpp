@@ -96,6 +96,47 @@ TEST_CASE("barlines split notes: one token per bar") {
   CHECK(tokenize(make_file({{note(60, 1440, 2400)}}), no_split).size() == 1);
 }
 
+TEST_CASE("pairing: a note struck again before its release ends at the next note-off") {
+  // Events on 0, on 240, off 480, off 3840 (the reader pairs them first in,
+  // first out: 0-480 and 240-3840). music21 gives each note-on the first
+  // note-off after it, shared: 0-480 and 240-480, so no barline is crossed.
+  const auto restruck = tokenize_elements(make_file({{note(60, 0, 480), note(60, 240, 3840)}}));
+  REQUIRE(restruck.size() == 2);
+  CHECK(restruck[0].duration == kUnitsPerQuarter);
+  CHECK(restruck[1].offset == kUnitsPerQuarter / 2);
+  CHECK(restruck[1].duration == kUnitsPerQuarter / 2);
+  // A note-off at the tick of the next note-on of the pitch ends the earlier note.
+  const auto repeated = tokenize_elements(make_file({{note(60, 0, 480), note(60, 480, 960)}}));
+  REQUIRE(repeated.size() == 2);
+  CHECK(repeated[1].offset == kUnitsPerQuarter);
+  CHECK(repeated[1].duration == kUnitsPerQuarter);
+  // Other pitches and channels do not share note-offs.
+  CHECK(tokenize(make_file({{note(60, 0, 480), note(62, 240, 3840)}})).size() == 3);
+}
+
+TEST_CASE("barlines: the rest of a note moved between two bars with voices is not split again") {
+  // 4/4. C4 and E4 start together and end apart: the track needs voices, and
+  // bar 1 gets them. E4 lasts three bars.
+  // Bar 2 has voices too (G4 and B4 overlap): E4's rest lands in bar 2 outside
+  // the voices and stays one piece of two bars: E4 gives 2 tokens, not 3.
+  const auto voiced = make_file(
+      {{note(60, 0, 480), note(64, 0, 5760), note(67, 1920, 2400), note(71, 1920, 2880)}});
+  const auto elements = tokenize_elements(voiced);
+  CHECK(tokenize(voiced) == Tokens{"C4", "E4", "G4", "B4", "E4"});
+  REQUIRE(elements.size() == 5);
+  CHECK(elements[4].offset == 4 * kUnitsPerQuarter);
+  CHECK(elements[4].duration == 8 * kUnitsPerQuarter);
+  CHECK(elements[4].tied_from_previous_bar);
+  // Bar 2 without voices (G4 alone): the rest goes into a voice and is split.
+  CHECK(tokenize(make_file({{note(60, 0, 480), note(64, 0, 5760), note(67, 1920, 2400)}})).size() == 5);
+  // Bar 1 without voices (E4 alone) but bar 2 with them: split as usual.
+  CHECK(tokenize(make_file({{note(64, 0, 5760), note(67, 1920, 2400), note(71, 1920, 2880)}})).size() == 5);
+  // No voices in the track (nothing starts together and ends apart): split as usual,
+  // although E4 overlaps G4 and B4.
+  CHECK(tokenize(make_file({{note(60, 0, 480), note(64, 240, 5760), note(67, 1920, 2400), note(71, 2400, 2880)}}))
+            .size() == 6);
+}
+
 TEST_CASE("order: time, then track (right hand first), then creation") {
   const auto f = make_file({{note(72, 480, 960)}, {note(48, 0, 480), note(50, 480, 960)}});
   CHECK(tokenize(f) == Tokens{"C3", "C5", "D3"});
