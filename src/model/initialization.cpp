@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include <cmath>
+#include <vector>
 
 #include "nocturne/error.hpp"
 #include "nocturne/rng.hpp"
@@ -13,13 +14,14 @@ void orthogonal_rows(int rows, int cols, std::uint64_t seed, std::uint32_t strea
   if (rows > cols) throw ShapeError("orthogonal_rows: more rows than columns");
   const std::size_t n = std::size_t(cols);
   for (std::size_t i = 0; i < std::size_t(rows) * n; ++i) out[i] = random_normal(seed, stream, i);
+  std::vector<double> dots(static_cast<std::size_t>(rows));
   for (int k = 0; k < rows; ++k) {
     double* row = out + std::size_t(k) * n;
-    for (int pass = 0; pass < 2; ++pass) {
-      for (int j = 0; j < k; ++j) {
-        const double* done = out + std::size_t(j) * n;
-        cblas_daxpy(cols, -cblas_ddot(cols, done, 1, row, 1), done, 1, row, 1);
-      }
+    // Classical Gram-Schmidt against the k finished rows, twice ("twice is
+    // enough": the second pass restores orthogonality to working precision).
+    for (int pass = 0; pass < 2 && k > 0; ++pass) {
+      cblas_dgemv(CblasRowMajor, CblasNoTrans, k, cols, 1.0, out, cols, row, 1, 0.0, dots.data(), 1);
+      cblas_dgemv(CblasRowMajor, CblasTrans, k, cols, -1.0, out, cols, dots.data(), 1, 1.0, row, 1);
     }
     const double norm = cblas_dnrm2(cols, row, 1);
     if (!(norm > 0)) throw Error("orthogonal initialisation: degenerate random matrix");

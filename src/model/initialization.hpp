@@ -15,7 +15,7 @@ void initialize_parameters(const ParameterLayout& layout, std::uint64_t seed, st
 
 // Rows of a rows x cols matrix (rows <= cols) with orthonormal rows: Keras'
 // Orthogonal (QR of a Gaussian matrix, signs fixed so R's diagonal is
-// positive), computed by Gram-Schmidt with one re-orthogonalisation pass.
+// positive), computed by classical Gram-Schmidt applied twice.
 void orthogonal_rows(int rows, int cols, std::uint64_t seed, std::uint32_t stream, double* out);
 
 }  // namespace nocturne
