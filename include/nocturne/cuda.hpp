@@ -17,9 +17,9 @@ enum class LstmImpl { ours, cudnn };
 struct CudaOptions {
   int device = 0;
   MathMode math = MathMode::strict_fp32;
-  LstmImpl lstm_impl = LstmImpl::ours;
   // Synchronise after every kernel launch so a fault names its kernel.
   bool debug_sync = false;
+  LstmImpl lstm_impl = LstmImpl::ours;
 };
 
 struct CudaDeviceInfo {

@@ -341,7 +341,7 @@ void check_unchanged(const Settings& stored, const TrainArgs& a) {
   for (auto it = before.begin(); it != before.end(); ++it)
     if (after.at(it.key()) != it.value())
       throw ConfigError("--resume: the run was trained with " + it.key() + " = " + it.value().dump() +
-                        "; only --epochs, --device, --precision and --threads can change when resuming");
+                        "; only --epochs, --device, --precision, --lstm-impl and --threads can change when resuming");
   if (!a.preset.empty()) throw ConfigError("--resume: --preset cannot be combined with --resume");
 }
 
@@ -571,6 +571,10 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::IsMember({"fp32", "tf32"}));
   cmd->add_option("--threads", a->device.threads, "CPU BLAS threads (0 = the library's default)")
       ->capture_default_str();
+  cmd->add_option("--lstm-impl", a->device.lstm_impl,
+                  "LSTM layers on the GPU: ours (fused kernels) or cudnn (cuDNN's RNN API, for comparison)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"ours", "cudnn"}));
   cmd->add_flag("--jsonl", a->jsonl, "Print one JSON object per event on stdout (for scripts)");
   cmd->add_flag("--strict", a->strict, "Stop at an unreadable MIDI file instead of skipping it");
   cmd->callback([a] { run_train(*a); });

@@ -27,6 +27,10 @@ DeviceChoice choose_device(const DeviceRequest& request) {
   if (request.precision != "fp32" && request.precision != "tf32")
     throw ConfigError("--precision: unknown value '" + request.precision + "' (expected fp32 or tf32)");
   if (request.threads < 0) throw ConfigError("--threads must be >= 0, got " + std::to_string(request.threads));
+  if (request.lstm_impl != "ours" && request.lstm_impl != "cudnn")
+    throw ConfigError("--lstm-impl: unknown value '" + request.lstm_impl + "' (expected ours or cudnn)");
+  if (request.lstm_impl == "cudnn" && request.device == "cpu")
+    throw ConfigError("--lstm-impl cudnn needs --device cuda (or auto with a usable GPU)");
 
   DeviceChoice choice;
   const CudaStatus status = cuda_status();
@@ -40,11 +44,14 @@ DeviceChoice choose_device(const DeviceRequest& request) {
   if (use_cuda) {
     CudaOptions options;
     options.math = request.precision == "tf32" ? MathMode::tf32 : MathMode::strict_fp32;
+    options.lstm_impl = request.lstm_impl == "cudnn" ? LstmImpl::cudnn : LstmImpl::ours;
     choice.backend = make_cuda_backend(options);
     const std::string gpu = status.devices.empty() ? std::string("cuda:0") : "cuda:0 " + status.devices[0].name;
-    choice.description = gpu + " (" + request.precision + ")";
+    choice.description = gpu + " (" + request.precision + ", LSTM " + request.lstm_impl + ")";
     return choice;
   }
+  if (request.lstm_impl == "cudnn")
+    throw DeviceError("--lstm-impl cudnn: no usable GPU: " + status.reason);
   if (request.precision == "tf32") choice.note += std::string(choice.note.empty() ? "" : "; ") +
                                                   "--precision tf32 has no effect on the CPU";
   choice.backend = make_cpu_backend();

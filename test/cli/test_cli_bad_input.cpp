@@ -134,7 +134,12 @@ TEST_CASE("--device cuda without a GPU is a clear error; auto falls back to the 
   if (!nocturne::cuda_status().usable) {
     expect_one_line_error("train --data demo --device cuda --out " + quote((dir.path / "gpu").string()),
                           {"--device cuda", "no usable GPU"});
+    expect_one_line_error("train --data demo --lstm-impl cudnn --out " + quote((dir.path / "cudnn").string()),
+                          {"--lstm-impl cudnn", "no usable GPU"});
   }
+  expect_one_line_error("train --data demo --device cpu --lstm-impl cudnn --out " +
+                            quote((dir.path / "cpu-cudnn").string()),
+                        {"--lstm-impl cudnn", "--device cuda"});
   std::string tiny_auto = kTiny;
   tiny_auto.replace(tiny_auto.find("--device cpu"), std::strlen("--device cpu"), "--device auto");
   const RunResult r =
