@@ -19,6 +19,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/outputs.hpp"
+#include "cli/primers.hpp"
 #include "midi/atomic_write.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/generate.hpp"
@@ -32,9 +33,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-// Draws of the held-out primer choice (apart from the sampling streams).
-constexpr std::uint32_t kPrimerStream = rng_stream::split + 0x800;
 
 struct GenerateArgs {
   std::string model;
@@ -55,94 +53,6 @@ struct GenerateArgs {
   int batch = 16;
   DeviceRequest device;
 };
-
-void warn(const std::string& message) { std::fprintf(stderr, "nocturne: warning: %s\n", message.c_str()); }
-
-struct Primers {
-  std::vector<std::vector<std::int32_t>> indices;  // one per output
-  std::string source;                              // for people and the JSON
-};
-
-Primers heldout_primers(const GenerateArgs& a, const LoadedModel& loaded) {
-  const TrainingDataInfo info = training_data_info(loaded);
-  const std::vector<std::string>& vocab = loaded.checkpoint.vocabulary;
-  const std::int64_t window = loaded.checkpoint.model.window;
-  std::optional<fs::path> folder;
-  std::error_code ec;
-  if (!a.data.empty()) {
-    folder = fs::path(a.data);
-  } else if (info.folder && fs::is_directory(*info.folder, ec)) {
-    folder = info.folder;
-  }
-  Primers p;
-  if (!folder) {
-    std::printf("primer: the training data folder is unknown or absent (give --data <midi-folder>); "
-                "using a random window of vocabulary symbols\n");
-    for (int k = 0; k < a.count; ++k) {
-      std::vector<std::int32_t> w;
-      for (std::int64_t t = 0; t < window; ++t)
-        w.push_back(std::int32_t(random_below(vocab.size(), a.seed, kPrimerStream + 1, std::uint64_t(k * window + t))));
-      p.indices.push_back(std::move(w));
-    }
-    p.source = "random vocabulary window";
-    return p;
-  }
-  const std::vector<CorpusFile> files = read_corpus(*folder, warn);
-  DatasetOptions options;
-  options.min_count = info.min_count;
-  options.window = window;
-  options.split = info.split == "piece" ? SplitMode::piece : SplitMode::random;
-  options.seed = info.seed;
-  options.heldout_fraction = info.heldout > 0 ? info.heldout : 0.2;
-  const Dataset dataset = build_dataset(files, options);
-  const std::vector<std::int64_t>& pool = dataset.heldout_starts.empty() ? dataset.train_starts : dataset.heldout_starts;
-  if (pool.empty()) throw ConfigError(folder->string() + ": no windows of " + std::to_string(window) + " tokens");
-  for (int k = 0; k < a.count; ++k) {
-    const std::int64_t start = pool[random_below(pool.size(), a.seed, kPrimerStream, std::uint64_t(k))];
-    std::vector<std::string> symbols;
-    for (std::int32_t t : dataset.input(start)) symbols.push_back(dataset.vocab.symbol(t));
-    const MappedTokens mapped = map_to_vocabulary(symbols, vocab);
-    if (mapped.indices.empty()) throw ConfigError(folder->string() + ": its symbols are not in the model's vocabulary");
-    p.indices.push_back(mapped.indices);
-  }
-  p.source = "held-out window of " + folder->string() + " (" + info.split + " split, seed " +
-             std::to_string(info.seed) + ")";
-  return p;
-}
-
-Primers make_primers(const GenerateArgs& a, const LoadedModel& loaded) {
-  const std::vector<std::string>& vocab = loaded.checkpoint.vocabulary;
-  if (a.primer == "heldout") return heldout_primers(a, loaded);
-  Primers p;
-  if (a.primer.rfind("tokens:", 0) == 0) {
-    const std::vector<std::string> symbols = split_token_list(a.primer.substr(7));
-    const MappedTokens mapped = map_to_vocabulary(symbols, vocab);
-    if (!mapped.dropped_kinds.empty())
-      throw ConfigError("--primer: symbol '" + mapped.dropped_kinds.front() + "' is not in the model's vocabulary of " +
-                        std::to_string(vocab.size()) + " symbols");
-    if (mapped.indices.empty()) throw ConfigError("--primer tokens: the list is empty");
-    p.indices.assign(std::size_t(a.count), mapped.indices);
-    p.source = "tokens";
-    return p;
-  }
-  const fs::path file(a.primer);
-  std::error_code ec;
-  if (!fs::is_regular_file(file, ec))
-    throw FileError(a.primer + ": no such primer file (give heldout, a .mid file or tokens:\"C4 E4 0.4.7\")");
-  const std::vector<std::string> symbols = tokenize_file(file);
-  const MappedTokens mapped = map_to_vocabulary(symbols, vocab);
-  if (mapped.dropped > 0) {
-    std::string kinds;
-    for (std::size_t i = 0; i < mapped.dropped_kinds.size() && i < 5; ++i) kinds += (i ? ", " : "") + mapped.dropped_kinds[i];
-    std::printf("primer: dropped %lld of %zu tokens not in the model's vocabulary (%s%s)\n",
-                static_cast<long long>(mapped.dropped), symbols.size(), kinds.c_str(),
-                mapped.dropped_kinds.size() > 5 ? ", ..." : "");
-  }
-  if (mapped.indices.empty()) throw ConfigError(a.primer + ": none of its tokens is in the model's vocabulary");
-  p.indices.assign(std::size_t(a.count), mapped.indices);
-  p.source = "MIDI file " + a.primer;
-  return p;
-}
 
 std::string two_digits(int k) {
   char text[16];
@@ -166,7 +76,7 @@ void run_generate(const GenerateArgs& a) {
   const std::vector<std::string>& vocab = loaded.checkpoint.vocabulary;
   std::printf("model: %s (vocabulary %zu, window %d, epoch %d) on %s\n", loaded.path.string().c_str(), vocab.size(),
               loaded.checkpoint.model.window, loaded.checkpoint.epochs_done, loaded.device.description.c_str());
-  const Primers primers = make_primers(a, loaded);
+  const Primers primers = make_primers(PrimerRequest{a.primer, a.data, a.count, a.seed}, loaded);
   std::printf("primer: %s, %zu tokens; decoding: %s, seed %llu; %d output%s of %d notes\n", primers.source.c_str(),
               primers.indices.front().size(), request.sampling.describe().c_str(),
               static_cast<unsigned long long>(a.seed), a.count, a.count == 1 ? "" : "s", a.notes);

@@ -250,3 +250,19 @@ TEST_CASE("play says in one line that there is no MIDI system") {
   CHECK(r.err.find("MIDI") != std::string::npos);
   CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
 }
+
+TEST_CASE("play --model checks its arguments and says there is no MIDI system before composing") {
+  const Result both = run("play \"" + (root() / "demo" / "demo-01.mid").string() + "\" --model \"" +
+                          checkpoint().string() + "\"");
+  CHECK(both.code != 0);
+  CHECK(both.err.find("MIDI file or --model") != std::string::npos);
+  if (fs::exists("/dev/snd/seq")) {
+    WARN("an ALSA sequencer exists here: the no-MIDI-system message is not checked");
+    return;
+  }
+  const Result r = run("play --model \"" + checkpoint().string() + "\" --notes 5");
+  CHECK(r.code == 1);
+  CHECK(r.out.empty());  // nothing composed: the missing MIDI system is found first
+  CHECK(r.err.find("MIDI") != std::string::npos);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+}
