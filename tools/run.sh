@@ -4,8 +4,10 @@
 # Trains on the folder given, else on ../shared/data/chopin or data/chopin when
 # present, else on the built-in demo corpus (generated in code, labelled as such);
 # then generates a piece with MIDI, WAV and pictures. Everything lands in runs/.
-# Settings: NOCTURNE_PRESET (small|recipe; default small, about two minutes on two cores),
-#           NOCTURNE_EPOCHS, NOCTURNE_DEVICE (auto|cpu|cuda).
+# Settings: NOCTURNE_PRESET (small|recipe; for a real corpus, default small),
+#           NOCTURNE_EPOCHS (default: the preset's for the demo corpus, 5 for a
+#           real corpus), NOCTURNE_DEVICE (auto|cpu|cuda).
+# The demo corpus run takes about two minutes on two CPU cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,10 +26,15 @@ if [ -z "$data" ]; then
   data=demo
 fi
 
-preset="${NOCTURNE_PRESET:-small}"
 run="runs/$(date +%Y%m%d-%H%M%S)"
-train_args=(--data "$data" --preset "$preset" --out "$run" --device "${NOCTURNE_DEVICE:-auto}")
-[ -n "${NOCTURNE_EPOCHS:-}" ] && train_args+=(--epochs "$NOCTURNE_EPOCHS")
+train_args=(--data "$data" --out "$run" --device "${NOCTURNE_DEVICE:-auto}")
+if [ "$data" != demo ]; then
+  train_args+=(--preset "${NOCTURNE_PRESET:-small}" --epochs "${NOCTURNE_EPOCHS:-5}")
+  echo "run.sh: a short run (${NOCTURNE_EPOCHS:-5} epochs of the ${NOCTURNE_PRESET:-small} preset); the full recipe is"
+  echo "        NOCTURNE_PRESET=recipe NOCTURNE_EPOCHS=200 bash tools/run.sh $data   (a GPU makes that practical)"
+elif [ -n "${NOCTURNE_EPOCHS:-}" ]; then
+  train_args+=(--epochs "$NOCTURNE_EPOCHS")
+fi
 ./build/nocturne train "${train_args[@]}"
 ./build/nocturne generate --model "$run/best.ckpt" --out "$run/generated" --notes 200 \
   --temperature 0.9 --top-p 0.95 --seed 1
