@@ -135,6 +135,12 @@ class BasicBackend {
     const std::size_t nh = std::size_t(s.batch) * s.hidden;
     return std::size_t(s.steps) * nh * 4 + 2 * nh;
   }
+  // One step onward from a given state, for inference: x [N, F], h_prev and
+  // c_prev [N, H]. Outputs h, c [N, H] and gates [N, 4H] (activated); no
+  // output may overlap an input. With zero h_prev and c_prev it equals step 0
+  // of lstm_forward.
+  virtual void lstm_step(int batch, int input, int hidden, const T* x, const T* w, const T* r, const T* b,
+                         const T* h_prev, const T* c_prev, T* h, T* c, T* gates) = 0;
 
   // ---- dense layer --------------------------------------------------------
   // y [N, M] = x [N, K] * W [K, M] + b [M].

@@ -35,6 +35,8 @@ class CpuBackend final : public BasicBackend<T> {
                     T* gates) override;
   void lstm_backward(const LstmShape& shape, const T* x, const T* w, const T* r, const T* h, const T* c,
                      const T* gates, const T* dh, T* dx, T* dw, T* dr, T* db, T* workspace) override;
+  void lstm_step(int batch, int input, int hidden, const T* x, const T* w, const T* r, const T* b, const T* h_prev,
+                 const T* c_prev, T* h, T* c, T* gates) override;
 
   void dense_forward(int n, int k, int m, const T* x, const T* w, const T* b, T* y) override;
   void dense_backward(int n, int k, int m, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) override;

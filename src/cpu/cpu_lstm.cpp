@@ -118,6 +118,26 @@ void CpuBackend<T>::lstm_backward(const LstmShape& s, const T* x, const T* w, co
   if (dx) blas_gemm(Transpose::no, Transpose::yes, rows, input, width, T(1), dgates, width, w, width, T(0), dx, input);
 }
 
+template <typename T>
+void CpuBackend<T>::lstm_step(int batch, int input, int hidden, const T* x, const T* w, const T* r, const T* b,
+                              const T* h_prev, const T* c_prev, T* h, T* c, T* gates) {
+  const char* op = "lstm_step";
+  check_lstm_shape(op, LstmShape{1, batch, input, hidden});
+  for (const void* p : {static_cast<const void*>(x), static_cast<const void*>(w), static_cast<const void*>(r),
+                        static_cast<const void*>(b), static_cast<const void*>(h_prev),
+                        static_cast<const void*>(c_prev), static_cast<const void*>(h), static_cast<const void*>(c),
+                        static_cast<const void*>(gates)})
+    require_pointer(op, "an input or output buffer", p);
+  const int width = 4 * hidden;
+  input_projection(batch, input, width, x, w, b, gates);
+  blas_gemm(Transpose::no, Transpose::no, batch, width, hidden, T(1), h_prev, hidden, r, width, T(1), gates, width);
+  lstm_cells_forward(batch, hidden, gates, c_prev, c, h);
+}
+
+template void CpuBackend<float>::lstm_step(int, int, int, const float*, const float*, const float*, const float*,
+                                           const float*, const float*, float*, float*, float*);
+template void CpuBackend<double>::lstm_step(int, int, int, const double*, const double*, const double*,
+                                            const double*, const double*, const double*, double*, double*, double*);
 template void CpuBackend<float>::lstm_forward(const LstmShape&, const float*, const float*, const float*,
                                               const float*, float*, float*, float*);
 template void CpuBackend<double>::lstm_forward(const LstmShape&, const double*, const double*, const double*,

@@ -45,6 +45,8 @@ class CudaBackend final : public BasicBackend<float> {
   void lstm_backward(const LstmShape& shape, const float* x, const float* w, const float* r, const float* h,
                      const float* c, const float* gates, const float* dh, float* dx, float* dw, float* dr,
                      float* db, float* workspace) override;
+  void lstm_step(int batch, int input, int hidden, const float* x, const float* w, const float* r, const float* b,
+                 const float* h_prev, const float* c_prev, float* h, float* c, float* gates) override;
 
   void dense_forward(int n, int k, int m, const float* x, const float* w, const float* b, float* y) override;
   void dense_backward(int n, int k, int m, const float* x, const float* w, const float* dy, float* dx, float* dw,

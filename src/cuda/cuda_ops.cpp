@@ -194,6 +194,24 @@ void CudaBackend::lstm_backward(const LstmShape& s, const float* x, const float*
   if (dx) gemm(Transpose::no, Transpose::yes, rows, s.input, g4, 1.0f, dgates, g4, w, g4, 0.0f, dx, s.input);
 }
 
+// Inference step: the same GEMMs and cell kernel as one step of lstm_forward,
+// continuing from the given state (always ours, also with the cuDNN LSTM).
+void CudaBackend::lstm_step(int batch, int input, int hidden, const float* x, const float* w, const float* r,
+                            const float* b, const float* h_prev, const float* c_prev, float* h, float* c,
+                            float* gates) {
+  const char* op = "lstm_step";
+  check_lstm(op, LstmShape{1, batch, input, hidden});
+  for (const void* p : {static_cast<const void*>(x), static_cast<const void*>(w), static_cast<const void*>(r),
+                        static_cast<const void*>(b), static_cast<const void*>(h_prev),
+                        static_cast<const void*>(c_prev), static_cast<const void*>(h), static_cast<const void*>(c),
+                        static_cast<const void*>(gates)})
+    require_pointer(op, "an input or output buffer", p);
+  const int g4 = 4 * hidden;
+  gemm(Transpose::no, Transpose::no, batch, g4, input, 1.0f, x, input, w, g4, 0.0f, gates, g4);
+  gemm(Transpose::no, Transpose::no, batch, g4, hidden, 1.0f, h_prev, hidden, r, g4, 1.0f, gates, g4);
+  kernels::lstm_cell_forward(launch(), batch, hidden, b, gates, c_prev, c, h);
+}
+
 // ---- dense -----------------------------------------------------------------------
 
 void CudaBackend::dense_forward(int n, int k, int m, const float* x, const float* w, const float* b, float* y) {

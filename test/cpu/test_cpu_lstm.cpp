@@ -195,6 +195,47 @@ TEST_CASE("lstm_forward saturates cleanly for huge pre-activations", "[cpu][lstm
   }
 }
 
+// Steps chained from a zero state, each from the previous step's h and c,
+// must reproduce the whole sequence (the naive loop, independent of the backend).
+TEST_CASE("lstm_step chained from a zero state matches the naive loop", "[cpu][lstm]") {
+  auto backend = make_cpu_backend_double();
+  for (const LstmShape& s : kShapes) {
+    const LstmData d = make_lstm(s, 61);
+    const std::vector<double> expected = naive_lstm(d);
+    const std::size_t nh = std::size_t(s.batch) * s.hidden, nf = std::size_t(s.batch) * s.input;
+    std::vector<double> h_prev(nh, 0.0), c_prev(nh, 0.0), h(nh), c(nh), gates(4 * nh);
+    for (int t = 0; t < s.steps; ++t) {
+      backend->lstm_step(s.batch, s.input, s.hidden, d.x.data() + std::size_t(t) * nf, d.w.data(), d.r.data(),
+                         d.b.data(), h_prev.data(), c_prev.data(), h.data(), c.data(), gates.data());
+      for (std::size_t i = 0; i < nh; ++i) REQUIRE(h[i] == Approx(expected[std::size_t(t) * nh + i]).margin(1e-12));
+      h_prev.swap(h);
+      c_prev.swap(c);
+    }
+  }
+}
+
+TEST_CASE("lstm_step agrees with lstm_forward step by step in float", "[cpu][lstm]") {
+  auto backend = make_cpu_backend();
+  const LstmShape s{6, 5, 9, 12};
+  const LstmData d = make_lstm(s, 83);
+  const auto as_float = [](const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); };
+  const std::vector<float> x = as_float(d.x), w = as_float(d.w), r = as_float(d.r), b = as_float(d.b);
+  const auto whole = run_forward(*backend, s, x, w, r, b);
+  const std::size_t nh = std::size_t(s.batch) * s.hidden, nf = std::size_t(s.batch) * s.input;
+  std::vector<float> h_prev(nh, 0.0f), c_prev(nh, 0.0f), h(nh), c(nh), gates(4 * nh);
+  for (int t = 0; t < s.steps; ++t) {
+    backend->lstm_step(s.batch, s.input, s.hidden, x.data() + std::size_t(t) * nf, w.data(), r.data(), b.data(),
+                       h_prev.data(), c_prev.data(), h.data(), c.data(), gates.data());
+    for (std::size_t i = 0; i < nh; ++i) {
+      REQUIRE(h[i] == Approx(whole.h[std::size_t(t) * nh + i]).margin(1e-6));
+      REQUIRE(c[i] == Approx(whole.c[std::size_t(t) * nh + i]).margin(1e-6));
+    }
+    for (std::size_t i = 0; i < 4 * nh; ++i) REQUIRE(gates[i] == Approx(whole.gates[std::size_t(t) * 4 * nh + i]).margin(1e-6));
+    h_prev.swap(h);
+    c_prev.swap(c);
+  }
+}
+
 TEST_CASE("lstm ops reject bad shapes", "[cpu][lstm]") {
   auto backend = make_cpu_backend();
   std::vector<float> buf(1024);
@@ -205,4 +246,6 @@ TEST_CASE("lstm ops reject bad shapes", "[cpu][lstm]") {
   CHECK_THROWS_AS(backend->lstm_backward(LstmShape{2, 0, 1, 1}, p, p, p, p, p, p, p, p, p, p, p, p), ShapeError);
   CHECK_THROWS_AS(backend->lstm_backward(LstmShape{2, 1, 1, 1}, p, p, p, p, p, p, p, p, p, p, p, nullptr),
                   ShapeError);
+  CHECK_THROWS_AS(backend->lstm_step(1, 0, 1, p, p, p, p, p, p, p, p, p), ShapeError);
+  CHECK_THROWS_AS(backend->lstm_step(1, 1, 1, p, p, p, p, nullptr, p, p, p, p), ShapeError);
 }
