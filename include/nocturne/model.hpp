@@ -92,6 +92,9 @@ class BasicModel {
   void initialize(std::uint64_t seed);
 
   Buffer<T>& parameters() { return params_; }
+  // The named tensor inside parameters() (a device pointer; see layout()).
+  // Throws ConfigError for an unknown name.
+  const T* parameter(std::string_view name) const;
   Buffer<T>& gradients() { return grads_; }
   std::vector<T> download_parameters();
   void upload_parameters(std::span<const T> values);  // throws ShapeError on a size mismatch
@@ -118,7 +121,6 @@ class BasicModel {
   struct Activations;
   void forward(bool training, const DropoutKey& key);
   void backward(const DropoutKey& key);
-  const T* param(std::string_view name) const;
   T* grad(std::string_view name);
   static DropoutKey site_key(const DropoutKey& key, std::uint32_t site);
   void require_targets(const char* what) const;

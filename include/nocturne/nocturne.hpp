@@ -17,3 +17,4 @@
 #include "nocturne/tokenizer.hpp"
 #include "nocturne/trainer.hpp"
 #include "nocturne/version.hpp"
+#include "nocturne/window_predictor.hpp"

@@ -1,5 +1,6 @@
-// The generation loop: every step runs the model on each output's last
-// `window` tokens (fresh state), chooses, appends and slides.
+// The generation loop: every step predicts from each output's last `window`
+// tokens (a fresh state per window, as the recipe does; WindowPredictor shares
+// the work between overlapping windows), chooses, appends and slides.
 
 #include <algorithm>
 #include <cctype>
@@ -8,6 +9,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/generate.hpp"
 #include "nocturne/tokenizer.hpp"
+#include "nocturne/window_predictor.hpp"
 
 namespace nocturne {
 
@@ -41,30 +43,29 @@ std::vector<std::vector<std::int32_t>> generate_tokens(Model& model, std::span<c
                           std::to_string(vocab));
 
   std::vector<std::vector<std::int32_t>> outputs(primers.size());
+  if (request.notes == 0) return outputs;
   const std::size_t chunks = (primers.size() + batch_max - 1) / batch_max;
   const int total = int(std::size_t(request.notes) * chunks);
-  std::vector<std::int32_t> staged;
   for (std::size_t chunk = 0; chunk < chunks; ++chunk) {
     const std::size_t first = chunk * batch_max, n = std::min(batch_max, primers.size() - first);
-    std::vector<std::vector<std::int32_t>> windows(n);
+    std::vector<std::int32_t> windows;  // stream-major [n, window]
+    windows.reserve(n * w);
     for (std::size_t b = 0; b < n; ++b) {
-      windows[b] = primer_window(primers[first + b], window);
+      const std::vector<std::int32_t> primer = primer_window(primers[first + b], window);
+      windows.insert(windows.end(), primer.begin(), primer.end());
       outputs[first + b].reserve(std::size_t(request.notes));
     }
-    staged.resize(w * n);
+    WindowPredictor predictor(model, int(n));
+    std::vector<float> probs = predictor.start(windows);
+    std::vector<std::int32_t> chosen(n);
     for (int step = 0; step < request.notes; ++step) {
-      for (std::size_t t = 0; t < w; ++t)  // time-major [window, n]
-        for (std::size_t b = 0; b < n; ++b) staged[t * n + b] = windows[b][t];
-      model.set_batch(staged, {});
-      const std::vector<float> probs = model.predict();
       for (std::size_t b = 0; b < n; ++b) {
         const std::span<const float> row(probs.data() + b * std::size_t(vocab), std::size_t(vocab));
-        const std::int32_t token = choose_token(row, request.sampling, request.seed,
-                                                sampling_stream(request.first_output + first + b), std::uint64_t(step));
-        outputs[first + b].push_back(token);
-        windows[b].erase(windows[b].begin());
-        windows[b].push_back(token);
+        chosen[b] = choose_token(row, request.sampling, request.seed,
+                                 sampling_stream(request.first_output + first + b), std::uint64_t(step));
+        outputs[first + b].push_back(chosen[b]);
       }
+      if (step + 1 < request.notes) probs = predictor.push(chosen);
       if (progress) progress(int(chunk) * request.notes + step + 1, total);
     }
   }

@@ -122,7 +122,7 @@ void BasicModel<T>::set_batch(std::span<const std::int32_t> tokens, std::span<co
 }
 
 template <typename T>
-const T* BasicModel<T>::param(std::string_view name) const {
+const T* BasicModel<T>::parameter(std::string_view name) const {
   return params_.data() + layout_.view(name).offset;
 }
 
@@ -141,28 +141,28 @@ void BasicModel<T>::forward(bool training, const DropoutKey& key) {
   const T p = T(c.dropout);
 
   if (c.input == InputMode::embedding)
-    backend_.embedding_forward(a.tokens.data(), steps, c.embedding_dim, param("embedding"), a.x1.data());
+    backend_.embedding_forward(a.tokens.data(), steps, c.embedding_dim, parameter("embedding"), a.x1.data());
   else
     backend_.scalar_input(a.tokens.data(), steps, c.vocab, a.x1.data());
 
-  backend_.lstm_forward({w, n, c.input_size(), c.hidden1}, a.x1.data(), param("lstm1.W"), param("lstm1.R"),
-                        param("lstm1.b"), a.h1.data(), a.c1.data(), a.g1.data());
+  backend_.lstm_forward({w, n, c.input_size(), c.hidden1}, a.x1.data(), parameter("lstm1.W"), parameter("lstm1.R"),
+                        parameter("lstm1.b"), a.h1.data(), a.c1.data(), a.g1.data());
   const T* in2 = a.h1.data();
   if (dropout) {
     backend_.dropout_forward(site_key(key, 0), p, steps * std::size_t(c.hidden1), a.h1.data(), a.drop1.data());
     in2 = a.drop1.data();
   }
-  backend_.lstm_forward({w, n, c.hidden1, c.hidden2}, in2, param("lstm2.W"), param("lstm2.R"), param("lstm2.b"),
+  backend_.lstm_forward({w, n, c.hidden1, c.hidden2}, in2, parameter("lstm2.W"), parameter("lstm2.R"), parameter("lstm2.b"),
                         a.h2.data(), a.c2.data(), a.g2.data());
   const T* last = a.h2.data() + std::size_t(w - 1) * std::size_t(n) * std::size_t(c.hidden2);
-  backend_.dense_forward(n, c.hidden2, c.dense, last, param("dense1.W"), param("dense1.b"), a.y1.data());
+  backend_.dense_forward(n, c.hidden2, c.dense, last, parameter("dense1.W"), parameter("dense1.b"), a.y1.data());
   const T* in4 = a.y1.data();
   if (dropout) {
     backend_.dropout_forward(site_key(key, 1), p, std::size_t(n) * std::size_t(c.dense), a.y1.data(),
                              a.drop2.data());
     in4 = a.drop2.data();
   }
-  backend_.dense_forward(n, c.dense, c.vocab, in4, param("dense2.W"), param("dense2.b"), a.logits.data());
+  backend_.dense_forward(n, c.dense, c.vocab, in4, parameter("dense2.W"), parameter("dense2.b"), a.logits.data());
 }
 
 template <typename T>
@@ -175,7 +175,7 @@ void BasicModel<T>::backward(const DropoutKey& key) {
   const T p = T(c.dropout);
 
   const T* in4 = dropout ? a.drop2.data() : a.y1.data();
-  backend_.dense_backward(n, c.dense, c.vocab, in4, param("dense2.W"), a.d_logits.data(), a.d_drop2.data(),
+  backend_.dense_backward(n, c.dense, c.vocab, in4, parameter("dense2.W"), a.d_logits.data(), a.d_drop2.data(),
                           grad("dense2.W"), grad("dense2.b"));
   const T* d_y1 = a.d_drop2.data();
   if (dropout) {
@@ -186,10 +186,10 @@ void BasicModel<T>::backward(const DropoutKey& key) {
   // Only the last step of layer 2 feeds the head: the other steps get zero.
   const std::size_t last_offset = std::size_t(w - 1) * std::size_t(n) * std::size_t(c.hidden2);
   backend_.fill(a.d_h2.data(), last_offset, T(0));
-  backend_.dense_backward(n, c.hidden2, c.dense, a.h2.data() + last_offset, param("dense1.W"), d_y1,
+  backend_.dense_backward(n, c.hidden2, c.dense, a.h2.data() + last_offset, parameter("dense1.W"), d_y1,
                           a.d_h2.data() + last_offset, grad("dense1.W"), grad("dense1.b"));
   const T* in2 = dropout ? a.drop1.data() : a.h1.data();
-  backend_.lstm_backward({w, n, c.hidden1, c.hidden2}, in2, param("lstm2.W"), param("lstm2.R"), a.h2.data(),
+  backend_.lstm_backward({w, n, c.hidden1, c.hidden2}, in2, parameter("lstm2.W"), parameter("lstm2.R"), a.h2.data(),
                          a.c2.data(), a.g2.data(), a.d_h2.data(), a.d_drop1.data(), grad("lstm2.W"),
                          grad("lstm2.R"), grad("lstm2.b"), a.workspace.data());
   const T* d_h1 = a.d_drop1.data();
@@ -199,7 +199,7 @@ void BasicModel<T>::backward(const DropoutKey& key) {
     d_h1 = a.d_h1.data();
   }
   const bool embedding = c.input == InputMode::embedding;
-  backend_.lstm_backward({w, n, c.input_size(), c.hidden1}, a.x1.data(), param("lstm1.W"), param("lstm1.R"),
+  backend_.lstm_backward({w, n, c.input_size(), c.hidden1}, a.x1.data(), parameter("lstm1.W"), parameter("lstm1.R"),
                          a.h1.data(), a.c1.data(), a.g1.data(), d_h1, embedding ? a.d_x1.data() : nullptr,
                          grad("lstm1.W"), grad("lstm1.R"), grad("lstm1.b"), a.workspace.data());
   if (embedding)
