@@ -6,8 +6,9 @@
 //
 //   training step: model.set_batch + model.train_step (forward + backward)
 //                  + Adamax::step, median of --reps after --warmup
-//   generation:    one 40-token window at batch 1: set_batch + predict()
-//                  + argmax, sliding the window; median ms per note
+//   generation:    batch 1, greedy, median ms per note: the window predictor
+//                  (what generate runs), and beside it the recipe's loop
+//                  (set_batch + predict() on the 40-token window, sliding)
 //   FLOPs:         441 MFLOP per window forward + backward (performance.md)
 //
 //   bench_training_cpu [--reps N] [--warmup N] [--gen-reps N] [--sgemm-reps N]
@@ -32,6 +33,7 @@
 #include "nocturne/model.hpp"
 #include "nocturne/optimizer.hpp"
 #include "nocturne/rng.hpp"
+#include "nocturne/window_predictor.hpp"
 
 using namespace nocturne;
 
@@ -156,19 +158,31 @@ int main(int argc, char** argv) {
   std::printf("RESULT windows_per_s=%.2f\n", windows_per_s);
   std::printf("RESULT train_gflops=%.2f\n", train_gflops);
 
-  // Generation: batch 1, a fresh 40-step window per note, greedy.
+  // Generation at batch 1, greedy. What `nocturne generate` runs: the window
+  // predictor (one batched step of the 40 windows that share the new token per
+  // note). Beside it, the recipe's loop written directly: a fresh 40-step
+  // forward pass per note. Both compute the same probabilities.
   Model generator(*backend, config, 1);
   generator.upload_parameters(model.download_parameters());
-  std::vector<std::int32_t> window = random_tokens(std::size_t(config.window), config.vocab, 30);
-  const Timing note = time_ms(5, opt.gen_reps, [&](int) {
+  const std::vector<std::int32_t> primer = random_tokens(std::size_t(config.window), config.vocab, 30);
+  const auto argmax = [](const std::vector<float>& probs) {
+    return std::int32_t(std::max_element(probs.begin(), probs.end()) - probs.begin());
+  };
+  WindowPredictor predictor(generator, 1);
+  std::vector<std::int32_t> next{argmax(predictor.start(primer))};
+  const Timing note = time_ms(5, opt.gen_reps, [&](int) { next[0] = argmax(predictor.push(next)); });
+  std::vector<std::int32_t> window = primer;
+  const Timing recipe_note = time_ms(5, opt.gen_reps, [&](int) {
     generator.set_batch(window, {});
-    const std::vector<float> probs = generator.predict();
-    const auto next = std::int32_t(std::max_element(probs.begin(), probs.end()) - probs.begin());
+    const std::int32_t token = argmax(generator.predict());
     std::rotate(window.begin(), window.begin() + 1, window.end());
-    window.back() = next;
+    window.back() = token;
   });
   std::printf("generation, batch 1, per note         %9.3f ms   (min %.3f, max %.3f over %d notes)\n", note.median,
               note.min, note.max, opt.gen_reps);
+  std::printf("  the recipe's loop (40-step pass)     %9.3f ms   (min %.3f, max %.3f over %d notes)\n",
+              recipe_note.median, recipe_note.min, recipe_note.max, opt.gen_reps);
   std::printf("RESULT note_ms=%.4f\n", note.median);
+  std::printf("RESULT note_recipe_loop_ms=%.4f\n", recipe_note.median);
   return 0;
 }
