@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs the LSTM layer benchmark of Nocturne (bench_lstm: ours and cuDNN) and
-# of PyTorch (bench/torch_lstm.py) on the same shapes in one call, and prints
-# one merged table: per shape and phase the medians of ours, of the best cuDNN
-# algorithm and math type, and of PyTorch, with the speed-ups (their time over
-# ours: above 1 means ours is faster).
+# Runs the LSTM layer benchmark of Nocturne (bench_lstm: ours, and cuDNN on a
+# GPU or oneDNN on the CPU) and of PyTorch (bench/torch_lstm.py) on the same
+# shapes in one call, and prints one merged table: per shape and phase the
+# medians of ours, of the best cuDNN algorithm and math type, of oneDNN and of
+# PyTorch, with the speed-ups (their time over ours: above 1 means ours is
+# faster).
 #
 #   bench/run_lstm_bench.sh [BUILD_DIR] [-- ARGS for both, e.g. --device cpu --quick]
 #
@@ -84,15 +85,18 @@ def note(doc, column_of):
             if cur is None or r["median_ms"] < cur[0]:
                 best[key][col] = (r["median_ms"], r["variant"])
 
-note(ours, lambda r: ["ours_fp32" if r["math"] in ("fp32",) else "ours_tf32", "ours_best"] if r["impl"] == "ours"
-     else ["cudnn_best"])
+def column_of_ours(r):
+    if r["impl"] == "ours":
+        return ["ours_fp32" if r["math"] == "fp32" else "ours_tf32", "ours_best"]
+    return ["onednn" if r["impl"] == "onednn" else "cudnn_best"]
+note(ours, column_of_ours)
 note(torch, lambda r: ["torch"])
 for doc in (ours, torch):
     if doc:
         print(f"# {doc['tool']}: " + ", ".join(f"{k} {v}" for k, v in doc["meta"].items()))
-fmt = "{:<22} {:<17} {:>10} {:>10} {:>11} {:>10} {:>13} {:>13}  {}"
-print(fmt.format("shape", "phase", "ours fp32", "ours best", "cuDNN best", "PyTorch", "vs cuDNN", "vs PyTorch",
-                 "best cuDNN variant"))
+fmt = "{:<22} {:<17} {:>10} {:>10} {:>11} {:>10} {:>10} {:>9} {:>10} {:>11}  {}"
+print(fmt.format("shape", "phase", "ours fp32", "ours best", "cuDNN best", "oneDNN", "PyTorch", "vs cuDNN",
+                 "vs oneDNN", "vs PyTorch", "best cuDNN variant"))
 def ms(c):
     return f"{c[0]:.4g}" if c else "-"
 def speedup(theirs, mine):
@@ -100,8 +104,9 @@ def speedup(theirs, mine):
 for key in order:
     c = best[key]
     print(fmt.format(key[0], key[1], ms(c.get("ours_fp32")), ms(c.get("ours_best")), ms(c.get("cudnn_best")),
-                     ms(c.get("torch")), speedup(c.get("cudnn_best"), c.get("ours_best")),
-                     speedup(c.get("torch"), c.get("ours_best")), (c.get("cudnn_best") or (0, ""))[1]))
+                     ms(c.get("onednn")), ms(c.get("torch")), speedup(c.get("cudnn_best"), c.get("ours_best")),
+                     speedup(c.get("onednn"), c.get("ours_best")), speedup(c.get("torch"), c.get("ours_best")),
+                     (c.get("cudnn_best") or (0, ""))[1]))
 print("(ms per layer call, medians; vs X = X's time / ours (best variant of each): above 1 means ours is faster)")
 PY
 exit "$status"
