@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian package Nocturne's build, tests and main job need.
+# Installs every Debian package Nocturne's build, tests and main job need
+# (libdnnl-dev: oneDNN, the benchmark's second CPU anchor; optional to the build).
 # Safe to run again: it installs only what is missing.
 #   bash tools/setup.sh              build, tests, audio
 #   bash tools/setup.sh --with-torch also PyTorch (for the reference fixture and CPU benchmark comparison)
@@ -10,6 +11,7 @@ packages=(
   cmake g++ make pkg-config
   catch2 libopenblas-dev libcli11-dev nlohmann-json3-dev libpng-dev
   libfluidsynth-dev fluid-soundfont-gm librtmidi-dev
+  libdnnl-dev
 )
 for arg in "$@"; do
   case "$arg" in
