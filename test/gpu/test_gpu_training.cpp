@@ -61,9 +61,46 @@ TEST_CASE("record() replays the same work as direct calls, with the offset read 
   CHECK(direct1[0] != direct2[0]);  // a new offset draws a new mask
 }
 
+TEST_CASE("debug_sync waits after direct launches only: record() still captures, and replays match",
+          "[gpu][record]") {
+  CudaOptions options;
+  options.debug_sync = true;
+  const std::unique_ptr<Backend> synced = make_cuda_backend(options);
+  CHECK(synced->name().find("debug sync") != std::string::npos);
+  const LstmShape s{small_run() ? 3 : 12, 3, 5, 31};
+  const std::size_t seq = std::size_t(s.steps) * std::size_t(s.batch), h = std::size_t(s.hidden);
+  const auto x = random_vector(seq * std::size_t(s.input)), w = random_vector(std::size_t(s.input) * 4 * h, -0.3f, 0.3f),
+             r = random_vector(h * 4 * h, -0.2f, 0.2f), b = random_vector(4 * h);
+  std::vector<float> direct[2], replayed;
+  int which = 0;
+  for (Backend* be : {synced.get(), &gpu()}) {
+    Buffer<float> bx = upload(*be, x), bw = upload(*be, w), br = upload(*be, r), bb = upload(*be, b);
+    Buffer<float> hb = poisoned(*be, seq * h), cb = poisoned(*be, seq * h), gb = poisoned(*be, seq * 4 * h),
+                  dropped = poisoned(*be, seq * h);
+    const DropoutKey key{5, rng_stream::dropout, 0, nullptr};
+    auto work = [&] {
+      be->lstm_forward(s, bx.data(), bw.data(), br.data(), bb.data(), hb.data(), cb.data(), gb.data());
+      be->dropout_forward(key, 0.2f, seq * h, hb.data(), dropped.data());
+    };
+    work();
+    direct[which] = be->download(dropped);
+    if (which++ == 0) {
+      // A synchronisation inside the capture would end it with an error.
+      auto recorded = be->record(work);
+      be->fill(dropped.data(), seq * h, std::numeric_limits<float>::quiet_NaN());
+      recorded->replay();
+      replayed = be->download(dropped);
+    }
+  }
+  CHECK(replayed == direct[0]);
+  require_close("debug_sync backend vs default backend", direct[0], direct[1], kLstmForward);
+}
+
 struct TrainingRun {
-  std::vector<double> losses;  // mean loss of each step's batch, before its update
-  std::vector<float> params;   // after the last update
+  std::vector<double> losses;          // mean loss of each step's batch, before its update
+  std::vector<float> first_gradients;  // of step 1 (the same parameters and batch on every backend)
+  std::vector<float> params_at_3;      // after the third update
+  std::vector<float> params;           // after the last update
 };
 
 ModelConfig recipe() {
@@ -107,8 +144,10 @@ TrainingRun train(Backend& backend) {
     model.set_batch(batch_tokens, targets);
     model.reset_stats();
     model.train_step(7, std::uint64_t(step));
+    if (step == 0) run.first_gradients = model.download_gradients();
     optimizer.step(model.parameters().data(), model.gradients().data());
     run.losses.push_back(model.read_stats().loss_sum / double(batch));
+    if (step == 2) run.params_at_3 = model.download_parameters();
   }
   run.params = model.download_parameters();
   return run;
@@ -130,17 +169,28 @@ TEST_CASE("training steps of the recipe's model on the GPU follow the CPU", "[gp
                 g.losses[std::size_t(i)], rel);
     REQUIRE(std::isfinite(g.losses[std::size_t(i)]));
   }
-  const Errors p = measure(g.params, c.params);
-  std::printf("fp32 gpu vs cpu: worst loss rel diff %.2e; parameters normalised diff %.2e, max abs %.2e\n", worst,
-              p.normalised, p.max_abs);
-  // Step 1's loss depends on the forward pass alone: FP32 rounding only.
+  const Errors p3 = measure(g.params_at_3, c.params_at_3), p = measure(g.params, c.params);
+  std::printf("fp32 gpu vs cpu: worst loss rel diff %.2e; parameters normalised diff after step 3 %.2e, after step "
+              "%d %.2e (max abs %.2e)\n",
+              worst, p3.normalised, kSteps, p.normalised, p.max_abs);
+  // Step 1 runs both backends on the same parameters, batch and dropout
+  // masks: its loss (forward only) and its gradients (the whole backward
+  // pass) differ by FP32 rounding alone.
   CHECK(std::fabs(g.losses[0] - c.losses[0]) <= 1e-5 * c.losses[0]);
-  // Later steps add the updates' rounding (Adamax divides by |g|-sized u, so
-  // tiny gradients can differ in sign): a loose bound, the printed numbers
-  // are the measurement.
-  CHECK(worst <= 1e-3);
+  require_close("gradients of step 1", g.first_gradients, c.first_gradients, kLstmBackward);
+  // Each later step starts from parameters that already differ: Adamax's
+  // first updates are near lr * sign(g), so a gradient within rounding of
+  // zero moves its parameter by up to 2 lr the other way, and the training
+  // amplifies that from step to step. The CPU backend in float against
+  // itself in double (this model, batch and data) differs by 6e-7 in the
+  // loss of steps 2-3 and by 2e-5 in the parameters after step 3, but by
+  // 1e-2 in the loss of step 10 and 3e-2 in its parameters. So steps 2-3 are
+  // bounded, the rest is printed.
+  for (int i = 1; i < 3; ++i)
+    CHECK(std::fabs(g.losses[std::size_t(i)] - c.losses[std::size_t(i)]) <= 1e-4 * c.losses[std::size_t(i)]);
+  CHECK(p3.nonfinite == 0);
+  CHECK(p3.normalised <= 1e-3);
   CHECK(p.nonfinite == 0);
-  CHECK(p.normalised <= 1e-2);
 }
 
 TEST_CASE("two GPU training runs give bit-identical parameters", "[gpu][training]") {
@@ -163,12 +213,17 @@ TEST_CASE("TF32 mode trains, close to strict FP32", "[gpu][training][tf32]") {
     REQUIRE(std::isfinite(t.losses[std::size_t(i)]));
     worst = std::max(worst, std::fabs(t.losses[std::size_t(i)] - f.losses[std::size_t(i)]) / f.losses[std::size_t(i)]);
   }
-  const Errors p = measure(t.params, f.params);
+  const Errors p = measure(t.params, f.params), g1 = measure(t.first_gradients, f.first_gradients);
   std::printf("tf32 vs fp32 (gpu): step 1 loss %.7f vs %.7f, step %d %.7f vs %.7f; worst loss rel diff %.2e; "
-              "parameters normalised diff %.2e\n",
-              t.losses.front(), f.losses.front(), kSteps, t.losses.back(), f.losses.back(), worst, p.normalised);
-  // TF32 rounds GEMM inputs to 10-bit mantissas (relative 2^-11): a loose bound.
-  CHECK(worst <= 2e-2);
+              "step 1 gradients normalised diff %.2e; parameters normalised diff %.2e\n",
+              t.losses.front(), f.losses.front(), kSteps, t.losses.back(), f.losses.back(), worst, g1.normalised,
+              p.normalised);
+  // TF32 rounds GEMM inputs to 10-bit mantissas (relative 2^-11): loose
+  // bounds on step 1, which starts from the same parameters; later steps
+  // diverge as in FP32, only sooner (see above), and are printed.
+  CHECK(std::fabs(t.losses[0] - f.losses[0]) <= 1e-3 * f.losses[0]);
+  CHECK(g1.nonfinite == 0);
+  CHECK(g1.normalised <= 5e-2);
 }
 
 }  // namespace
