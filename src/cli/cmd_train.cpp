@@ -24,6 +24,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/device_choice.hpp"
+#include "cli/outputs.hpp"
 #include "cli/progress.hpp"
 #include "cli/run_folder.hpp"
 #include "cli/signals.hpp"
@@ -185,30 +186,10 @@ struct LoadedData {
 };
 
 LoadedData load_data(const fs::path& folder, const Settings& s, bool strict, Reporter& reporter) {
-  std::error_code ec;
-  if (!fs::exists(folder, ec)) throw FileError(folder.string() + ": no such data folder");
-  if (!fs::is_directory(folder, ec)) throw FileError(folder.string() + ": the data path is not a folder");
-  const std::vector<fs::path> paths = find_midi_files(folder);
-  if (paths.empty()) {
-    const bool empty = fs::directory_iterator(folder, ec) == fs::directory_iterator();
-    throw FileError(folder.string() + ": no MIDI files (.mid or .midi) in the data folder" +
-                    (empty ? " (it is empty)" : ""));
-  }
   LoadedData data;
   data.folder = folder;
-  std::vector<CorpusFile> files;
-  for (const fs::path& path : paths) {
-    const std::string name = path.lexically_relative(folder).generic_string();
-    try {
-      files.push_back({name, tokenize_file(path)});
-    } catch (const Error& e) {
-      if (strict) throw FileError(std::string(e.what()) + " (--strict: stopping at the first unreadable file)");
-      reporter.warning("skipping unreadable MIDI file " + name + ": " + e.what());
-      data.skipped.push_back(name);
-    }
-  }
-  if (files.empty())
-    throw FileError(folder.string() + ": none of its " + std::to_string(paths.size()) + " MIDI files could be read");
+  const std::vector<CorpusFile> files =
+      read_corpus(folder, [&](const std::string& message) { reporter.warning(message); }, strict, &data.skipped);
   DatasetOptions options;
   options.min_count = s.min_count;
   options.window = s.window;

@@ -62,21 +62,30 @@ TrainingDataInfo training_data_info(const LoadedModel& loaded) {
   return info;
 }
 
-std::vector<CorpusFile> read_corpus(const fs::path& folder, const std::function<void(const std::string&)>& warn) {
+std::vector<CorpusFile> read_corpus(const fs::path& folder, const std::function<void(const std::string&)>& warn,
+                                    bool strict, std::vector<std::string>* skipped) {
   std::error_code ec;
-  if (!fs::is_directory(folder, ec)) throw FileError(folder.string() + ": no such data folder");
+  if (!fs::exists(folder, ec)) throw FileError(folder.string() + ": no such data folder");
+  if (!fs::is_directory(folder, ec)) throw FileError(folder.string() + ": the data path is not a folder");
   const std::vector<fs::path> paths = find_midi_files(folder);
-  if (paths.empty()) throw FileError(folder.string() + ": no MIDI files (.mid or .midi) in the data folder");
+  if (paths.empty()) {
+    const bool empty = fs::directory_iterator(folder, ec) == fs::directory_iterator();
+    throw FileError(folder.string() + ": no MIDI files (.mid or .midi) in the data folder" +
+                    (empty ? " (it is empty)" : ""));
+  }
   std::vector<CorpusFile> files;
   for (const fs::path& path : paths) {
     const std::string name = path.lexically_relative(folder).generic_string();
     try {
       files.push_back({name, tokenize_file(path)});
     } catch (const Error& e) {
+      if (strict) throw FileError(std::string(e.what()) + " (--strict: stopping at the first unreadable file)");
       if (warn) warn("skipping unreadable MIDI file " + name + ": " + e.what());
+      if (skipped) skipped->push_back(name);
     }
   }
-  if (files.empty()) throw FileError(folder.string() + ": none of its MIDI files could be read");
+  if (files.empty())
+    throw FileError(folder.string() + ": none of its " + std::to_string(paths.size()) + " MIDI files could be read");
   return files;
 }
 

@@ -43,10 +43,13 @@ struct TrainingDataInfo {
 };
 TrainingDataInfo training_data_info(const LoadedModel& loaded);
 
-// Every readable MIDI file of `folder`, tokenized (unreadable files are skipped
-// and reported through warn). Throws FileError when none can be read.
+// Every readable MIDI file of `folder`, tokenized. An unreadable file is
+// skipped, reported through warn and named in *skipped (when given); with
+// strict it throws FileError instead. Throws FileError for a missing or
+// empty folder and when no file can be read.
 std::vector<CorpusFile> read_corpus(const std::filesystem::path& folder,
-                                    const std::function<void(const std::string&)>& warn);
+                                    const std::function<void(const std::string&)>& warn, bool strict = false,
+                                    std::vector<std::string>* skipped = nullptr);
 
 // Windows as vocabulary indices of the model, over pieces kept apart.
 struct MappedCorpus {
