@@ -33,11 +33,39 @@ if(NOT NOCTURNE_CUDA STREQUAL "OFF")
   endif()
 endif()
 
+# cuDNN is looked for in NOCTURNE_CUDNN_ROOT first (cache variable, else the
+# environment variable of that name): a folder with include/cudnn.h and
+# lib/ or lib64/ libcudnn.so or libcudnn.so.9, as the CUDA toolkit or the
+# Python wheel nvidia-cudnn-cu13 (site-packages/nvidia/cudnn, which may have
+# no unversioned libcudnn.so) lays it out. Then the CUDA toolkit and the
+# system folders.
+set(NOCTURNE_CUDNN_ROOT "$ENV{NOCTURNE_CUDNN_ROOT}" CACHE PATH
+    "cuDNN folder (include/cudnn.h, lib/libcudnn.so[.9]), searched before the CUDA toolkit and the system")
+if(NOT "${NOCTURNE_CUDNN_ROOT}" STREQUAL "${_NOCTURNE_CUDNN_ROOT_SEARCHED}")
+  # Another root than at the last configure: look again.
+  unset(NOCTURNE_CUDNN_INCLUDE CACHE)
+  unset(NOCTURNE_CUDNN_LIBRARY CACHE)
+  set(_NOCTURNE_CUDNN_ROOT_SEARCHED "${NOCTURNE_CUDNN_ROOT}" CACHE INTERNAL "")
+endif()
 if(NOCTURNE_WITH_CUDA AND NOT NOCTURNE_CUDNN STREQUAL "OFF")
+  set(_nocturne_cudnn_names cudnn libcudnn.so.9)
+  if(NOCTURNE_CUDNN_ROOT)
+    find_path(NOCTURNE_CUDNN_INCLUDE cudnn.h PATHS ${NOCTURNE_CUDNN_ROOT} PATH_SUFFIXES include NO_DEFAULT_PATH)
+    find_library(NOCTURNE_CUDNN_LIBRARY NAMES ${_nocturne_cudnn_names} PATHS ${NOCTURNE_CUDNN_ROOT}
+                 PATH_SUFFIXES lib lib64 lib/x86_64-linux-gnu NO_DEFAULT_PATH)
+    if(NOT NOCTURNE_CUDNN_INCLUDE OR NOT NOCTURNE_CUDNN_LIBRARY)
+      message(WARNING "No cudnn.h and libcudnn under NOCTURNE_CUDNN_ROOT=${NOCTURNE_CUDNN_ROOT}; "
+                      "looking in the CUDA toolkit and the system folders")
+      unset(NOCTURNE_CUDNN_INCLUDE CACHE)
+      unset(NOCTURNE_CUDNN_LIBRARY CACHE)
+    endif()
+  endif()
   find_path(NOCTURNE_CUDNN_INCLUDE cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/include)
-  find_library(NOCTURNE_CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/local/cuda/lib /usr/local/cuda/lib64)
+  find_library(NOCTURNE_CUDNN_LIBRARY NAMES ${_nocturne_cudnn_names}
+               HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/local/cuda/lib /usr/local/cuda/lib64)
   if(NOCTURNE_CUDNN_INCLUDE AND NOCTURNE_CUDNN_LIBRARY)
     set(NOCTURNE_WITH_CUDNN ON)
+    message(STATUS "Nocturne: cuDNN ${NOCTURNE_CUDNN_LIBRARY} (headers ${NOCTURNE_CUDNN_INCLUDE})")
   elseif(NOCTURNE_CUDNN STREQUAL "ON")
     message(FATAL_ERROR "NOCTURNE_CUDNN=ON but cudnn.h or libcudnn was not found")
   endif()
