@@ -175,4 +175,10 @@ using Backend = BasicBackend<float>;
 std::unique_ptr<BasicBackend<float>> make_cpu_backend();
 std::unique_ptr<BasicBackend<double>> make_cpu_backend_double();
 
+// The threads the CPU backend's GEMMs use (its BLAS library's setting): 0 where
+// the BLAS has no thread control. set_cpu_threads(n) returns false there, or
+// for n <= 0, and changes nothing.
+int cpu_threads();
+bool set_cpu_threads(int threads);
+
 }  // namespace nocturne

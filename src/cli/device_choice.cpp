@@ -1,25 +1,10 @@
 #include "cli/device_choice.hpp"
 
-#include <dlfcn.h>
-
+#include "nocturne/backend.hpp"
 #include "nocturne/cuda.hpp"
 #include "nocturne/error.hpp"
 
 namespace nocturne::cli {
-
-namespace {
-
-// OpenBLAS's thread control, looked up at run time: the library links BLAS
-// privately, and a reference BLAS has no threads to set.
-bool set_blas_threads(int threads) {
-  using SetThreads = void (*)(int);
-  void* symbol = ::dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
-  if (!symbol) return false;
-  reinterpret_cast<SetThreads>(symbol)(threads);
-  return true;
-}
-
-}  // namespace
 
 DeviceChoice choose_device(const DeviceRequest& request) {
   if (request.device != "auto" && request.device != "cpu" && request.device != "cuda")
@@ -57,7 +42,7 @@ DeviceChoice choose_device(const DeviceRequest& request) {
   choice.backend = make_cpu_backend();
   choice.description = "cpu";
   if (request.threads > 0) {
-    if (set_blas_threads(request.threads))
+    if (set_cpu_threads(request.threads))
       choice.description += " (" + std::to_string(request.threads) + " BLAS threads)";
     else
       choice.note += std::string(choice.note.empty() ? "" : "; ") +

@@ -90,3 +90,17 @@ TEST_CASE("gemm rejects leading dimensions that are too small", "[cpu][gemm]") {
                                 c.data(), 4),
                   ShapeError);
 }
+
+TEST_CASE("the CPU backend's thread count can be read and set", "[cpu][gemm][threads]") {
+  const int before = cpu_threads();
+  CHECK_FALSE(set_cpu_threads(0));
+  CHECK(cpu_threads() == before);
+  if (before == 0) {  // a BLAS without thread control
+    CHECK_FALSE(set_cpu_threads(1));
+    return;
+  }
+  REQUIRE(set_cpu_threads(1));
+  CHECK(cpu_threads() == 1);
+  REQUIRE(set_cpu_threads(before));
+  CHECK(cpu_threads() == before);
+}
