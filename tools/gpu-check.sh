@@ -134,9 +134,11 @@ if compgen -G "$KIT/*.deb" >/dev/null; then
   stamp=$(cd "$KIT" && ls -l --time-style=+%s -- *.deb | md5sum | cut -d' ' -f1)
   if [ "$(cat "$DEPS_PREFIX/.kit-stamp" 2>/dev/null)" = "$stamp" ]; then
     log "kit already unpacked in $DEPS_PREFIX"
+    kit_how="reused"
   else
     log "unpacking the kit $KIT into $DEPS_PREFIX"
     unpack_kit "$stamp"
+    kit_how="unpacked"
   fi
   export LD_LIBRARY_PATH="$DEPS_PREFIX/runtime${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   openblas=$(find "$DEPS_PREFIX/usr/lib" -name libopenblas.so | head -1)
@@ -155,8 +157,8 @@ if compgen -G "$KIT/*.deb" >/dev/null; then
     [ "$(printf '%s\n%s\n' "$kit_glibc" "$own_glibc" | sort -V | tail -1)" != "$own_glibc" ]; then
     log "warning: the kit was made with glibc $kit_glibc, this machine has $own_glibc; its libraries may not load"
   fi
-  STATUS[kit-unpack]="exit 0, $((SECONDS - t0)) s ($(find "$DEPS_PREFIX/runtime" -type l | wc -l) run-time libraries added)"
-  log "kit unpacked in $((SECONDS - t0)) s"
+  STATUS[kit-unpack]="$kit_how, $((SECONDS - t0)) s ($(find "$DEPS_PREFIX/runtime" -type l | wc -l) run-time libraries the machine lacks)"
+  log "kit $kit_how in $((SECONDS - t0)) s"
 elif [ "$ACCESS" = no ]; then
   log "warning: no package access and no kit ($KIT): configure needs the Debian packages already installed;" \
     "run tools/gpu-deps.sh on a machine with package access and copy gpu-deps/ along"
