@@ -17,6 +17,7 @@
 
 #include "cuda/cuda_check.hpp"
 #include "cuda/cuda_resources.hpp"
+#include "cudnn/gate_blocks.hpp"
 
 namespace nocturne::cuda {
 
@@ -149,8 +150,8 @@ struct CudnnLstm::Impl {
   float* dwspace() const { return static_cast<float*>(dweights.get()); }
 
   void locate_weights();
-  // dst (cols x rows, leading dimension ldd) = src^T, src rows x cols with lda.
-  void transpose(const float* src, int lda, float* dst, int ldd, int rows, int cols) const;
+  // dst = src^T as gate_blocks.hpp describes the block.
+  void transpose(const float* src, float* dst, const BlockTranspose& block) const;
 };
 
 CudnnLstm::CudnnLstm(const LstmShape& s, Algo algo, Math math, void* stream) : impl_(std::make_unique<Impl>()) {
@@ -262,26 +263,27 @@ void CudnnLstm::Impl::locate_weights() {
     if (!have) throw DeviceError("cudnnGetRNNWeightParams: a gate has no bias (CUDNN_RNN_SINGLE_INP_BIAS)");
 }
 
-void CudnnLstm::Impl::transpose(const float* src, int lda, float* dst, int ldd, int rows, int cols) const {
-  // cuBLAS is column-major: a row-major [rows, cols] block with row stride lda
-  // is a column-major (cols x rows) matrix with leading dimension lda; its
-  // transpose, the row-major [cols, rows] dst with row stride ldd, is the
-  // column-major (rows x cols) matrix op(A) = A^T. beta = 0 with B = A keeps
-  // every read inside valid, finite memory.
+void CudnnLstm::Impl::transpose(const float* src, float* dst, const BlockTranspose& block) const {
+  // cuBLAS is column-major: a row-major [rows, cols] block with row stride
+  // src_ld is a column-major (cols x rows) matrix with leading dimension
+  // src_ld; its transpose, the row-major [cols, rows] dst with row stride
+  // dst_ld, is the column-major (rows x cols) matrix op(A) = A^T. beta = 0
+  // with B = A keeps every read inside valid, finite memory.
   const float one = 1.0f, zero = 0.0f;
-  NOCTURNE_CUDA_CHECK(cublasSgeam(cublas.get(), CUBLAS_OP_T, CUBLAS_OP_T, rows, cols, &one, src, lda, &zero, src,
-                                  lda, dst, ldd));
+  const float* a = src + block.src_offset;
+  NOCTURNE_CUDA_CHECK(cublasSgeam(cublas.get(), CUBLAS_OP_T, CUBLAS_OP_T, block.rows, block.cols, &one, a,
+                                  block.src_ld, &zero, a, block.src_ld, dst + block.dst_offset, block.dst_ld));
 }
 
 void CudnnLstm::set_weights(const float* w, const float* r, const float* b) {
   if (!w || !r || !b) throw ShapeError("CudnnLstm::set_weights: null weight pointer");
   Impl& m = *impl_;
-  const int f = m.shape.input, h = m.shape.hidden, g4 = 4 * h;
+  const int f = m.shape.input, h = m.shape.hidden;
   for (std::size_t k = 0; k < 4; ++k) {
     const std::size_t col = k * std::size_t(h);
     // Our W block: row-major [F, H] with row stride 4H; cuDNN's: [H, F].
-    m.transpose(w + col, g4, m.wspace() + m.w_at[k], f, f, h);
-    m.transpose(r + col, g4, m.wspace() + m.r_at[k], h, h, h);
+    m.transpose(w, m.wspace(), weights_in(int(k), f, h, m.w_at[k]));
+    m.transpose(r, m.wspace(), weights_in(int(k), h, h, m.r_at[k]));
     NOCTURNE_CUDA_CHECK(cudaMemcpyAsync(m.wspace() + m.b_at[k], b + col, std::size_t(h) * sizeof(float),
                                         cudaMemcpyDeviceToDevice, m.stream));
   }
@@ -317,12 +319,12 @@ void CudnnLstm::backward(const float* x, const float* h, const float* dh, float*
 void CudnnLstm::weight_gradients(float* dw, float* dr, float* db) {
   if (!dw || !dr || !db) throw ShapeError("CudnnLstm::weight_gradients: null gradient pointer");
   Impl& m = *impl_;
-  const int f = m.shape.input, h = m.shape.hidden, g4 = 4 * h;
+  const int f = m.shape.input, h = m.shape.hidden;
   for (std::size_t k = 0; k < 4; ++k) {
     const std::size_t col = k * std::size_t(h);
     // cuDNN's [H, F] block back to our [F, H] block with row stride 4H.
-    m.transpose(m.dwspace() + m.w_at[k], f, dw + col, g4, h, f);
-    m.transpose(m.dwspace() + m.r_at[k], h, dr + col, g4, h, h);
+    m.transpose(m.dwspace(), dw, gradients_out(int(k), f, h, m.w_at[k]));
+    m.transpose(m.dwspace(), dr, gradients_out(int(k), h, h, m.r_at[k]));
     NOCTURNE_CUDA_CHECK(cudaMemcpyAsync(db + col, m.dwspace() + m.b_at[k], std::size_t(h) * sizeof(float),
                                         cudaMemcpyDeviceToDevice, m.stream));
   }

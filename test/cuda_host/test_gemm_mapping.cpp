@@ -1,13 +1,14 @@
-// The row-major -> column-major (cuBLAS) GEMM mapping and the launch
-// configuration, checked on the host: a reference column-major GEMM with
-// BLAS semantics stands in for cuBLAS, and a plain row-major triple loop is
-// the specification.
+// The row-major -> column-major (cuBLAS) GEMM mapping, the cuDNN path's gate
+// blocks and the launch configuration, checked on the host: reference
+// column-major GEMM and GEAM with BLAS semantics stand in for cuBLAS, and
+// plain row-major loops are the specification.
 
 #include <catch2/catch.hpp>
 
 #include <vector>
 
 #include "cuda/gemm_mapping.hpp"
+#include "cudnn/gate_blocks.hpp"
 #include "kernels/launch_config.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/rng.hpp"
@@ -79,6 +80,54 @@ TEST_CASE("the GEMM mapping refuses what cuBLAS would refuse", "[cuda_host]") {
   CHECK_THROWS_AS(cuda::map_row_major_gemm(Transpose::no, Transpose::yes, 2, 5, 3, 3, 2, 5), ShapeError);  // ldb < k
   CHECK_THROWS_AS(cuda::map_row_major_gemm(Transpose::no, Transpose::no, 2, 5, 3, 3, 5, 4), ShapeError);  // ldc < n
   CHECK_NOTHROW(cuda::map_row_major_gemm(Transpose::no, Transpose::no, 0, 0, 0, 1, 1, 1));
+}
+
+// cublasSgeam(CUBLAS_OP_T, CUBLAS_OP_T, m, n, alpha = 1, A, lda, beta = 0, ..., C, ldc), column-major:
+// C (m x n) = A^T, A (n x m); a_size and c_size are what A and C may span.
+void reference_geam_transpose(int m, int n, const double* a, int lda, std::size_t a_size, double* c, int ldc,
+                              std::size_t c_size) {
+  REQUIRE(lda >= n);  // cuBLAS' own requirements for op(A) = A^T
+  REQUIRE(ldc >= m);
+  REQUIRE(std::size_t(m - 1) * std::size_t(lda) + std::size_t(n) <= a_size);
+  REQUIRE(std::size_t(n - 1) * std::size_t(ldc) + std::size_t(m) <= c_size);
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < m; ++i) c[i + std::size_t(j) * ldc] = a[j + std::size_t(i) * lda];
+}
+
+TEST_CASE("cuDNN gate blocks: our W, R go to cuDNN's [H, in] matrices and the gradients come back", "[cuda_host]") {
+  // cuDNN's matrix of gate k multiplies the layer input: gate_k[j] = sum_f
+  // M_k[j, f] x[f], so M_k[j, f] must be our W[f, k H + j] (R likewise).
+  for (auto [in, hidden] : {std::pair{1, 1}, std::pair{3, 5}, std::pair{7, 2}}) {
+    const int g4 = 4 * hidden;
+    const auto ours = values(std::size_t(in) * std::size_t(g4), std::uint64_t(in * 100 + hidden));
+    // cuDNN's space: the four matrices in a scrambled order with gaps, as
+    // cudnnGetRNNWeightParams may place them.
+    const std::size_t block = std::size_t(hidden) * std::size_t(in);
+    const std::size_t at[4] = {2 * (block + 3), 0 * (block + 3), 3 * (block + 3), 1 * (block + 3)};
+    std::vector<double> space(4 * (block + 3), -99.0);
+    for (int k = 0; k < 4; ++k) {
+      const cudnn::BlockTranspose t = cudnn::weights_in(k, in, hidden, at[k]);
+      REQUIRE(t.rows == in);  // geam's m, n: op(A) = A^T is in x hidden, column-major
+      REQUIRE(t.cols == hidden);
+      reference_geam_transpose(t.rows, t.cols, ours.data() + t.src_offset, t.src_ld, ours.size() - t.src_offset,
+                               space.data() + t.dst_offset, t.dst_ld, block);
+    }
+    for (int k = 0; k < 4; ++k)
+      for (int j = 0; j < hidden; ++j)
+        for (int f = 0; f < in; ++f)
+          REQUIRE(space[at[k] + std::size_t(j) * std::size_t(in) + std::size_t(f)] ==
+                  ours[std::size_t(f) * std::size_t(g4) + std::size_t(k) * std::size_t(hidden) + std::size_t(j)]);
+    for (int k = 0; k < 4; ++k)  // the gaps stay untouched
+      for (std::size_t i = at[k] + block; i < at[k] + block + 3; ++i) REQUIRE(space[i] == -99.0);
+    // Gradients come back the same way: the round trip is the identity.
+    std::vector<double> back(ours.size(), -1.0);
+    for (int k = 0; k < 4; ++k) {
+      const cudnn::BlockTranspose t = cudnn::gradients_out(k, in, hidden, at[k]);
+      reference_geam_transpose(t.rows, t.cols, space.data() + t.src_offset, t.src_ld, block,
+                               back.data() + t.dst_offset, t.dst_ld, back.size() - t.dst_offset);
+    }
+    CHECK(back == ours);
+  }
 }
 
 TEST_CASE("launch configuration", "[cuda_host]") {
