@@ -31,6 +31,9 @@ BUILD=${BUILD_DIR:-$ROOT/build-gpu}
 OUTDIR=${OUT:-$BUILD}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 16)}
 TIME_SCALE=${TIME_SCALE:-1}
+case "$JOBS,$TIME_SCALE" in
+  *[!0-9,]* | 0,* | *,0 | ,* | *,) echo "gpu-check.sh: JOBS and TIME_SCALE must be positive integers" >&2; exit 1 ;;
+esac
 KIT=${GPU_DEPS_DIR:-$ROOT/gpu-deps}
 DEPS_PREFIX=${DEPS_PREFIX:-/tmp/nocturne-deps}
 mkdir -p "$OUTDIR" "$BUILD"
@@ -95,6 +98,11 @@ STATUS[packages]="package access: $ACCESS, $((SECONDS - t0)) s"
 # unpack_kit: every .deb of the kit into DEPS_PREFIX (dpkg-deb -x: files only,
 # no maintainer scripts, nothing installed).
 unpack_kit() {
+  # Only a folder this script made (or an empty one) is removed.
+  if [ -d "$DEPS_PREFIX" ] && [ ! -f "$DEPS_PREFIX/.kit-stamp" ] && [ -n "$(ls -A "$DEPS_PREFIX")" ]; then
+    echo "gpu-check.sh: DEPS_PREFIX=$DEPS_PREFIX exists and was not made by gpu-check.sh; choose another" >&2
+    exit 1
+  fi
   rm -rf "$DEPS_PREFIX" && mkdir -p "$DEPS_PREFIX" || { echo "gpu-check.sh: cannot create $DEPS_PREFIX" >&2; exit 1; }
   for deb in "$KIT"/*.deb; do
     if command -v dpkg-deb >/dev/null; then
@@ -184,14 +192,20 @@ else
     CUDNN_FROM="not found"
   fi
 fi
+# Passed even when empty, so that a root cached by an earlier run is dropped.
+CMAKE_DEPS_ARGS+=(-DNOCTURNE_CUDNN_ROOT="$CUDNN_ROOT")
 if [ -n "$CUDNN_ROOT" ]; then
-  CMAKE_DEPS_ARGS+=(-DNOCTURNE_CUDNN_ROOT="$CUDNN_ROOT")
   for d in "$CUDNN_ROOT"/lib64 "$CUDNN_ROOT"/lib; do
     [ -d "$d" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   done
 fi
 # cuDNN loads cuBLAS and its own parts at run time.
-[ -d "$CUDA_HOME/lib64" ] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$CUDA_HOME/lib64"
+for d in "$CUDA_HOME"/lib64 "$CUDA_HOME"/lib; do
+  if [ -d "$d" ]; then
+    export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
+    break
+  fi
+done
 
 SMI="unavailable (nvidia-smi not found)"
 command -v nvidia-smi >/dev/null &&
