@@ -16,7 +16,7 @@
 # and CMake is pointed at it; nothing is installed. When the kit is present it
 # is used, with package access or without. cuDNN is taken from
 # NOCTURNE_CUDNN_ROOT when set, else the CUDA toolkit, else the system, else
-# the Python wheel nvidia-cudnn (python3's nvidia.cudnn package).
+# the Python wheel nvidia-cudnn (site-packages/nvidia/cudnn on python3's path).
 #
 # Other variables: PACKAGE_ACCESS=0|1 skips the 5-second probe of apt's
 # mirror; TIME_SCALE=N multiplies every stage's time limit (slow machines);
@@ -185,7 +185,10 @@ elif has_cudnn "$CUDA_HOME"; then
 elif compgen -G "/usr/include/cudnn.h" >/dev/null || compgen -G "/usr/include/*/cudnn.h" >/dev/null; then
   CUDNN_FROM="system"
 else
-  wheel=$(timeout 20 python3 -c 'import importlib.util as u; s = u.find_spec("nvidia.cudnn"); print(list(s.submodule_search_locations)[0])' 2>/dev/null | tail -1)
+  # The wheel lays it out as site-packages/nvidia/cudnn/{include,lib}.
+  wheel=$(timeout 20 python3 -c 'import glob, os, sys
+print(next((os.path.dirname(os.path.dirname(h)) for p in sys.path if p
+            for h in sorted(glob.glob(os.path.join(p, "nvidia", "*", "include", "cudnn.h")))), ""))' 2>/dev/null | tail -1)
   if [ -n "$wheel" ] && has_cudnn "$wheel"; then
     CUDNN_ROOT=$wheel CUDNN_FROM="Python wheel ($(python3 -c 'import sys; print(sys.prefix)' 2>/dev/null))"
   else
