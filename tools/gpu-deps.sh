@@ -7,9 +7,10 @@
 #
 #   bash tools/gpu-deps.sh            # on a Debian/Ubuntu machine with package access
 #
-# Run it on a distribution whose C library is not newer than the GPU
-# machine's (Debian 12 for Ubuntu 22.04 or later, say): the kit's OpenBLAS and
-# libpng are binaries. The kit records where it came from in gpu-deps/MANIFEST.
+# Run it on Debian 12: the tests need its Catch2 v2 (newer distributions ship
+# v3), and the kit's OpenBLAS and libpng are binaries for glibc 2.36, which
+# load on any newer one (Ubuntu 24.04 has 2.39). The kit records where it came
+# from in gpu-deps/MANIFEST.
 # FluidSynth and RtMidi are left out: WAV rendering and `nocturne play` are
 # optional and the GPU check does not need them.
 set -euo pipefail
@@ -51,6 +52,11 @@ fi
 rm -f "$tmp.log"
 count=$(find "$tmp" -maxdepth 1 -name '*.deb' | wc -l)
 [ "$count" -eq "${#packages[@]}" ] || die "expected ${#packages[@]} packages, got $count"
+catch2_version=$(dpkg-deb -f "$tmp"/catch2_*.deb Version)
+case "$catch2_version" in
+  2.*) ;;
+  *) die "this distribution's catch2 is $catch2_version; the tests need Catch2 v2: run this on Debian 12" ;;
+esac
 
 # Replace the previous kit only once the new one is complete.
 rm -rf "$KIT"
