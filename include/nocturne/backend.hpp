@@ -77,6 +77,7 @@ class BasicBackend {
   virtual RawBuffer allocate_bytes(std::size_t bytes) = 0;
   virtual void copy_to_device(void* dst, const void* host_src, std::size_t bytes) = 0;
   virtual void copy_to_host(void* host_dst, const void* src, std::size_t bytes) = 0;
+  // The two ranges must not overlap.
   virtual void copy_on_device(void* dst, const void* src, std::size_t bytes) = 0;
   // Waits until every op issued so far has finished.
   virtual void synchronize() = 0;
