@@ -81,7 +81,7 @@ void softmax(const Launch& launch, int n, int vocab, const float* logits, float*
 // maximum is the target. One block, a warp per row, partial sums added in a
 // fixed order: no atomics, reproducible.
 void softmax_cross_entropy(const Launch& launch, int n, int vocab, const float* logits,
-                           const std::int32_t* targets, float grad_scale, float* dlogits, float* stats);
+                           const std::int32_t* targets, float grad_scale, float* dlogits, double* stats);
 
 // ---- probe -------------------------------------------------------------------
 // cudaSuccess when the current device can run this build's kernels (an image

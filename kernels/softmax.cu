@@ -69,7 +69,7 @@ __global__ void softmax_kernel(int n, int vocab, const float* logits, float* pro
 
 // logits [n, vocab], targets [n], dlogits [n, vocab] or null, stats [2]; one block.
 __global__ void softmax_cross_entropy_kernel(int n, int vocab, const float* logits, const std::int32_t* targets,
-                                             float grad_scale, float* dlogits, float* stats) {
+                                             float grad_scale, float* dlogits, double* stats) {
   __shared__ double warp_loss[kLossWarps];
   __shared__ double warp_correct[kLossWarps];
   const unsigned lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
@@ -107,8 +107,8 @@ __global__ void softmax_cross_entropy_kernel(int n, int vocab, const float* logi
       total_loss += warp_loss[w];
       total_correct += warp_correct[w];
     }
-    stats[0] += float(total_loss);
-    stats[1] += float(total_correct);
+    stats[0] += total_loss;
+    stats[1] += total_correct;
   }
 }
 
@@ -122,7 +122,7 @@ void softmax(const Launch& launch, int n, int vocab, const float* logits, float*
 }
 
 void softmax_cross_entropy(const Launch& launch, int n, int vocab, const float* logits,
-                           const std::int32_t* targets, float grad_scale, float* dlogits, float* stats) {
+                           const std::int32_t* targets, float grad_scale, float* dlogits, double* stats) {
   if (n <= 0 || vocab <= 0) return;
   softmax_cross_entropy_kernel<<<1, kLossWarps * kWarp, 0, launch.stream>>>(n, vocab, logits, targets,
                                                                             grad_scale, dlogits, stats);

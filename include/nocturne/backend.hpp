@@ -160,8 +160,9 @@ class BasicBackend {
   //   dlogits = (softmax(logits) - onehot(target)) * grad_scale   (may be null)
   //   stats[0] += sum of -log softmax(logits)[target]
   //   stats[1] += number of rows whose argmax (first maximum) equals the target
+  // stats [2] is double in every backend: an epoch adds up hundreds of batches.
   virtual void softmax_cross_entropy(int n, int vocab, const T* logits, const std::int32_t* targets, T grad_scale,
-                                     T* dlogits, T* stats) = 0;
+                                     T* dlogits, double* stats) = 0;
 
   // ---- optimiser ----------------------------------------------------------
   // Adamax over n parameters, step t counted from 1:

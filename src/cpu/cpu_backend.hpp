@@ -46,7 +46,7 @@ class CpuBackend final : public BasicBackend<T> {
 
   void softmax(int n, int vocab, const T* logits, T* probs) override;
   void softmax_cross_entropy(int n, int vocab, const T* logits, const std::int32_t* targets, T grad_scale,
-                             T* dlogits, T* stats) override;
+                             T* dlogits, double* stats) override;
 
   void adamax(std::size_t n, T* params, const T* grads, T* m, T* u, const AdamaxParams& hp,
               std::int64_t step) override;

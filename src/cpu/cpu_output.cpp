@@ -57,7 +57,7 @@ void CpuBackend<T>::softmax(int n, int vocab, const T* logits, T* probs) {
 
 template <typename T>
 void CpuBackend<T>::softmax_cross_entropy(int n, int vocab, const T* logits, const std::int32_t* targets,
-                                          T grad_scale, T* dlogits, T* stats) {
+                                          T grad_scale, T* dlogits, double* stats) {
   const char* op = "softmax_cross_entropy";
   check_rows(op, n, vocab);
   require_pointer(op, "logits", logits);
@@ -88,13 +88,13 @@ void CpuBackend<T>::softmax_cross_entropy(int n, int vocab, const T* logits, con
     loss += double(math::log_of(sum) + row_max - row[target]);
     if (best == std::size_t(target)) correct += 1.0;
   }
-  stats[0] += T(loss);
-  stats[1] += T(correct);
+  stats[0] += loss;
+  stats[1] += correct;
 }
 
 #define NOCTURNE_CPU_OUTPUT_INSTANTIATE(T)                                                                 \
   template void CpuBackend<T>::softmax(int, int, const T*, T*);                                          \
-  template void CpuBackend<T>::softmax_cross_entropy(int, int, const T*, const std::int32_t*, T, T*, T*);
+  template void CpuBackend<T>::softmax_cross_entropy(int, int, const T*, const std::int32_t*, T, T*, double*);
 NOCTURNE_CPU_OUTPUT_INSTANTIATE(float)
 NOCTURNE_CPU_OUTPUT_INSTANTIATE(double)
 #undef NOCTURNE_CPU_OUTPUT_INSTANTIATE

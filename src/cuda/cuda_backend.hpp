@@ -57,7 +57,7 @@ class CudaBackend final : public BasicBackend<float> {
 
   void softmax(int n, int vocab, const float* logits, float* probs) override;
   void softmax_cross_entropy(int n, int vocab, const float* logits, const std::int32_t* targets, float grad_scale,
-                             float* dlogits, float* stats) override;
+                             float* dlogits, double* stats) override;
 
   void adamax(std::size_t n, float* params, const float* grads, float* m, float* u, const AdamaxParams& hp,
               std::int64_t step) override;

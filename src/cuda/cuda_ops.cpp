@@ -282,7 +282,7 @@ void CudaBackend::softmax(int n, int vocab, const float* logits, float* probs) {
 }
 
 void CudaBackend::softmax_cross_entropy(int n, int vocab, const float* logits, const std::int32_t* targets,
-                                        float grad_scale, float* dlogits, float* stats) {
+                                        float grad_scale, float* dlogits, double* stats) {
   const char* op = "softmax_cross_entropy";
   require_positive(op, "n", n);
   require_positive(op, "vocab", vocab);

@@ -24,7 +24,7 @@ struct BasicModel<T>::Activations {
   Buffer<T> d_h2;                        // [W, N, H2]: zero except the last step
   Buffer<T> d_drop1, d_h1, d_x1;         // backward into layer 1 (d_x1: embedding only)
   Buffer<T> workspace;
-  Buffer<T> stats;                       // [2]: loss sum, correct count
+  Buffer<double> stats;                  // [2]: loss sum, correct count
 };
 
 template <typename T>
@@ -64,7 +64,7 @@ BasicModel<T>::BasicModel(BasicBackend<T>& backend, const ModelConfig& config, i
   const LstmShape s1{config.window, max_batch, config.input_size(), config.hidden1};
   const LstmShape s2{config.window, max_batch, config.hidden1, config.hidden2};
   a.workspace = alloc(std::max(BasicBackend<T>::lstm_workspace_size(s1), BasicBackend<T>::lstm_workspace_size(s2)));
-  a.stats = alloc(2);
+  a.stats = backend.template allocate<double>(2);
 }
 
 template <typename T>
@@ -263,14 +263,15 @@ std::vector<T> BasicModel<T>::predict() {
 
 template <typename T>
 void BasicModel<T>::reset_stats() {
-  backend_.fill(act_->stats.data(), 2, T(0));
+  const double zeros[2] = {0.0, 0.0};
+  backend_.copy_to_device(act_->stats.data(), zeros, sizeof zeros);
 }
 
 template <typename T>
 BatchStats BasicModel<T>::read_stats() {
-  T host[2];
+  double host[2];
   backend_.copy_to_host(host, act_->stats.data(), sizeof host);
-  return BatchStats{double(host[0]), double(host[1])};
+  return BatchStats{host[0], host[1]};
 }
 
 template class BasicModel<float>;

@@ -202,13 +202,12 @@ TEST_CASE("float softmax_cross_entropy agrees with double", "[cpu][output]") {
   for (int r = 0; r < n; ++r) targets[std::size_t(r)] = (r * 37) % v;
   std::vector<double> d64(logits.size());
   std::vector<float> d32(logits.size());
-  double s64[2] = {0, 0};
-  float s32[2] = {0, 0};
+  double s64[2] = {0, 0}, s32[2] = {0, 0};
   twice->softmax_cross_entropy(n, v, logits.data(), targets.data(), 1.0 / n, d64.data(), s64);
   single->softmax_cross_entropy(n, v, logits_f.data(), targets.data(), 1.0f / float(n), d32.data(), s32);
   CHECK(test::relative_error(d32, d64) < 1e-5);
-  CHECK(double(s32[0]) == Approx(s64[0]).epsilon(1e-5));
-  CHECK(double(s32[1]) == s64[1]);
+  CHECK(s32[0] == Approx(s64[0]).epsilon(1e-5));
+  CHECK(s32[1] == s64[1]);
 }
 
 TEST_CASE("adamax op follows three hand-computed steps", "[cpu][optimizer]") {

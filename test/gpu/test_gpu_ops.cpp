@@ -224,13 +224,14 @@ TEST_CASE("softmax and softmax + cross-entropy match the CPU", "[gpu][output]") 
       auto logits = random_vector(std::size_t(n) * vocab, -8.0f, 8.0f);
       if (vocab > 1) logits[1] = logits[0];  // a tie: the first maximum counts
       const auto targets = random_tokens(std::size_t(n), vocab);
-      const std::vector<float> stats0{1.5f, 2.0f};  // the op adds to these
-      std::vector<float> probs[2], dl[2], stats[2], stats_nograd[2];
+      const std::vector<double> stats0{1.5, 2.0};  // the op adds to these
+      std::vector<float> probs[2], dl[2];
+      std::vector<double> stats[2], stats_nograd[2];
       int which = 0;
       for (Backend* be : {&gpu(), &cpu()}) {
         Buffer<float> l = upload(*be, logits), p = poisoned(*be, logits.size()), d = poisoned(*be, logits.size());
         Buffer<std::int32_t> t = upload(*be, targets);
-        Buffer<float> st = upload(*be, stats0), st2 = upload(*be, stats0);
+        Buffer<double> st = upload(*be, stats0), st2 = upload(*be, stats0);
         be->softmax(n, vocab, l.data(), p.data());
         be->softmax_cross_entropy(n, vocab, l.data(), t.data(), 1.0f / float(n), d.data(), st.data());
         be->softmax_cross_entropy(n, vocab, l.data(), t.data(), 0.0f, nullptr, st2.data());
@@ -249,7 +250,8 @@ TEST_CASE("softmax and softmax + cross-entropy match the CPU", "[gpu][output]") 
       // dlogits = p - onehot: near-cancellation at the target, so compare with
       // the GEMM tolerance for the relative part.
       require_close("dlogits" + shape, dl[0], dl[1], Tolerance{rows.normalised, 1e-6, 1e-4});
-      require_close("loss" + shape, std::vector<float>{stats[0][0]}, std::vector<float>{stats[1][0]}, kElementwise);
+      require_close("loss" + shape, std::vector<float>{float(stats[0][0])}, std::vector<float>{float(stats[1][0])},
+                    kElementwise);
       CHECK(stats[0][1] == stats[1][1]);  // correct counts: exact
       CHECK(stats_nograd[0] == stats[0]);
     }

@@ -25,7 +25,8 @@ TEST_CASE("record() replays the same work as direct calls, with the offset read 
   Buffer<std::int32_t> targets = upload(g, random_tokens(std::size_t(n), vocab));
   Buffer<float> hb = g.allocate<float>(seq * h), cb = g.allocate<float>(seq * h), gb = g.allocate<float>(seq * 4 * h);
   Buffer<float> dropped = g.allocate<float>(seq * h), logits = g.allocate<float>(std::size_t(n) * vocab),
-                dlogits = g.allocate<float>(std::size_t(n) * vocab), stats = g.allocate<float>(2);
+                dlogits = g.allocate<float>(std::size_t(n) * vocab);
+  Buffer<double> stats = g.allocate<double>(2);
   Buffer<std::uint64_t> offset = g.allocate<std::uint64_t>(1);
   const DropoutKey key{99, rng_stream::dropout, 3, offset.data()};
   auto work = [&] {
@@ -38,14 +39,16 @@ TEST_CASE("record() replays the same work as direct calls, with the offset read 
   auto run = [&](std::uint64_t step, Replayable* recorded) {
     const std::uint64_t value = step << 32;
     g.copy_to_device(offset.data(), &value, sizeof value);
-    g.fill(stats.data(), 2, 0.0f);
+    const double zeros[2] = {0.0, 0.0};
+    g.copy_to_device(stats.data(), zeros, sizeof zeros);
     g.fill(dropped.data(), seq * h, std::numeric_limits<float>::quiet_NaN());
     if (recorded)
       recorded->replay();
     else
       work();
-    return std::vector<std::vector<float>>{g.download(dropped), g.download(dlogits), g.download(stats),
-                                           g.download(hb)};
+    const std::vector<double> totals = g.download(stats);
+    return std::vector<std::vector<float>>{g.download(dropped), g.download(dlogits),
+                                           std::vector<float>(totals.begin(), totals.end()), g.download(hb)};
   };
   const auto direct1 = run(1, nullptr);
   const auto direct2 = run(2, nullptr);

@@ -398,3 +398,24 @@ TEST_CASE("a NaN loss throws TrainingError naming the epoch and step", "[trainer
   Trainer sparse(model, tc);
   CHECK_THROWS_WITH(sparse.train_epoch(train.set()), Catch::Contains("epoch 1") && Catch::Contains("step 4"));
 }
+
+// The loss and accuracy sums live in double on the device whatever the model's
+// scalar: thousands of float batch losses add up without drift.
+TEST_CASE("running loss sums of a float model do not drift over many batches", "[model][stats]") {
+  auto backend = make_cpu_backend();
+  const ModelConfig config = test::small_config(InputMode::scalar, 0.0);
+  Model model(*backend, config, 4);
+  model.initialize(3);
+  const test::TestBatch batch = test::random_batch(config, 4, 9);
+  model.set_batch(batch.tokens, batch.targets);
+  model.reset_stats();
+  model.evaluate_step();
+  const BatchStats one = model.read_stats();
+  REQUIRE(one.loss_sum > 0);
+  model.reset_stats();
+  const int batches = 5000;
+  for (int i = 0; i < batches; ++i) model.evaluate_step();
+  const BatchStats many = model.read_stats();
+  CHECK(many.loss_sum == Approx(batches * one.loss_sum).epsilon(1e-12));
+  CHECK(many.correct == batches * one.correct);
+}
