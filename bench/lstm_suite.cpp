@@ -298,7 +298,7 @@ std::string now_utc() {
 
 // The threads each side runs on: ours multithreads only its GEMMs (OpenBLAS);
 // oneDNN's OpenMP runtime is given the same count.
-int set_cpu_threads(const LstmBenchOptions& o, Meta& meta) {
+void set_cpu_threads(const LstmBenchOptions& o, Meta& meta) {
   if (o.threads > 0 && !set_blas_threads(o.threads))
     throw ConfigError("--threads " + std::to_string(o.threads) + ": the BLAS library offers no thread control");
   const int ours = blas_threads();
@@ -315,9 +315,8 @@ int set_cpu_threads(const LstmBenchOptions& o, Meta& meta) {
                                               (wanted > 0 ? std::string(", set to ours") : std::string()) + ")"
                                         : "its runtime's default");
 #else
-  meta.set("onednn", "not built in (oneDNN was not found at configure time): ours only");
+  meta.set("onednn", "not built in (oneDNN not found at configure time, or NOCTURNE_BENCH_ONEDNN off): ours only");
 #endif
-  return ours;
 }
 
 #if NOCTURNE_BENCH_WITH_ONEDNN
