@@ -44,15 +44,6 @@ std::uint64_t mask_offset(const DropoutKey& key) {
 }
 
 template <typename T>
-void check_dropout(const char* op, T p, std::size_t n, const T* in, const T* out) {
-  if (!(p >= T(0) && p < T(1)))
-    throw ConfigError(std::string(op) + ": drop probability must be in [0, 1), got " + std::to_string(double(p)));
-  if (n == 0) return;
-  require_pointer(op, "input", in);
-  require_pointer(op, "output", out);
-}
-
-template <typename T>
 void dropout(const DropoutKey& key, T p, std::size_t n, const T* in, T* out) {
   if (p == T(0)) {
     if (in != out) std::memcpy(out, in, n * sizeof(T));
@@ -132,27 +123,18 @@ double CpuBackend<T>::sum_squares(const T* x, std::size_t n) {
 
 template <typename T>
 void CpuBackend<T>::dropout_forward(const DropoutKey& key, T p, std::size_t n, const T* x, T* y) {
-  check_dropout("dropout_forward", p, n, x, y);
-  dropout(key, p, n, x, y);
+  if (checks::dropout("dropout_forward", double(p), n, x, y)) dropout(key, p, n, x, y);
 }
 
 template <typename T>
 void CpuBackend<T>::dropout_backward(const DropoutKey& key, T p, std::size_t n, const T* dy, T* dx) {
-  check_dropout("dropout_backward", p, n, dy, dx);
-  dropout(key, p, n, dy, dx);
+  if (checks::dropout("dropout_backward", double(p), n, dy, dx)) dropout(key, p, n, dy, dx);
 }
 
 template <typename T>
 void CpuBackend<T>::adamax(std::size_t n, T* params, const T* grads, T* m, T* u, const AdamaxParams& hp,
                            std::int64_t step) {
-  if (step < 1) throw ConfigError("adamax: step counts from 1, got " + std::to_string(step));
-  if (!(hp.beta1 >= 0.0 && hp.beta1 < 1.0))
-    throw ConfigError("adamax: beta1 must be in [0, 1), got " + std::to_string(hp.beta1));
-  if (n == 0) return;
-  require_pointer("adamax", "params", params);
-  require_pointer("adamax", "grads", grads);
-  require_pointer("adamax", "m", m);
-  require_pointer("adamax", "u", u);
+  if (!checks::adamax(n, params, grads, m, u, hp, step)) return;
   // Bias correction in double, then one rounding to T.
   const T lr_t = T(hp.learning_rate / (1.0 - std::pow(hp.beta1, double(step))));
   const T beta1 = T(hp.beta1), beta2 = T(hp.beta2), eps = T(hp.epsilon);

@@ -10,29 +10,14 @@ namespace nocturne::cpu {
 
 template <typename T>
 void CpuBackend<T>::dense_forward(int n, int k, int m, const T* x, const T* w, const T* b, T* y) {
-  const char* op = "dense_forward";
-  require_positive(op, "n", n);
-  require_positive(op, "k", k);
-  require_positive(op, "m", m);
-  require_pointer(op, "x", x);
-  require_pointer(op, "w", w);
-  require_pointer(op, "b", b);
-  require_pointer(op, "y", y);
+  checks::dense_forward(n, k, m, x, w, b, y);
   broadcast_rows(std::size_t(n), std::size_t(m), b, y);
   blas_gemm(Transpose::no, Transpose::no, n, m, k, T(1), x, k, w, m, T(1), y, m);
 }
 
 template <typename T>
 void CpuBackend<T>::dense_backward(int n, int k, int m, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
-  const char* op = "dense_backward";
-  require_positive(op, "n", n);
-  require_positive(op, "k", k);
-  require_positive(op, "m", m);
-  require_pointer(op, "x", x);
-  require_pointer(op, "w", w);
-  require_pointer(op, "dy", dy);
-  require_pointer(op, "dw", dw);
-  require_pointer(op, "db", db);
+  checks::dense_backward(n, k, m, x, w, dy, dw, db);
   blas_gemm(Transpose::yes, Transpose::no, k, m, n, T(1), x, k, dy, m, T(0), dw, m);
   column_sums(std::size_t(n), std::size_t(m), dy, db);
   if (dx) blas_gemm(Transpose::no, Transpose::yes, n, k, m, T(1), dy, m, w, m, T(0), dx, k);
@@ -40,10 +25,7 @@ void CpuBackend<T>::dense_backward(int n, int k, int m, const T* x, const T* w, 
 
 template <typename T>
 void CpuBackend<T>::scalar_input(const std::int32_t* tokens, std::size_t n, int vocab, T* out) {
-  require_positive("scalar_input", "vocab", vocab);
-  if (n == 0) return;
-  require_pointer("scalar_input", "tokens", tokens);
-  require_pointer("scalar_input", "out", out);
+  if (!checks::scalar_input(n, vocab, tokens, out)) return;
   const T v = T(vocab);
   for (std::size_t i = 0; i < n; ++i) out[i] = T(tokens[i]) / v;
 }
@@ -51,11 +33,7 @@ void CpuBackend<T>::scalar_input(const std::int32_t* tokens, std::size_t n, int 
 template <typename T>
 void CpuBackend<T>::embedding_forward(const std::int32_t* tokens, std::size_t n, int dim, const T* table, T* out) {
   const char* op = "embedding_forward";
-  require_positive(op, "dim", dim);
-  if (n == 0) return;
-  require_pointer(op, "tokens", tokens);
-  require_pointer(op, "table", table);
-  require_pointer(op, "out", out);
+  if (!checks::embedding_forward(n, dim, tokens, table, out)) return;
   const std::size_t d = std::size_t(dim);
   for (std::size_t i = 0; i < n; ++i) {
     require(tokens[i] >= 0, op, "negative token " + std::to_string(tokens[i]) + " at " + std::to_string(i));
@@ -68,14 +46,9 @@ template <typename T>
 void CpuBackend<T>::embedding_backward(const std::int32_t* tokens, std::size_t n, int vocab, int dim, const T* d_out,
                                        T* d_table) {
   const char* op = "embedding_backward";
-  require_positive(op, "vocab", vocab);
-  require_positive(op, "dim", dim);
-  require_pointer(op, "d_table", d_table);
+  checks::embedding_backward(n, vocab, dim, tokens, d_out, d_table);
   const std::size_t d = std::size_t(dim);
   for (std::size_t i = 0; i < std::size_t(vocab) * d; ++i) d_table[i] = T(0);
-  if (n == 0) return;
-  require_pointer(op, "tokens", tokens);
-  require_pointer(op, "d_out", d_out);
   for (std::size_t i = 0; i < n; ++i) {
     require(tokens[i] >= 0 && tokens[i] < vocab, op,
             "token " + std::to_string(tokens[i]) + " at " + std::to_string(i) + " is outside [0, " +

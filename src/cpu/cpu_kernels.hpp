@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/op_checks.hpp"
 #include "nocturne/backend.hpp"
 #include "nocturne/error.hpp"
 
@@ -47,15 +48,9 @@ void broadcast_rows(std::size_t rows, std::size_t cols, const T* v, T* out);
 template <typename T>
 void column_sums(std::size_t rows, std::size_t cols, const T* m, T* sums);
 
-// ---- argument checks -------------------------------------------------------
-inline void require(bool ok, const char* op, const std::string& what) {
-  if (!ok) throw ShapeError(std::string(op) + ": " + what);
-}
-inline void require_positive(const char* op, const char* name, long long value) {
-  if (value <= 0) throw ShapeError(std::string(op) + ": " + name + " must be positive, got " + std::to_string(value));
-}
-inline void require_pointer(const char* op, const char* name, const void* p) {
-  if (!p) throw ShapeError(std::string(op) + ": " + name + " is null");
-}
+// ---- argument checks (src/core/op_checks.hpp) --------------------------------
+using checks::require;
+using checks::require_pointer;
+using checks::require_positive;
 
 }  // namespace nocturne::cpu

@@ -19,17 +19,6 @@ namespace {
 // K = 1 (the recipe's scalar input) wastes most of its time packing.
 constexpr int kLoopInputWidth = 8;
 
-void check_lstm_shape(const char* op, const LstmShape& s) {
-  require_positive(op, "steps", s.steps);
-  require_positive(op, "batch", s.batch);
-  require_positive(op, "input", s.input);
-  require_positive(op, "hidden", s.hidden);
-  const long long rows = static_cast<long long>(s.steps) * s.batch;
-  const long long widest = std::max<long long>(4LL * s.hidden, s.input);
-  require(rows <= INT_MAX && 4LL * s.hidden <= INT_MAX && rows * widest < (1LL << 40), op,
-          "shape too large for 32-bit BLAS sizes");
-}
-
 // gates[r, :] = b + x[r, :] W for every row r of x [rows, F].
 template <typename T>
 void input_projection(int rows, int input, int width, const T* x, const T* w, const T* b, T* gates) {
@@ -53,12 +42,7 @@ void input_projection(int rows, int input, int width, const T* x, const T* w, co
 template <typename T>
 void CpuBackend<T>::lstm_forward(const LstmShape& s, const T* x, const T* w, const T* r, const T* b, T* h, T* c,
                                  T* gates) {
-  const char* op = "lstm_forward";
-  check_lstm_shape(op, s);
-  for (const void* p : {static_cast<const void*>(x), static_cast<const void*>(w), static_cast<const void*>(r),
-                        static_cast<const void*>(b), static_cast<const void*>(h), static_cast<const void*>(c),
-                        static_cast<const void*>(gates)})
-    require_pointer(op, "an input or output buffer", p);
+  checks::lstm_forward(s, {x, w, r, b, h, c, gates});
   const int n = s.batch, hidden = s.hidden, width = 4 * s.hidden;
   const std::size_t step_h = std::size_t(n) * hidden, step_g = std::size_t(n) * width;
 
@@ -76,13 +60,7 @@ void CpuBackend<T>::lstm_forward(const LstmShape& s, const T* x, const T* w, con
 template <typename T>
 void CpuBackend<T>::lstm_backward(const LstmShape& s, const T* x, const T* w, const T* r, const T* h, const T* c,
                                   const T* gates, const T* dh, T* dx, T* dw, T* dr, T* db, T* workspace) {
-  const char* op = "lstm_backward";
-  check_lstm_shape(op, s);
-  for (const void* p : {static_cast<const void*>(x), static_cast<const void*>(w), static_cast<const void*>(r),
-                        static_cast<const void*>(h), static_cast<const void*>(c), static_cast<const void*>(gates),
-                        static_cast<const void*>(dh), static_cast<const void*>(dw), static_cast<const void*>(dr),
-                        static_cast<const void*>(db), static_cast<const void*>(workspace)})
-    require_pointer(op, "an input, output or workspace buffer", p);
+  checks::lstm_backward(s, {x, w, r, h, c, gates, dh, dw, dr, db, workspace});
   const int n = s.batch, hidden = s.hidden, width = 4 * s.hidden, input = s.input;
   const int rows = s.steps * n;
   const std::size_t step_h = std::size_t(n) * hidden, step_g = std::size_t(n) * width;
@@ -121,13 +99,7 @@ void CpuBackend<T>::lstm_backward(const LstmShape& s, const T* x, const T* w, co
 template <typename T>
 void CpuBackend<T>::lstm_step(int batch, int input, int hidden, const T* x, const T* w, const T* r, const T* b,
                               const T* h_prev, const T* c_prev, T* h, T* c, T* gates) {
-  const char* op = "lstm_step";
-  check_lstm_shape(op, LstmShape{1, batch, input, hidden});
-  for (const void* p : {static_cast<const void*>(x), static_cast<const void*>(w), static_cast<const void*>(r),
-                        static_cast<const void*>(b), static_cast<const void*>(h_prev),
-                        static_cast<const void*>(c_prev), static_cast<const void*>(h), static_cast<const void*>(c),
-                        static_cast<const void*>(gates)})
-    require_pointer(op, "an input or output buffer", p);
+  checks::lstm_step(batch, input, hidden, {x, w, r, b, h_prev, c_prev, h, c, gates});
   const int width = 4 * hidden;
   input_projection(batch, input, width, x, w, b, gates);
   blas_gemm(Transpose::no, Transpose::no, batch, width, hidden, T(1), h_prev, hidden, r, width, T(1), gates, width);

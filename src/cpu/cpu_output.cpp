@@ -33,18 +33,11 @@ T shifted_exps(const T* row, std::size_t v, T row_max, T* out) {
   return sum;
 }
 
-void check_rows(const char* op, int n, int vocab) {
-  require_positive(op, "n", n);
-  require_positive(op, "vocab", vocab);
-}
-
 }  // namespace
 
 template <typename T>
 void CpuBackend<T>::softmax(int n, int vocab, const T* logits, T* probs) {
-  check_rows("softmax", n, vocab);
-  require_pointer("softmax", "logits", logits);
-  require_pointer("softmax", "probs", probs);
+  checks::softmax(n, vocab, logits, probs);
   const std::size_t v = std::size_t(vocab);
   for (std::size_t r = 0; r < std::size_t(n); ++r) {
     const T* row = logits + r * v;
@@ -59,10 +52,7 @@ template <typename T>
 void CpuBackend<T>::softmax_cross_entropy(int n, int vocab, const T* logits, const std::int32_t* targets,
                                           T grad_scale, T* dlogits, double* stats) {
   const char* op = "softmax_cross_entropy";
-  check_rows(op, n, vocab);
-  require_pointer(op, "logits", logits);
-  require_pointer(op, "targets", targets);
-  require_pointer(op, "stats", stats);
+  checks::softmax_cross_entropy(n, vocab, logits, targets, stats);
   const std::size_t v = std::size_t(vocab);
   double loss = 0.0;
   double correct = 0.0;

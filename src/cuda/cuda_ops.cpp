@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/op_checks.hpp"
 #include "cuda/cuda_backend.hpp"
 #include "cuda/gemm_mapping.hpp"
 #include "kernels/kernels.hpp"
@@ -25,28 +26,8 @@
 #include "nocturne/error.hpp"
 
 namespace nocturne::cuda {
-namespace {
 
-void require(bool ok, const char* op, const std::string& what) {
-  if (!ok) throw ShapeError(std::string(op) + ": " + what);
-}
-void require_positive(const char* op, const char* name, long long value) {
-  if (value <= 0) throw ShapeError(std::string(op) + ": " + name + " must be positive, got " + std::to_string(value));
-}
-void require_pointer(const char* op, const char* name, const void* p) {
-  if (!p) throw ShapeError(std::string(op) + ": " + name + " is null");
-}
-
-void check_lstm(const char* op, const LstmShape& s) {
-  require_positive(op, "steps", s.steps);
-  require_positive(op, "batch", s.batch);
-  require_positive(op, "input", s.input);
-  require_positive(op, "hidden", s.hidden);
-  const long long rows = static_cast<long long>(s.steps) * s.batch;
-  require(rows <= INT32_MAX && 4LL * s.hidden <= INT32_MAX, op, "shape too large for 32-bit GEMM sizes");
-}
-
-}  // namespace
+using checks::require_pointer;
 
 // ---- linear algebra ------------------------------------------------------------
 
@@ -97,34 +78,19 @@ void CudaBackend::column_sums(std::size_t rows, std::size_t cols, const float* m
 // ---- input features --------------------------------------------------------------
 
 void CudaBackend::scalar_input(const std::int32_t* tokens, std::size_t n, int vocab, float* out) {
-  require_positive("scalar_input", "vocab", vocab);
-  if (n == 0) return;
-  require_pointer("scalar_input", "tokens", tokens);
-  require_pointer("scalar_input", "out", out);
+  if (!checks::scalar_input(n, vocab, tokens, out)) return;
   kernels::scalar_input(launch(), tokens, n, vocab, out);
 }
 
 void CudaBackend::embedding_forward(const std::int32_t* tokens, std::size_t n, int dim, const float* table,
                                     float* out) {
-  const char* op = "embedding_forward";
-  require_positive(op, "dim", dim);
-  if (n == 0) return;
-  require_pointer(op, "tokens", tokens);
-  require_pointer(op, "table", table);
-  require_pointer(op, "out", out);
+  if (!checks::embedding_forward(n, dim, tokens, table, out)) return;
   kernels::embedding_forward(launch(), tokens, n, dim, table, out);
 }
 
 void CudaBackend::embedding_backward(const std::int32_t* tokens, std::size_t n, int vocab, int dim,
                                      const float* d_out, float* d_table) {
-  const char* op = "embedding_backward";
-  require_positive(op, "vocab", vocab);
-  require_positive(op, "dim", dim);
-  require_pointer(op, "d_table", d_table);
-  if (n > 0) {
-    require_pointer(op, "tokens", tokens);
-    require_pointer(op, "d_out", d_out);
-  }
+  checks::embedding_backward(n, vocab, dim, tokens, d_out, d_table);
   kernels::embedding_backward(launch(), tokens, n, vocab, dim, d_out, d_table);
 }
 
@@ -132,12 +98,7 @@ void CudaBackend::embedding_backward(const std::int32_t* tokens, std::size_t n, 
 
 void CudaBackend::lstm_forward(const LstmShape& s, const float* x, const float* w, const float* r, const float* b,
                                float* h, float* c, float* gates) {
-  const char* op = "lstm_forward";
-  check_lstm(op, s);
-  for (const void* p : {static_cast<const void*>(x), static_cast<const void*>(w), static_cast<const void*>(r),
-                        static_cast<const void*>(b), static_cast<const void*>(h), static_cast<const void*>(c),
-                        static_cast<const void*>(gates)})
-    require_pointer(op, "an input or output buffer", p);
+  checks::lstm_forward(s, {x, w, r, b, h, c, gates});
 #if NOCTURNE_WITH_CUDNN
   if (cudnn_lstm_) return cudnn::cudnn_lstm_forward(s, x, w, r, b, h, c, gates, stream_.get());
 #endif
@@ -159,13 +120,7 @@ void CudaBackend::lstm_forward(const LstmShape& s, const float* x, const float* 
 void CudaBackend::lstm_backward(const LstmShape& s, const float* x, const float* w, const float* r, const float* h,
                                 const float* c, const float* gates, const float* dh, float* dx, float* dw,
                                 float* dr, float* db, float* workspace) {
-  const char* op = "lstm_backward";
-  check_lstm(op, s);
-  for (const void* p : {static_cast<const void*>(x), static_cast<const void*>(w), static_cast<const void*>(r),
-                        static_cast<const void*>(h), static_cast<const void*>(c), static_cast<const void*>(gates),
-                        static_cast<const void*>(dh), static_cast<const void*>(dw), static_cast<const void*>(dr),
-                        static_cast<const void*>(db), static_cast<const void*>(workspace)})
-    require_pointer(op, "an input, output or workspace buffer", p);
+  checks::lstm_backward(s, {x, w, r, h, c, gates, dh, dw, dr, db, workspace});
 #if NOCTURNE_WITH_CUDNN
   if (cudnn_lstm_)
     return cudnn::cudnn_lstm_backward(s, x, w, r, h, c, gates, dh, dx, dw, dr, db, workspace, stream_.get());
@@ -199,13 +154,7 @@ void CudaBackend::lstm_backward(const LstmShape& s, const float* x, const float*
 void CudaBackend::lstm_step(int batch, int input, int hidden, const float* x, const float* w, const float* r,
                             const float* b, const float* h_prev, const float* c_prev, float* h, float* c,
                             float* gates) {
-  const char* op = "lstm_step";
-  check_lstm(op, LstmShape{1, batch, input, hidden});
-  for (const void* p : {static_cast<const void*>(x), static_cast<const void*>(w), static_cast<const void*>(r),
-                        static_cast<const void*>(b), static_cast<const void*>(h_prev),
-                        static_cast<const void*>(c_prev), static_cast<const void*>(h), static_cast<const void*>(c),
-                        static_cast<const void*>(gates)})
-    require_pointer(op, "an input or output buffer", p);
+  checks::lstm_step(batch, input, hidden, {x, w, r, b, h_prev, c_prev, h, c, gates});
   const int g4 = 4 * hidden;
   gemm(Transpose::no, Transpose::no, batch, g4, input, 1.0f, x, input, w, g4, 0.0f, gates, g4);
   gemm(Transpose::no, Transpose::no, batch, g4, hidden, 1.0f, h_prev, hidden, r, g4, 1.0f, gates, g4);
@@ -215,29 +164,14 @@ void CudaBackend::lstm_step(int batch, int input, int hidden, const float* x, co
 // ---- dense -----------------------------------------------------------------------
 
 void CudaBackend::dense_forward(int n, int k, int m, const float* x, const float* w, const float* b, float* y) {
-  const char* op = "dense_forward";
-  require_positive(op, "n", n);
-  require_positive(op, "k", k);
-  require_positive(op, "m", m);
-  require_pointer(op, "x", x);
-  require_pointer(op, "w", w);
-  require_pointer(op, "b", b);
-  require_pointer(op, "y", y);
+  checks::dense_forward(n, k, m, x, w, b, y);
   kernels::broadcast_rows(launch(), std::size_t(n), std::size_t(m), b, y);
   gemm(Transpose::no, Transpose::no, n, m, k, 1.0f, x, k, w, m, 1.0f, y, m);
 }
 
 void CudaBackend::dense_backward(int n, int k, int m, const float* x, const float* w, const float* dy, float* dx,
                                  float* dw, float* db) {
-  const char* op = "dense_backward";
-  require_positive(op, "n", n);
-  require_positive(op, "k", k);
-  require_positive(op, "m", m);
-  require_pointer(op, "x", x);
-  require_pointer(op, "w", w);
-  require_pointer(op, "dy", dy);
-  require_pointer(op, "dw", dw);
-  require_pointer(op, "db", db);
+  checks::dense_backward(n, k, m, x, w, dy, dw, db);
   gemm(Transpose::yes, Transpose::no, k, m, n, 1.0f, x, k, dy, m, 0.0f, dw, m);
   column_sums(std::size_t(n), std::size_t(m), dy, db);
   if (dx) gemm(Transpose::no, Transpose::yes, n, k, m, 1.0f, dy, m, w, m, 0.0f, dx, k);
@@ -247,11 +181,7 @@ void CudaBackend::dense_backward(int n, int k, int m, const float* x, const floa
 
 void CudaBackend::dropout(const char* op, const DropoutKey& key, float p, std::size_t n, const float* in,
                           float* out) {
-  if (!(p >= 0.0f && p < 1.0f))
-    throw ConfigError(std::string(op) + ": drop probability must be in [0, 1), got " + std::to_string(double(p)));
-  if (n == 0) return;
-  require_pointer(op, "input", in);
-  require_pointer(op, "output", out);
+  if (!checks::dropout(op, double(p), n, in, out)) return;
   if (p == 0.0f) return copy_on_device(out, in, n * sizeof(float));
   kernels::DropoutMask mask;
   mask.seed = key.seed;
@@ -274,21 +204,13 @@ void CudaBackend::dropout_backward(const DropoutKey& key, float p, std::size_t n
 // ---- output ----------------------------------------------------------------------
 
 void CudaBackend::softmax(int n, int vocab, const float* logits, float* probs) {
-  require_positive("softmax", "n", n);
-  require_positive("softmax", "vocab", vocab);
-  require_pointer("softmax", "logits", logits);
-  require_pointer("softmax", "probs", probs);
+  checks::softmax(n, vocab, logits, probs);
   kernels::softmax(launch(), n, vocab, logits, probs);
 }
 
 void CudaBackend::softmax_cross_entropy(int n, int vocab, const float* logits, const std::int32_t* targets,
                                         float grad_scale, float* dlogits, double* stats) {
-  const char* op = "softmax_cross_entropy";
-  require_positive(op, "n", n);
-  require_positive(op, "vocab", vocab);
-  require_pointer(op, "logits", logits);
-  require_pointer(op, "targets", targets);
-  require_pointer(op, "stats", stats);
+  checks::softmax_cross_entropy(n, vocab, logits, targets, stats);
   kernels::softmax_cross_entropy(launch(), n, vocab, logits, targets, grad_scale, dlogits, stats);
 }
 
@@ -296,14 +218,7 @@ void CudaBackend::softmax_cross_entropy(int n, int vocab, const float* logits, c
 
 void CudaBackend::adamax(std::size_t n, float* params, const float* grads, float* m, float* u,
                          const AdamaxParams& hp, std::int64_t step) {
-  if (step < 1) throw ConfigError("adamax: step counts from 1, got " + std::to_string(step));
-  if (!(hp.beta1 >= 0.0 && hp.beta1 < 1.0))
-    throw ConfigError("adamax: beta1 must be in [0, 1), got " + std::to_string(hp.beta1));
-  if (n == 0) return;
-  require_pointer("adamax", "params", params);
-  require_pointer("adamax", "grads", grads);
-  require_pointer("adamax", "m", m);
-  require_pointer("adamax", "u", u);
+  if (!checks::adamax(n, params, grads, m, u, hp, step)) return;
   // Bias correction in double, then one rounding to float (as on the CPU).
   const float lr_t = float(hp.learning_rate / (1.0 - std::pow(hp.beta1, double(step))));
   kernels::adamax(launch(), n, params, grads, m, u, lr_t, float(hp.beta1), float(hp.beta2), float(hp.epsilon));
