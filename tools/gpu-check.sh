@@ -68,6 +68,7 @@ package_access() {
   [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null || return 1
   local url hostport host port
   url=$(apt-config dump 2>/dev/null | sed -n 's/^Acquire::https\?::Proxy "\(https\?:\/\/[^"]*\)";$/\1/p' | head -1)
+  url=${url:-${http_proxy:-${HTTP_PROXY:-}}}  # apt also honours the environment's proxy
   if [ -z "$url" ]; then
     url=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
       grep -vE '^[[:space:]]*#' | grep -oE '(https?|ftp)://[^[:space:]]+' | head -1)
