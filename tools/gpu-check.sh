@@ -238,11 +238,19 @@ if [ "$FAILED" = 0 ]; then
 fi
 TEST_BIN=$(find "$BUILD" -name test_gpu_backend -type f -perm -u+x 2>/dev/null | head -1)
 BENCH_BIN=$(find "$BUILD" -name bench_gpu -type f -perm -u+x 2>/dev/null | head -1)
+CUDNN_BIN=$(find "$BUILD" -name test_gpu_cudnn -type f -perm -u+x 2>/dev/null | head -1)
 
 # ---- tests ------------------------------------------------------------------------
 if [ -n "$TEST_BIN" ]; then
   run_stage gpu-tests 240 "$OUTDIR/test.log" \
     env NOCTURNE_REQUIRE_ALL_TESTS=1 "$TEST_BIN" --durations yes || FAILED=1
+  # cuDNN against our kernels and the CPU: every algorithm and math mode.
+  if [ -n "$CUDNN_BIN" ]; then
+    run_stage cudnn-tests 180 "$OUTDIR/cudnn.log" \
+      env NOCTURNE_REQUIRE_ALL_TESTS=1 "$CUDNN_BIN" --durations yes || FAILED=1
+  else
+    STATUS[cudnn-tests]="not built (no cuDNN found at configure)"
+  fi
   SANITIZER=$(command -v compute-sanitizer || true)
   if [ -n "$SANITIZER" ]; then
     if [ "$(time_left)" -gt "$(scaled 200)" ]; then
@@ -274,7 +282,7 @@ fi
 # The rest of the test suite (CPU tests; corpus tests skip where it is absent).
 if [ -d "$BUILD" ] && [ "$(time_left)" -gt "$(scaled 130)" ]; then
   run_stage ctest 100 "$OUTDIR/ctest.log" \
-    ctest --test-dir "$BUILD" -j "$JOBS" --timeout $((90 * TIME_SCALE)) --output-on-failure -E test_gpu_backend || true
+    ctest --test-dir "$BUILD" -j "$JOBS" --timeout $((90 * TIME_SCALE)) --output-on-failure -E 'test_gpu_backend|test_gpu_cudnn' || true
 fi
 
 # ---- benchmark --------------------------------------------------------------------
@@ -331,7 +339,8 @@ CUDA_COMPILER=${CUDA_COMPILER:-$NVCC_BIN}
   echo
   echo "| stage | result |"
   echo "| --- | --- |"
-  for stage in packages kit-unpack configure build build-gpu-targets gpu-tests memcheck racecheck ctest bench; do
+  for stage in packages kit-unpack configure build build-gpu-targets gpu-tests cudnn-tests memcheck racecheck ctest \
+    bench; do
     [ -n "${STATUS[$stage]:-}" ] && echo "| $stage | ${STATUS[$stage]} |"
   done
   echo
@@ -340,6 +349,13 @@ CUDA_COMPILER=${CUDA_COMPILER:-$NVCC_BIN}
     echo '```'
     grep -E "^step |gpu vs cpu|tf32 vs fp32|test cases|assertions|FAILED|SKIPPED|REQUIRE|CHECK\(|with expansion|normalised" \
       "$OUTDIR/test.log" | head -80
+    echo '```'
+  fi
+  if [ -f "$OUTDIR/cudnn.log" ]; then
+    echo "## cuDNN tests (every algorithm and math mode against ours and the CPU)"
+    echo '```'
+    grep -E "^cuDNN |not supported|pairs ran|test cases|assertions|FAILED|SKIPPED|with expansion" "$OUTDIR/cudnn.log" |
+      head -60
     echo '```'
   fi
   if [ -f "$OUTDIR/sanitizer.log" ]; then
