@@ -130,8 +130,7 @@ endif()
 # (src/cli/cmd_bench.cpp links it when NOCTURNE_BENCH is ON).
 add_library(nocturne_lstm_suite STATIC
   ${CMAKE_CURRENT_LIST_DIR}/lstm_suite.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/lstm_report.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/blas_threads.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/lstm_report.cpp)
 # Headers are included as "bench/...": the source root is the include folder;
 # src/ for the library's midi/atomic_write.hpp and cudnn/cudnn_lstm.hpp.
 target_include_directories(nocturne_lstm_suite PUBLIC ${PROJECT_SOURCE_DIR} PRIVATE ${PROJECT_SOURCE_DIR}/src)

@@ -33,7 +33,6 @@
 #include <thread>
 #include <vector>
 
-#include "bench/blas_threads.hpp"
 #include "bench/lstm_report.hpp"
 #include "midi/atomic_write.hpp"
 #include "nocturne/backend.hpp"
@@ -298,10 +297,10 @@ std::string now_utc() {
 
 // The threads each side runs on: ours multithreads only its GEMMs (OpenBLAS);
 // oneDNN's OpenMP runtime is given the same count.
-void set_cpu_threads(const LstmBenchOptions& o, Meta& meta) {
-  if (o.threads > 0 && !set_blas_threads(o.threads))
+void apply_threads(const LstmBenchOptions& o, Meta& meta) {
+  if (o.threads > 0 && !set_cpu_threads(o.threads))
     throw ConfigError("--threads " + std::to_string(o.threads) + ": the BLAS library offers no thread control");
-  const int ours = blas_threads();
+  const int ours = cpu_threads();
   const char* env = std::getenv("OPENBLAS_NUM_THREADS");
   const std::string source = o.threads > 0 ? "--threads"
                              : env         ? std::string("OPENBLAS_NUM_THREADS=") + env
@@ -381,7 +380,7 @@ void run_cpu(const LstmBenchOptions& o, Meta& meta, std::vector<Row>& rows) {
   auto reference = make_cpu_backend_double();
   meta.set("device", "cpu: " + cpu_model() + ", " + std::to_string(std::thread::hardware_concurrency()) + " threads");
   meta.set("backend", backend->name());
-  set_cpu_threads(o, meta);
+  apply_threads(o, meta);
   for (const Job& job : jobs(o)) {
     const LstmShape& s = job.shape;
     const int reps = job.recipe ? (o.reps ? o.reps : o.tiny ? 3 : 5) : (o.sweep_reps ? o.sweep_reps : 3);
