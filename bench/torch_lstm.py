@@ -11,11 +11,12 @@ One layer, float32, time-major [T, N, F], zero initial state; phases:
   allowed for cuDNN, as PyTorch picks: CUDNN_DEFAULT_MATH, algorithm STANDARD);
   CUDA events around each repetition after a warm-up.
 --device cpu: time.perf_counter; each shape with torch.set_num_threads(1) and
-  with one thread per core, the faster (by forward+backward median) reported.
+  with one thread per core, the faster (by forward+backward median) reported;
+  --threads N times N threads only (as bench_lstm --threads N does for ours).
 
   python3 bench/torch_lstm.py [--device cuda|cpu] [--quick] [--sweep full|quick|none]
                               [--tiny] [--reps N] [--sweep-reps N] [--warmup N]
-                              [--csv FILE] [--json FILE]
+                              [--threads N] [--csv FILE] [--json FILE]
 """
 
 import argparse
@@ -145,6 +146,7 @@ def main():
     p.add_argument("--reps", type=int, default=0)
     p.add_argument("--sweep-reps", type=int, default=0)
     p.add_argument("--warmup", type=int, default=-1)
+    p.add_argument("--threads", type=int, default=0)
     p.add_argument("--csv")
     p.add_argument("--json")
     args = p.parse_args()
@@ -186,7 +188,7 @@ def main():
             math = "tf32-allowed" if torch.backends.cudnn.allow_tf32 else "fp32"
         else:
             best = None
-            for threads in sorted({1, os.cpu_count() or 1}):
+            for threads in [args.threads] if args.threads > 0 else sorted({1, os.cpu_count() or 1}):
                 torch.set_num_threads(threads)
                 r = time_layer(device, shape, warmup, reps)
                 if best is None or r["forward+backward"]["median_ms"] < best[1]["forward+backward"]["median_ms"]:

@@ -39,8 +39,12 @@ int main(int argc, char** argv) {
   nocturne::cli::add_registered_commands(app);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line, like every other error (CLI11's own printing adds a second).
+    std::fprintf(stderr, "nocturne: error: %s (see --help)\n", e.what());
+    return e.get_exit_code();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "nocturne: error: %s\n", e.what());
     return 1;

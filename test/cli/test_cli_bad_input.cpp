@@ -112,8 +112,10 @@ TEST_CASE("unknown options are named", "[cli][errors]") {
   const RunResult r = run_cli("train --data demo --no-such-option 3" + out_in(dir));
   INFO(r.err);
   CHECK(r.exit_code != 0);
-  REQUIRE_FALSE(r.error_lines().empty());
+  REQUIRE(r.error_lines().size() == 1);
   CHECK(r.error_lines()[0].find("--no-such-option") != std::string::npos);
+  CHECK(run_cli("").error_lines().size() == 1);  // no subcommand
+  CHECK(run_cli("train --epochs many").error_lines().size() == 1);  // a value of the wrong kind
 }
 
 TEST_CASE("impossible sizes are named before any data is read", "[cli][errors]") {
