@@ -10,6 +10,7 @@
 //   output-NN.png          an engraved score (when LilyPond is installed), beside output-NN.ly
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -81,10 +82,14 @@ void run_generate(const GenerateArgs& a) {
               primers.indices.front().size(), request.sampling.describe().c_str(),
               static_cast<unsigned long long>(a.seed), a.count, a.count == 1 ? "" : "s", a.notes);
 
+  const auto start = std::chrono::steady_clock::now();
   const auto generated = generate_tokens(*loaded.model, primers.indices, request, [](int done, int total) {
     progress_line("generating", done, total);
   });
   end_progress_line();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("generated %d x %d tokens in %.2f s (%.2f ms per token)\n", a.count, a.notes, seconds,
+              1e3 * seconds / (double(a.count) * double(a.notes)));
 
   const fs::path out(a.out);
   std::error_code ec;
