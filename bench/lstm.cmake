@@ -136,14 +136,16 @@ add_library(nocturne_lstm_suite STATIC
 target_include_directories(nocturne_lstm_suite PUBLIC ${PROJECT_SOURCE_DIR} PRIVATE ${PROJECT_SOURCE_DIR}/src)
 target_link_libraries(nocturne_lstm_suite PUBLIC Nocturne::nocturne PRIVATE ${CMAKE_DL_LIBS})
 nocturne_warnings(nocturne_lstm_suite)
-# The git commit at configure time ("unknown" outside a git checkout).
-execute_process(COMMAND git rev-parse --short HEAD WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
-                OUTPUT_VARIABLE nocturne_bench_commit OUTPUT_STRIP_TRAILING_WHITESPACE
-                RESULT_VARIABLE nocturne_bench_git_rc ERROR_QUIET)
-if(NOT nocturne_bench_git_rc EQUAL 0 OR nocturne_bench_commit STREQUAL "")
-  set(nocturne_bench_commit "unknown")
-endif()
-target_compile_definitions(nocturne_lstm_suite PRIVATE NOCTURNE_GIT_COMMIT="${nocturne_bench_commit}")
+# The git commit of the sources, taken at every build (not only at configure
+# time), for the results' header lines.
+set(nocturne_commit_dir ${PROJECT_BINARY_DIR}/generated/bench)
+add_custom_target(nocturne_git_commit
+  COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${PROJECT_SOURCE_DIR} -DOUT=${nocturne_commit_dir}/git_commit.hpp
+          -P ${CMAKE_CURRENT_LIST_DIR}/git_commit.cmake
+  BYPRODUCTS ${nocturne_commit_dir}/git_commit.hpp
+  COMMENT "Reading the git commit for the benchmark's header lines")
+add_dependencies(nocturne_lstm_suite nocturne_git_commit)
+target_include_directories(nocturne_lstm_suite PRIVATE ${nocturne_commit_dir})
 if(NOCTURNE_WITH_CUDA)
   target_link_libraries(nocturne_lstm_suite PRIVATE CUDA::cudart)
   target_compile_definitions(nocturne_lstm_suite PRIVATE NOCTURNE_BENCH_WITH_CUDA=1)

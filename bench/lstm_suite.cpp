@@ -50,9 +50,7 @@
 #include "bench/lstm_onednn.hpp"
 #endif
 
-#ifndef NOCTURNE_GIT_COMMIT
-#define NOCTURNE_GIT_COMMIT "unknown"
-#endif
+#include "git_commit.hpp"  // NOCTURNE_GIT_COMMIT, written at every build (bench/git_commit.cmake)
 
 namespace nocturne::bench {
 
