@@ -240,33 +240,40 @@ Stats time_gpu(int warmup, int reps, const Step& setup, const Step& work) {
 
 using Timer = Stats (*)(int, int, const Step&, const Step&);
 
+// The three phases of any implementation: forward, backward after an untimed
+// forward, and both; forward and backward include whatever waits the timer
+// needs. Appends one row a phase to rows.
+void time_phases(std::vector<Row>& rows, Row row, Timer timer, int warmup, int reps, const Step& forward,
+                 const Step& backward) {
+  row.phase = kPhases[0];
+  row.stats = timer(warmup, reps, nullptr, forward);
+  rows.push_back(row);
+  row.phase = kPhases[1];
+  row.stats = timer(warmup, reps, forward, backward);
+  rows.push_back(row);
+  row.phase = kPhases[2];
+  row.stats = timer(warmup, reps, nullptr, [&](int i) {
+    forward(i);
+    backward(i);
+  });
+  rows.push_back(row);
+}
+
 void time_ours(std::vector<Row>& rows, const Row& base, Layer<float>& layer, Timer timer, int warmup, int reps,
                bool synchronous_backend) {
   auto sync = [&] {
     if (synchronous_backend) layer.be.synchronize();
   };
-  Row row = base;
-  row.phase = kPhases[0];
-  row.stats = timer(warmup, reps, nullptr, [&](int i) {
-    layer.forward(i);
-    sync();
-  });
-  rows.push_back(row);
-  row.phase = kPhases[1];
-  row.stats = timer(
-      warmup, reps, [&](int i) { layer.forward(i); },
+  time_phases(
+      rows, base, timer, warmup, reps,
+      [&](int i) {
+        layer.forward(i);
+        sync();
+      },
       [&](int i) {
         layer.backward(i);
         sync();
       });
-  rows.push_back(row);
-  row.phase = kPhases[2];
-  row.stats = timer(warmup, reps, nullptr, [&](int i) {
-    layer.forward(i);
-    layer.backward(i);
-    sync();
-  });
-  rows.push_back(row);
 }
 
 // ---- the run's description ------------------------------------------------------------------
@@ -348,18 +355,7 @@ void time_onednn(std::vector<Row>& rows, Row row, const HostData& d, const Outpu
     auto inference = [&](int i) { lstm.forward_inference(d.x[i & 1].data(), h.data()); };
     auto forward = [&](int i) { lstm.forward_training(d.x[i & 1].data(), h.data()); };
     auto backward = [&](int i) { lstm.backward(d.x[i & 1].data(), h.data(), d.dh[i & 1].data(), dx.data()); };
-    row.phase = kPhases[0];
-    row.stats = time_cpu(warmup, reps, nullptr, forward);
-    rows.push_back(row);
-    row.phase = kPhases[1];
-    row.stats = time_cpu(warmup, reps, forward, backward);
-    rows.push_back(row);
-    row.phase = kPhases[2];
-    row.stats = time_cpu(warmup, reps, nullptr, [&](int i) {
-      forward(i);
-      backward(i);
-    });
-    rows.push_back(row);
+    time_phases(rows, row, &time_cpu, warmup, reps, forward, backward);
     row.phase = "forward-inference";
     row.stats = time_cpu(warmup, reps, nullptr, inference);
     rows.push_back(row);
@@ -511,18 +507,7 @@ void run_cuda(const LstmBenchOptions& o, Meta& meta, std::vector<Row>& rows) {
           auto bwd = [&](int i) {
             lstm.backward(ours.x[i & 1].data(), ours.h.data(), ours.dh[i & 1].data(), ours.dx.data());
           };
-          row.phase = kPhases[0];
-          row.stats = time_gpu(warmup, reps, nullptr, fwd);
-          rows.push_back(row);
-          row.phase = kPhases[1];
-          row.stats = time_gpu(warmup, reps, fwd, bwd);
-          rows.push_back(row);
-          row.phase = kPhases[2];
-          row.stats = time_gpu(warmup, reps, nullptr, [&](int i) {
-            fwd(i);
-            bwd(i);
-          });
-          rows.push_back(row);
+          time_phases(rows, row, &time_gpu, warmup, reps, fwd, bwd);
         } catch (const cudnn::NotSupported& e) {
           row.phase = "all";
           row.status = "not_supported";
