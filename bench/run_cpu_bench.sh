@@ -14,31 +14,15 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-build="build"
-if [[ $# -gt 0 && "$1" != "--" ]]; then build="$1"; shift; fi
-if [[ $# -gt 0 && "$1" == "--" ]]; then shift; fi
-args=("$@")
-
-bench=""
-for candidate in "$build/bench/bench_training_cpu" "$build/bench_training_cpu"; do
-  if [[ -x "$candidate" ]]; then bench="$candidate"; break; fi
-done
-if [[ -z "$bench" ]]; then
-  echo "bench_training_cpu not found under $build (build it: cmake --build $build --target bench_training_cpu)" >&2
-  exit 1
-fi
-
-echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+source "$here/bench_env.sh"
+parse_build_args "$@"
+find_bench bench_training_cpu
+print_machine
 echo "== Nocturne: $bench ${args[*]}"
 ours="$("$bench" "${args[@]}")"
 echo "$ours"
 
-python=""
-for candidate in ${PYTHON:-} python3 /usr/bin/python3; do
-  if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c "import torch" >/dev/null 2>&1; then
-    python="$candidate"; break
-  fi
-done
+find_torch_python
 theirs=""
 if [[ -z "$python" ]]; then
   echo "== PyTorch: skipped (no python3 here can import torch; Debian: apt-get install -y python3-torch)"

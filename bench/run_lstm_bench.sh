@@ -15,23 +15,13 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-build="build"
-if [[ $# -gt 0 && "$1" != "--" ]]; then build="$1"; shift; fi
-if [[ $# -gt 0 && "$1" == "--" ]]; then shift; fi
-args=("$@")
-
-bench=""
-for candidate in "$build/bench/bench_lstm" "$build/bench_lstm"; do
-  if [[ -x "$candidate" ]]; then bench="$candidate"; break; fi
-done
-if [[ -z "$bench" ]]; then
-  echo "bench_lstm not found under $build (build it: cmake --build $build --target bench_lstm)" >&2
-  exit 1
-fi
+source "$here/bench_env.sh"
+parse_build_args "$@"
+find_bench bench_lstm
 out_dir="${OUT_DIR:-$build/bench}"
 mkdir -p "$out_dir"
 
-echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+print_machine
 echo "== Nocturne: $bench ${args[*]}"
 status=0
 "$bench" "${args[@]}" --csv "$out_dir/lstm-ours.csv" --json "$out_dir/lstm-ours.json" || status=$?
@@ -40,12 +30,7 @@ if [[ ! -s "$out_dir/lstm-ours.json" ]]; then
   exit 1
 fi
 
-python=""
-for candidate in ${PYTHON:-} python3 /usr/bin/python3; do
-  if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c "import torch" >/dev/null 2>&1; then
-    python="$candidate"; break
-  fi
-done
+find_torch_python
 rm -f "$out_dir/lstm-torch.json" "$out_dir/lstm-torch.csv"
 if [[ -z "$python" ]]; then
   echo "== PyTorch: skipped (no python3 here can import torch; Debian: apt-get install -y python3-torch)"
