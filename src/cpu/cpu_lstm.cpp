@@ -4,10 +4,7 @@
 // and the GEMM that carries dh to the previous step; the weight gradients
 // are batched over all steps after the loop (three large GEMMs).
 
-#include <algorithm>
-#include <climits>
 #include <cstddef>
-#include <string>
 
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_kernels.hpp"
