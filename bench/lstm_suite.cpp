@@ -485,7 +485,7 @@ void run_cuda(const LstmBenchOptions& o, Meta& meta, std::vector<Row>& rows) {
       for (cudnn::Math math : maths) {
         Row row = base;
         row.impl = "cudnn";
-        row.variant = std::string("cudnn/") + cudnn::to_string(algo) + "/" + cudnn::to_string(math);
+        row.variant = std::string("cudnn/") + nocturne::to_string(algo) + "/" + cudnn::to_string(math);
         row.math = cudnn::to_string(math);
         fp32->synchronize();
         try {

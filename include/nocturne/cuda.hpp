@@ -2,6 +2,7 @@
 // The CUDA backend, when it is built in. These declarations exist in every
 // build: without CUDA, cuda_status() says so and make_cuda_backend() throws.
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,12 +15,33 @@ namespace nocturne {
 // RNN API (builds with the cuDNN path only; for comparison).
 enum class LstmImpl { ours, cudnn };
 
+// cuDNN's RNN algorithm (cudnnRNNAlgo_t) for LstmImpl::cudnn: STANDARD, or one
+// of its persistent kernels (PERSIST_DYNAMIC compiles its kernel for the shape
+// at the first call). cuDNN's math type follows CudaOptions::math: strict fp32
+// is CUDNN_FMA_MATH, tf32 is CUDNN_TENSOR_OP_MATH. Not every algorithm accepts
+// every shape: where cuDNN refuses, the first LSTM call throws
+// NotSupportedError (nocturne/error.hpp).
+enum class CudnnAlgo { standard, persist_static, persist_dynamic, persist_static_small_h };
+inline constexpr std::array<CudnnAlgo, 4> kCudnnAlgos = {CudnnAlgo::standard, CudnnAlgo::persist_static,
+                                                         CudnnAlgo::persist_dynamic, CudnnAlgo::persist_static_small_h};
+// "standard", "persist_static", "persist_dynamic", "persist_static_small_h".
+const char* to_string(CudnnAlgo algo);
+// The inverse of to_string; throws ConfigError naming the value and the choices.
+CudnnAlgo parse_cudnn_algo(const std::string& name);
+
 struct CudaOptions {
   int device = 0;
   MathMode math = MathMode::strict_fp32;
   // Synchronise after every kernel launch so a fault names its kernel.
   bool debug_sync = false;
   LstmImpl lstm_impl = LstmImpl::ours;
+  // Only with lstm_impl == cudnn (any other algorithm than standard with our
+  // kernels is a ConfigError).
+  CudnnAlgo cudnn_algo = CudnnAlgo::standard;
+  // record() captures a CUDA graph that replay() launches at once (true), or
+  // keeps the work and runs it call by call at each replay (false). The cuDNN
+  // path always runs eagerly; false lets our kernels be timed the same way.
+  bool graphs = true;
 };
 
 struct CudaDeviceInfo {

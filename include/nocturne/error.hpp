@@ -43,4 +43,11 @@ class DeviceError : public Error {
   using Error::Error;
 };
 
+// The device library refuses this combination of sizes and settings (cuDNN's
+// CUDNN_STATUS_NOT_SUPPORTED, say): a limit of the library, not a fault.
+class NotSupportedError : public DeviceError {
+ public:
+  using DeviceError::DeviceError;
+};
+
 }  // namespace nocturne

@@ -317,7 +317,7 @@ std::string epoch_line(const HistoryRow& row, int total, bool best) {
   return line;
 }
 
-// Resuming may extend --epochs and change the device; every other setting is the run's.
+// Resuming may extend --epochs and change the device options; every other setting is the run's.
 void check_unchanged(const Settings& stored, const TrainArgs& a) {
   Settings wanted = apply_options(stored, a);
   wanted.epochs = stored.epochs;
@@ -325,7 +325,7 @@ void check_unchanged(const Settings& stored, const TrainArgs& a) {
   for (auto it = before.begin(); it != before.end(); ++it)
     if (after.at(it.key()) != it.value())
       throw ConfigError("--resume: the run was trained with " + it.key() + " = " + it.value().dump() +
-                        "; only --epochs, --device, --precision, --lstm-impl and --threads can change when resuming");
+                        "; only --epochs, --device, --precision, --lstm-impl, --cudnn-algo and --threads can change when resuming");
   if (!a.preset.empty()) throw ConfigError("--resume: --preset cannot be combined with --resume");
 }
 
@@ -560,6 +560,9 @@ void add_train_command(CLI::App& app) {
                   "LSTM layers on the GPU: ours (fused kernels) or cudnn (cuDNN's RNN API, for comparison)")
       ->capture_default_str()
       ->check(CLI::IsMember({"ours", "cudnn"}));
+  cmd->add_option("--cudnn-algo", a->device.cudnn_algo,
+                  "cuDNN's RNN algorithm with --lstm-impl cudnn: standard (default), persist_static, "
+                  "persist_dynamic or persist_static_small_h");
   cmd->add_flag("--jsonl", a->jsonl, "Print one JSON object per event on stdout (for scripts)");
   cmd->add_flag("--strict", a->strict, "Stop at an unreadable MIDI file instead of skipping it");
   cmd->callback([a] { run_train(*a); });

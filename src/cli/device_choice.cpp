@@ -16,6 +16,15 @@ DeviceChoice choose_device(const DeviceRequest& request) {
     throw ConfigError("--lstm-impl: unknown value '" + request.lstm_impl + "' (expected ours or cudnn)");
   if (request.lstm_impl == "cudnn" && request.device == "cpu")
     throw ConfigError("--lstm-impl cudnn needs --device cuda (or auto with a usable GPU)");
+  CudnnAlgo cudnn_algo = CudnnAlgo::standard;
+  if (!request.cudnn_algo.empty()) {
+    try {
+      cudnn_algo = parse_cudnn_algo(request.cudnn_algo);
+    } catch (const ConfigError& e) {
+      throw ConfigError(std::string("--cudnn-algo: ") + e.what());
+    }
+    if (request.lstm_impl != "cudnn") throw ConfigError("--cudnn-algo " + request.cudnn_algo + " needs --lstm-impl cudnn");
+  }
 
   DeviceChoice choice;
   const CudaStatus status = cuda_status();
@@ -30,9 +39,12 @@ DeviceChoice choose_device(const DeviceRequest& request) {
     CudaOptions options;
     options.math = request.precision == "tf32" ? MathMode::tf32 : MathMode::strict_fp32;
     options.lstm_impl = request.lstm_impl == "cudnn" ? LstmImpl::cudnn : LstmImpl::ours;
+    options.cudnn_algo = cudnn_algo;
     choice.backend = make_cuda_backend(options);
     const std::string gpu = status.devices.empty() ? std::string("cuda:0") : "cuda:0 " + status.devices[0].name;
-    choice.description = gpu + " (" + request.precision + ", LSTM " + request.lstm_impl + ")";
+    const std::string lstm =
+        request.lstm_impl == "cudnn" ? std::string("cudnn ") + to_string(cudnn_algo) : request.lstm_impl;
+    choice.description = gpu + " (" + request.precision + ", LSTM " + lstm + ")";
     return choice;
   }
   if (request.lstm_impl == "cudnn")

@@ -1,6 +1,6 @@
 #pragma once
-// --device auto|cpu|cuda, --precision fp32|tf32, --lstm-impl ours|cudnn and
-// --threads, turned into a backend.
+// --device auto|cpu|cuda, --precision fp32|tf32, --lstm-impl ours|cudnn,
+// --cudnn-algo and --threads, turned into a backend.
 
 #include <memory>
 #include <string>
@@ -14,6 +14,7 @@ struct DeviceRequest {
   std::string precision = "fp32";  // fp32 (strict) or tf32 (CUDA GEMMs only)
   int threads = 0;                 // CPU GEMM threads; 0 = the BLAS library's default
   std::string lstm_impl = "ours";  // ours or cudnn (CUDA builds with the cuDNN path)
+  std::string cudnn_algo;          // with lstm_impl cudnn: a CudnnAlgo name; empty = standard
 };
 
 struct DeviceChoice {

@@ -1,5 +1,6 @@
 // The CUDA entry points of a build without the CUDA backend.
 
+#include "core/cuda_options.hpp"
 #include "nocturne/cuda.hpp"
 #include "nocturne/error.hpp"
 
@@ -11,7 +12,8 @@ CudaStatus cuda_status() {
   return status;
 }
 
-std::unique_ptr<Backend> make_cuda_backend(const CudaOptions&) {
+std::unique_ptr<Backend> make_cuda_backend(const CudaOptions& options) {
+  check_cuda_options(options);
   throw DeviceError("the CUDA backend is not available: " + cuda_status().reason);
 }
 

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 
+#include "core/cuda_options.hpp"
 #include "kernels/kernels.hpp"
 #if NOCTURNE_WITH_CUDNN
 #include "cudnn/cudnn_lstm.hpp"
@@ -25,8 +26,7 @@ bool env_flag(const char* name) {
   return value && *value && std::strcmp(value, "0") != 0;
 }
 
-// A recorded sequence of work: an executable CUDA graph, launched on the
-// backend's stream.
+// Recorded work that runs call by call at each replay (no graph).
 class EagerReplay final : public Replayable {
  public:
   explicit EagerReplay(std::function<void()> work) : work_(std::move(work)) {}
@@ -56,11 +56,11 @@ std::string version_text(int v) { return std::to_string(v / 1000) + "." + std::t
 }  // namespace
 
 CudaBackend::CudaBackend(const CudaOptions& options)
-    : device_(options.device), debug_sync_(options.debug_sync || env_flag("NOCTURNE_CUDA_DEBUG_SYNC")) {
-  NOCTURNE_CUDA_CHECK(cudaSetDevice(device_));
-  cudaDeviceProp prop{};
-  NOCTURNE_CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
-  const bool tf32 = options.math == MathMode::tf32;
+    : device_(options.device),
+      debug_sync_(options.debug_sync || env_flag("NOCTURNE_CUDA_DEBUG_SYNC")),
+      cudnn_algo_(options.cudnn_algo),
+      tf32_(options.math == MathMode::tf32),
+      graphs_(options.graphs) {
   if (options.lstm_impl == LstmImpl::cudnn) {
 #if NOCTURNE_WITH_CUDNN
     cudnn_lstm_ = true;
@@ -68,15 +68,19 @@ CudaBackend::CudaBackend(const CudaOptions& options)
     throw ConfigError("LSTM implementation 'cudnn': this build has no cuDNN path (configure with -DNOCTURNE_CUDNN=ON)");
 #endif
   }
-  name_ = "cuda:" + std::to_string(device_) + " (" + prop.name + ", " + (tf32 ? "tf32" : "strict fp32") +
-          (cudnn_lstm_ ? ", cuDNN LSTM" : ", cuBLAS + fused kernels") + (debug_sync_ ? ", debug sync" : "") + ")";
+  NOCTURNE_CUDA_CHECK(cudaSetDevice(device_));
+  cudaDeviceProp prop{};
+  NOCTURNE_CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
+  name_ = "cuda:" + std::to_string(device_) + " (" + prop.name + ", " + (tf32_ ? "tf32" : "strict fp32") +
+          (cudnn_lstm_ ? std::string(", cuDNN LSTM ") + to_string(cudnn_algo_) : ", cuBLAS + fused kernels") +
+          (graphs_ ? "" : ", eager") + (debug_sync_ ? ", debug sync" : "") + ")";
   stream_ = make_stream();
   cublas_ = make_cublas();
   // SetStream first: it resets the workspace to cuBLAS' own pool.
   NOCTURNE_CUDA_CHECK(cublasSetStream(cublas_.get(), stream_.get()));
   cublas_workspace_ = device_memory(kCublasWorkspaceBytes);
   NOCTURNE_CUDA_CHECK(cublasSetWorkspace(cublas_.get(), cublas_workspace_.get(), kCublasWorkspaceBytes));
-  NOCTURNE_CUDA_CHECK(cublasSetMathMode(cublas_.get(), tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  NOCTURNE_CUDA_CHECK(cublasSetMathMode(cublas_.get(), tf32_ ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   scratch_ = device_memory(kScratchFloats * sizeof(float));
   sum_partials_ = device_memory((kernels::kSumSquaresBlocks + 1) * sizeof(double));
   for (StagingSlot& slot : staging_) {
@@ -151,7 +155,7 @@ std::unique_ptr<Replayable> CudaBackend::record(std::function<void()> work) {
   require_not_recording("record");
   // The cuDNN path allocates on first use and is not known to be capturable:
   // its steps run eagerly.
-  if (cudnn_lstm_) return std::make_unique<EagerReplay>(std::move(work));
+  if (cudnn_lstm_ || !graphs_) return std::make_unique<EagerReplay>(std::move(work));
   NOCTURNE_CUDA_CHECK(cudaStreamBeginCapture(stream_.get(), cudaStreamCaptureModeThreadLocal));
   recording_ = true;
   try {
@@ -254,6 +258,7 @@ CudaStatus cuda_status() {
 }
 
 std::unique_ptr<Backend> make_cuda_backend(const CudaOptions& options) {
+  check_cuda_options(options);
   const CudaStatus status = cuda_status();
   if (!status.usable) throw DeviceError("the CUDA backend is not usable: " + status.reason);
   if (options.device < 0 || std::size_t(options.device) >= status.devices.size())

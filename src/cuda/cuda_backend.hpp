@@ -87,6 +87,9 @@ class CudaBackend final : public BasicBackend<float> {
   bool debug_sync_ = false;
   bool recording_ = false;
   bool cudnn_lstm_ = false;  // LSTM layers through cuDNN (CudaOptions::lstm_impl)
+  CudnnAlgo cudnn_algo_ = CudnnAlgo::standard;
+  bool tf32_ = false;    // CudaOptions::math: cuBLAS and cuDNN may use TF32 tensor cores
+  bool graphs_ = true;   // CudaOptions::graphs
   std::string name_;
   Stream stream_;
   CublasHandle cublas_;

@@ -29,6 +29,15 @@ namespace nocturne::cuda {
 
 using checks::require_pointer;
 
+#if NOCTURNE_WITH_CUDNN
+namespace {
+// cuDNN's math type follows the backend's: strict fp32 is FMA, tf32 tensor ops.
+cudnn::Config cudnn_config(CudnnAlgo algo, bool tf32) {
+  return cudnn::Config{algo, tf32 ? cudnn::Math::tensor_op : cudnn::Math::fma};
+}
+}  // namespace
+#endif
+
 // ---- linear algebra ------------------------------------------------------------
 
 void CudaBackend::fill(float* x, std::size_t n, float value) {
@@ -100,7 +109,8 @@ void CudaBackend::lstm_forward(const LstmShape& s, const float* x, const float* 
                                float* h, float* c, float* gates) {
   checks::lstm_forward(s, {x, w, r, b, h, c, gates});
 #if NOCTURNE_WITH_CUDNN
-  if (cudnn_lstm_) return cudnn::cudnn_lstm_forward(s, x, w, r, b, h, c, gates, stream_.get());
+  if (cudnn_lstm_)
+    return cudnn::cudnn_lstm_forward(s, x, w, r, b, h, c, gates, stream_.get(), cudnn_config(cudnn_algo_, tf32_));
 #endif
   const int n = s.batch, hidden = s.hidden, g4 = 4 * s.hidden, rows = s.steps * s.batch;
   const std::size_t nh = std::size_t(n) * std::size_t(hidden), ng = std::size_t(n) * std::size_t(g4);
@@ -123,7 +133,8 @@ void CudaBackend::lstm_backward(const LstmShape& s, const float* x, const float*
   checks::lstm_backward(s, {x, w, r, h, c, gates, dh, dw, dr, db, workspace});
 #if NOCTURNE_WITH_CUDNN
   if (cudnn_lstm_)
-    return cudnn::cudnn_lstm_backward(s, x, w, r, h, c, gates, dh, dx, dw, dr, db, workspace, stream_.get());
+    return cudnn::cudnn_lstm_backward(s, x, w, r, h, c, gates, dh, dx, dw, dr, db, workspace, stream_.get(),
+                                      cudnn_config(cudnn_algo_, tf32_));
 #endif
   const int n = s.batch, hidden = s.hidden, g4 = 4 * s.hidden, rows = s.steps * s.batch;
   const std::size_t nh = std::size_t(n) * std::size_t(hidden), ng = std::size_t(n) * std::size_t(g4);

@@ -101,15 +101,6 @@ std::size_t element_count(cudnnTensorDescriptor_t d) {
 
 }  // namespace
 
-const char* to_string(Algo algo) {
-  switch (algo) {
-    case Algo::standard: return "standard";
-    case Algo::persist_static: return "persist_static";
-    case Algo::persist_dynamic: return "persist_dynamic";
-    case Algo::persist_static_small_h: return "persist_static_small_h";
-  }
-  return "?";
-}
 const char* to_string(Math math) {
   switch (math) {
     case Math::fma: return "fma";

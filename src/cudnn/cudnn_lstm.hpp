@@ -19,11 +19,13 @@
 #include <string>
 
 #include "nocturne/backend.hpp"
+#include "nocturne/cuda.hpp"
 #include "nocturne/error.hpp"
 
 namespace nocturne::cudnn {
 
-enum class Algo { standard, persist_static, persist_dynamic, persist_static_small_h };
+// The public CudnnAlgo (nocturne/cuda.hpp), which CudaOptions carries.
+using Algo = CudnnAlgo;
 // fma: strict fp32 (CUDNN_FMA_MATH, no tensor cores). default_math: what
 // PyTorch picks with TF32 allowed (CUDNN_DEFAULT_MATH: TF32 tensor cores on
 // Ampere and newer). tensor_op: CUDNN_TENSOR_OP_MATH (TF32 for fp32 data).
@@ -31,12 +33,11 @@ enum class Algo { standard, persist_static, persist_dynamic, persist_static_smal
 // converted down to fp16 for the tensor cores: the loosest).
 enum class Math { fma, default_math, tensor_op, tensor_op_fp16 };
 
-inline constexpr std::array<Algo, 4> kAllAlgos = {Algo::standard, Algo::persist_static, Algo::persist_dynamic,
-                                                  Algo::persist_static_small_h};
+inline constexpr std::array<Algo, 4> kAllAlgos = kCudnnAlgos;
 inline constexpr std::array<Math, 4> kAllMaths = {Math::fma, Math::default_math, Math::tensor_op,
                                                   Math::tensor_op_fp16};
 
-const char* to_string(Algo algo);
+// (to_string(Algo) is nocturne::to_string(CudnnAlgo).)
 const char* to_string(Math math);
 // True for the math types that may use tensor cores (looser tolerances).
 inline bool uses_tensor_cores(Math math) { return math != Math::fma; }
@@ -44,10 +45,7 @@ inline bool uses_tensor_cores(Math math) { return math != Math::fma; }
 // cuDNN said CUDNN_STATUS_NOT_SUPPORTED (any of its 3xxx codes) for this
 // shape, algorithm and math type: "not supported", reported apart from a
 // failure (any other DeviceError).
-class NotSupported : public DeviceError {
- public:
-  using DeviceError::DeviceError;
-};
+using NotSupported = NotSupportedError;
 
 // cudnnGetVersion() of the loaded library, e.g. 91900 for 9.19.0, and the
 // version the library was compiled against (CUDNN_VERSION).

@@ -142,6 +142,15 @@ TEST_CASE("--device cuda without a GPU is a clear error; auto falls back to the 
   expect_one_line_error("train --data demo --device cpu --lstm-impl cudnn --out " +
                             quote((dir.path / "cpu-cudnn").string()),
                         {"--lstm-impl cudnn", "--device cuda"});
+  // cuDNN's algorithm: named with its choices when unknown; only with the cuDNN path.
+  expect_one_line_error("train --data demo --lstm-impl cudnn --cudnn-algo fastest --out " +
+                            quote((dir.path / "algo").string()),
+                        {"--cudnn-algo", "'fastest'", "persist_static"});
+  expect_one_line_error("train --data demo --cudnn-algo persist_static --out " +
+                            quote((dir.path / "algo-ours").string()),
+                        {"--cudnn-algo persist_static", "--lstm-impl cudnn"});
+  CHECK_FALSE(fs::exists(dir.path / "algo"));
+  CHECK_FALSE(fs::exists(dir.path / "algo-ours"));
   std::string tiny_auto = kTiny;
   tiny_auto.replace(tiny_auto.find("--device cpu"), std::strlen("--device cpu"), "--device auto");
   const RunResult r =

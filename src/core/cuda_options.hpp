@@ -1,0 +1,14 @@
+#pragma once
+// Checks of CudaOptions that need no device, made by make_cuda_backend() in
+// every build before it looks for a GPU, so a contradiction is reported as
+// such wherever it is made.
+
+#include "nocturne/cuda.hpp"
+
+namespace nocturne {
+
+// Throws ConfigError naming the field: a negative device, or a cuDNN
+// algorithm other than standard without LstmImpl::cudnn.
+void check_cuda_options(const CudaOptions& options);
+
+}  // namespace nocturne
