@@ -21,6 +21,7 @@
 
 #include "cudnn/cudnn_lstm.hpp"
 #include "gpu/gpu_test_support.hpp"
+#include "gpu/recipe_training.hpp"
 #include "nocturne/cuda.hpp"
 #include "nocturne/model.hpp"
 #include "nocturne/optimizer.hpp"
@@ -158,7 +159,7 @@ TEST_CASE("cuDNN LSTM: every accepted algorithm and math type matches the CPU re
     int ran = 0, unsupported = 0;
     for (Algo algo : cudnn::kAllAlgos) {
       for (Math math : cudnn::kAllMaths) {
-        const std::string what = std::string("cuDNN ") + cudnn::to_string(algo) + "/" + cudnn::to_string(math) +
+        const std::string what = std::string("cuDNN ") + nocturne::to_string(algo) + "/" + cudnn::to_string(math) +
                                  ", " + name(s);
         INFO(what);
         Results got;
@@ -278,4 +279,57 @@ TEST_CASE("cuDNN LSTM inside the CUDA backend: a prediction and training steps f
   CHECK(p.nonfinite == 0);
   CHECK(p.normalised <= 1e-2);
   require_close("prediction from the initial parameters", got.probs, want.probs, kLstmForward);
+}
+
+// The recipe's model trained through cuDNN (`train --lstm-impl cudnn
+// --cudnn-algo A`), every algorithm in strict FP32 (cuDNN FMA math) and TF32
+// (tensor-op math), against our kernels from the same parameters, batches
+// and dropout masks: the bounds of our GPU against the CPU
+// (test/gpu/test_gpu_training.cpp explains them), and of TF32 against FP32.
+TEST_CASE("the cuDNN path trains the recipe's model to our kernels' losses, every algorithm", "[cudnn][training]") {
+  const TrainingRun ours = train(gpu());
+  int ran = 0;
+  for (MathMode math : {MathMode::strict_fp32, MathMode::tf32}) {
+    for (CudnnAlgo algo : kCudnnAlgos) {
+      const bool tf32 = math == MathMode::tf32;
+      const std::string what = std::string("cuDNN ") + nocturne::to_string(algo) + (tf32 ? " tf32" : " fp32");
+      CudaOptions options;
+      options.math = math;
+      options.lstm_impl = LstmImpl::cudnn;
+      options.cudnn_algo = algo;
+      TrainingRun got;
+      try {
+        const std::unique_ptr<Backend> backend = make_cuda_backend(options);
+        CHECK(backend->name().find(nocturne::to_string(algo)) != std::string::npos);
+        got = train(*backend);
+      } catch (const NotSupportedError& e) {
+        std::printf("%s: not supported (%.200s)\n", what.c_str(), e.what());
+        CHECK(algo != CudnnAlgo::standard);  // STANDARD takes every shape
+        continue;
+      }
+      ++ran;
+      const Errors p3 = measure(got.params_at_3, ours.params_at_3), g1 = measure(got.first_gradients,
+                                                                                ours.first_gradients);
+      std::printf("%s vs ours: step 1 loss %.7f vs %.7f, step %d %.7f vs %.7f; step 1 gradients normalised diff "
+                  "%.2e; parameters after step 3 %.2e\n",
+                  what.c_str(), got.losses.front(), ours.losses.front(), kSteps, got.losses.back(),
+                  ours.losses.back(), g1.normalised, p3.normalised);
+      INFO(what);
+      for (double loss : got.losses) REQUIRE(std::isfinite(loss));
+      if (tf32) {
+        CHECK(std::fabs(got.losses[0] - ours.losses[0]) <= 1e-3 * ours.losses[0]);
+        CHECK(g1.nonfinite == 0);
+        CHECK(g1.normalised <= 5e-2);
+        continue;
+      }
+      CHECK(std::fabs(got.losses[0] - ours.losses[0]) <= 1e-5 * ours.losses[0]);
+      require_close(what + ": gradients of step 1", got.first_gradients, ours.first_gradients, kLstmBackward);
+      for (int i = 1; i < 3; ++i)
+        CHECK(std::fabs(got.losses[std::size_t(i)] - ours.losses[std::size_t(i)]) <=
+              1e-4 * ours.losses[std::size_t(i)]);
+      CHECK(p3.nonfinite == 0);
+      CHECK(p3.normalised <= 1e-3);
+    }
+  }
+  CHECK(ran >= 2);  // STANDARD in both maths at least
 }
