@@ -110,10 +110,8 @@ int main(int argc, char** argv) {
   std::printf("Nocturne CPU training benchmark: batch %d, T %d, LSTM %d/%d, dense %d, V %d, %s input, float32\n",
               batch, config.window, config.hidden1, config.hidden2, config.dense, config.vocab,
               input_mode_name(config.input));
-#ifdef OPENBLAS_VERSION
-  std::printf("BLAS: %s, %d threads (OPENBLAS_NUM_THREADS=%s)\n", OPENBLAS_VERSION, openblas_get_num_threads(),
+  std::printf("BLAS: %s, %d threads (OPENBLAS_NUM_THREADS=%s)\n", cpu_blas_description().c_str(), cpu_threads(),
               std::getenv("OPENBLAS_NUM_THREADS") ? std::getenv("OPENBLAS_NUM_THREADS") : "unset");
-#endif
 
   // The machine's GEMM rate, measured now.
   {

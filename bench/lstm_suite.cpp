@@ -311,6 +311,7 @@ void apply_threads(const LstmBenchOptions& o, Meta& meta) {
                              : env         ? std::string("OPENBLAS_NUM_THREADS=") + env
                                            : std::string("OpenBLAS's default: every core");
   meta.set("openblas_threads", ours > 0 ? std::to_string(ours) + " (" + source + ")" : "unknown (not OpenBLAS)");
+  meta.set("blas", cpu_blas_description());
 #if NOCTURNE_BENCH_WITH_ONEDNN
   const int wanted = ours > 0 ? ours : o.threads;
   const int onednn = set_onednn_threads(wanted);

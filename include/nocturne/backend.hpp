@@ -182,5 +182,11 @@ std::unique_ptr<BasicBackend<double>> make_cpu_backend_double();
 // for n <= 0, and changes nothing.
 int cpu_threads();
 bool set_cpu_threads(int threads);
+// The BLAS library the CPU backend runs on, as it describes itself, e.g.
+// "OpenBLAS 0.3.21 DYNAMIC_ARCH ... MAX_THREADS=64; kernels Haswell
+// (OPENBLAS_CORETYPE=Haswell)": OpenBLAS picks its kernels by processor at
+// run time unless OPENBLAS_CORETYPE says which, and the choice can double or
+// halve GEMM speed. "unknown BLAS (not OpenBLAS)" for another library.
+std::string cpu_blas_description();
 
 }  // namespace nocturne

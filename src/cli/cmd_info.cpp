@@ -11,6 +11,7 @@
 
 #include "checkpoint/build_info.hpp"
 #include "cli/commands.hpp"
+#include "nocturne/backend.hpp"
 #include "nocturne/checkpoint.hpp"
 #include "nocturne/cuda.hpp"
 #include "nocturne/version.hpp"
@@ -66,6 +67,7 @@ void run_info(const InfoArgs& a) {
                     {"compute_capability", std::to_string(d.compute_major) + "." + std::to_string(d.compute_minor)},
                     {"memory_bytes", d.memory_bytes},
                     {"multiprocessors", d.multiprocessors}});
+  info["cpu"] = {{"blas", cpu_blas_description()}, {"threads", cpu_threads()}};
   info["cuda"] = {{"usable", cuda.usable},
                   {"reason", cuda.reason},
                   {"driver_version", cuda.driver_version},
@@ -87,7 +89,8 @@ void run_info(const InfoArgs& a) {
   std::printf("built with:");
   for (const auto& f : detail::build_features()) std::printf(" %s %s;", f.name.c_str(), f.state.c_str());
   std::printf("\n");
-  std::printf("devices:\n  cpu: available (the reference backend)\n");
+  std::printf("devices:\n  cpu: available (the reference backend): %s, %d threads\n", cpu_blas_description().c_str(),
+              cpu_threads());
   if (cuda.usable) {
     for (const auto& d : cuda.devices)
       std::printf("  cuda:%d: %s, compute %d.%d, %.1f GiB, %d SMs\n", d.index, d.name.c_str(), d.compute_major,

@@ -4,6 +4,9 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
+#include <string>
+
 #include "nocturne/backend.hpp"
 
 namespace nocturne {
@@ -21,6 +24,18 @@ bool set_cpu_threads(int threads) {
   if (!symbol) return false;
   reinterpret_cast<SetThreads>(symbol)(threads);
   return true;
+}
+
+std::string cpu_blas_description() {
+  using Text = const char* (*)();
+  void* config = ::dlsym(RTLD_DEFAULT, "openblas_get_config");
+  void* core = ::dlsym(RTLD_DEFAULT, "openblas_get_corename");
+  if (!config) return "unknown BLAS (not OpenBLAS)";
+  std::string text = reinterpret_cast<Text>(config)();
+  if (core) text += std::string("; kernels ") + reinterpret_cast<Text>(core)();
+  if (const char* forced = std::getenv("OPENBLAS_CORETYPE"); forced && *forced)
+    text += std::string(" (OPENBLAS_CORETYPE=") + forced + ")";
+  return text;
 }
 
 }  // namespace nocturne

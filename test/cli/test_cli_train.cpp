@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -114,6 +115,18 @@ TEST_CASE("info prints the version, the built-in features and the devices", "[cl
   CHECK(info.contains("version"));
   CHECK(info["cuda"].contains("usable"));
   CHECK(info["built_with"].contains("RtMidi"));
+  // The BLAS the CPU backend runs on, with the kernels OpenBLAS chose and
+  // the environment's override of that choice.
+  const std::string blas = info["cpu"]["blas"].get<std::string>();
+  CHECK(r.out.find(blas) != std::string::npos);
+  if (blas.rfind("OpenBLAS", 0) == 0) {
+    CHECK(blas.find("; kernels ") != std::string::npos);
+    CHECK(info["cpu"]["threads"].get<int>() >= 1);
+    const char* forced = std::getenv("OPENBLAS_CORETYPE");
+    if (forced && *forced) CHECK(blas.find(std::string("OPENBLAS_CORETYPE=") + forced) != std::string::npos);
+  } else {
+    CHECK(blas == "unknown BLAS (not OpenBLAS)");
+  }
 }
 
 TEST_CASE("demo-corpus writes labelled MIDI files", "[cli][demo]") {
