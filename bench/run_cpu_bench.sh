@@ -4,7 +4,12 @@
 # over Nocturne's; for rates, Nocturne's over PyTorch's): above 1 means
 # Nocturne is faster.
 #
-#   bench/run_cpu_bench.sh [BUILD_DIR] [-- ARGS passed to both programs]
+#   bench/run_cpu_bench.sh [BUILD_DIR] [-- ARGS, e.g. --reps 3 --sgemm-reps 1]
+#
+# ARGS all go to bench_training_cpu (--reps, --warmup, --gen-reps,
+# --sgemm-reps, each with a value). bench/torch_training_cpu.py gets only the
+# ones it declares (--reps, --warmup, --gen-reps) with their values; the
+# others (--sgemm-reps) are bench-only and are not passed to it.
 #
 # BUILD_DIR (default: build) holds bench/bench_training_cpu. The PyTorch half
 # runs with the first of $PYTHON, python3, /usr/bin/python3 that can import
@@ -22,13 +27,23 @@ echo "== Nocturne: $bench ${args[*]}"
 ours="$("$bench" "${args[@]}")"
 echo "$ours"
 
+# The options torch_training_cpu.py's argparse declares; each takes one value.
+torch_args=()
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[i]}" in
+    --reps | --warmup | --gen-reps)
+      torch_args+=("${args[i]}")
+      if ((i + 1 < ${#args[@]})); then torch_args+=("${args[i + 1]}"); ((i += 1)); fi ;;
+  esac
+done
+
 find_torch_python
 theirs=""
 if [[ -z "$python" ]]; then
   echo "== PyTorch: skipped (no python3 here can import torch; Debian: apt-get install -y python3-torch)"
 else
-  echo "== PyTorch: $python $here/torch_training_cpu.py ${args[*]}"
-  theirs="$("$python" "$here/torch_training_cpu.py" "${args[@]}")"
+  echo "== PyTorch: $python $here/torch_training_cpu.py ${torch_args[*]}"
+  theirs="$("$python" "$here/torch_training_cpu.py" "${torch_args[@]}")"
   echo "$theirs"
 fi
 
