@@ -35,10 +35,15 @@ void lstm_cells_backward(int n, int hidden, const double* gates, const double* c
                          const double* dh, const double* dh_next, double* dc_carry, double* dgates);
 
 // ---- cpu_dropout.cpp: out[i] = in[i] * (keep(offset + i) ? scale : 0) ------
+// The mask generator's instruction sets: the best the processor has is used;
+// the tests run every one it has against math::dropout_keep.
+enum class DropoutIsa { scalar, avx2, avx512 };
+bool dropout_isa_supported(DropoutIsa isa);
+DropoutIsa best_dropout_isa();
 void dropout_apply(std::uint64_t seed, std::uint32_t stream, std::uint64_t offset, float p, float scale,
-                   std::size_t n, const float* in, float* out);
+                   std::size_t n, const float* in, float* out, DropoutIsa isa = best_dropout_isa());
 void dropout_apply(std::uint64_t seed, std::uint32_t stream, std::uint64_t offset, float p, double scale,
-                   std::size_t n, const double* in, double* out);
+                   std::size_t n, const double* in, double* out, DropoutIsa isa = best_dropout_isa());
 
 // ---- cpu_rows.cpp: small row-wise helpers ---------------------------------
 // Every row of out [rows, cols] = v [cols].

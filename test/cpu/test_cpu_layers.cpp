@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "cpu/cpu_kernels.hpp"
 #include "cpu_test_support.hpp"
 #include "math/philox.hpp"
 #include "nocturne/backend.hpp"
@@ -262,4 +263,33 @@ TEST_CASE("dropout masks match math::dropout_keep bit for bit, across a 2^32 ind
     INFO("offset " << offset);
     CHECK(mismatches == 0);
   }
+}
+
+TEST_CASE("every mask generator the processor has draws math::dropout_keep's mask bit for bit", "[cpu][dropout]") {
+  // Scalar, AVX2 (8 lanes) and AVX-512 (16 lanes) where supported: lengths
+  // with tails, blocks that cross a 2^32 index boundary, in == out.
+  using cpu::DropoutIsa;
+  int checked = 0;
+  for (DropoutIsa isa : {DropoutIsa::scalar, DropoutIsa::avx2, DropoutIsa::avx512}) {
+    if (!cpu::dropout_isa_supported(isa)) continue;
+    ++checked;
+    for (std::uint64_t offset : {std::uint64_t(5), std::uint64_t(0xFFFFFFF3u), std::uint64_t(0x1FFFFFFE9ULL)}) {
+      for (std::size_t n : {std::size_t(1), std::size_t(15), std::size_t(16), std::size_t(17), std::size_t(301)}) {
+        const std::uint64_t seed = 0x0123456789ABCDEFULL ^ offset;
+        std::vector<float> yf(n, 2.0f);
+        std::vector<double> yd(n, 2.0);
+        cpu::dropout_apply(seed, 4, offset, 0.45f, 3.0f, n, yf.data(), yf.data(), isa);
+        cpu::dropout_apply(seed, 4, offset, 0.45f, 3.0, n, yd.data(), yd.data(), isa);
+        std::size_t mismatches = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+          const bool keep = math::dropout_keep(seed, 4, offset + i, 0.45f);
+          if (yf[i] != (keep ? 6.0f : 0.0f) || yd[i] != (keep ? 6.0 : 0.0)) ++mismatches;
+        }
+        INFO("isa " << int(isa) << ", offset " << offset << ", n " << n);
+        CHECK(mismatches == 0);
+      }
+    }
+  }
+  CHECK(checked >= 1);
+  CHECK(cpu::dropout_isa_supported(cpu::best_dropout_isa()));
 }
