@@ -166,10 +166,19 @@ TEST_CASE("LilyPond: notes split between treble and bass staves; PNG only when l
   const std::string ly = lilypond_text(events, "t");
   CHECK(ly.find("<c' e'>4 r4 r4 r4") != std::string::npos);
   CHECK(ly.find("r4 b4 r4 r4") != std::string::npos);
+  const fs::path dir = temp_dir("ly");
+  const auto pages = write_lilypond_png(dir / "score.png", events, "t");
   if (!lilypond_available()) {
-    const fs::path dir = temp_dir("ly");
-    CHECK(write_lilypond_png(dir / "score.png", events, "t").empty());
+    CHECK(pages.empty());
+    return;
   }
+  // Engraved: one page for two beats, a real PNG, with its .ly beside it.
+  REQUIRE(pages.size() == 1);
+  CHECK(pages[0] == dir / "score.png");
+  const std::string png = read_bytes(pages[0]);
+  REQUIRE(png.size() > 1000);
+  CHECK(png.substr(0, 8) == "\x89PNG\r\n\x1a\n");
+  CHECK(read_bytes(dir / "score.ly") == ly);
 }
 
 TEST_CASE("WAV: header fields and the documented length") {
