@@ -325,7 +325,8 @@ void check_unchanged(const Settings& stored, const TrainArgs& a) {
   for (auto it = before.begin(); it != before.end(); ++it)
     if (after.at(it.key()) != it.value())
       throw ConfigError("--resume: the run was trained with " + it.key() + " = " + it.value().dump() +
-                        "; only --epochs, --device, --precision, --lstm-impl, --cudnn-algo and --threads can change when resuming");
+                        "; only --epochs, --device, --precision, --lstm-impl, --cudnn-algo and --threads can change "
+                        "when resuming");
   if (!a.preset.empty()) throw ConfigError("--resume: --preset cannot be combined with --resume");
 }
 

@@ -23,7 +23,8 @@ DeviceChoice choose_device(const DeviceRequest& request) {
     } catch (const ConfigError& e) {
       throw ConfigError(std::string("--cudnn-algo: ") + e.what());
     }
-    if (request.lstm_impl != "cudnn") throw ConfigError("--cudnn-algo " + request.cudnn_algo + " needs --lstm-impl cudnn");
+    if (request.lstm_impl != "cudnn")
+      throw ConfigError("--cudnn-algo " + request.cudnn_algo + " needs --lstm-impl cudnn");
   }
 
   DeviceChoice choice;
