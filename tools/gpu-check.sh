@@ -30,6 +30,10 @@
 # the Python wheel nvidia-cudnn (site-packages/nvidia/cudnn on python3's path).
 #
 # Other variables: GPU_CHECK_BUDGET=S the whole run's budget in seconds;
+# GPU_CHECK_SKIP="STAGE ..." leaves out some of gpu-tests, cudnn-tests, bench,
+# lstm-bench, memcheck, racecheck and ctest (a second, shorter call: the
+# sanitizers alone, say); a stage left out reads "skipped: GPU_CHECK_SKIP"
+# and does not decide the exit status;
 # PACKAGE_ACCESS=0|1 skips the 5-second probe of apt's mirror; TIME_SCALE=N
 # multiplies every stage's time limit and the default budget (slow machines);
 # GPU_DEPS_DIR names another kit folder.
@@ -54,6 +58,14 @@ BUDGET=${GPU_CHECK_BUDGET:-$((540 * TIME_SCALE))}
 case "$BUDGET" in
   "" | *[!0-9]* | 0) echo "gpu-check.sh: GPU_CHECK_BUDGET must be a positive number of seconds" >&2; exit 1 ;;
 esac
+SKIP=" ${GPU_CHECK_SKIP:-} "
+for stage in $SKIP; do
+  case "$stage" in
+    gpu-tests | cudnn-tests | bench | lstm-bench | memcheck | racecheck | ctest) ;;
+    *) echo "gpu-check.sh: GPU_CHECK_SKIP: '$stage' is not a stage that can be left out" \
+      "(gpu-tests cudnn-tests bench lstm-bench memcheck racecheck ctest)" >&2; exit 1 ;;
+  esac
+done
 KIT=${GPU_DEPS_DIR:-$ROOT/gpu-deps}
 DEPS_PREFIX=${DEPS_PREFIX:-/tmp/nocturne-deps}
 LOGS=$BUILD/gpu-logs
@@ -81,6 +93,12 @@ declare -A STATUS
 run_stage() {
   local name=$1 limit=$(($2 * TIME_SCALE)) logfile=$LOGS/$1.log cut=""
   shift 2
+  case "$SKIP" in
+    *" $name "*)
+      STATUS[$name]="skipped: GPU_CHECK_SKIP"
+      log "$name: skipped (GPU_CHECK_SKIP)"
+      return 0 ;;
+  esac
   local left=$(($(time_left) - RESERVE))
   if [ "$left" -lt "$MIN_STAGE" ]; then
     STATUS[$name]="skipped: out of time"
@@ -552,7 +570,7 @@ run_sanitizer() {
   run_stage "$@"
   local rc=$?
   [ "$rc" = 2 ] && return 0  # out of time: reported, not a failure
-  reason=$(grep -m1 -E "$SANITIZER_UNAVAILABLE" "$LOGS/$name.log" | sed 's/^=* *//' | tr '|' '/' | cut -c1-160)
+  reason=$(grep -m1 -E "$SANITIZER_UNAVAILABLE" "$LOGS/$name.log" 2>/dev/null | sed 's/^=* *//' | tr '|' '/' | cut -c1-160)
   if [ -n "$reason" ]; then
     STATUS[$name]="unavailable: $reason"
     log "$name: ${STATUS[$name]}"
