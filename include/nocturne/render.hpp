@@ -108,9 +108,11 @@ std::string lilypond_text(std::span<const ScoreEvent> events, const std::string&
 // True when a `lilypond` executable is on PATH.
 bool lilypond_available();
 // Writes `png`'s stem + ".ly" beside it and runs `lilypond --png` on it. Returns
-// the PNG files LilyPond made (one per page: name.png or name-page1.png, ...);
-// empty when LilyPond is not installed. Throws FileError when LilyPond fails
-// (its log is kept beside the .ly as name.lilypond.log).
+// the PNG files written: `png` itself, one image cut to the music (LilyPond
+// 2.22 and later), or else one per page (name.png or name-page1.png, ...);
+// empty when LilyPond is not installed. Nothing is written under those names
+// unless LilyPond succeeds. Throws FileError when LilyPond fails (its log is
+// kept beside the .ly as name.lilypond.log).
 std::vector<std::filesystem::path> write_lilypond_png(const std::filesystem::path& png,
                                                       std::span<const ScoreEvent> events, const std::string& title);
 

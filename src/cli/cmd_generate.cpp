@@ -141,7 +141,8 @@ void run_generate(const GenerateArgs& a) {
       written += ", .musicxml";
       if (lilypond) {
         const auto pages = write_lilypond_png(out / (stem + ".png"), events, "Nocturne output " + std::to_string(k + 1));
-        written += ", .ly, " + std::to_string(pages.size()) + " score page" + (pages.size() == 1 ? "" : "s");
+        written += ", .ly, " + (pages.size() == 1 ? std::string(".png (score)")
+                                                  : std::to_string(pages.size()) + " score pages");
       }
     }
     if (soundfont) {

@@ -7,8 +7,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "midi/atomic_write.hpp"
 #include "nocturne/error.hpp"
@@ -184,15 +188,32 @@ bool lilypond_available() { return find_on_path("lilypond").has_value(); }
 
 std::vector<std::filesystem::path> write_lilypond_png(const std::filesystem::path& png,
                                                       std::span<const ScoreEvent> events, const std::string& title) {
+  namespace fs = std::filesystem;
   const auto lilypond = find_on_path("lilypond");
   if (!lilypond) return {};
-  const std::filesystem::path dir = png.parent_path().empty() ? std::filesystem::path(".") : png.parent_path();
+  const fs::path dir = png.parent_path().empty() ? fs::path(".") : png.parent_path();
   const std::string stem = png.stem().string();
-  const std::filesystem::path ly = dir / (stem + ".ly"), log = dir / (stem + ".lilypond.log");
+  const fs::path ly = dir / (stem + ".ly"), log = dir / (stem + ".lilypond.log");
   detail::write_file_atomically(ly, lilypond_text(events, title));
 
-  const std::string out_base = (dir / stem).string(), ly_name = ly.string(), program = lilypond->string();
-  std::vector<std::string> args = {program, "--png", "-dresolution=110", "-o", out_base, ly_name};
+  // LilyPond writes into a private folder beside the score, and what it made
+  // is renamed into place: a failed or interrupted run leaves no partial PNG.
+  const fs::path work = dir / ("." + stem + ".lilypond-work");
+  std::error_code ec;
+  fs::remove_all(work, ec);
+  if (!fs::create_directories(work, ec) && ec) throw FileError(work.string() + ": cannot create: " + ec.message());
+  struct RemoveWork {
+    fs::path path;
+    ~RemoveWork() {
+      std::error_code ignored;
+      fs::remove_all(path, ignored);
+    }
+  } remove_work{work};
+
+  // -dcrop (LilyPond 2.22 and later) adds one image cut to the music
+  // (name.cropped.png) beside the full pages; older versions ignore it.
+  const std::string out_base = (work / stem).string(), ly_name = ly.string(), program = lilypond->string();
+  std::vector<std::string> args = {program, "--png", "-dresolution=110", "-dcrop", "-o", out_base, ly_name};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -211,13 +232,24 @@ std::vector<std::filesystem::path> write_lilypond_png(const std::filesystem::pat
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     throw FileError(ly.string() + ": lilypond failed; see " + log.string());
 
-  std::vector<std::filesystem::path> pages;
-  std::error_code ec;
-  if (std::filesystem::exists(dir / (stem + ".png"), ec)) pages.push_back(dir / (stem + ".png"));
-  for (int page = 1;; ++page) {
-    const auto p = dir / (stem + "-page" + std::to_string(page) + ".png");
-    if (!std::filesystem::exists(p, ec)) break;
-    pages.push_back(p);
+  // The cropped image where there is one, else the pages (name.png, or
+  // name-page1.png, name-page2.png, ...), under the names the caller asked for.
+  std::vector<std::pair<fs::path, fs::path>> moves;
+  if (fs::exists(work / (stem + ".cropped.png"), ec)) {
+    moves.emplace_back(work / (stem + ".cropped.png"), dir / (stem + ".png"));
+  } else {
+    if (fs::exists(work / (stem + ".png"), ec)) moves.emplace_back(work / (stem + ".png"), dir / (stem + ".png"));
+    for (int page = 1;; ++page) {
+      const std::string name = stem + "-page" + std::to_string(page) + ".png";
+      if (!fs::exists(work / name, ec)) break;
+      moves.emplace_back(work / name, dir / name);
+    }
+  }
+  std::vector<fs::path> pages;
+  for (const auto& [from, to] : moves) {
+    fs::rename(from, to, ec);
+    if (ec) throw FileError(to.string() + ": cannot write: " + ec.message());
+    pages.push_back(to);
   }
   return pages;
 }

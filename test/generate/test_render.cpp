@@ -4,7 +4,10 @@
 #include <png.h>
 
 #include <catch2/catch.hpp>
+
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -53,6 +56,16 @@ fs::path temp_dir(const std::string& name) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
+}
+
+// LilyPond's version is 2.22 or later (it has -dcrop).
+bool lilypond_crops() {
+  FILE* pipe = ::popen("lilypond --version 2>/dev/null", "r");
+  if (!pipe) return false;
+  int major = 0, minor = 0;
+  const int got = std::fscanf(pipe, "GNU LilyPond %d.%d", &major, &minor);
+  ::pclose(pipe);
+  return got == 2 && (major > 2 || (major == 2 && minor >= 22));
 }
 
 std::string read_bytes(const fs::path& path) {
@@ -172,13 +185,24 @@ TEST_CASE("LilyPond: notes split between treble and bass staves; PNG only when l
     CHECK(pages.empty());
     return;
   }
-  // Engraved: one page for two beats, a real PNG, with its .ly beside it.
+  // Engraved: one image for two beats, a real PNG, with its .ly beside it,
+  // and nothing left of LilyPond's work folder.
   REQUIRE(pages.size() == 1);
   CHECK(pages[0] == dir / "score.png");
   const std::string png = read_bytes(pages[0]);
   REQUIRE(png.size() > 1000);
   CHECK(png.substr(0, 8) == "\x89PNG\r\n\x1a\n");
   CHECK(read_bytes(dir / "score.ly") == ly);
+  CHECK_FALSE(fs::exists(dir / ".score.lilypond-work"));
+  // LilyPond 2.22 and later (Debian 12 has 2.24) crop the image to the
+  // music: one short system, wider than tall, not an upright page.
+  const auto big_endian = [&](std::size_t at) {
+    return (std::uint32_t(std::uint8_t(png[at])) << 24) | (std::uint32_t(std::uint8_t(png[at + 1])) << 16) |
+           (std::uint32_t(std::uint8_t(png[at + 2])) << 8) | std::uint32_t(std::uint8_t(png[at + 3]));
+  };
+  const std::uint32_t width = big_endian(16), height = big_endian(20);  // the IHDR chunk
+  INFO("score.png is " << width << " x " << height);
+  if (lilypond_crops()) CHECK(height < width);
 }
 
 TEST_CASE("WAV: header fields and the documented length") {
