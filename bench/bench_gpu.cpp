@@ -362,11 +362,23 @@ void bench_epoch_and_generation(MathMode mode, int notes) {
   std::fflush(stdout);
 }
 
+// A positive whole number, or 0 for anything else.
+int positive(const char* text) {
+  char* end = nullptr;
+  const long value = std::strtol(text, &end, 10);
+  return end != text && *end == '\0' && value > 0 && value <= 1000000 ? int(value) : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int timed_steps = argc > 1 ? std::max(1, std::atoi(argv[1])) : 50;
-  const int notes = argc > 2 ? std::max(1, std::atoi(argv[2])) : 200;
+  const int timed_steps = argc > 1 ? positive(argv[1]) : 50;
+  const int notes = argc > 2 ? positive(argv[2]) : 200;
+  if (argc > 3 || timed_steps == 0 || notes == 0) {
+    std::fprintf(stderr, "usage: %s [timed_steps (default 50)] [notes (default 200)]: positive whole numbers\n",
+                 argv[0]);
+    return 2;
+  }
   const CudaStatus status = cuda_status();
   std::printf("# nocturne bench_gpu: recipe shapes V=127 W=40 H1=512 H2=256 D=256 batch %d\n", kBatch);
   std::printf("# CUDA driver %d, runtime %d; cuDNN path %s\n", status.driver_version, status.runtime_version,
