@@ -118,24 +118,7 @@ TEST_CASE("training steps of the recipe's model on the GPU follow the CPU", "[gp
   std::printf("fp32 gpu vs cpu: worst loss rel diff %.2e; parameters normalised diff after step 3 %.2e, after step "
               "%d %.2e (max abs %.2e)\n",
               worst, p3.normalised, kSteps, p.normalised, p.max_abs);
-  // Step 1 runs both backends on the same parameters, batch and dropout
-  // masks: its loss (forward only) and its gradients (the whole backward
-  // pass) differ by FP32 rounding alone.
-  CHECK(std::fabs(g.losses[0] - c.losses[0]) <= 1e-5 * c.losses[0]);
-  require_close("gradients of step 1", g.first_gradients, c.first_gradients, kLstmBackward);
-  // Each later step starts from parameters that already differ: Adamax's
-  // first updates are near lr * sign(g), so a gradient within rounding of
-  // zero moves its parameter by up to 2 lr the other way, and the training
-  // amplifies that from step to step. The CPU backend in float against
-  // itself in double (this model, batch and data) differs by 6e-7 in the
-  // loss of steps 2-3 and by 2e-5 in the parameters after step 3, but by
-  // 1e-2 in the loss of step 10 and 3e-2 in its parameters. So steps 2-3 are
-  // bounded, the rest is printed.
-  for (int i = 1; i < 3; ++i)
-    CHECK(std::fabs(g.losses[std::size_t(i)] - c.losses[std::size_t(i)]) <= 1e-4 * c.losses[std::size_t(i)]);
-  CHECK(p3.nonfinite == 0);
-  CHECK(p3.normalised <= 1e-3);
-  CHECK(p.nonfinite == 0);
+  check_fp32_runs_agree("fp32 gpu vs cpu", g, c);
 }
 
 TEST_CASE("two GPU training runs give bit-identical parameters", "[gpu][training]") {
@@ -178,12 +161,7 @@ TEST_CASE("TF32 mode trains, close to strict FP32", "[gpu][training][tf32]") {
               "step 1 gradients normalised diff %.2e; parameters normalised diff %.2e\n",
               t.losses.front(), f.losses.front(), kSteps, t.losses.back(), f.losses.back(), worst, g1.normalised,
               p.normalised);
-  // TF32 rounds GEMM inputs to 10-bit mantissas (relative 2^-11): loose
-  // bounds on step 1, which starts from the same parameters; later steps
-  // diverge as in FP32, only sooner (see above), and are printed.
-  CHECK(std::fabs(t.losses[0] - f.losses[0]) <= 1e-3 * f.losses[0]);
-  CHECK(g1.nonfinite == 0);
-  CHECK(g1.normalised <= 5e-2);
+  check_tf32_run_near_fp32("tf32 vs fp32 (gpu)", t, f);
 }
 
 }  // namespace
