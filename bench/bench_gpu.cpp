@@ -116,38 +116,36 @@ struct Trainee {
   std::uint64_t next = 0;
 };
 
+// CUDA events, destroyed with their owner.
+struct Events {
+  explicit Events(std::size_t n) : all(n, nullptr) {
+    for (cudaEvent_t& e : all) check(cudaEventCreate(&e), "cudaEventCreate");
+  }
+  ~Events() {
+    for (cudaEvent_t e : all)
+      if (e) cudaEventDestroy(e);
+  }
+  Events(const Events&) = delete;
+  Events& operator=(const Events&) = delete;
+  std::vector<cudaEvent_t> all;
+};
+
 // Milliseconds of each of `count` calls of `work`, from CUDA events on the
 // legacy default stream around each call.
 std::vector<double> event_times(const std::function<void()>& work, int count) {
   const std::size_t n = static_cast<std::size_t>(count);
-  std::vector<cudaEvent_t> starts(n, nullptr), stops(n, nullptr);
-  std::vector<double> ms(n, 0.0);
-  try {
-    for (std::size_t i = 0; i < n; ++i) {
-      check(cudaEventCreate(&starts[i]), "cudaEventCreate");
-      check(cudaEventCreate(&stops[i]), "cudaEventCreate");
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-      check(cudaEventRecord(starts[i], nullptr), "cudaEventRecord");
-      work();
-      check(cudaEventRecord(stops[i], nullptr), "cudaEventRecord");
-    }
-    check(cudaEventSynchronize(stops.back()), "cudaEventSynchronize");
-    for (std::size_t i = 0; i < n; ++i) {
-      float elapsed = 0;
-      check(cudaEventElapsedTime(&elapsed, starts[i], stops[i]), "cudaEventElapsedTime");
-      ms[i] = double(elapsed);
-    }
-  } catch (...) {
-    for (std::size_t i = 0; i < n; ++i) {
-      if (starts[i]) cudaEventDestroy(starts[i]);
-      if (stops[i]) cudaEventDestroy(stops[i]);
-    }
-    throw;
-  }
+  const Events starts(n), stops(n);
   for (std::size_t i = 0; i < n; ++i) {
-    cudaEventDestroy(starts[i]);
-    cudaEventDestroy(stops[i]);
+    check(cudaEventRecord(starts.all[i], nullptr), "cudaEventRecord");
+    work();
+    check(cudaEventRecord(stops.all[i], nullptr), "cudaEventRecord");
+  }
+  check(cudaEventSynchronize(stops.all.back()), "cudaEventSynchronize");
+  std::vector<double> ms(n, 0.0);
+  for (std::size_t i = 0; i < n; ++i) {
+    float elapsed = 0;
+    check(cudaEventElapsedTime(&elapsed, starts.all[i], stops.all[i]), "cudaEventElapsedTime");
+    ms[i] = double(elapsed);
   }
   return ms;
 }
