@@ -30,6 +30,7 @@
 #include <exception>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nocturne/cuda.hpp"
@@ -119,11 +120,17 @@ struct Trainee {
 // CUDA events, destroyed with their owner.
 struct Events {
   explicit Events(std::size_t n) : all(n, nullptr) {
-    for (cudaEvent_t& e : all) check(cudaEventCreate(&e), "cudaEventCreate");
+    try {
+      for (cudaEvent_t& e : all) check(cudaEventCreate(&e), "cudaEventCreate");
+    } catch (...) {
+      release();  // no destructor runs for a constructor that throws
+      throw;
+    }
   }
-  ~Events() {
-    for (cudaEvent_t e : all)
-      if (e) cudaEventDestroy(e);
+  ~Events() { release(); }
+  void release() {
+    for (cudaEvent_t& e : all)
+      if (e) cudaEventDestroy(std::exchange(e, nullptr));
   }
   Events(const Events&) = delete;
   Events& operator=(const Events&) = delete;
