@@ -482,7 +482,7 @@ void run_cuda(const LstmBenchOptions& o, Meta& meta, std::vector<Row>& rows) {
     // cuDNN on the fp32 backend's buffers, on the legacy default stream.
     std::vector<cudnn::Math> maths = {cudnn::Math::fma, cudnn::Math::default_math};
     if (job.recipe) maths.assign(cudnn::kAllMaths.begin(), cudnn::kAllMaths.end());
-    for (cudnn::Algo algo : cudnn::kAllAlgos) {
+    for (cudnn::Algo algo : kCudnnAlgos) {
       for (cudnn::Math math : maths) {
         Row row = base;
         row.impl = "cudnn";
@@ -509,7 +509,7 @@ void run_cuda(const LstmBenchOptions& o, Meta& meta, std::vector<Row>& rows) {
             lstm.backward(ours.x[i & 1].data(), ours.h.data(), ours.dh[i & 1].data(), ours.dx.data());
           };
           time_phases(rows, row, &time_gpu, warmup, reps, fwd, bwd);
-        } catch (const cudnn::NotSupported& e) {
+        } catch (const NotSupportedError& e) {
           row.phase = "all";
           row.status = "not_supported";
           row.note = e.what();

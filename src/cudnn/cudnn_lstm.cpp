@@ -27,7 +27,7 @@ namespace nocturne::cuda {
   std::string message = "cuDNN error " + std::to_string(int(status)) + " (" + cudnnGetErrorString(status) + ") in " +
                         call + " at " + file + ":" + std::to_string(line);
   if (detail[0]) message += ": " + std::string(detail);
-  if (CUDNN_STATUS_CATEGORY(status) == CUDNN_STATUS_NOT_SUPPORTED) throw cudnn::NotSupported(message);
+  if (CUDNN_STATUS_CATEGORY(status) == CUDNN_STATUS_NOT_SUPPORTED) throw NotSupportedError(message);
   throw DeviceError(message);
 }
 

@@ -33,7 +33,6 @@ using Algo = CudnnAlgo;
 // converted down to fp16 for the tensor cores: the loosest).
 enum class Math { fma, default_math, tensor_op, tensor_op_fp16 };
 
-inline constexpr std::array<Algo, 4> kAllAlgos = kCudnnAlgos;
 inline constexpr std::array<Math, 4> kAllMaths = {Math::fma, Math::default_math, Math::tensor_op,
                                                   Math::tensor_op_fp16};
 
@@ -42,10 +41,9 @@ const char* to_string(Math math);
 // True for the math types that may use tensor cores (looser tolerances).
 inline bool uses_tensor_cores(Math math) { return math != Math::fma; }
 
-// cuDNN said CUDNN_STATUS_NOT_SUPPORTED (any of its 3xxx codes) for this
-// shape, algorithm and math type: "not supported", reported apart from a
-// failure (any other DeviceError).
-using NotSupported = NotSupportedError;
+// cuDNN's CUDNN_STATUS_NOT_SUPPORTED (any of its 3xxx codes) for a shape,
+// algorithm and math type is thrown as NotSupportedError (nocturne/error.hpp),
+// reported apart from a failure (any other DeviceError).
 
 // cudnnGetVersion() of the loaded library, e.g. 91900 for 9.19.0, and the
 // version the library was compiled against (CUDNN_VERSION).
@@ -57,7 +55,7 @@ class CudnnLstm {
  public:
   // Builds the descriptors (cudnnBuildRNNDynamic for persist_dynamic: its
   // cost is build_ms()) and allocates the weight, gradient, work and reserve
-  // spaces for this shape, once. Throws NotSupported or DeviceError.
+  // spaces for this shape, once. Throws NotSupportedError or DeviceError.
   CudnnLstm(const LstmShape& shape, Algo algo, Math math, void* stream = nullptr);
   ~CudnnLstm();
   CudnnLstm(CudnnLstm&&) noexcept;

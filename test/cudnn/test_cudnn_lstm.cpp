@@ -157,7 +157,7 @@ TEST_CASE("cuDNN LSTM: every accepted algorithm and math type matches the CPU re
     const Results ours = run_ours(k);
     compare("ours vs CPU, " + name(s), ours, want, kLstmForward, kLstmBackward);
     int ran = 0, unsupported = 0;
-    for (Algo algo : cudnn::kAllAlgos) {
+    for (Algo algo : kCudnnAlgos) {
       for (Math math : cudnn::kAllMaths) {
         const std::string what = std::string("cuDNN ") + nocturne::to_string(algo) + "/" + cudnn::to_string(math) +
                                  ", " + name(s);
@@ -166,7 +166,7 @@ TEST_CASE("cuDNN LSTM: every accepted algorithm and math type matches the CPU re
         try {
           CudnnLstm lstm(s, algo, math);
           got = run_cudnn(k, lstm);
-        } catch (const cudnn::NotSupported& e) {
+        } catch (const NotSupportedError& e) {
           ++unsupported;
           std::printf("not supported: %s: %s\n", what.c_str(), e.what());
           CHECK_FALSE((algo == Algo::standard && math == Math::fma));
