@@ -19,7 +19,9 @@ using test::random_vector;
 
 TEST_CASE("dense_backward matches finite differences", "[cpu][dense][gradient]") {
   auto backend = make_cpu_backend_double();
-  for (const auto& [n, k, m] : {std::tuple{3, 4, 5}, std::tuple{1, 6, 2}, std::tuple{4, 1, 3}, std::tuple{5, 3, 1}}) {
+  for (const auto& shape : {std::tuple{3, 4, 5}, std::tuple{1, 6, 2}, std::tuple{4, 1, 3}, std::tuple{5, 3, 1}}) {
+    // Plain names, not a structured binding: the lambda below captures them.
+    const int n = std::get<0>(shape), k = std::get<1>(shape), m = std::get<2>(shape);
     auto x = random_vector(std::size_t(n * k), 1), w = random_vector(std::size_t(k * m), 2),
          b = random_vector(std::size_t(m), 3);
     const auto weights = random_vector(std::size_t(n * m), 4);
