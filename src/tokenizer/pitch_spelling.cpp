@@ -48,9 +48,10 @@ int parse_pitch_name(std::string_view name) {
     auto [end, ec] = std::from_chars(first, last, octave);
     if (ec != std::errc() || end != last) bad_token(name, "the octave is not a number");
   }
-  const int midi = (octave + 1) * 12 + pitch_class;
+  // In 64 bits: an octave such as 499999999 must be refused, not overflow.
+  const long long midi = (static_cast<long long>(octave) + 1) * 12 + pitch_class;
   if (midi < 0 || midi > 127) bad_token(name, "the pitch lies outside MIDI 0..127");
-  return midi;
+  return static_cast<int>(midi);
 }
 
 }  // namespace nocturne
