@@ -27,6 +27,12 @@ struct TokenizerOptions {
   // to the first note's onset (and whose offsets lie within it) form a chord.
   // 4 = music21 >= 7 with the default quantization; older music21 used 16.
   int chord_window_divisor = 4;
+  // Limits that only a damaged file reaches (the whole Chopin corpus is 57,886
+  // tokens): past them tokenize throws ConfigError instead of running out of
+  // memory on, say, one note that a corrupt delta time stretched over a
+  // million bars.
+  std::int64_t max_bars = 1 << 20;
+  std::int64_t max_tokens = 1 << 20;
 };
 
 // One note or chord as music21 would place it in a measure (a tied piece of a
@@ -51,10 +57,12 @@ std::vector<int> normal_order(std::span<const int> pitch_classes);
 // The token of a chord made of these MIDI pitches: normal order joined by '.'.
 std::string chord_token(std::span<const int> midi_pitches);
 
-// All notes and chords of a file, in music21's output order.
+// All notes and chords of a file, in music21's output order. Throws ConfigError
+// past the options' limits.
 std::vector<MusicElement> tokenize_elements(const MidiFile& file, const TokenizerOptions& options = {});
 // The token strings of tokenize_elements.
 std::vector<std::string> tokenize(const MidiFile& file, const TokenizerOptions& options = {});
+// read_midi, then tokenize; every failure is a FileError naming the file.
 std::vector<std::string> tokenize_file(const std::filesystem::path& path, const TokenizerOptions& options = {});
 
 // Decoding as the recipe does: a note token -> its MIDI pitch; a chord token ->

@@ -90,7 +90,7 @@ class BarLines {
     std::int64_t offset;
     std::int64_t bar_length;
   };
-  explicit BarLines(std::vector<Meter> meters) : meters_(std::move(meters)) {
+  BarLines(std::vector<Meter> meters, std::int64_t max_bars) : meters_(std::move(meters)), max_bars_(max_bars) {
     std::stable_sort(meters_.begin(), meters_.end(), [](const Meter& a, const Meter& b) { return a.offset < b.offset; });
     if (meters_.empty() || meters_.front().offset > 0) meters_.insert(meters_.begin(), {0, 4 * kUnitsPerQuarter});
     starts_.push_back(0);
@@ -102,7 +102,12 @@ class BarLines {
   }
   // The end of the bar that contains `offset`.
   std::int64_t bar_end(std::int64_t offset) {
-    while (starts_.back() <= offset) starts_.push_back(starts_.back() + length_at(starts_.back()));
+    while (starts_.back() <= offset) {
+      if (std::int64_t(starts_.size()) > max_bars_)
+        throw ConfigError("tokenize: the music runs past " + std::to_string(max_bars_) +
+                          " bars (is the file damaged?)");
+      starts_.push_back(starts_.back() + length_at(starts_.back()));
+    }
     return *std::upper_bound(starts_.begin(), starts_.end(), offset);
   }
 
@@ -114,6 +119,7 @@ class BarLines {
     return std::max<std::int64_t>((it - 1)->bar_length, 1);
   }
   std::vector<Meter> meters_;
+  std::int64_t max_bars_;
   std::vector<std::int64_t> starts_;
 };
 
@@ -242,6 +248,9 @@ void tokenize_track(const MidiTrack& track, int track_index, int ticks_per_quart
       }
       piece.duration = bar_end - p.start;
       out.push_back({std::move(piece), p.element});
+      if (std::int64_t(out.size()) > options.max_tokens)
+        throw ConfigError("tokenize: more than " + std::to_string(options.max_tokens) +
+                          " notes and chords once split at bar lines (is the file damaged?)");
       by_bar[bar_end].push_back({p.element, bar_end, p.end, bar_voiced && next_voiced});
       moved_on = true;
     }
@@ -257,6 +266,9 @@ std::vector<MusicElement> tokenize_elements(const MidiFile& file, const Tokenize
   if (options.chord_window_divisor <= 0)
     throw ConfigError("tokenize: chord_window_divisor must be positive, got " +
                       std::to_string(options.chord_window_divisor));
+  if (options.max_bars <= 0 || options.max_tokens <= 0)
+    throw ConfigError("tokenize: max_bars and max_tokens must be positive, got " + std::to_string(options.max_bars) +
+                      " and " + std::to_string(options.max_tokens));
   // Tracks without notes form music21's conductor part; its time signatures make the bars.
   std::vector<TimeSignature> conductor;
   for (const auto& track : file.tracks)
@@ -268,7 +280,8 @@ std::vector<MusicElement> tokenize_elements(const MidiFile& file, const Tokenize
     const MidiTrack& track = file.tracks[t];
     if (track.notes.empty()) continue;
     // Without a conductor signature, a track's own ones (or 4/4) make its bars.
-    BarLines bars(meters_of(conductor.empty() ? track.time_signatures : conductor, file.ticks_per_quarter));
+    BarLines bars(meters_of(conductor.empty() ? track.time_signatures : conductor, file.ticks_per_quarter),
+                  options.max_bars);
     tokenize_track(track, static_cast<int>(t), file.ticks_per_quarter, options,
                    options.split_at_barlines ? &bars : nullptr, all);
   }
@@ -294,7 +307,12 @@ std::vector<std::string> tokenize(const MidiFile& file, const TokenizerOptions& 
 }
 
 std::vector<std::string> tokenize_file(const std::filesystem::path& path, const TokenizerOptions& options) {
-  return tokenize(read_midi(path), options);
+  const MidiFile file = read_midi(path);
+  try {
+    return tokenize(file, options);
+  } catch (const ConfigError& e) {
+    throw FileError(path.string() + ": " + e.what());
+  }
 }
 
 }  // namespace nocturne

@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
+#include "nocturne/error.hpp"
 #include "nocturne/tokenizer.hpp"
 #include "tokenizer_fixtures.hpp"
 
@@ -31,6 +34,10 @@ TEST_CASE("pitch spelling over the whole MIDI range") {
     CHECK(parse_pitch_name(pitch_name(p)) == p);
   }
   CHECK(parse_pitch_name("E-1") == 27);
+  // Out of range, however far (an octave of 499999999 once overflowed int).
+  CHECK_THROWS_AS(parse_pitch_name("C10"), nocturne::ConfigError);
+  CHECK_THROWS_AS(parse_pitch_name("Db499999999"), nocturne::ConfigError);
+  CHECK_THROWS_AS(parse_pitch_name("C-2147483648"), nocturne::ConfigError);
 }
 
 TEST_CASE("normal order: every example of the table") {
@@ -94,6 +101,37 @@ TEST_CASE("barlines split notes: one token per bar") {
   TokenizerOptions no_split;
   no_split.split_at_barlines = false;
   CHECK(tokenize(make_file({{note(60, 1440, 2400)}}), no_split).size() == 1);
+}
+
+TEST_CASE("runaway lengths from a damaged file are refused, not tokenized until memory runs out") {
+  // 1/64 bars are 1/16 of a quarter: a note 70,000 quarters in needs 1.12 M
+  // bar lines, past the default limit of 2^20.
+  const std::vector<TimeSignature> sixty_fourths{{0, 1, 64, 24, 8}};
+  const std::int64_t q = 480;
+  const auto far = make_file({{note(60, 70000 * q, 70001 * q)}}, sixty_fourths);
+  CHECK_THROWS_WITH(tokenize(far), Catch::Contains("past 1048576 bars") && Catch::Contains("damaged"));
+  CHECK_THROWS_AS(tokenize(far), ConfigError);
+
+  // Smaller limits, the same checks: two notes of 100 quarters, a beat apart
+  // (not a chord), are 1,600 bars and 3,200 tied pieces.
+  TokenizerOptions small;
+  small.max_bars = 2000;
+  small.max_tokens = 3000;
+  const auto long_notes = make_file({{note(60, 0, 100 * q), note(64, q, 101 * q)}}, sixty_fourths);
+  CHECK_THROWS_WITH(tokenize(long_notes, small), Catch::Contains("more than 3000 notes and chords"));
+  small.max_tokens = 3200;
+  CHECK(tokenize(long_notes, small).size() == 3200);
+  small.max_bars = 1600;
+  CHECK_THROWS_WITH(tokenize(long_notes, small), Catch::Contains("past 1600 bars"));
+  small.max_bars = 0;
+  CHECK_THROWS_AS(tokenize(long_notes, small), ConfigError);
+
+  // Through a file, the error names it.
+  const auto path = std::filesystem::temp_directory_path() / "nocturne-runaway-length.mid";
+  write_midi(path, far);
+  CHECK_THROWS_WITH(tokenize_file(path), Catch::Contains(path.string()) && Catch::Contains("damaged"));
+  CHECK_THROWS_AS(tokenize_file(path), FileError);
+  std::filesystem::remove(path);
 }
 
 TEST_CASE("pairing: a note struck again before its release ends at the next note-off") {
