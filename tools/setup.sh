@@ -5,6 +5,7 @@
 #   bash tools/setup.sh              build, tests, audio
 #   bash tools/setup.sh --with-torch also PyTorch (for the reference fixture and CPU benchmark comparison)
 #   bash tools/setup.sh --with-lilypond  also LilyPond (PNG scores)
+#   bash tools/setup.sh --with-fuzz  also clang and libFuzzer (tools/fuzz.sh)
 set -euo pipefail
 
 packages=(
@@ -17,6 +18,7 @@ for arg in "$@"; do
   case "$arg" in
     --with-torch) packages+=(python3-torch) ;;
     --with-lilypond) packages+=(lilypond) ;;
+    --with-fuzz) packages+=(clang libclang-rt-dev) ;;
     *) echo "setup.sh: unknown option '$arg'" >&2; exit 2 ;;
   esac
 done
