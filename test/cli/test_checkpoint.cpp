@@ -13,44 +13,13 @@
 #include "nocturne/checkpoint.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/rng.hpp"
+#include "sample_checkpoint.hpp"
 
 namespace fs = std::filesystem;
 using nocturne::Checkpoint;
+using nocturne::test::sample_checkpoint;
 
 namespace {
-
-Checkpoint sample_checkpoint(bool with_moments = true) {
-  Checkpoint c;
-  c.model.vocab = 5;
-  c.model.window = 4;
-  c.model.hidden1 = 3;
-  c.model.hidden2 = 2;
-  c.model.dense = 2;
-  c.model.dropout = 0.25;
-  c.model.input = nocturne::InputMode::embedding;
-  c.model.embedding_dim = 3;
-  c.trainer.epochs = 17;
-  c.trainer.batch = 9;
-  c.trainer.stats_every = 3;
-  c.trainer.seed = 0x123456789abcdefull;
-  c.trainer.adamax.learning_rate = 0.003;
-  c.trainer.adamax.beta1 = 0.8;
-  c.trainer.adamax.beta2 = 0.99;
-  c.trainer.adamax.epsilon = 1e-6;
-  c.vocabulary = {"0.4.7", "C#4", "E-2", "", "\xc3\xa9t\xc3\xa9"};  // an empty and a UTF-8 symbol too
-  c.epochs_done = 6;
-  c.optimizer_steps = 1234567890123ll;
-  const std::size_t n = nocturne::ParameterLayout(c.model).buffer_size();
-  for (std::size_t i = 0; i < n; ++i) {
-    c.parameters.push_back(float(nocturne::random_normal(7, 1, i)));
-    if (with_moments) {
-      c.first_moment.push_back(float(nocturne::random_normal(7, 2, i)));
-      c.infinity_norm.push_back(float(nocturne::random_uniform(7, 3, i)));
-    }
-  }
-  c.metadata = R"({"history": [1, 2, 3], "note": "anything"})";
-  return c;
-}
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);

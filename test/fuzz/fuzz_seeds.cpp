@@ -12,7 +12,7 @@
 #include "nocturne/demo_corpus.hpp"
 #include "nocturne/midi.hpp"
 #include "nocturne/model.hpp"
-#include "nocturne/rng.hpp"
+#include "sample_checkpoint.hpp"
 
 namespace nocturne::fuzz {
 namespace {
@@ -43,35 +43,6 @@ MidiFile mixed_file() {
   return f;
 }
 
-Checkpoint small_checkpoint(InputMode input, bool with_moments) {
-  Checkpoint c;
-  c.model.vocab = 5;
-  c.model.window = 4;
-  c.model.hidden1 = 3;
-  c.model.hidden2 = 2;
-  c.model.dense = 2;
-  c.model.dropout = 0.25;
-  c.model.input = input;
-  c.model.embedding_dim = 3;
-  c.trainer.epochs = 3;
-  c.trainer.batch = 4;
-  c.trainer.stats_every = 2;
-  c.trainer.seed = 7;
-  c.vocabulary = {"0.4.7", "C#4", "E-2", "", "B4"};
-  c.epochs_done = 1;
-  c.optimizer_steps = 11;
-  const std::size_t n = ParameterLayout(c.model).buffer_size();
-  for (std::size_t i = 0; i < n; ++i) {
-    c.parameters.push_back(float(random_normal(3, 1, i)));
-    if (with_moments) {
-      c.first_moment.push_back(float(random_normal(3, 2, i)));
-      c.infinity_norm.push_back(float(random_uniform(3, 3, i)));
-    }
-  }
-  c.metadata = R"({"history": [1, 2]})";
-  return c;
-}
-
 }  // namespace
 
 std::vector<Bytes> midi_seeds() {
@@ -89,8 +60,8 @@ std::vector<Bytes> midi_seeds() {
 }
 
 std::vector<Bytes> checkpoint_seeds() {
-  return {encode_checkpoint(small_checkpoint(InputMode::embedding, true)),
-          encode_checkpoint(small_checkpoint(InputMode::scalar, false))};
+  return {encode_checkpoint(test::sample_checkpoint(true, InputMode::embedding)),
+          encode_checkpoint(test::sample_checkpoint(false, InputMode::scalar))};
 }
 
 std::vector<Bytes> token_seeds() {
