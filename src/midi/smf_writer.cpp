@@ -23,7 +23,8 @@ struct PendingEvent {
 };
 
 void put_vlq(std::vector<std::uint8_t>& out, std::uint64_t value) {
-  if (value > 0x0FFFFFFF) throw FileError("MIDI writer: delta time " + std::to_string(value) + " exceeds the SMF limit");
+  if (value > 0x0FFFFFFF) throw FileError("MIDI writer: variable-length value " + std::to_string(value) +
+                                      " exceeds the SMF limit of 268435455");
   std::uint8_t buffer[4];
   int count = 0;
   buffer[count++] = static_cast<std::uint8_t>(value & 0x7F);
@@ -40,6 +41,18 @@ std::uint8_t checked_byte(int value, int limit, const char* what) {
     throw ConfigError(std::string("MIDI writer: ") + what + " " + std::to_string(value) + " is outside 0.." +
                       std::to_string(limit));
   return static_cast<std::uint8_t>(value);
+}
+
+// The delta time before an event. A gap wider than one delta can hold (a
+// file read with skipped events in between, say) is bridged with empty text
+// events, which readers ignore, so that any track can be written.
+void put_delta(std::vector<std::uint8_t>& out, std::uint64_t delta) {
+  constexpr std::uint64_t kMaxDelta = 0x0FFFFFFF;
+  for (; delta > kMaxDelta; delta -= kMaxDelta) {
+    put_vlq(out, kMaxDelta);
+    out.insert(out.end(), {0xFF, 0x01, 0x00});
+  }
+  put_vlq(out, delta);
 }
 
 std::vector<std::uint8_t> meta(std::uint8_t type, const std::vector<std::uint8_t>& data) {
@@ -110,11 +123,11 @@ std::vector<std::uint8_t> encode_track(const MidiTrack& track) {
   std::vector<std::uint8_t> body;
   std::int64_t now = 0;
   for (const auto& event : events) {
-    put_vlq(body, static_cast<std::uint64_t>(event.tick - now));
+    put_delta(body, static_cast<std::uint64_t>(event.tick - now));
     body.insert(body.end(), event.bytes.begin(), event.bytes.end());
     now = event.tick;
   }
-  put_vlq(body, static_cast<std::uint64_t>(std::max<std::int64_t>(track.end_tick - now, 0)));
+  put_delta(body, static_cast<std::uint64_t>(std::max<std::int64_t>(track.end_tick - now, 0)));
   body.insert(body.end(), {0xFF, 0x2F, 0x00});
   return body;
 }

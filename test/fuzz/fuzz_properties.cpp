@@ -114,8 +114,8 @@ void check_midi(std::span<const std::uint8_t> bytes) {
   Bytes encoded;
   try {
     encoded = encode_midi(file);
-  } catch (const Error&) {
-    return;  // A gap between notes wider than one delta time can hold, say.
+  } catch (const Error& e) {
+    throw PropertyFailure(std::string("a file the reader accepted does not encode: ") + e.what());
   }
   MidiFile again;
   try {

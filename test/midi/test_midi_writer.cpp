@@ -51,6 +51,21 @@ TEST_CASE("write_midi replaces the file atomically") {
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("gaps wider than one delta time are bridged, and read back at the same ticks") {
+  const std::int64_t far = (std::int64_t(1) << 29) + 5;  // two deltas of 2^28 - 1 and a bit
+  MidiFile f;
+  MidiTrack t;
+  t.notes = {{60, 70, 0, 0, 480}, {62, 71, 0, far, far + 480}};
+  t.end_tick = 3 * far;
+  f.tracks = {t};
+  const auto bytes = encode_midi(f);
+  const MidiFile back = read_midi_bytes(bytes, "bridged.mid");
+  REQUIRE(back.tracks.size() == 1);
+  CHECK(back.tracks[0].notes == t.notes);
+  CHECK(back.tracks[0].end_tick == t.end_tick);
+  CHECK(encode_midi(back) == bytes);
+}
+
 TEST_CASE("the writer rejects values MIDI cannot hold") {
   MidiFile f;
   MidiTrack t;
