@@ -3,7 +3,6 @@
 
 #include "fuzz_properties.hpp"
 
-#include <cctype>
 #include <cstring>
 #include <set>
 #include <string_view>
@@ -11,6 +10,7 @@
 #include "nocturne/checkpoint.hpp"
 #include "nocturne/corpus.hpp"
 #include "nocturne/error.hpp"
+#include "nocturne/generate.hpp"
 #include "nocturne/midi.hpp"
 #include "nocturne/model.hpp"
 #include "nocturne/tokenizer.hpp"
@@ -165,16 +165,12 @@ void check_checkpoint(std::span<const std::uint8_t> bytes) {
 
 void check_tokens(std::span<const std::uint8_t> bytes) {
   constexpr std::size_t kMaxTokens = 4096;
+  const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   std::vector<std::string> decodable, canonical_tokens;
-  std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  std::size_t at = 0;
-  while (at < text.size() && decodable.size() < kMaxTokens) {
-    while (at < text.size() && std::isspace(static_cast<unsigned char>(text[at]))) ++at;
-    std::size_t end = at;
-    while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end]))) ++end;
-    if (end == at) break;
-    const std::string token(text.substr(at, end - at));
-    at = end;
+  for (const std::string& token : split_token_list(text)) {
+    require(!token.empty() && token.find_first_of(" \t\n\r\f\v,") == std::string::npos,
+            "split_token_list gave the token '" + token + "'");
+    if (decodable.size() == kMaxTokens) break;
     std::vector<int> pitches;
     try {
       pitches = token_pitches(token);

@@ -31,8 +31,8 @@ void check_midi(std::span<const std::uint8_t> bytes);
 // and encode(decode(encode(c))) == encode(c), bit for bit.
 void check_checkpoint(std::span<const std::uint8_t> bytes);
 
-// The bytes as whitespace-separated tokens: token_pitches / is_chord_token
-// agree, and tokens_to_midi -> encode -> read -> tokenize works, the second
+// The bytes as a token list (split_token_list, as `--primer tokens:...`):
+// token_pitches / is_chord_token agree, and tokens_to_midi -> encode -> read -> tokenize works, the second
 // round trip giving the same tokens as the first.
 void check_tokens(std::span<const std::uint8_t> bytes);
 
