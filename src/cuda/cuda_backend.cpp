@@ -87,6 +87,16 @@ CudaBackend::CudaBackend(const CudaOptions& options)
     slot.host = pinned_memory(kStagingBytes);
     slot.done = make_event();
   }
+  // cuBLAS initialises itself lazily at its first GEMM, and our kernels load
+  // lazily at their first launch; neither should first happen inside a graph
+  // capture (the first training step is recorded). One tiny GEMM and one
+  // kernel now, outside any capture.
+  float* s = static_cast<float*>(scratch_.get());
+  fill(s, 3, 1.0f);
+  const float one = 1.0f, zero = 0.0f;
+  NOCTURNE_CUDA_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, 1, 1, 1, &one, s, 1, s + 1, 1, &zero,
+                                  s + 2, 1));
+  NOCTURNE_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
 }
 
 CudaBackend::~CudaBackend() {
@@ -249,7 +259,8 @@ CudaStatus cuda_status() {
     }
     cudaSetDevice(previous);
     if (!status.usable)
-      status.reason = "no device can run this build's kernels (sm_80, sm_90 and compute_90 PTX): " + failures;
+      status.reason = std::string("no device can run this build's kernels (built for ") +
+                      NOCTURNE_CUDA_ARCHITECTURES + "): " + failures;
   } catch (...) {
     status.usable = false;
     status.reason = "unexpected failure while querying CUDA";
