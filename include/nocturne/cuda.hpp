@@ -18,7 +18,8 @@ enum class LstmImpl { ours, cudnn };
 // cuDNN's RNN algorithm (cudnnRNNAlgo_t) for LstmImpl::cudnn: STANDARD, or one
 // of its persistent kernels (PERSIST_DYNAMIC compiles its kernel for the shape
 // at the first call). cuDNN's math type follows CudaOptions::math: strict fp32
-// is CUDNN_FMA_MATH, tf32 is CUDNN_TENSOR_OP_MATH. Not every algorithm accepts
+// is CUDNN_FMA_MATH, tf32 is CUDNN_DEFAULT_MATH (TF32 tensor cores, as
+// PyTorch runs cuDNN's LSTM with TF32 allowed). Not every algorithm accepts
 // every shape: where cuDNN refuses, the first LSTM call throws
 // NotSupportedError (nocturne/error.hpp).
 enum class CudnnAlgo { standard, persist_static, persist_dynamic, persist_static_small_h };

@@ -31,9 +31,11 @@ using checks::require_pointer;
 
 #if NOCTURNE_WITH_CUDNN
 namespace {
-// cuDNN's math type follows the backend's: strict fp32 is FMA, tf32 tensor ops.
+// cuDNN's math type follows the backend's: strict fp32 is FMA; tf32 is
+// CUDNN_DEFAULT_MATH, the math type cuDNN documents as allowing TF32 for fp32
+// data (and what PyTorch picks with TF32 allowed).
 cudnn::Config cudnn_config(CudnnAlgo algo, bool tf32) {
-  return cudnn::Config{algo, tf32 ? cudnn::Math::tensor_op : cudnn::Math::fma};
+  return cudnn::Config{algo, tf32 ? cudnn::Math::default_math : cudnn::Math::fma};
 }
 }  // namespace
 #endif

@@ -21,13 +21,29 @@
 
 namespace nocturne::cuda {
 
+// A refusal of this shape, algorithm or math type: the 3xxx codes, except
+// those that say the installation is broken (driver, runtime, architecture,
+// NVRTC or a sub-library missing), which are failures like any other.
+inline bool refuses_the_case(cudnnStatus_t status) {
+  switch (status) {
+    case CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDA_DRIVER:
+    case CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDART:
+    case CUDNN_STATUS_NOT_SUPPORTED_ARCH_MISMATCH:
+    case CUDNN_STATUS_NOT_SUPPORTED_RUNTIME_PREREQUISITE_MISSING:
+    case CUDNN_STATUS_NOT_SUPPORTED_SUBLIBRARY_UNAVAILABLE:
+      return false;
+    default:
+      return CUDNN_STATUS_CATEGORY(status) == CUDNN_STATUS_NOT_SUPPORTED;
+  }
+}
+
 [[noreturn]] inline void throw_cudnn_error(cudnnStatus_t status, const char* call, const char* file, int line) {
   char detail[512] = {0};
   cudnnGetLastErrorString(detail, sizeof(detail));
   std::string message = "cuDNN error " + std::to_string(int(status)) + " (" + cudnnGetErrorString(status) + ") in " +
                         call + " at " + file + ":" + std::to_string(line);
   if (detail[0]) message += ": " + std::string(detail);
-  if (CUDNN_STATUS_CATEGORY(status) == CUDNN_STATUS_NOT_SUPPORTED) throw NotSupportedError(message);
+  if (refuses_the_case(status)) throw NotSupportedError(message);
   throw DeviceError(message);
 }
 

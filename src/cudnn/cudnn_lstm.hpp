@@ -41,9 +41,10 @@ const char* to_string(Math math);
 // True for the math types that may use tensor cores (looser tolerances).
 inline bool uses_tensor_cores(Math math) { return math != Math::fma; }
 
-// cuDNN's CUDNN_STATUS_NOT_SUPPORTED (any of its 3xxx codes) for a shape,
-// algorithm and math type is thrown as NotSupportedError (nocturne/error.hpp),
-// reported apart from a failure (any other DeviceError).
+// cuDNN's CUDNN_STATUS_NOT_SUPPORTED (its 3xxx codes) for a shape, algorithm
+// and math type is thrown as NotSupportedError (nocturne/error.hpp), reported
+// apart from a failure (any other DeviceError, including the 3xxx codes of a
+// broken installation: driver, runtime, architecture, NVRTC, sub-library).
 
 // cudnnGetVersion() of the loaded library, e.g. 91900 for 9.19.0, and the
 // version the library was compiled against (CUDNN_VERSION).

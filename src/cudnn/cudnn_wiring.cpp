@@ -84,6 +84,8 @@ void cudnn_lstm_backward(const LstmShape& shape, const float* x, const float* /*
   // on every backend).
   entry->lstm.backward(x, h, dh, dx);
   entry->lstm.weight_gradients(dw, dr, db);
+  // Backward rewrites the reserve space: a second backward needs a new forward.
+  entry->forward_done = false;
 }
 
 void cudnn_lstm_release(void* stream) {
