@@ -40,7 +40,7 @@
 #
 # Exit status: 0 when the build and every GPU test stage passed (gpu-tests,
 # cudnn-tests where cuDNN was found, memcheck and racecheck unless they were
-# unavailable or out of time), 1 otherwise. ctest and the benchmarks are
+# unavailable or out of time), 1 otherwise. build-rest, ctest and the benchmarks are
 # reported but do not decide it. The report and the archive are written
 # either way.
 # shellcheck disable=SC2317  # the report's functions run from the EXIT trap
@@ -84,7 +84,8 @@ RESERVE=$((10 * TIME_SCALE))    # kept back for the report and the archive
 MIN_STAGE=$((15 * TIME_SCALE))  # a stage given less than this is not started
 
 # The stages in the order they run, each with its status.
-STAGES=(packages setup kit-unpack configure build gpu-tests cudnn-tests bench lstm-bench memcheck racecheck ctest)
+STAGES=(packages setup kit-unpack configure build gpu-tests cudnn-tests bench lstm-bench memcheck racecheck build-rest
+        ctest)
 declare -A STATUS
 # run_stage NAME LIMIT_S COMMAND...: runs COMMAND with its output in
 # $LOGS/NAME.log under LIMIT_S x TIME_SCALE, cut to what the budget has left.
@@ -499,6 +500,7 @@ else
 fi
 
 GENERATOR=()
+KEEP_GOING=()
 if [ -f "$BUILD/CMakeCache.txt" ]; then
   :  # keep the generator the folder was configured with
 elif command -v ninja >/dev/null; then
@@ -522,7 +524,20 @@ if run_stage configure 120 cmake -S "$ROOT" -B "$BUILD" "${GENERATOR[@]}" -DNOCT
     *Makefiles) KEEP_GOING=(-k) ;;
     *) KEEP_GOING=() ;;
   esac
-  run_stage build 360 cmake --build "$BUILD" -j "$JOBS" -- "${KEEP_GOING[@]}" || FAILED=1
+  # The GPU programs alone first, so that the GPU stages start as early as
+  # possible; the rest of the build waits for ctest (build-rest).
+  # (A target this configuration has gets a CMakeFiles/<target>.dir folder,
+  # whatever the generator.)
+  GPU_TARGETS=()
+  for program in "${GPU_PROGRAMS[@]}"; do
+    [ -n "$(find "$BUILD" -type d -name "$program.dir" -print -quit 2>/dev/null)" ] && GPU_TARGETS+=("$program")
+  done
+  if [ ${#GPU_TARGETS[@]} -gt 0 ]; then
+    run_stage build 360 cmake --build "$BUILD" -j "$JOBS" --target "${GPU_TARGETS[@]}" -- "${KEEP_GOING[@]}" ||
+      FAILED=1
+  else
+    run_stage build 360 cmake --build "$BUILD" -j "$JOBS" -- "${KEEP_GOING[@]}" || FAILED=1
+  fi
 else
   FAILED=1
 fi
@@ -595,6 +610,10 @@ fi
 # The rest of the test suite (CPU tests, which CI runs too; corpus tests skip
 # where it is absent): reported, not counted in the exit status.
 if [ -f "$BUILD/CTestTestfile.cmake" ]; then
+  case "$SKIP" in
+    *" ctest "*) STATUS[build-rest]="skipped: GPU_CHECK_SKIP (ctest)" ;;
+    *) run_stage build-rest 240 cmake --build "$BUILD" -j "$JOBS" -- "${KEEP_GOING[@]}" ;;
+  esac
   run_stage ctest 100 ctest --test-dir "$BUILD" -j "$JOBS" --timeout $((90 * TIME_SCALE)) --output-on-failure \
     -E 'test_gpu_backend|test_gpu_cudnn'
 else
