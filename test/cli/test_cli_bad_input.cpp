@@ -10,6 +10,7 @@
 #include "nocturne/checkpoint.hpp"
 #include "nocturne/cuda.hpp"
 #include "nocturne/demo_corpus.hpp"
+#include "nocturne/midi.hpp"
 
 using namespace nocturne::test;
 
@@ -76,6 +77,30 @@ TEST_CASE("a corrupt MIDI file among good ones: skipped with a warning, or an er
   expect_one_line_error("train --strict --data " + quote(data.string()) + " --out " +
                             quote((dir.path / "strict").string()) + " " + kTiny + " --epochs 1",
                         {"broken.mid", "--strict"});
+}
+
+TEST_CASE("a MIDI file whose length a damaged delta time ran away: skipped by train, named by corpus",
+          "[cli][errors]") {
+  TempDir dir;
+  const fs::path data = dir.path / "data";
+  nocturne::write_demo_corpus(data, 4);
+  // In 1/64 time (bars of 1/16 quarter) a note 70,000 quarters in needs
+  // 1.12 M bar lines, past the tokenizer's limit.
+  nocturne::MidiFile runaway;
+  nocturne::MidiTrack track;
+  track.time_signatures = {{0, 1, 64, 24, 8}};
+  track.notes = {{60, 80, 0, 70000LL * 480, 70001LL * 480}};
+  runaway.tracks = {track};
+  nocturne::write_midi(data / "runaway.mid", runaway);
+  {
+    const RunResult r = run_cli("train --data " + quote(data.string()) + out_in(dir));
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.find("warning") != std::string::npos);
+    CHECK(r.err.find("runaway.mid") != std::string::npos);
+    CHECK(r.err.find("damaged") != std::string::npos);
+  }
+  expect_one_line_error("corpus " + quote(data.string()), {"runaway.mid", "bars", "damaged"});
 }
 
 TEST_CASE("damaged checkpoints are refused by --resume and info", "[cli][errors]") {
