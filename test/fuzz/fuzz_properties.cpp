@@ -22,6 +22,16 @@ void require(bool ok, const std::string& what) {
   if (!ok) throw PropertyFailure(what);
 }
 
+// Returns f(), where a nocturne::Error from f breaks a promise.
+template <typename F>
+auto must(const std::string& what, F&& f) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    throw PropertyFailure(what + ": " + e.what());
+  }
+}
+
 std::string note_text(const Note& n) {
   return "note pitch " + std::to_string(n.pitch) + " velocity " + std::to_string(n.velocity) + " channel " +
          std::to_string(n.channel) + " ticks " + std::to_string(n.on_tick) + ".." + std::to_string(n.off_tick);
@@ -54,13 +64,9 @@ bool same_notes(const MidiFile& a, const MidiFile& b) {
 
 // Every token the tokenizer makes must decode, and the decoder must take them all.
 void check_tokens_decode(const std::vector<std::string>& tokens) {
-  for (const auto& token : tokens) {
-    try {
-      (void)token_pitches(token);
-    } catch (const Error& e) {
-      throw PropertyFailure("the tokenizer made the token '" + token + "', which does not decode: " + e.what());
-    }
-  }
+  for (const auto& token : tokens)
+    (void)must("the tokenizer made the token '" + token + "', which does not decode",
+               [&] { return token_pitches(token); });
   (void)tokens_to_midi(tokens);
 }
 
@@ -111,18 +117,9 @@ void check_midi(std::span<const std::uint8_t> bytes) {
   }
   check_tokens_decode(tokens);
 
-  Bytes encoded;
-  try {
-    encoded = encode_midi(file);
-  } catch (const Error& e) {
-    throw PropertyFailure(std::string("a file the reader accepted does not encode: ") + e.what());
-  }
-  MidiFile again;
-  try {
-    again = read_midi_bytes(encoded, "re-encoded.mid");
-  } catch (const Error& e) {
-    throw PropertyFailure(std::string("the writer made a file the reader refuses: ") + e.what());
-  }
+  const Bytes encoded = must("a file the reader accepted does not encode", [&] { return encode_midi(file); });
+  const MidiFile again = must("the writer made a file the reader refuses",
+                              [&] { return read_midi_bytes(encoded, "re-encoded.mid"); });
   require(same_notes(file, again), "the notes changed through encode_midi and read_midi_bytes");
   require(encode_midi(again) == encoded, "encode_midi(read_midi_bytes(encode_midi(f))) differs from encode_midi(f)");
 }
@@ -143,18 +140,9 @@ void check_checkpoint(std::span<const std::uint8_t> bytes) {
   require(c.first_moment.size() == c.infinity_norm.size() && (c.first_moment.empty() || c.first_moment.size() == p),
           "optimizer moments of the wrong size");
 
-  Bytes encoded;
-  try {
-    encoded = encode_checkpoint(c);
-  } catch (const Error& e) {
-    throw PropertyFailure(std::string("a decoded checkpoint does not encode: ") + e.what());
-  }
-  Checkpoint again;
-  try {
-    again = decode_checkpoint(encoded, "re-encoded.ckpt");
-  } catch (const Error& e) {
-    throw PropertyFailure(std::string("an encoded checkpoint does not decode: ") + e.what());
-  }
+  const Bytes encoded = must("a decoded checkpoint does not encode", [&] { return encode_checkpoint(c); });
+  const Checkpoint again = must("an encoded checkpoint does not decode",
+                                [&] { return decode_checkpoint(encoded, "re-encoded.ckpt"); });
   require(same_bits(c.parameters, again.parameters) && same_bits(c.first_moment, again.first_moment) &&
               same_bits(c.infinity_norm, again.infinity_norm) && c.vocabulary == again.vocabulary &&
               c.metadata == again.metadata && c.epochs_done == again.epochs_done &&
