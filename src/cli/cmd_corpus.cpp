@@ -52,10 +52,10 @@ void add_corpus_command(CLI::App& app) {
   cmd->add_option("midi-folder", args->folder, "Folder searched recursively for .mid/.midi files")->required();
   cmd->add_option("--min-count", args->options.min_count, "Drop symbols occurring fewer times than this")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
   cmd->add_option("--window", args->options.window, "Input steps per window")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(at_least(1));
   cmd->add_option("--split", args->split, "random (the recipe's, over windows) or piece (held-out pieces)")
       ->capture_default_str()
       ->check(CLI::IsMember({"random", "piece"}));

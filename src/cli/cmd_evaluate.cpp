@@ -63,6 +63,7 @@ std::vector<GeneratedPiece> read_generated(const std::vector<std::string>& input
     if (fs::is_directory(path, ec)) {
       std::vector<fs::path> json_files, midi_files;
       for (const auto& entry : fs::directory_iterator(path)) {
+        if (!entry.is_regular_file(ec)) continue;  // a folder named x.mid, say
         const std::string name = entry.path().filename().string();
         if (name.size() > 12 && name.ends_with(".tokens.json")) json_files.push_back(entry.path());
         if (name.ends_with(".mid") || name.ends_with(".midi")) midi_files.push_back(entry.path());
@@ -117,6 +118,10 @@ void run_evaluate(const EvaluateArgs& a) {
     folder = *info.folder;
   else
     throw ConfigError("evaluate: the checkpoint does not name its data folder; give --data <midi-folder>");
+  // The generated pieces are read first, so that a bad --generated fails
+  // before the held-out evaluation runs and prints.
+  const std::vector<GeneratedPiece> pieces = a.generated.empty() ? std::vector<GeneratedPiece>{}
+                                                                 : read_generated(a.generated);
   const std::vector<CorpusFile> files = read_corpus(folder, warn);
   const bool same_folder = info.folder && fs::equivalent(folder, *info.folder, ec);
 
@@ -204,7 +209,6 @@ void run_evaluate(const EvaluateArgs& a) {
   }
 
   if (!a.generated.empty()) {
-    const std::vector<GeneratedPiece> pieces = read_generated(a.generated);
     std::vector<std::vector<int>> corpus_events;
     for (const auto& piece : training_pieces)
       for (std::int32_t t : piece) corpus_events.push_back(token_pitches(vocab[std::size_t(t)]));
@@ -265,7 +269,7 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--model", a->model, "Checkpoint file, or a run folder (its best.ckpt)")->required();
   cmd->add_option("--data", a->data, "MIDI folder (default: the folder the model trained on)");
   cmd->add_option("--generated", a->generated, "Generated pieces: folders (their .tokens.json, else MIDI files) or files");
-  cmd->add_option("--batch", a->batch, "Windows per batch")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", a->batch, "Windows per batch")->capture_default_str()->check(at_least(1));
   cmd->add_flag("--json", a->json_output, "Print one JSON object instead of the table");
   cmd->add_option("--device", a->device.device, "auto, cpu or cuda")->capture_default_str();
   cmd->add_option("--threads", a->device.threads, "CPU BLAS threads (0 = the library's default)");

@@ -21,6 +21,7 @@
 #include "cli/commands.hpp"
 #include "cli/outputs.hpp"
 #include "cli/primers.hpp"
+#include "cli/signals.hpp"
 #include "midi/atomic_write.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/generate.hpp"
@@ -61,7 +62,35 @@ std::string two_digits(int k) {
   return text;
 }
 
+// The files of an earlier run under this output's name that this run will
+// not write again (audio or score left out now, say) go, so that no folder
+// mixes the pieces of two runs under one name.
+void remove_stale_outputs(const fs::path& out, const std::string& stem, bool score, bool lilypond, bool audio) {
+  std::vector<std::string> stale;
+  if (!audio) stale.push_back(".wav");
+  if (!score) stale.push_back(".musicxml");
+  if (!lilypond) stale.insert(stale.end(), {".ly", ".png", ".lilypond.log"});
+  std::string removed;
+  for (const std::string& suffix : stale) {
+    std::error_code ec;
+    if (fs::remove(out / (stem + suffix), ec)) removed += (removed.empty() ? "" : ", ") + stem + suffix;
+  }
+  if (!removed.empty()) std::printf("removed %s from an earlier run in %s\n", removed.c_str(), out.string().c_str());
+}
+
+// Earlier runs' outputs numbered past this run's are another run's pieces: said, not touched.
+void note_other_outputs(const fs::path& out, int count) {
+  int last = 0;
+  for (int k = count + 1; fs::exists(out / ("output-" + two_digits(k) + ".mid")); ++k) last = k;
+  if (last > 0)
+    std::printf("note: %s also holds output-%s to output-%s from an earlier run\n", out.string().c_str(),
+                two_digits(count + 1).c_str(), two_digits(last).c_str());
+}
+
 void run_generate(const GenerateArgs& a) {
+  // Ctrl-C: while generating nothing is written; between outputs, the ones
+  // finished stay. Either way exit 130 (a second Ctrl-C ends at once).
+  StopSignals stop_signals;
   if (a.count < 1) throw ConfigError("--count must be >= 1, got " + std::to_string(a.count));
   if (a.notes < 1) throw ConfigError("--notes must be >= 1, got " + std::to_string(a.notes));
   GenerationRequest request;
@@ -82,15 +111,7 @@ void run_generate(const GenerateArgs& a) {
               primers.indices.front().size(), request.sampling.describe().c_str(),
               static_cast<unsigned long long>(a.seed), a.count, a.count == 1 ? "" : "s", a.notes);
 
-  const auto start = std::chrono::steady_clock::now();
-  const auto generated = generate_tokens(*loaded.model, primers.indices, request, [](int done, int total) {
-    progress_line("generating", done, total);
-  });
-  end_progress_line();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("generated %d x %d tokens in %.2f s (%.2f ms per token)\n", a.count, a.notes, seconds,
-              1e3 * seconds / (double(a.count) * double(a.notes)));
-
+  // Where the outputs go, and how, is settled before the work starts.
   const fs::path out(a.out);
   std::error_code ec;
   fs::create_directories(out, ec);
@@ -104,9 +125,34 @@ void run_generate(const GenerateArgs& a) {
   }
   const bool lilypond = !a.no_score && lilypond_available();
   if (!a.no_score && !lilypond) std::printf("score: MusicXML only (LilyPond is not installed for a PNG score)\n");
+  std::fflush(stdout);
+
+  struct Stopped {};
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::vector<std::int32_t>> generated;
+  try {
+    generated = generate_tokens(*loaded.model, primers.indices, request, [](int done, int total) {
+      if (stop_requested()) throw Stopped{};
+      progress_line("generating", done, total);
+    });
+  } catch (const Stopped&) {
+    end_progress_line();
+    std::printf("interrupted by %s while generating; nothing written\n", stop_signal_name());
+    throw CLI::RuntimeError(kInterruptedExitCode);
+  }
+  end_progress_line();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("generated %d x %d tokens in %.2f s (%.2f ms per token)\n", a.count, a.notes, seconds,
+              1e3 * seconds / (double(a.count) * double(a.notes)));
+  std::fflush(stdout);
 
   for (std::size_t k = 0; k < generated.size(); ++k) {
     const std::string stem = "output-" + two_digits(int(k) + 1);
+    if (stop_requested()) {
+      std::printf("interrupted by %s: %zu of %zu outputs written\n", stop_signal_name(), k, generated.size());
+      throw CLI::RuntimeError(kInterruptedExitCode);
+    }
+    remove_stale_outputs(out, stem, !a.no_score, lilypond, soundfont.has_value());
     std::vector<std::string> primer_symbols, new_symbols, all;
     for (std::int32_t t : primers.indices[k]) primer_symbols.push_back(vocab[std::size_t(t)]);
     for (std::int32_t t : generated[k]) new_symbols.push_back(vocab[std::size_t(t)]);
@@ -152,14 +198,16 @@ void run_generate(const GenerateArgs& a) {
       written += text;
     }
     std::printf("%s: %s\n", (out / stem).string().c_str(), written.c_str());
+    std::fflush(stdout);
   }
+  note_other_outputs(out, int(generated.size()));
 }
 
 void add_generate_command(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
   CLI::App* cmd = app.add_subcommand("generate", "Generate new pieces from a trained model");
   cmd->add_option("--model", a->model, "Checkpoint file, or a run folder (its best.ckpt)")->required();
-  cmd->add_option("--notes", a->notes, "New tokens per output")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--notes", a->notes, "New tokens per output")->capture_default_str()->check(at_least(1));
   auto* greedy = cmd->add_flag("--greedy", a->greedy, "Take the most likely symbol each step (the recipe; the default without sampling options)");
   auto* t = cmd->add_option("--temperature", a->temperature, "Sampling temperature (> 0)")->capture_default_str();
   auto* k = cmd->add_option("--top-k", a->top_k, "Sample among the k most likely symbols (0 = all)")->capture_default_str();
@@ -168,14 +216,14 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--seed", a->seed, "Seed of the sampling draws and the held-out primer choice")->capture_default_str();
   cmd->add_option("--primer", a->primer, "heldout (a held-out window, the recipe), a .mid file, or tokens:\"C4 E4 0.4.7\"")
       ->capture_default_str();
-  cmd->add_option("--count", a->count, "Number of outputs")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--count", a->count, "Number of outputs")->capture_default_str()->check(at_least(1));
   cmd->add_flag("--no-primer", a->no_primer, "Leave the primer out of the written outputs");
   cmd->add_option("--out", a->out, "Folder for the outputs")->capture_default_str();
   cmd->add_option("--soundfont", a->soundfont, "SoundFont (.sf2) for the WAV (default: FluidR3_GM or another installed one)");
   cmd->add_flag("--no-audio", a->no_audio, "Do not write WAV audio");
   cmd->add_flag("--no-score", a->no_score, "Do not write MusicXML or LilyPond scores");
   cmd->add_option("--data", a->data, "MIDI folder for the held-out primer pool (default: the folder the model trained on)");
-  cmd->add_option("--batch", a->batch, "Outputs generated together")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", a->batch, "Outputs generated together")->capture_default_str()->check(at_least(1));
   cmd->add_option("--device", a->device.device, "auto, cpu or cuda")->capture_default_str();
   cmd->add_option("--threads", a->device.threads, "CPU BLAS threads (0 = the library's default)");
   cmd->callback([a, t, k, p] {

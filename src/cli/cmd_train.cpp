@@ -577,7 +577,7 @@ void add_demo_corpus_command(CLI::App& app) {
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("demo-corpus", "Write the built-in demo corpus (MIDI pieces generated in code)");
   cmd->add_option("folder", a->folder, "Folder to write demo-NN.mid into")->required();
-  cmd->add_option("--count", a->count, "Number of pieces")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--count", a->count, "Number of pieces")->capture_default_str()->check(at_least(1));
   cmd->callback([a] {
     const auto paths = write_demo_corpus(a->folder, a->count);
     std::printf("wrote %zu demo pieces (generated, not real music) to %s\n", paths.size(), a->folder.c_str());

@@ -14,4 +14,8 @@ using AddCommand = void (*)(CLI::App& app);
 bool register_command(int order, AddCommand add);
 void add_registered_commands(CLI::App& app);
 
+// Whole numbers of at least `least` (CLI11's PositiveNumber would name a
+// range up to DBL_MAX in its message): "--notes: must be a whole number >= 1, got 0".
+CLI::Validator at_least(long long least);
+
 }  // namespace nocturne::cli

@@ -111,12 +111,24 @@ std::vector<std::int64_t> windows_within_pieces(const MappedCorpus& corpus, std:
 
 namespace {
 bool shown = false;
-std::chrono::steady_clock::time_point last_shown;
+std::chrono::steady_clock::time_point last_shown, last_plain;
+std::int64_t last_done = -1;
 }  // namespace
 
 void progress_line(const std::string& what, std::int64_t done, std::int64_t total) {
-  if (!::isatty(2)) return;
   const auto now = std::chrono::steady_clock::now();
+  if (!::isatty(2)) {
+    // Off a terminal (a log, a pipe): a plain line on stderr every 10 s of
+    // long work (stdout may be JSON).
+    if (last_done < 0 || done < last_done) last_plain = now;  // a new piece of work
+    last_done = done;
+    if (now - last_plain >= std::chrono::seconds(10) && done < total) {
+      last_plain = now;
+      std::fprintf(stderr, "%s %lld/%lld\n", what.c_str(), static_cast<long long>(done),
+                   static_cast<long long>(total));
+    }
+    return;
+  }
   if (shown && done < total && now - last_shown < std::chrono::milliseconds(100)) return;
   last_shown = now;
   shown = true;
@@ -127,6 +139,7 @@ void progress_line(const std::string& what, std::int64_t done, std::int64_t tota
 void end_progress_line() {
   if (shown) std::fprintf(stderr, "\r\033[K");
   shown = false;
+  last_done = -1;
 }
 
 }  // namespace nocturne::cli

@@ -1,7 +1,8 @@
 #pragma once
 // Ctrl-C for long commands: the first SIGINT or SIGTERM only sets a flag (the
 // command finishes its current step, keeps what it saved, and exits with 130);
-// a second one ends the process at once (the default action).
+// a second one ends the process at once (the default action), unless it comes
+// within 200 ms of the first (`timeout` signals the process and its group).
 
 namespace nocturne::cli {
 

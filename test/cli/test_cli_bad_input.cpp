@@ -141,6 +141,20 @@ TEST_CASE("unknown options are named", "[cli][errors]") {
   CHECK(r.error_lines()[0].find("--no-such-option") != std::string::npos);
   CHECK(run_cli("").error_lines().size() == 1);  // no subcommand
   CHECK(run_cli("train --epochs many").error_lines().size() == 1);  // a value of the wrong kind
+  // A word that is no command is named, with the commands there are.
+  expect_one_line_error("frobnicate", {"unknown command", "'frobnicate'", "generate"});
+}
+
+TEST_CASE("counts below their least value say the rule, not a range up to DBL_MAX", "[cli][errors]") {
+  TempDir dir;
+  expect_one_line_error("demo-corpus " + quote((dir.path / "x").string()) + " --count 0",
+                        {"--count", "whole number >= 1", "'0'"});
+  expect_one_line_error("corpus demo --window -2", {"--window", ">= 1", "'-2'"});
+  expect_one_line_error("corpus demo --min-count -1", {"--min-count", ">= 0", "'-1'"});
+  expect_one_line_error("generate --model nowhere --notes 0", {"--notes", ">= 1"});
+  const RunResult r = run_cli("generate --model nowhere --count 1.5");
+  CHECK(r.err.find("1797693") == std::string::npos);
+  CHECK(r.err.find("whole number") != std::string::npos);
 }
 
 TEST_CASE("impossible sizes are named before any data is read", "[cli][errors]") {

@@ -95,6 +95,9 @@ TEST_CASE("SIGINT stops training cleanly with exit code 130", "[cli][kill]") {
   REQUIRE(pid > 0);
   REQUIRE(wait_for(run / "last.ckpt", 60));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Twice at once, as `timeout` sends it (to the process, then its group):
+  // still one request to stop, not a second Ctrl-C.
+  ::kill(pid, SIGINT);
   ::kill(pid, SIGINT);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -104,6 +107,35 @@ TEST_CASE("SIGINT stops training cleanly with exit code 130", "[cli][kill]") {
   CHECK(WEXITSTATUS(status) == 130);
   CHECK(log.find("interrupted by SIGINT") != std::string::npos);
   CHECK(log.find("--resume") != std::string::npos);
+  CHECK(log.find("error") == std::string::npos);  // a stop on request is no error
   const nocturne::Checkpoint c = nocturne::load_checkpoint(run / "last.ckpt");
   CHECK(read_csv(run / "history.csv").size() == std::size_t(c.epochs_done + 1));
+}
+
+TEST_CASE("SIGINT stops generate cleanly: exit code 130, nothing half-written", "[cli][kill]") {
+  TempDir dir;
+  const fs::path run = dir.path / "run";
+  REQUIRE(run_cli("train --data demo --out " + quote(run.string()) + " --epochs 1 " + kTiny).exit_code == 0);
+  const fs::path out = dir.path / "out", log = dir.path / "log.txt";
+  const pid_t pid = spawn_cli({"generate", "--model", run.string(), "--notes", "2000000", "--out", out.string(),
+                               "--no-audio", "--no-score"},
+                              log);
+  REQUIRE(pid > 0);
+  // The header is flushed once the command has settled its outputs, after the
+  // signal handlers are in place; generating two million notes takes minutes.
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (read_text(log).find("score:") == std::string::npos && read_text(log).find("primer:") == std::string::npos &&
+         std::chrono::steady_clock::now() < end)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  const std::string text = read_text(log);
+  INFO(text);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  CHECK(text.find("interrupted by SIGINT while generating; nothing written") != std::string::npos);
+  CHECK(text.find("error") == std::string::npos);
+  CHECK((!fs::exists(out) || fs::is_empty(out)));
 }

@@ -239,6 +239,34 @@ TEST_CASE("evaluate: held-out measures and statistics of generated pieces") {
   CHECK(cj["longest_copy"] == cj["tokens"]);
 }
 
+TEST_CASE("evaluate --generated: a folder named like a MIDI file is passed over; a bad input fails first") {
+  const Result g = run("generate " + model_arg() + out_arg("odd") + "--notes 20 --no-audio --no-score");
+  REQUIRE(g.code == 0);
+  fs::create_directories(root() / "odd" / "folder.mid");
+  fs::remove(root() / "odd" / "output-01.tokens.json");  // so that the MIDI files are read
+  const Result r = run("evaluate " + model_arg() + "--json --generated \"" + (root() / "odd").string() + "\"");
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(json::parse(r.out)["generated"].size() == 1);
+  // A missing input is named before the held-out evaluation runs and prints.
+  const Result m = run("evaluate " + model_arg() + "--generated \"" + (root() / "nowhere").string() + "\"");
+  CHECK(m.code == 1);
+  CHECK(m.err.find("nowhere") != std::string::npos);
+  CHECK(m.out.find("cross-entropy") == std::string::npos);
+}
+
+TEST_CASE("generate into a folder of an earlier run: its stale files go, later outputs are named") {
+  REQUIRE(run("generate " + model_arg() + out_arg("again") + "--notes 10 --count 2 --no-audio").code == 0);
+  REQUIRE(fs::exists(root() / "again" / "output-01.musicxml"));
+  const Result r = run("generate " + model_arg() + out_arg("again") + "--notes 10 --no-audio --no-score");
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(!fs::exists(root() / "again" / "output-01.musicxml"));  // not this run's: removed
+  CHECK(r.out.find("removed output-01.musicxml") != std::string::npos);
+  CHECK(r.out.find("also holds output-02") != std::string::npos);
+  CHECK(fs::exists(root() / "again" / "output-02.mid"));  // another piece: said, not touched
+}
+
 TEST_CASE("play says in one line that there is no MIDI system") {
   if (fs::exists("/dev/snd/seq")) {
     WARN("an ALSA sequencer exists here: the no-MIDI-system message is not checked");
