@@ -216,6 +216,29 @@ json to_json(const CorpusStats& s) {
           {"heldout_windows", s.heldout_windows}};
 }
 
+// What the run trains on, in one number: FNV-1a 64 of the token stream and
+// both window lists. Counts alone miss files that were reordered or edited
+// with their statistics unchanged.
+std::string data_fingerprint(const Dataset& d) {
+  std::vector<std::uint8_t> bytes;
+  auto append = [&](const void* p, std::size_t n) {
+    const auto* b = static_cast<const std::uint8_t*>(p);
+    bytes.insert(bytes.end(), b, b + n);
+  };
+  append(d.tokens.data(), d.tokens.size() * sizeof(d.tokens[0]));
+  append(d.train_starts.data(), d.train_starts.size() * sizeof(d.train_starts[0]));
+  append(d.heldout_starts.data(), d.heldout_starts.size() * sizeof(d.heldout_starts[0]));
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(fnv1a64(bytes)));
+  return text;
+}
+
+json corpus_json(const LoadedData& data) {
+  json j = to_json(data.stats);
+  j["fingerprint"] = data_fingerprint(data.dataset);
+  return j;
+}
+
 // ---- the run -------------------------------------------------------------------
 
 struct RunState {
@@ -395,11 +418,13 @@ void run_train(TrainArgs& a) {
       throw ConfigError(state.data_folder.string() + ": the data gives a different vocabulary (" +
                         std::to_string(vocabulary.size()) + " symbols) than the run's checkpoint (" +
                         std::to_string(resumed->vocabulary.size()) + "); it changed since the run began");
-    if (to_json(data.stats) != state.corpus)
-      throw ConfigError(state.data_folder.string() +
-                        ": the data gives other windows than when the run began (files added, removed or changed)");
+    json now = corpus_json(data);
+    if (!state.corpus.contains("fingerprint")) now.erase("fingerprint");  // a run from before fingerprints
+    if (now != state.corpus)
+      throw ConfigError(state.data_folder.string() + ": the data gives other windows than when the run began " +
+                        "(files added, removed, renamed, reordered or changed)");
   } else {
-    state.corpus = to_json(data.stats);
+    state.corpus = corpus_json(data);
     state.skipped = data.skipped;
   }
 

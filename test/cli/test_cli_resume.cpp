@@ -8,6 +8,7 @@
 
 #include "cli_test_support.hpp"
 #include "nocturne/checkpoint.hpp"
+#include "nocturne/demo_corpus.hpp"
 
 using namespace nocturne::test;
 
@@ -64,4 +65,23 @@ TEST_CASE("resume refuses to change what the run computes", "[cli][resume]") {
   INFO(ok.out << ok.err);
   CHECK(ok.exit_code == 0);
   CHECK(read_csv(run / "history.csv").size() == 3);
+}
+
+TEST_CASE("resume refuses data whose counts match but whose windows changed (files reordered)", "[cli][resume]") {
+  TempDir dir;
+  const fs::path data = dir.path / "data", run = dir.path / "run";
+  nocturne::write_demo_corpus(data, 4);
+  REQUIRE(run_cli("train --data " + quote(data.string()) + " --out " + quote(run.string()) + " " + kTiny +
+                  " --epochs 1")
+              .exit_code == 0);
+  // The same four files, in another sorted order: every count stays, the token stream does not.
+  fs::rename(data / "demo-01.mid", data / "zz-demo-01.mid");
+  const RunResult r = run_cli("train --resume " + quote(run.string()) + " --epochs 2");
+  INFO(r.out << r.err);
+  CHECK(r.exit_code != 0);
+  REQUIRE(r.error_lines().size() == 1);
+  CHECK(r.err.find("reordered") != std::string::npos);
+  // Put back, it resumes.
+  fs::rename(data / "zz-demo-01.mid", data / "demo-01.mid");
+  CHECK(run_cli("train --resume " + quote(run.string()) + " --epochs 2").exit_code == 0);
 }
