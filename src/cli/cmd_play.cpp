@@ -60,8 +60,12 @@ void run_play(const PlayArgs& a) {
     for (std::size_t i = 0; i < ports.size(); ++i) std::printf("%zu  %s\n", i, ports[i].c_str());
     return;
   }
-  if (a.file.empty() == a.model.empty()) throw ConfigError("play: give a MIDI file or --model <checkpoint> (or --list)");
-  if (!a.virtual_port) (void)list_midi_outputs();  // says "no MIDI system" before anything else
+  if (a.file.empty() && a.model.empty()) throw ConfigError("play: give a MIDI file or --model <checkpoint> (or --list)");
+  if (!a.file.empty() && !a.model.empty())
+    throw ConfigError("play: give a MIDI file or --model <checkpoint>, not both");
+  // Says "no MIDI system" before anything else; a virtual port needs the
+  // sequencer as much as a real one.
+  (void)list_midi_outputs();
   const MidiFile midi = a.model.empty() ? read_midi(a.file) : compose(a);
   const double seconds = TempoMap(midi).seconds_at(midi.end_tick());
   PlaybackOptions options;

@@ -277,6 +277,11 @@ TEST_CASE("play says in one line that there is no MIDI system") {
   CHECK(r.out.empty());
   CHECK(r.err.find("MIDI") != std::string::npos);
   CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  // A virtual port needs the sequencer too: no "playing" line first.
+  const Result v = run("play \"" + (root() / "demo" / "demo-01.mid").string() + "\" --virtual");
+  CHECK(v.code == 1);
+  CHECK(v.out.empty());
+  CHECK(v.err.find("MIDI") != std::string::npos);
 }
 
 TEST_CASE("play --model checks its arguments and says there is no MIDI system before composing") {
@@ -284,6 +289,7 @@ TEST_CASE("play --model checks its arguments and says there is no MIDI system be
                           checkpoint().string() + "\"");
   CHECK(both.code != 0);
   CHECK(both.err.find("MIDI file or --model") != std::string::npos);
+  CHECK(both.err.find("not both") != std::string::npos);
   if (fs::exists("/dev/snd/seq")) {
     WARN("an ALSA sequencer exists here: the no-MIDI-system message is not checked");
     return;
