@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/commands.hpp"
+#include "cli/outputs.hpp"
 #include "nocturne/corpus.hpp"
 
 namespace nocturne::cli {
@@ -15,20 +16,27 @@ struct CorpusArgs {
   std::string folder;
   DatasetOptions options;
   std::string split = "random";
+  bool strict = false;
 };
+
+void warn(const std::string& message) { std::fprintf(stderr, "nocturne: warning: %s\n", message.c_str()); }
 
 void run_corpus(const CorpusArgs& args) {
   DatasetOptions options = args.options;
   options.split = args.split == "piece" ? SplitMode::piece : SplitMode::random;
   const auto started = std::chrono::steady_clock::now();
-  const auto corpus = load_corpus(args.folder);
+  // Unreadable files are skipped with a warning, as train skips them, so the
+  // statistics are those of the corpus train would use (--strict: stop).
+  std::vector<std::string> skipped;
+  const auto corpus = read_corpus(args.folder, warn, args.strict, &skipped);
   const auto tokenized = std::chrono::steady_clock::now();
   CorpusStats s;
   const Dataset dataset = build_dataset(corpus, options, &s);
   const auto finished = std::chrono::steady_clock::now();
   auto seconds = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
 
-  std::printf("files              %lld\n", static_cast<long long>(s.files));
+  std::printf("files              %lld%s\n", static_cast<long long>(s.files),
+              skipped.empty() ? "" : (" (" + std::to_string(skipped.size()) + " unreadable, skipped)").c_str());
   std::printf("tokens             %lld\n", static_cast<long long>(s.tokens));
   std::printf("distinct symbols   %lld\n", static_cast<long long>(s.distinct_symbols));
   std::printf("rare symbols       %lld (fewer than %lld occurrences), %lld occurrences%s\n",
@@ -60,6 +68,7 @@ void add_corpus_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::IsMember({"random", "piece"}));
   cmd->add_option("--seed", args->options.seed, "Seed of the split")->capture_default_str();
+  cmd->add_flag("--strict", args->strict, "Stop at the first unreadable MIDI file instead of skipping it");
   cmd->add_flag("--recipe-partial-filter", args->options.recipe_partial_filter,
                 "Reproduce the recipe's remove-while-iterating filter (keeps some rare symbols)");
   cmd->callback([args] { run_corpus(*args); });

@@ -1,11 +1,13 @@
 // nocturne tokenize <midi-folder> --json <out.json>: the unfiltered tokens of
 // every MIDI file, keyed by its path relative to the folder.
 
+#include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli/commands.hpp"
+#include "cli/outputs.hpp"
 #include "midi/atomic_write.hpp"
 #include "nocturne/corpus.hpp"
 
@@ -15,10 +17,14 @@ namespace {
 struct TokenizeArgs {
   std::string folder;
   std::string json_path;
+  bool strict = false;
 };
 
+void warn(const std::string& message) { std::fprintf(stderr, "nocturne: warning: %s\n", message.c_str()); }
+
 void run_tokenize(const TokenizeArgs& args) {
-  const auto corpus = load_corpus(args.folder);
+  // Unreadable files are skipped with a warning, as train skips them (--strict: stop).
+  const auto corpus = read_corpus(args.folder, warn, args.strict, nullptr);
   nlohmann::ordered_json out = nlohmann::ordered_json::object();
   std::size_t total = 0;
   for (const auto& file : corpus) {
@@ -33,6 +39,7 @@ void add_tokenize_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("tokenize", "Tokenize every MIDI file of a folder (music21-compatible tokens)");
   cmd->add_option("midi-folder", args->folder, "Folder searched recursively for .mid/.midi files")->required();
   cmd->add_option("--json", args->json_path, "Output JSON file {\"<relative path>\": [tokens...]}")->required();
+  cmd->add_flag("--strict", args->strict, "Stop at the first unreadable MIDI file instead of skipping it");
   cmd->callback([args] { run_tokenize(*args); });
 }
 

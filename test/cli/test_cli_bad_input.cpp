@@ -79,7 +79,7 @@ TEST_CASE("a corrupt MIDI file among good ones: skipped with a warning, or an er
                         {"broken.mid", "--strict"});
 }
 
-TEST_CASE("a MIDI file whose length a damaged delta time ran away: skipped by train, named by corpus",
+TEST_CASE("a MIDI file whose length a damaged delta time ran away: skipped by train, corpus and tokenize",
           "[cli][errors]") {
   TempDir dir;
   const fs::path data = dir.path / "data";
@@ -100,7 +100,20 @@ TEST_CASE("a MIDI file whose length a damaged delta time ran away: skipped by tr
     CHECK(r.err.find("runaway.mid") != std::string::npos);
     CHECK(r.err.find("damaged") != std::string::npos);
   }
-  expect_one_line_error("corpus " + quote(data.string()), {"runaway.mid", "bars", "damaged"});
+  // corpus and tokenize skip it as train does, and stop at it with --strict.
+  const RunResult c = run_cli("corpus " + quote(data.string()) + " --min-count 1");
+  INFO(c.out << c.err);
+  CHECK(c.exit_code == 0);
+  CHECK(c.err.find("runaway.mid") != std::string::npos);
+  CHECK(c.out.find("1 unreadable, skipped") != std::string::npos);
+  expect_one_line_error("corpus --strict " + quote(data.string()), {"runaway.mid", "bars", "damaged"});
+  const RunResult t = run_cli("tokenize " + quote(data.string()) + " --json " + quote((dir.path / "t.json").string()));
+  CHECK(t.exit_code == 0);
+  CHECK(t.err.find("runaway.mid") != std::string::npos);
+  CHECK(t.out.find("4 files") != std::string::npos);
+  expect_one_line_error("tokenize --strict " + quote(data.string()) + " --json " +
+                            quote((dir.path / "t2.json").string()),
+                        {"runaway.mid", "--strict"});
 }
 
 TEST_CASE("damaged checkpoints are refused by --resume and info", "[cli][errors]") {
