@@ -19,8 +19,6 @@ struct CorpusArgs {
   bool strict = false;
 };
 
-void warn(const std::string& message) { std::fprintf(stderr, "nocturne: warning: %s\n", message.c_str()); }
-
 void run_corpus(const CorpusArgs& args) {
   DatasetOptions options = args.options;
   options.split = args.split == "piece" ? SplitMode::piece : SplitMode::random;
@@ -28,7 +26,7 @@ void run_corpus(const CorpusArgs& args) {
   // Unreadable files are skipped with a warning, as train skips them, so the
   // statistics are those of the corpus train would use (--strict: stop).
   std::vector<std::string> skipped;
-  const auto corpus = read_corpus(args.folder, warn, args.strict, &skipped);
+  const auto corpus = read_corpus(args.folder, print_warning, args.strict, &skipped);
   const auto tokenized = std::chrono::steady_clock::now();
   CorpusStats s;
   const Dataset dataset = build_dataset(corpus, options, &s);

@@ -48,8 +48,6 @@ struct EvaluateArgs {
   DeviceRequest device;
 };
 
-void warn(const std::string& message) { std::fprintf(stderr, "nocturne: warning: %s\n", message.c_str()); }
-
 struct GeneratedPiece {
   std::string name;
   std::vector<std::string> tokens;
@@ -122,7 +120,7 @@ void run_evaluate(const EvaluateArgs& a) {
   // before the held-out evaluation runs and prints.
   const std::vector<GeneratedPiece> pieces = a.generated.empty() ? std::vector<GeneratedPiece>{}
                                                                  : read_generated(a.generated);
-  const std::vector<CorpusFile> files = read_corpus(folder, warn);
+  const std::vector<CorpusFile> files = read_corpus(folder, print_warning);
   const bool same_folder = info.folder && fs::equivalent(folder, *info.folder, ec);
 
   // Held-out windows and the corpus pieces the model trained on, as vocabulary indices.
@@ -168,7 +166,7 @@ void run_evaluate(const EvaluateArgs& a) {
         }
       }
     } else {
-      warn("the folder's rebuilt vocabulary differs from the model's; evaluating every window of every piece");
+      print_warning("the folder's rebuilt vocabulary differs from the model's; evaluating every window of every piece");
     }
   }
   if (!rebuilt) {

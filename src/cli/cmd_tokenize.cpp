@@ -20,11 +20,9 @@ struct TokenizeArgs {
   bool strict = false;
 };
 
-void warn(const std::string& message) { std::fprintf(stderr, "nocturne: warning: %s\n", message.c_str()); }
-
 void run_tokenize(const TokenizeArgs& args) {
   // Unreadable files are skipped with a warning, as train skips them (--strict: stop).
-  const auto corpus = read_corpus(args.folder, warn, args.strict, nullptr);
+  const auto corpus = read_corpus(args.folder, print_warning, args.strict, nullptr);
   nlohmann::ordered_json out = nlohmann::ordered_json::object();
   std::size_t total = 0;
   for (const auto& file : corpus) {

@@ -62,6 +62,8 @@ TrainingDataInfo training_data_info(const LoadedModel& loaded) {
   return info;
 }
 
+void print_warning(const std::string& message) { std::fprintf(stderr, "nocturne: warning: %s\n", message.c_str()); }
+
 std::vector<CorpusFile> read_corpus(const fs::path& folder, const std::function<void(const std::string&)>& warn,
                                     bool strict, std::vector<std::string>* skipped) {
   std::error_code ec;

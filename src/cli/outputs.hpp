@@ -43,6 +43,9 @@ struct TrainingDataInfo {
 };
 TrainingDataInfo training_data_info(const LoadedModel& loaded);
 
+// "nocturne: warning: <message>" on stderr (what read_corpus's warn is given by most commands).
+void print_warning(const std::string& message);
+
 // Every readable MIDI file of `folder`, tokenized. An unreadable file is
 // skipped, reported through warn and named in *skipped (when given); with
 // strict it throws FileError instead. Throws FileError for a missing or

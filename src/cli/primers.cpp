@@ -20,8 +20,6 @@ namespace fs = std::filesystem;
 // Draws of the held-out primer choice (apart from the sampling streams).
 constexpr std::uint32_t kPrimerStream = rng_stream::split + 0x800;
 
-void warn(const std::string& message) { std::fprintf(stderr, "nocturne: warning: %s\n", message.c_str()); }
-
 Primers heldout_primers(const PrimerRequest& a, const LoadedModel& loaded) {
   const TrainingDataInfo info = training_data_info(loaded);
   const std::vector<std::string>& vocab = loaded.checkpoint.vocabulary;
@@ -46,7 +44,7 @@ Primers heldout_primers(const PrimerRequest& a, const LoadedModel& loaded) {
     p.source = "random vocabulary window";
     return p;
   }
-  const std::vector<CorpusFile> files = read_corpus(*folder, warn);
+  const std::vector<CorpusFile> files = read_corpus(*folder, print_warning);
   DatasetOptions options;
   options.min_count = info.min_count;
   options.window = window;
