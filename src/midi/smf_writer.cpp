@@ -22,9 +22,13 @@ struct PendingEvent {
   std::vector<std::uint8_t> bytes;
 };
 
+// The largest variable-length quantity (and so delta time) SMF allows: 4 bytes of 7 bits.
+constexpr std::uint64_t kMaxVlq = 0x0FFFFFFF;
+
 void put_vlq(std::vector<std::uint8_t>& out, std::uint64_t value) {
-  if (value > 0x0FFFFFFF) throw FileError("MIDI writer: variable-length value " + std::to_string(value) +
-                                      " exceeds the SMF limit of 268435455");
+  if (value > kMaxVlq)
+    throw FileError("MIDI writer: variable-length value " + std::to_string(value) + " exceeds the SMF limit of " +
+                    std::to_string(kMaxVlq));
   std::uint8_t buffer[4];
   int count = 0;
   buffer[count++] = static_cast<std::uint8_t>(value & 0x7F);
@@ -47,9 +51,8 @@ std::uint8_t checked_byte(int value, int limit, const char* what) {
 // file read with skipped events in between, say) is bridged with empty text
 // events, which readers ignore, so that any track can be written.
 void put_delta(std::vector<std::uint8_t>& out, std::uint64_t delta) {
-  constexpr std::uint64_t kMaxDelta = 0x0FFFFFFF;
-  for (; delta > kMaxDelta; delta -= kMaxDelta) {
-    put_vlq(out, kMaxDelta);
+  for (; delta > kMaxVlq; delta -= kMaxVlq) {
+    put_vlq(out, kMaxVlq);
     out.insert(out.end(), {0xFF, 0x01, 0x00});
   }
   put_vlq(out, delta);
