@@ -272,7 +272,7 @@ std::unique_ptr<Backend> make_cuda_backend(const CudaOptions& options) {
   check_cuda_options(options);
   const CudaStatus status = cuda_status();
   if (!status.usable) throw DeviceError("the CUDA backend is not usable: " + status.reason);
-  if (options.device < 0 || std::size_t(options.device) >= status.devices.size())
+  if (std::size_t(options.device) >= status.devices.size())  // >= 0: check_cuda_options
     throw DeviceError("CUDA device " + std::to_string(options.device) + " does not exist (" +
                       std::to_string(status.devices.size()) + " devices)");
   return std::make_unique<cuda::CudaBackend>(options);
