@@ -162,7 +162,7 @@ std::vector<double> event_times(const std::function<void()>& work, int count) {
 struct Variant {
   std::string name;  // ours/fp32/graph, ours/tf32/eager, cudnn/standard/fma, cudnn/persist_static/default, ...
   CudaOptions options;
-  bool ours() const { return options.lstm_impl == LstmImpl::ours; }
+  bool ours() const { return options.lstm_impl == LstmImpl::classic; }
   bool tf32() const { return options.math == MathMode::tf32; }
 };
 

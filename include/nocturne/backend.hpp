@@ -19,9 +19,11 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nocturne/buffer.hpp"
+#include "nocturne/fused_ops.hpp"
 
 namespace nocturne {
 
@@ -61,8 +63,49 @@ struct AdamaxParams {
   double epsilon = 1e-7;
 };
 
-// Floating-point modes a backend may offer for its GEMMs.
-enum class MathMode { strict_fp32, tf32 };
+// Floating-point modes for the GEMMs: strict FP32; TF32 or BF16 operands
+// (rounded to nearest even, math/precision.hpp) with FP32 sums. The CUDA
+// backend runs the reduced modes on tensor cores; the CPU backend emulates
+// them by rounding its GEMM operands the same way (slower, for checking).
+enum class MathMode { strict_fp32, tf32, bf16 };
+// "fp32", "tf32", "bf16" (the CLI's --precision values).
+const char* to_string(MathMode mode);
+// The inverse of to_string; throws ConfigError naming the value and the choices.
+MathMode parse_math_mode(std::string_view name);
+
+// How the model runs its LSTM layers on a backend:
+// - whole_sequence: lstm_forward / lstm_backward over the whole window, in
+//   Keras' gate layout (the classic path);
+// - fused_steps: one lstm_step_forward / lstm_step_backward op per layer and
+//   time step, on gate-interleaved weights, as a step program whose two
+//   layers may run as a wavefront (record_program), with the head in one op
+//   and Adamax inside the recorded step.
+enum class LstmSchedule { whole_sequence, fused_steps };
+
+// A byte range of backend memory an op reads or writes (schedule checks).
+struct MemoryRange {
+  const void* begin = nullptr;
+  std::size_t bytes = 0;
+};
+
+// One op of a step program. Ops on the same branch run in list order; an op
+// also runs after every op listed in `after` (indices into the program, on
+// any branch). On the GPU a branch is a stream of a captured graph and
+// `after` an event; the CPU runs the ops one by one in an order that respects
+// both. reads and writes name every range the op touches, so a program can be
+// checked for races (src/model/step_program.hpp) before it runs.
+struct ProgramOp {
+  std::string name;
+  int branch = 0;  // 0 or 1
+  std::vector<std::size_t> after;
+  std::vector<MemoryRange> reads, writes;
+  std::function<void()> run;
+};
+
+// In which order a backend that runs ops one at a time (the CPU) runs a
+// program: list order, or the wavefront (alternating between branches as
+// soon as an op is ready), the order a GPU's two streams may take.
+enum class ProgramOrder { list, wavefront };
 
 template <typename T>
 class BasicBackend {
@@ -84,6 +127,14 @@ class BasicBackend {
   // Records the ops `work` issues without running them; replay() runs them.
   // work must not synchronise or transfer to or from the host.
   virtual std::unique_ptr<Replayable> record(std::function<void()> work) = 0;
+
+  // Records a step program (see ProgramOp) for replay. The default runs the
+  // ops one by one in list order inside record().
+  virtual std::unique_ptr<Replayable> record_program(std::vector<ProgramOp> program) {
+    return record([ops = std::move(program)] {
+      for (const ProgramOp& op : ops) op.run();
+    });
+  }
 
   template <typename E>
   Buffer<E> allocate(std::size_t count) {
@@ -169,13 +220,48 @@ class BasicBackend {
   //   m = b1 m + (1 - b1) g;  u = max(b2 u, |g|);  p -= lr / (1 - b1^t) * m / (u + eps)
   virtual void adamax(std::size_t n, T* params, const T* grads, T* m, T* u, const AdamaxParams& hp,
                       std::int64_t step) = 0;
+
+  // ---- the fused LSTM path (nocturne/fused_ops.hpp) -------------------------
+  // The ops below are this path's; a backend without it keeps the defaults,
+  // which throw NotSupportedError, and reports whole_sequence.
+  virtual LstmSchedule lstm_schedule() const { return LstmSchedule::whole_sequence; }
+  virtual void lstm_step_forward(const LstmStepForward<T>& step);
+  virtual void lstm_step_backward(const LstmStepBackward<T>& step);
+  // Row blocks P of lstm_step_backward's partial sums for N rows.
+  virtual int lstm_partial_blocks(int batch) const;
+  // out[j] = sum over steps t = 0..steps-1, then blocks p = 0..blocks-1 (in
+  // that order) of partials[(t * blocks + p) * cols + j].
+  virtual void lstm_partials_reduce(int steps, int blocks, int cols, const T* partials, T* out);
+  virtual void head_train_step(const HeadTrainStep<T>& head);
+  // probs [N, V] = softmax(dense2(dense1(x))): the head for prediction.
+  // y1 [N, D] and logits [N, V] are scratch.
+  virtual void head_predict(int n, int input, int dense, int vocab, const T* x, const T* w1, const T* b1,
+                            const T* w2, const T* b2, T* y1, T* logits, T* probs);
+  // adamax() with the step count read from *step_on_device when the op runs.
+  virtual void adamax_device_step(std::size_t n, T* params, const T* grads, T* m, T* u, const AdamaxParams& hp,
+                                  const std::int64_t* step_on_device);
+  virtual void sample_tokens(const SampleTokens<T>& request);
+  // Zeroes rows [s * rows, (s + 1) * rows) of every buffer [slots * rows,
+  // cols[k]] in `buffers`, s = *counter % slots, read when the op runs (the
+  // window predictor's slot that starts its window at this token).
+  virtual void zero_slot_rows(const std::uint64_t* counter, int slots, int rows, std::span<T* const> buffers,
+                              std::span<const int> cols);
 };
 
 using Backend = BasicBackend<float>;
 
 // The reference backend: OpenBLAS GEMMs and fused loops.
-std::unique_ptr<BasicBackend<float>> make_cpu_backend();
-std::unique_ptr<BasicBackend<double>> make_cpu_backend_double();
+struct CpuOptions {
+  // Reduced modes round every GEMM operand as the GPU's tensor cores take it
+  // (an emulation for checking: slower than strict_fp32).
+  MathMode math = MathMode::strict_fp32;
+  // The fused LSTM path's schedule and layout (the GPU's), run on the CPU.
+  bool fused_lstm = false;
+  // How record_program() orders a program's ops.
+  ProgramOrder order = ProgramOrder::list;
+};
+std::unique_ptr<BasicBackend<float>> make_cpu_backend(const CpuOptions& options = {});
+std::unique_ptr<BasicBackend<double>> make_cpu_backend_double(const CpuOptions& options = {});
 
 // The threads the CPU backend's GEMMs use (its BLAS library's setting): 0 where
 // the BLAS has no thread control. set_cpu_threads(n) returns false there, or

@@ -11,9 +11,21 @@
 
 namespace nocturne {
 
-// Which implementation runs the LSTM layers: our fused kernels, or cuDNN's
-// RNN API (builds with the cuDNN path only; for comparison).
-enum class LstmImpl { ours, cudnn };
+// Which implementation runs the LSTM layers:
+// - classic: per time step one cuBLAS GEMM and our cell kernel, the layers one
+//   after the other over whole sequences (Keras' gate layout);
+// - fused: per layer and time step one kernel of ours, the recurrent GEMM tile
+//   with the cell in its epilogue, on gate-interleaved weights, the two layers
+//   as a wavefront on two streams, the head in two kernels and Adamax inside
+//   the step's graph (docs/cuda.md, "The fused path");
+// - cudnn: cuDNN's RNN API (builds with the cuDNN path only; for comparison).
+// `ours` is classic's former name.
+enum class LstmImpl { classic, ours = classic, fused, cudnn };
+// "classic", "fused", "cudnn".
+const char* to_string(LstmImpl impl);
+// The inverse of to_string (also "ours" for classic); throws ConfigError
+// naming the value and the choices.
+LstmImpl parse_lstm_impl(const std::string& name);
 
 // cuDNN's RNN algorithm (cudnnRNNAlgo_t) for LstmImpl::cudnn: STANDARD, or one
 // of its persistent kernels (PERSIST_DYNAMIC compiles its kernel for the shape
@@ -32,10 +44,12 @@ CudnnAlgo parse_cudnn_algo(const std::string& name);
 
 struct CudaOptions {
   int device = 0;
+  // GEMM operands: strict FP32, or TF32 / BF16 on tensor cores (cuBLAS's
+  // GEMMs and the fused kernels alike; BF16 not with cuDNN).
   MathMode math = MathMode::strict_fp32;
   // Synchronise after every kernel launch so a fault names its kernel.
   bool debug_sync = false;
-  LstmImpl lstm_impl = LstmImpl::ours;
+  LstmImpl lstm_impl = LstmImpl::classic;
   // Only with lstm_impl == cudnn (any other algorithm than standard with our
   // kernels is a ConfigError).
   CudnnAlgo cudnn_algo = CudnnAlgo::standard;

@@ -39,7 +39,7 @@ DeviceChoice choose_device(const DeviceRequest& request) {
   if (use_cuda) {
     CudaOptions options;
     options.math = request.precision == "tf32" ? MathMode::tf32 : MathMode::strict_fp32;
-    options.lstm_impl = request.lstm_impl == "cudnn" ? LstmImpl::cudnn : LstmImpl::ours;
+    options.lstm_impl = request.lstm_impl == "cudnn" ? LstmImpl::cudnn : LstmImpl::classic;
     options.cudnn_algo = cudnn_algo;
     choice.backend = make_cuda_backend(options);
     const std::string gpu = status.devices.empty() ? std::string("cuda:0") : "cuda:0 " + status.devices[0].name;

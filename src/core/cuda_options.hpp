@@ -7,8 +7,8 @@
 
 namespace nocturne {
 
-// Throws ConfigError naming the field: a negative device, or a cuDNN
-// algorithm other than standard without LstmImpl::cudnn.
+// Throws ConfigError naming the field: a negative device, a cuDNN algorithm
+// other than standard without LstmImpl::cudnn, or BF16 with cuDNN.
 void check_cuda_options(const CudaOptions& options);
 
 }  // namespace nocturne

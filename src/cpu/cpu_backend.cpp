@@ -136,7 +136,7 @@ void CpuBackend<T>::adamax(std::size_t n, T* params, const T* grads, T* m, T* u,
                            std::int64_t step) {
   if (!checks::adamax(n, params, grads, m, u, hp, step)) return;
   // Bias correction in double, then one rounding to T.
-  const T lr_t = T(hp.learning_rate / (1.0 - std::pow(hp.beta1, double(step))));
+  const T lr_t = T(math::adamax_step_size(hp.learning_rate, hp.beta1, step));
   const T beta1 = T(hp.beta1), beta2 = T(hp.beta2), eps = T(hp.epsilon);
   for (std::size_t i = 0; i < n; ++i) math::adamax_element(params[i], grads[i], m[i], u[i], lr_t, beta1, beta2, eps);
 }
@@ -148,9 +148,11 @@ template class CpuBackend<double>;
 
 namespace nocturne {
 
-std::unique_ptr<BasicBackend<float>> make_cpu_backend() { return std::make_unique<cpu::CpuBackend<float>>(); }
-std::unique_ptr<BasicBackend<double>> make_cpu_backend_double() {
-  return std::make_unique<cpu::CpuBackend<double>>();
+std::unique_ptr<BasicBackend<float>> make_cpu_backend(const CpuOptions& options) {
+  return std::make_unique<cpu::CpuBackend<float>>(options);
+}
+std::unique_ptr<BasicBackend<double>> make_cpu_backend_double(const CpuOptions& options) {
+  return std::make_unique<cpu::CpuBackend<double>>(options);
 }
 
 }  // namespace nocturne

@@ -11,6 +11,9 @@ namespace nocturne::cpu {
 template <typename T>
 class CpuBackend final : public BasicBackend<T> {
  public:
+  explicit CpuBackend(const CpuOptions& options = {}) : options_(options) {}
+  const CpuOptions& options() const { return options_; }
+
   Device device() const override { return Device::cpu; }
   std::string name() const override;
 
@@ -50,6 +53,13 @@ class CpuBackend final : public BasicBackend<T> {
 
   void adamax(std::size_t n, T* params, const T* grads, T* m, T* u, const AdamaxParams& hp,
               std::int64_t step) override;
+
+  LstmSchedule lstm_schedule() const override {
+    return options_.fused_lstm ? LstmSchedule::fused_steps : LstmSchedule::whole_sequence;
+  }
+
+ private:
+  CpuOptions options_;
 };
 
 extern template class CpuBackend<float>;

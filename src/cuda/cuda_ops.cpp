@@ -20,6 +20,7 @@
 #include "cuda/cuda_backend.hpp"
 #include "cuda/gemm_mapping.hpp"
 #include "kernels/kernels.hpp"
+#include "math/adamax.hpp"
 #if NOCTURNE_WITH_CUDNN
 #include "cudnn/cudnn_lstm.hpp"
 #endif
@@ -233,7 +234,7 @@ void CudaBackend::adamax(std::size_t n, float* params, const float* grads, float
                          const AdamaxParams& hp, std::int64_t step) {
   if (!checks::adamax(n, params, grads, m, u, hp, step)) return;
   // Bias correction in double, then one rounding to float (as on the CPU).
-  const float lr_t = float(hp.learning_rate / (1.0 - std::pow(hp.beta1, double(step))));
+  const float lr_t = float(math::adamax_step_size(hp.learning_rate, hp.beta1, step));
   kernels::adamax(launch(), n, params, grads, m, u, lr_t, float(hp.beta1), float(hp.beta2), float(hp.epsilon));
 }
 

@@ -18,3 +18,27 @@ NOCTURNE_HD void adamax_element(T& p, T g, T& m, T& u, T lr_t, T beta1, T beta2,
 }
 
 }  // namespace nocturne::math
+
+namespace nocturne::math {
+
+// beta^step by squaring: a fixed sequence of double multiplications, so the
+// host and the device (which computes it from a step count in its memory)
+// get the same bits, where pow() may differ in the last place between
+// libraries.
+NOCTURNE_HD double power_by_squaring(double base, long long exponent) {
+  double result = 1.0;
+  while (exponent > 0) {
+    if (exponent & 1) result *= base;
+    base *= base;
+    exponent >>= 1;
+  }
+  return result;
+}
+
+// The bias-corrected step size lr / (1 - beta1^step) of step `step` (from 1),
+// in double; the backends round it once to their scalar type.
+NOCTURNE_HD double adamax_step_size(double learning_rate, double beta1, long long step) {
+  return learning_rate / (1.0 - power_by_squaring(beta1, step));
+}
+
+}  // namespace nocturne::math

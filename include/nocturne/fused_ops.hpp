@@ -1,0 +1,149 @@
+#pragma once
+// Arguments of the backend ops of the fused LSTM path (backend.hpp): a layer's
+// recurrent GEMM and its cell in one op per time step, the network's head in
+// one op, Adamax with its step count on the device, and token sampling on the
+// device. The CPU backend implements them by composition (the reference); the
+// CUDA backend with fused kernels (kernels/fused_kernels.hpp).
+//
+// Every [*, 4H] tensor of a layer on this path (W, R, b, their gradients, the
+// saved gates and their gradients) is gate-interleaved: gate g of unit u at
+// column 4 u + g (src/math/gate_layout.hpp). Pointers are device pointers of
+// the backend; matrices are row-major; outputs are overwritten.
+
+#include <cstdint>
+
+namespace nocturne {
+
+// Which dropout mask to draw (see backend.hpp); defined there.
+struct DropoutKey;
+
+// One forward time step of one LSTM layer:
+//   a[n, :] = x[n, :] W + h_prev[n, :] R + b          (interleaved columns)
+//   i, f, g, o, c, h = math::lstm_cell_forward(a[n, 4u .. 4u+3], c_prev[n, u])
+// With input == 1 the x W term is the rank-one x[n] * W[0, :], added in the
+// epilogue in FP32 (never through reduced-precision operands).
+template <typename T>
+struct LstmStepForward {
+  int batch = 0;   // N
+  int input = 0;   // F
+  int hidden = 0;  // H
+  const T* x = nullptr;       // [N, F]
+  const T* w = nullptr;       // [F, 4H]
+  const T* r = nullptr;       // [H, 4H]
+  const T* b = nullptr;       // [4H]
+  const T* h_prev = nullptr;  // [N, H]; null: the zero state (c_prev is then ignored)
+  const T* c_prev = nullptr;  // [N, H]
+  T* h = nullptr;             // [N, H] out
+  T* c = nullptr;             // [N, H] out
+  T* gates = nullptr;         // [N, 4H] out: the activated i, f, g, o
+  // Optional inverted dropout of h (the next layer's input): h_dropped[n, u] =
+  // h[n, u] * (keep ? 1 / (1 - p) : 0), keep = math::dropout_keep at element
+  // index `dropout_index + n * H + u` of `dropout` (offset and offset_on_device
+  // added as for dropout_forward). dropout_index = t * N * H draws exactly the
+  // mask dropout_forward draws over the whole [T, N, H] sequence.
+  T* h_dropped = nullptr;  // [N, H] out, or null for none
+  const DropoutKey* dropout = nullptr;
+  T dropout_p = 0;
+  std::uint64_t dropout_index = 0;
+};
+
+// One backward time step of one LSTM layer (t from T - 1 down to 0):
+//   dh_total[n, u] = dh[n, u] (* the dropout mask and scale, where given)
+//                    + sum_j dgates_next[n, j] R[u, j]
+//   da, dc_prev = math::lstm_cell_backward(gates[n, 4u .. 4u+3], c, c_prev, dh_total, dc)
+// dgates_next == null marks the last step: no recurrent term and a zero
+// incoming cell gradient (dc is then only written).
+// Partial sums for the parameter gradients that need no GEMM, in a fixed
+// order (deterministic): the backend splits the N rows into
+// lstm_partial_blocks(N) blocks of consecutive rows and writes, for block p,
+// db_partial[p, j] = sum over its rows of da[n, j] and, where x is given
+// (input == 1), dw_partial[p, j] = sum over its rows of x[n] da[n, j].
+// lstm_partials_reduce adds them over steps and blocks.
+template <typename T>
+struct LstmStepBackward {
+  int batch = 0;   // N
+  int hidden = 0;  // H
+  const T* r = nullptr;            // [H, 4H]
+  const T* dgates_next = nullptr;  // [N, 4H] step t + 1's da; null at the last step
+  const T* dh = nullptr;           // [N, H] the gradient from above; null: zero
+  // Where the layer's output went through dropout before the layer above: dh
+  // is the gradient of the dropped values and is masked here with the forward
+  // step's key and index (LstmStepForward::h_dropped).
+  const DropoutKey* dropout = nullptr;
+  T dropout_p = 0;
+  std::uint64_t dropout_index = 0;
+  const T* gates = nullptr;   // [N, 4H] this step's activated gates
+  const T* c = nullptr;       // [N, H] c_t
+  const T* c_prev = nullptr;  // [N, H] c_{t-1}; null at t = 0 (zero state)
+  T* dc = nullptr;            // [N, H] in: c_t's gradient from step t + 1; out: c_{t-1}'s
+  T* dgates = nullptr;        // [N, 4H] out: da
+  T* db_partial = nullptr;    // [P, 4H] out
+  const T* x = nullptr;       // [N] this step's scalar input (input == 1), or null
+  T* dw_partial = nullptr;    // [P, 4H] out where x is given
+};
+
+// The head of the recipe's network for a training step, forward and backward:
+//   y1 = x W1 + b1;  y1_dropped = dropout(y1);  logits = y1_dropped W2 + b2
+//   dlogits = (softmax(logits) - onehot(target)) * grad_scale
+//   stats[0] += sum of -log softmax[target]; stats[1] += rows whose first maximum is the target
+//   dW2 = y1_dropped^T dlogits, db2 = column sums of dlogits,
+//   dy1 = dropout_backward(dlogits W2^T), dW1 = x^T dy1, db1 = column sums of dy1, dx = dy1 W1^T.
+// y1, y1_dropped, logits, dlogits and dy1 are the caller's scratch, left
+// holding those values (the GPU hands them from one kernel to the next).
+template <typename T>
+struct HeadTrainStep {
+  int batch = 0;  // N
+  int input = 0;  // K: layer 2's hidden size
+  int dense = 0;  // D
+  int vocab = 0;  // V
+  const T* x = nullptr;   // [N, K]: layer 2's last h
+  const T* w1 = nullptr;  // [K, D]
+  const T* b1 = nullptr;  // [D]
+  const T* w2 = nullptr;  // [D, V]
+  const T* b2 = nullptr;  // [V]
+  const std::int32_t* targets = nullptr;  // [N]
+  const DropoutKey* dropout = nullptr;    // the mask of y1 (element n * D + d); null or p == 0: none
+  T dropout_p = 0;
+  T grad_scale = 1;
+  T* y1 = nullptr;          // [N, D] scratch
+  T* y1_dropped = nullptr;  // [N, D] scratch
+  T* logits = nullptr;      // [N, V] scratch
+  T* dlogits = nullptr;     // [N, V] scratch
+  T* dy1 = nullptr;         // [N, D] scratch
+  T* dx = nullptr;          // [N, K] out
+  T* dw1 = nullptr;         // [K, D] out
+  T* db1 = nullptr;         // [D] out
+  T* dw2 = nullptr;         // [D, V] out
+  T* db2 = nullptr;         // [V] out
+  double* stats = nullptr;  // [2] added to
+};
+
+// Token sampling on the device, as choose_token (nocturne/generate.hpp) does
+// it on the host: the same ranking, the same uniform
+// random_uniform(seed, first_stream + s, *note) for stream s, the same choice.
+template <typename T>
+struct SampleTokens {
+  int streams = 0;  // S
+  int vocab = 0;    // V
+  const T* probs = nullptr;  // [S, V]: each stream's probabilities (any non-negative weights)
+  bool greedy = true;
+  double temperature = 1.0;
+  int top_k = 0;
+  double top_p = 1.0;
+  std::uint64_t seed = 0;
+  std::uint32_t first_stream = 0;
+  // The note being chosen (index of the uniform), read when the op runs and
+  // incremented by one after the choice.
+  std::uint64_t* note = nullptr;
+  std::int32_t* chosen = nullptr;  // [S] out
+  // Optional: the choice also written for every slot, tokens[k * S + s] for
+  // k < slots (the window predictor's next input), and appended to
+  // history[*note * S + s] (history holds history_notes rows; a note past it
+  // is not recorded).
+  std::int32_t* tokens = nullptr;
+  int slots = 0;
+  std::int32_t* history = nullptr;
+  std::int64_t history_notes = 0;
+};
+
+}  // namespace nocturne

@@ -1,0 +1,67 @@
+#pragma once
+// Launch wrappers of the fused path's kernels (nocturne/fused_ops.hpp gives
+// each op's exact semantics; the CPU backend's implementation of the same op
+// is the reference every kernel is checked against). Same rules as
+// kernels.hpp: plain C++, device pointers, launched on launch.stream, checked,
+// never waiting, never allocating, so every wrapper can be captured in a graph.
+//
+// Files: lstm_step_forward.cu, lstm_step_backward.cu (the recurrent GEMM tile
+// with the LSTM cell in its epilogue, in three operand precisions),
+// lstm_partials.cu, head.cu, adamax_device.cu, sampling.cu, slots.cu. Their
+// tile and partition arithmetic is in fused_tiling.hpp (constexpr, tested on
+// the host for every shape the model uses).
+
+#include <cstddef>
+#include <cstdint>
+
+#include "cuda/cuda_check.hpp"
+#include "nocturne/backend.hpp"
+
+namespace nocturne::kernels {
+
+using cuda::Launch;
+
+// How the recurrent GEMM takes its operands: FP32 on CUDA cores, or rounded
+// to TF32 / BF16 (math/precision.hpp, to nearest even) on tensor cores; sums,
+// the cell and its state are FP32 in every mode.
+enum class GemmOperands { fp32, tf32, bf16 };
+
+// ---- lstm_step_forward.cu / lstm_step_backward.cu ---------------------------
+// One time step of one layer (LstmStepForward / LstmStepBackward). The
+// pointers inside `step`, the dropout key's offset_on_device included, are
+// device pointers; the key itself is read on the host at launch.
+void lstm_step_forward(const Launch& launch, GemmOperands operands, const LstmStepForward<float>& step);
+void lstm_step_backward(const Launch& launch, GemmOperands operands, const LstmStepBackward<float>& step);
+
+// ---- lstm_partials.cu -------------------------------------------------------
+// out [cols] = sum over t, then p, of partials [steps, blocks, cols], in that
+// fixed order (BasicBackend::lstm_partials_reduce).
+void lstm_partials_reduce(const Launch& launch, int steps, int blocks, int cols, const float* partials,
+                          float* out);
+
+// ---- head.cu ------------------------------------------------------------------
+// HeadTrainStep: a row-parallel kernel (dense 1, dropout, dense 2, softmax,
+// loss, dlogits, dy1, dx) and a column-parallel kernel (dW1, db1, dW2, db2,
+// each summed over the rows in a fixed order).
+void head_train_step(const Launch& launch, const HeadTrainStep<float>& head);
+// BasicBackend::head_predict.
+void head_predict(const Launch& launch, int n, int input, int dense, int vocab, const float* x, const float* w1,
+                  const float* b1, const float* w2, const float* b2, float* y1, float* logits, float* probs);
+
+// ---- adamax_device.cu ---------------------------------------------------------
+// adamax (kernels.hpp) with lr_t = math::adamax_step_size(lr, beta1, *step)
+// computed on the device from the step count there.
+void adamax_device_step(const Launch& launch, std::size_t n, float* params, const float* grads, float* m, float* u,
+                        double learning_rate, float beta1, float beta2, float epsilon, const std::int64_t* step);
+
+// ---- sampling.cu ----------------------------------------------------------------
+// SampleTokens: one block per stream, math/sampling.hpp's steps.
+void sample_tokens(const Launch& launch, const SampleTokens<float>& request);
+
+// ---- slots.cu -------------------------------------------------------------------
+// BasicBackend::zero_slot_rows for up to kMaxSlotBuffers buffers.
+inline constexpr int kMaxSlotBuffers = 4;
+void zero_slot_rows(const Launch& launch, const std::uint64_t* counter, int slots, int rows, int buffers,
+                    float* const* data, const int* cols);
+
+}  // namespace nocturne::kernels
