@@ -33,6 +33,9 @@ enum class GemmOperands { fp32, tf32, bf16 };
 void lstm_step_forward(const Launch& launch, GemmOperands operands, const LstmStepForward<float>& step);
 void lstm_step_backward(const Launch& launch, GemmOperands operands, const LstmStepBackward<float>& step);
 
+// Row blocks of lstm_step_backward's partial sums for N rows (fused_tiling.hpp).
+int lstm_partial_blocks(int batch);
+
 // ---- lstm_partials.cu -------------------------------------------------------
 // out [cols] = sum over t, then p, of partials [steps, blocks, cols], in that
 // fixed order (BasicBackend::lstm_partials_reduce).

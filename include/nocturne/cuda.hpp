@@ -57,6 +57,10 @@ struct CudaOptions {
   // keeps the work and runs it call by call at each replay (false). The cuDNN
   // path always runs eagerly; false lets our kernels be timed the same way.
   bool graphs = true;
+  // The fused path runs its two LSTM layers as a wavefront on two streams
+  // (true), or every op of a step on one stream in program order (false: the
+  // serial order the wavefront must match bit for bit).
+  bool wavefront = true;
 };
 
 struct CudaDeviceInfo {

@@ -26,30 +26,14 @@ bool env_flag(const char* name) {
   return value && *value && std::strcmp(value, "0") != 0;
 }
 
-// Recorded work that runs call by call at each replay (no graph).
-class EagerReplay final : public Replayable {
- public:
-  explicit EagerReplay(std::function<void()> work) : work_(std::move(work)) {}
-  void replay() override { work_(); }
-
- private:
-  std::function<void()> work_;
-};
-
-class GraphReplay final : public Replayable {
- public:
-  GraphReplay(const CudaBackend& backend, Graph graph, GraphExec exec)
-      : backend_(backend), graph_(std::move(graph)), exec_(std::move(exec)) {}
-  void replay() override {
-    NOCTURNE_CUDA_CHECK(cudaGraphLaunch(exec_.get(), backend_.stream()));
-    NOCTURNE_CHECK_LAUNCH("recorded graph", backend_.launch());
+const char* math_description(MathMode mode) {
+  switch (mode) {
+    case MathMode::tf32: return "tf32";
+    case MathMode::bf16: return "bf16";
+    case MathMode::strict_fp32: break;
   }
-
- private:
-  const CudaBackend& backend_;
-  Graph graph_;
-  GraphExec exec_;
-};
+  return "strict fp32";
+}
 
 std::string version_text(int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); }
 
@@ -58,8 +42,10 @@ std::string version_text(int v) { return std::to_string(v / 1000) + "." + std::t
 CudaBackend::CudaBackend(const CudaOptions& options)
     : device_(options.device),
       debug_sync_(options.debug_sync || env_flag("NOCTURNE_CUDA_DEBUG_SYNC")),
+      fused_(options.lstm_impl == LstmImpl::fused),
+      wavefront_(options.wavefront),
       cudnn_algo_(options.cudnn_algo),
-      tf32_(options.math == MathMode::tf32),
+      math_(options.math),
       graphs_(options.graphs) {
   if (options.lstm_impl == LstmImpl::cudnn) {
 #if NOCTURNE_WITH_CUDNN
@@ -71,39 +57,54 @@ CudaBackend::CudaBackend(const CudaOptions& options)
   NOCTURNE_CUDA_CHECK(cudaSetDevice(device_));
   cudaDeviceProp prop{};
   NOCTURNE_CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
-  name_ = "cuda:" + std::to_string(device_) + " (" + prop.name + ", " + (tf32_ ? "tf32" : "strict fp32") +
-          (cudnn_lstm_ ? std::string(", cuDNN LSTM ") + to_string(cudnn_algo_) : ", cuBLAS + fused kernels") +
+  const std::string lstm = cudnn_lstm_ ? std::string("cuDNN LSTM ") + to_string(cudnn_algo_)
+                           : fused_   ? std::string("fused LSTM") + (wavefront_ ? ", wavefront" : ", serial")
+                                      : std::string("cuBLAS + cell kernels");
+  name_ = "cuda:" + std::to_string(device_) + " (" + prop.name + ", " + math_description(math_) + ", " + lstm +
           (graphs_ ? "" : ", eager") + (debug_sync_ ? ", debug sync" : "") + ")";
-  stream_ = make_stream();
-  cublas_ = make_cublas();
-  // SetStream first: it resets the workspace to cuBLAS' own pool.
-  NOCTURNE_CUDA_CHECK(cublasSetStream(cublas_.get(), stream_.get()));
-  cublas_workspace_ = device_memory(kCublasWorkspaceBytes);
-  NOCTURNE_CUDA_CHECK(cublasSetWorkspace(cublas_.get(), cublas_workspace_.get(), kCublasWorkspaceBytes));
-  NOCTURNE_CUDA_CHECK(cublasSetMathMode(cublas_.get(), tf32_ ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
-  scratch_ = device_memory(kScratchFloats * sizeof(float));
+  for (Branch& b : branches_) {
+    b.stream = make_stream();
+    b.cublas = make_cublas();
+    // SetStream first: it resets the workspace to cuBLAS' own pool.
+    NOCTURNE_CUDA_CHECK(cublasSetStream(b.cublas.get(), b.stream.get()));
+    b.cublas_workspace = device_memory(kCublasWorkspaceBytes);
+    NOCTURNE_CUDA_CHECK(cublasSetWorkspace(b.cublas.get(), b.cublas_workspace.get(), kCublasWorkspaceBytes));
+    NOCTURNE_CUDA_CHECK(cublasSetMathMode(
+        b.cublas.get(), math_ == MathMode::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    if (fused_) b.lt.init(kCublasWorkspaceBytes);
+    b.scratch = device_memory(kScratchFloats * sizeof(float));
+  }
   sum_partials_ = device_memory((kernels::kSumSquaresBlocks + 1) * sizeof(double));
   for (StagingSlot& slot : staging_) {
     slot.host = pinned_memory(kStagingBytes);
     slot.done = make_event();
   }
-  // cuBLAS initialises itself lazily at its first GEMM, and our kernels load
-  // lazily at their first launch; neither should first happen inside a graph
-  // capture (the first training step is recorded). One tiny GEMM and one
-  // kernel now, outside any capture.
-  float* s = static_cast<float*>(scratch_.get());
-  fill(s, 3, 1.0f);
-  const float one = 1.0f, zero = 0.0f;
-  NOCTURNE_CUDA_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, 1, 1, 1, &one, s, 1, s + 1, 1, &zero,
-                                  s + 2, 1));
-  NOCTURNE_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+  warm_up();
+}
+
+// cuBLAS initialises itself lazily at its first GEMM, and kernels load lazily
+// at their first launch; neither should first happen inside a graph capture.
+// One tiny GEMM per handle and one kernel now; recorded work also runs once
+// eagerly before it is captured (cuda_program.cpp), so every kernel and GEMM
+// shape of a step has run before its graph is made.
+void CudaBackend::warm_up() {
+  for (std::size_t k = 0; k < branches_.size(); ++k) {
+    set_branch(int(k));
+    float* s = static_cast<float*>(branch().scratch.get());
+    fill(s, 3, 1.0f);
+    const float one = 1.0f, zero = 0.0f;
+    NOCTURNE_CUDA_CHECK(cublasSgemm(branch().cublas.get(), CUBLAS_OP_N, CUBLAS_OP_N, 1, 1, 1, &one, s, 1, s + 1, 1,
+                                    &zero, s + 2, 1));
+    NOCTURNE_CUDA_CHECK(cudaStreamSynchronize(branch().stream.get()));
+  }
+  set_branch(0);
 }
 
 CudaBackend::~CudaBackend() {
   // Pending copies still read the staging memory; nothing to report from here.
-  cudaStreamSynchronize(stream_.get());
+  for (Branch& b : branches_) cudaStreamSynchronize(b.stream.get());
 #if NOCTURNE_WITH_CUDNN
-  if (cudnn_lstm_) cudnn::cudnn_lstm_release(stream_.get());
+  if (cudnn_lstm_) cudnn::cudnn_lstm_release(stream());
 #endif
 }
 
@@ -117,7 +118,7 @@ RawBuffer CudaBackend::allocate_bytes(std::size_t bytes) {
   require_not_recording("allocate_bytes");
   if (bytes == 0) return RawBuffer(nullptr, 0, Device::cuda, &free_device);
   DeviceMemory memory = device_memory(bytes);
-  NOCTURNE_CUDA_CHECK(cudaMemsetAsync(memory.get(), 0, bytes, stream_.get()));
+  NOCTURNE_CUDA_CHECK(cudaMemsetAsync(memory.get(), 0, bytes, stream()));
   return RawBuffer(memory.release(), bytes, Device::cuda, &free_device);
 }
 
@@ -128,16 +129,16 @@ void CudaBackend::copy_to_device(void* dst, const void* host_src, std::size_t by
   if (bytes > kStagingBytes) {
     // Large (parameter uploads): straight from pageable memory, then wait, so
     // the caller may free or change its memory as soon as this returns.
-    NOCTURNE_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream_.get()));
-    NOCTURNE_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+    NOCTURNE_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream()));
+    NOCTURNE_CUDA_CHECK(cudaStreamSynchronize(stream()));
     return;
   }
   StagingSlot& slot = staging_[next_slot_];
   next_slot_ = (next_slot_ + 1) % kStagingSlots;
   if (slot.in_flight) NOCTURNE_CUDA_CHECK(cudaEventSynchronize(slot.done.get()));
   std::memcpy(slot.host.get(), host_src, bytes);
-  NOCTURNE_CUDA_CHECK(cudaMemcpyAsync(dst, slot.host.get(), bytes, cudaMemcpyHostToDevice, stream_.get()));
-  NOCTURNE_CUDA_CHECK(cudaEventRecord(slot.done.get(), stream_.get()));
+  NOCTURNE_CUDA_CHECK(cudaMemcpyAsync(dst, slot.host.get(), bytes, cudaMemcpyHostToDevice, stream()));
+  NOCTURNE_CUDA_CHECK(cudaEventRecord(slot.done.get(), stream()));
   slot.in_flight = true;
 }
 
@@ -145,46 +146,19 @@ void CudaBackend::copy_to_host(void* host_dst, const void* src, std::size_t byte
   require_not_recording("copy_to_host");
   if (bytes == 0) return;
   if (!host_dst || !src) throw ShapeError("copy_to_host: null pointer");
-  NOCTURNE_CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream_.get()));
-  NOCTURNE_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+  NOCTURNE_CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream()));
+  NOCTURNE_CUDA_CHECK(cudaStreamSynchronize(stream()));
 }
 
 void CudaBackend::copy_on_device(void* dst, const void* src, std::size_t bytes) {
   if (bytes == 0 || dst == src) return;
   if (!dst || !src) throw ShapeError("copy_on_device: null pointer");
-  NOCTURNE_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_.get()));
+  NOCTURNE_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, branch().stream.get()));
 }
 
 void CudaBackend::synchronize() {
   require_not_recording("synchronize");
-  NOCTURNE_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
-}
-
-std::unique_ptr<Replayable> CudaBackend::record(std::function<void()> work) {
-  if (!work) throw ConfigError("record: no work given");
-  require_not_recording("record");
-  // The cuDNN path allocates on first use and is not known to be capturable:
-  // its steps run eagerly.
-  if (cudnn_lstm_ || !graphs_) return std::make_unique<EagerReplay>(std::move(work));
-  NOCTURNE_CUDA_CHECK(cudaStreamBeginCapture(stream_.get(), cudaStreamCaptureModeThreadLocal));
-  recording_ = true;
-  try {
-    work();
-  } catch (...) {
-    recording_ = false;
-    cudaGraph_t broken = nullptr;
-    cudaStreamEndCapture(stream_.get(), &broken);
-    if (broken) cudaGraphDestroy(broken);
-    cudaGetLastError();  // the capture's error is the one being thrown
-    throw;
-  }
-  recording_ = false;
-  cudaGraph_t raw_graph = nullptr;
-  NOCTURNE_CUDA_CHECK(cudaStreamEndCapture(stream_.get(), &raw_graph));
-  Graph graph(raw_graph);
-  cudaGraphExec_t raw_exec = nullptr;
-  NOCTURNE_CUDA_CHECK(cudaGraphInstantiate(&raw_exec, graph.get(), 0));
-  return std::make_unique<GraphReplay>(*this, std::move(graph), GraphExec(raw_exec));
+  for (Branch& b : branches_) NOCTURNE_CUDA_CHECK(cudaStreamSynchronize(b.stream.get()));
 }
 
 }  // namespace nocturne::cuda

@@ -1,13 +1,21 @@
 #pragma once
-// The CUDA backend: cuBLAS for every GEMM, Nocturne's own fused kernels
-// (kernels/) for everything else, all issued on one stream owned by the
-// backend. See docs/cuda.md for the design and the LSTM schedule.
+// The CUDA backend: cuBLAS for the GEMMs, Nocturne's own kernels (kernels/)
+// for everything else. Work is issued on the backend's stream, or, inside a
+// step program, on the stream of the op's branch (two branches, each with its
+// own stream, cuBLAS handles, workspaces and scratch, so ops on different
+// branches never share memory the schedule checker cannot see). See
+// docs/cuda.md for the design, the classic and the fused LSTM schedules.
 
 #include <array>
 #include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
 
+#include "cuda/cublas_lt.hpp"
 #include "cuda/cuda_check.hpp"
 #include "cuda/cuda_resources.hpp"
+#include "kernels/fused_kernels.hpp"
 #include "nocturne/backend.hpp"
 #include "nocturne/cuda.hpp"
 
@@ -20,7 +28,9 @@ class CudaBackend final : public BasicBackend<float> {
 
   Device device() const override { return Device::cuda; }
   std::string name() const override { return name_; }
-  cudaStream_t stream() const { return stream_.get(); }
+  // The backend's stream (branch 0's): transfers and everything outside a
+  // step program's branch 1 run here.
+  cudaStream_t stream() const { return branches_[0].stream.get(); }
 
   RawBuffer allocate_bytes(std::size_t bytes) override;
   void copy_to_device(void* dst, const void* host_src, std::size_t bytes) override;
@@ -28,6 +38,11 @@ class CudaBackend final : public BasicBackend<float> {
   void copy_on_device(void* dst, const void* src, std::size_t bytes) override;
   void synchronize() override;
   std::unique_ptr<Replayable> record(std::function<void()> work) override;
+  std::unique_ptr<Replayable> record_program(std::vector<ProgramOp> program) override;
+
+  void mark_phase(const char* phase) override;
+  void set_phase_timing(bool on) override;
+  std::vector<PhaseTime> phase_times() override;
 
   void fill(float* x, std::size_t n, float value) override;
   void gemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, float alpha, const float* a, int lda,
@@ -62,8 +77,43 @@ class CudaBackend final : public BasicBackend<float> {
   void adamax(std::size_t n, float* params, const float* grads, float* m, float* u, const AdamaxParams& hp,
               std::int64_t step) override;
 
-  // For the launch wrappers: the stream, and whether to wait after each launch.
-  Launch launch() const { return Launch{stream_.get(), debug_sync_ && !recording_}; }
+  // ---- the fused path (cuda_fused_ops.cpp) ----------------------------------
+  LstmSchedule lstm_schedule() const override {
+    return fused_ ? LstmSchedule::fused_steps : LstmSchedule::whole_sequence;
+  }
+  void lstm_step_forward(const LstmStepForward<float>& step) override;
+  void lstm_step_backward(const LstmStepBackward<float>& step) override;
+  int lstm_partial_blocks(int batch) const override;
+  void lstm_partials_reduce(int steps, int blocks, int cols, const float* partials, float* out) override;
+  void head_train_step(const HeadTrainStep<float>& head) override;
+  void head_predict(int n, int input, int dense, int vocab, const float* x, const float* w1, const float* b1,
+                    const float* w2, const float* b2, float* y1, float* logits, float* probs) override;
+  void adamax_device_step(std::size_t n, float* params, const float* grads, float* m, float* u,
+                          const AdamaxParams& hp, const std::int64_t* step_on_device) override;
+  void sample_tokens(const SampleTokens<float>& request) override;
+  void zero_slot_rows(const std::uint64_t* counter, int slots, int rows, std::span<float* const> buffers,
+                      std::span<const int> cols) override;
+
+  // For the launch wrappers: the current branch's stream, and whether to
+  // wait after each launch (never while a graph is being captured).
+  Launch launch() const { return Launch{branch().stream.get(), debug_sync_ && !capturing_}; }
+
+  // ---- for step programs (cuda_program.cpp) ---------------------------------
+  // Ops issued from now on go to `branch` (0 or 1).
+  void set_branch(int branch) { branch_ = branch; }
+  bool wavefront() const { return wavefront_; }
+  bool graphs() const { return graphs_; }
+  // Recorded work run eagerly (its first replay, or graphs off): no
+  // transfers, waits or allocations in between.
+  void begin_recorded_work();
+  void end_recorded_work();
+  // Begins / ends a graph capture on branch 0's stream; end returns the graph
+  // (none when `failed`: the capture is abandoned).
+  void begin_capture();
+  Graph end_capture(bool failed);
+  // Phase timing: events around one op on the current branch.
+  void time_op_begin();
+  void time_op_end(const std::string& op_name);
 
  private:
   // Pinned staging for small host-to-device copies: the source (often a stack
@@ -79,23 +129,49 @@ class CudaBackend final : public BasicBackend<float> {
     bool in_flight = false;
   };
 
+  // What each branch owns: ops on different branches may run at once.
+  struct Branch {
+    Stream stream;
+    CublasHandle cublas;
+    DeviceMemory cublas_workspace;
+    LtGemm lt;              // the fused path's GEMMs (cuBLASLt, its own workspace)
+    DeviceMemory scratch;   // column-sum partials (kScratchFloats floats)
+  };
+  // Phase timing of eager work: events around each op (or between phase
+  // marks), read back by phase_times().
+  struct TimedSpan {
+    std::string phase;
+    Event begin, end;
+  };
+
+  const Branch& branch() const { return branches_[std::size_t(branch_)]; }
+  Branch& branch() { return branches_[std::size_t(branch_)]; }
   void require_not_recording(const char* op) const;
   void dropout(const char* op, const DropoutKey& key, float p, std::size_t n, const float* in, float* out);
   void column_sums(std::size_t rows, std::size_t cols, const float* m, float* sums);
+  kernels::GemmOperands gemm_operands() const;
+  void warm_up();
+  void close_phase_span();
 
   int device_ = 0;
   bool debug_sync_ = false;
-  bool recording_ = false;
+  bool recording_ = false;   // inside recorded work (captured or eager): no transfers, no waiting
+  bool capturing_ = false;   // a graph capture is open
   bool cudnn_lstm_ = false;  // LSTM layers through cuDNN (CudaOptions::lstm_impl)
+  bool fused_ = false;       // the fused path (CudaOptions::lstm_impl)
+  bool wavefront_ = true;    // CudaOptions::wavefront
   CudnnAlgo cudnn_algo_ = CudnnAlgo::standard;
-  bool tf32_ = false;    // CudaOptions::math: cuBLAS and cuDNN may use TF32 tensor cores
+  MathMode math_ = MathMode::strict_fp32;  // CudaOptions::math
   bool graphs_ = true;   // CudaOptions::graphs
+  int branch_ = 0;
   std::string name_;
-  Stream stream_;
-  CublasHandle cublas_;
-  DeviceMemory cublas_workspace_;
-  DeviceMemory scratch_;  // column-sum partials (kScratchFloats floats)
+  std::array<Branch, 2> branches_;
   DeviceMemory sum_partials_;  // sum_squares partials (kSumSquaresBlocks + 1 doubles)
+  bool phase_timing_ = false;
+  std::vector<TimedSpan> spans_;
+  std::string open_phase_;     // the phase of the last mark_phase, until the next
+  Event open_phase_begin_;
+  Event op_begin_;             // the start of the program op being timed
   std::array<StagingSlot, kStagingSlots> staging_;
   std::size_t next_slot_ = 0;
 };

@@ -35,7 +35,8 @@ namespace {
 // cuDNN's math type follows the backend's: strict fp32 is FMA; tf32 is
 // CUDNN_DEFAULT_MATH, the math type cuDNN documents as allowing TF32 for fp32
 // data (and what PyTorch picks with TF32 allowed).
-cudnn::Config cudnn_config(CudnnAlgo algo, bool tf32) {
+cudnn::Config cudnn_config(CudnnAlgo algo, MathMode math) {
+  const bool tf32 = math == MathMode::tf32;
   return cudnn::Config{algo, tf32 ? cudnn::Math::default_math : cudnn::Math::fma};
 }
 }  // namespace
@@ -54,20 +55,35 @@ void CudaBackend::gemm(Transpose trans_a, Transpose trans_b, int m, int n, int k
   const ColumnMajorGemm g = map_row_major_gemm(trans_a, trans_b, m, n, k, lda, ldb, ldc);
   if (m == 0 || n == 0) return;
   require_pointer("gemm", "c", c);
+  cublasHandle_t handle = branch().cublas.get();
   if (k == 0) {
     // C = beta C (BLAS implementations differ here): geam in place.
     const float zero = 0.0f;
-    NOCTURNE_CUDA_CHECK(cublasSgeam(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, g.rows, g.cols, &beta, c, g.ldc, &zero,
-                                    c, g.ldc, c, g.ldc));
+    NOCTURNE_CUDA_CHECK(cublasSgeam(handle, CUBLAS_OP_N, CUBLAS_OP_N, g.rows, g.cols, &beta, c, g.ldc, &zero, c,
+                                    g.ldc, c, g.ldc));
     return;
   }
   require_pointer("gemm", "a", a);
   require_pointer("gemm", "b", b);
+  if (fused_) {
+    // The fused path's GEMMs: cuBLASLt plans fixed per shape (cublas_lt.hpp).
+    branch().lt.run(branch().stream.get(), math_, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
   const float* first = g.first_is_b ? b : a;
   const float* second = g.first_is_b ? a : b;
-  NOCTURNE_CUDA_CHECK(cublasSgemm(cublas_.get(), g.transpose_first ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                  g.transpose_second ? CUBLAS_OP_T : CUBLAS_OP_N, g.rows, g.cols, g.depth, &alpha,
-                                  first, g.ld_first, second, g.ld_second, &beta, c, g.ldc));
+  const cublasOperation_t op_first = g.transpose_first ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t op_second = g.transpose_second ? CUBLAS_OP_T : CUBLAS_OP_N;
+  if (math_ == MathMode::bf16) {
+    // cuBLAS rounds the FP32 operands to BF16 for its tensor cores and sums in FP32.
+    NOCTURNE_CUDA_CHECK(cublasGemmEx(handle, op_first, op_second, g.rows, g.cols, g.depth, &alpha, first, CUDA_R_32F,
+                                     g.ld_first, second, CUDA_R_32F, g.ld_second, &beta, c, CUDA_R_32F, g.ldc,
+                                     CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT));
+    return;
+  }
+  // Strict FP32 or TF32: the handle's math mode decides (set at construction).
+  NOCTURNE_CUDA_CHECK(cublasSgemm(handle, op_first, op_second, g.rows, g.cols, g.depth, &alpha, first, g.ld_first,
+                                  second, g.ld_second, &beta, c, g.ldc));
 }
 
 double CudaBackend::sum_squares(const float* x, std::size_t n) {
@@ -77,14 +93,15 @@ double CudaBackend::sum_squares(const float* x, std::size_t n) {
   auto* partials = static_cast<double*>(sum_partials_.get());
   kernels::sum_squares(launch(), x, n, partials);
   double result = 0.0;
+  const cudaStream_t stream = launch().stream;
   NOCTURNE_CUDA_CHECK(cudaMemcpyAsync(&result, partials + kernels::kSumSquaresBlocks, sizeof result,
-                                      cudaMemcpyDeviceToHost, stream_.get()));
-  NOCTURNE_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+                                      cudaMemcpyDeviceToHost, stream));
+  NOCTURNE_CUDA_CHECK(cudaStreamSynchronize(stream));
   return result;
 }
 
 void CudaBackend::column_sums(std::size_t rows, std::size_t cols, const float* m, float* sums) {
-  kernels::column_sums(launch(), rows, cols, m, sums, static_cast<float*>(scratch_.get()), kScratchFloats);
+  kernels::column_sums(launch(), rows, cols, m, sums, static_cast<float*>(branch().scratch.get()), kScratchFloats);
 }
 
 // ---- input features --------------------------------------------------------------
@@ -113,7 +130,7 @@ void CudaBackend::lstm_forward(const LstmShape& s, const float* x, const float* 
   checks::lstm_forward(s, {x, w, r, b, h, c, gates});
 #if NOCTURNE_WITH_CUDNN
   if (cudnn_lstm_)
-    return cudnn::cudnn_lstm_forward(s, x, w, r, b, h, c, gates, stream_.get(), cudnn_config(cudnn_algo_, tf32_));
+    return cudnn::cudnn_lstm_forward(s, x, w, r, b, h, c, gates, launch().stream, cudnn_config(cudnn_algo_, math_));
 #endif
   const int n = s.batch, hidden = s.hidden, g4 = 4 * s.hidden, rows = s.steps * s.batch;
   const std::size_t nh = std::size_t(n) * std::size_t(hidden), ng = std::size_t(n) * std::size_t(g4);
@@ -136,8 +153,8 @@ void CudaBackend::lstm_backward(const LstmShape& s, const float* x, const float*
   checks::lstm_backward(s, {x, w, r, h, c, gates, dh, dw, dr, db, workspace});
 #if NOCTURNE_WITH_CUDNN
   if (cudnn_lstm_)
-    return cudnn::cudnn_lstm_backward(s, x, w, r, h, c, gates, dh, dx, dw, dr, db, workspace, stream_.get(),
-                                      cudnn_config(cudnn_algo_, tf32_));
+    return cudnn::cudnn_lstm_backward(s, x, w, r, h, c, gates, dh, dx, dw, dr, db, workspace, launch().stream,
+                                      cudnn_config(cudnn_algo_, math_));
 #endif
   const int n = s.batch, hidden = s.hidden, g4 = 4 * s.hidden, rows = s.steps * s.batch;
   const std::size_t nh = std::size_t(n) * std::size_t(hidden), ng = std::size_t(n) * std::size_t(g4);

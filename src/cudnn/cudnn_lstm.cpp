@@ -17,25 +17,10 @@
 
 #include "cuda/cuda_check.hpp"
 #include "cuda/cuda_resources.hpp"
+#include "cudnn/cudnn_refusal.hpp"
 #include "cudnn/gate_blocks.hpp"
 
 namespace nocturne::cuda {
-
-// A refusal of this shape, algorithm or math type: the 3xxx codes, except
-// those that say the installation is broken (driver, runtime, architecture,
-// NVRTC or a sub-library missing), which are failures like any other.
-inline bool refuses_the_case(cudnnStatus_t status) {
-  switch (status) {
-    case CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDA_DRIVER:
-    case CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDART:
-    case CUDNN_STATUS_NOT_SUPPORTED_ARCH_MISMATCH:
-    case CUDNN_STATUS_NOT_SUPPORTED_RUNTIME_PREREQUISITE_MISSING:
-    case CUDNN_STATUS_NOT_SUPPORTED_SUBLIBRARY_UNAVAILABLE:
-      return false;
-    default:
-      return CUDNN_STATUS_CATEGORY(status) == CUDNN_STATUS_NOT_SUPPORTED;
-  }
-}
 
 [[noreturn]] inline void throw_cudnn_error(cudnnStatus_t status, const char* call, const char* file, int line) {
   char detail[512] = {0};

@@ -1,0 +1,129 @@
+#pragma once
+// The argument checks of the fused path's ops (nocturne/fused_ops.hpp),
+// shared by the CPU and CUDA backends as op_checks.hpp is: the same bad call
+// fails the same way on both (ShapeError or ConfigError naming the op and the
+// argument).
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+
+#include "core/op_checks.hpp"
+#include "nocturne/backend.hpp"
+
+namespace nocturne::checks {
+
+inline void dropout_probability(const char* op, double p) {
+  if (!(p >= 0.0 && p < 1.0))
+    throw ConfigError(std::string(op) + ": drop probability must be in [0, 1), got " + std::to_string(p));
+}
+
+template <typename T>
+void lstm_step_forward(const LstmStepForward<T>& s) {
+  const char* op = "lstm_step_forward";
+  lstm_shape(op, LstmShape{1, s.batch, s.input, s.hidden});
+  require_pointer(op, "x", s.x);
+  require_pointer(op, "w", s.w);
+  require_pointer(op, "r", s.r);
+  require_pointer(op, "b", s.b);
+  if (s.h_prev) require_pointer(op, "c_prev (with h_prev)", s.c_prev);
+  require_pointer(op, "h", s.h);
+  require_pointer(op, "c", s.c);
+  require_pointer(op, "gates", s.gates);
+  if (s.h_dropped) {
+    require_pointer(op, "dropout (with h_dropped)", s.dropout);
+    dropout_probability(op, double(s.dropout_p));
+  }
+}
+
+template <typename T>
+void lstm_step_backward(const LstmStepBackward<T>& s, int partial_blocks) {
+  const char* op = "lstm_step_backward";
+  lstm_shape(op, LstmShape{1, s.batch, 1, s.hidden});
+  require_pointer(op, "r", s.r);
+  require_pointer(op, "gates", s.gates);
+  require_pointer(op, "c", s.c);
+  require_pointer(op, "dc", s.dc);
+  require_pointer(op, "dgates", s.dgates);
+  require_pointer(op, "db_partial", s.db_partial);
+  require(partial_blocks > 0, op, "no partial-sum blocks");
+  if (s.dropout_p != T(0)) {
+    require_pointer(op, "dropout (with dropout_p)", s.dropout);
+    dropout_probability(op, double(s.dropout_p));
+  }
+  if (s.x) require_pointer(op, "dw_partial (with x)", s.dw_partial);
+}
+
+[[nodiscard]] inline bool lstm_partials_reduce(int steps, int blocks, int cols, const void* partials,
+                                               const void* out) {
+  const char* op = "lstm_partials_reduce";
+  require_positive(op, "steps", steps);
+  require_positive(op, "blocks", blocks);
+  if (cols == 0) return false;
+  require_positive(op, "cols", cols);
+  require_pointer(op, "partials", partials);
+  require_pointer(op, "out", out);
+  return true;
+}
+
+template <typename T>
+void head_train_step(const HeadTrainStep<T>& h) {
+  const char* op = "head_train_step";
+  require_positive(op, "batch", h.batch);
+  require_positive(op, "input", h.input);
+  require_positive(op, "dense", h.dense);
+  require_positive(op, "vocab", h.vocab);
+  require_pointers(op, "an input, scratch or output buffer",
+                   {h.x, h.w1, h.b1, h.w2, h.b2, h.targets, h.y1, h.y1_dropped, h.logits, h.dlogits, h.dy1, h.dx,
+                    h.dw1, h.db1, h.dw2, h.db2, h.stats});
+  if (h.dropout) dropout_probability(op, double(h.dropout_p));
+}
+
+inline void head_predict(int n, int input, int dense, int vocab, std::initializer_list<const void*> buffers) {
+  const char* op = "head_predict";
+  require_positive(op, "n", n);
+  require_positive(op, "input", input);
+  require_positive(op, "dense", dense);
+  require_positive(op, "vocab", vocab);
+  require_pointers(op, "an input, scratch or output buffer", buffers);
+}
+
+[[nodiscard]] inline bool adamax_device_step(std::size_t n, const void* params, const void* grads, const void* m,
+                                             const void* u, const AdamaxParams& hp, const void* step) {
+  if (!(hp.beta1 >= 0.0 && hp.beta1 < 1.0))
+    throw ConfigError("adamax_device_step: beta1 must be in [0, 1), got " + std::to_string(hp.beta1));
+  if (n == 0) return false;
+  require_pointers("adamax_device_step", "params, grads, m, u or the step count", {params, grads, m, u, step});
+  return true;
+}
+
+template <typename T>
+void sample_tokens(const SampleTokens<T>& r) {
+  const char* op = "sample_tokens";
+  require_positive(op, "streams", r.streams);
+  require_positive(op, "vocab", r.vocab);
+  require_pointer(op, "probs", r.probs);
+  require_pointer(op, "note", r.note);
+  require_pointer(op, "chosen", r.chosen);
+  if (r.tokens) require_positive(op, "slots (with tokens)", r.slots);
+  if (r.history) require_positive(op, "history_notes (with history)", r.history_notes);
+  if (!r.greedy) {
+    if (!(r.temperature > 0)) throw ConfigError(std::string(op) + ": temperature must be positive");
+    if (r.top_k < 0) throw ConfigError(std::string(op) + ": top-k must be >= 0");
+    if (!(r.top_p > 0 && r.top_p <= 1)) throw ConfigError(std::string(op) + ": top-p must lie in (0, 1]");
+  }
+}
+
+[[nodiscard]] inline bool zero_slot_rows(const void* counter, int slots, int rows, std::size_t buffers,
+                                         std::size_t cols) {
+  const char* op = "zero_slot_rows";
+  require(buffers == cols, op, "one column count per buffer");
+  if (buffers == 0) return false;
+  require_pointer(op, "counter", counter);
+  require_positive(op, "slots", slots);
+  require_positive(op, "rows", rows);
+  return true;
+}
+
+}  // namespace nocturne::checks

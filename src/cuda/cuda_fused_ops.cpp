@@ -1,0 +1,75 @@
+// The fused path's ops on the CUDA backend (nocturne/fused_ops.hpp): launch
+// wrappers of kernels/fused_kernels.hpp on the current branch's stream. The
+// argument checks are the CPU backend's (src/core/fused_op_checks.hpp), so a
+// bad call fails the same way on both.
+
+#include <string>
+
+#include "core/fused_op_checks.hpp"
+#include "cuda/cuda_backend.hpp"
+#include "kernels/fused_kernels.hpp"
+#include "nocturne/error.hpp"
+
+namespace nocturne::cuda {
+
+kernels::GemmOperands CudaBackend::gemm_operands() const {
+  switch (math_) {
+    case MathMode::tf32: return kernels::GemmOperands::tf32;
+    case MathMode::bf16: return kernels::GemmOperands::bf16;
+    case MathMode::strict_fp32: break;
+  }
+  return kernels::GemmOperands::fp32;
+}
+
+void CudaBackend::lstm_step_forward(const LstmStepForward<float>& step) {
+  checks::lstm_step_forward(step);
+  kernels::lstm_step_forward(launch(), gemm_operands(), step);
+}
+
+void CudaBackend::lstm_step_backward(const LstmStepBackward<float>& step) {
+  checks::lstm_step_backward(step, lstm_partial_blocks(step.batch));
+  kernels::lstm_step_backward(launch(), gemm_operands(), step);
+}
+
+int CudaBackend::lstm_partial_blocks(int batch) const { return kernels::lstm_partial_blocks(batch); }
+
+void CudaBackend::lstm_partials_reduce(int steps, int blocks, int cols, const float* partials, float* out) {
+  if (!checks::lstm_partials_reduce(steps, blocks, cols, partials, out)) return;
+  kernels::lstm_partials_reduce(launch(), steps, blocks, cols, partials, out);
+}
+
+void CudaBackend::head_train_step(const HeadTrainStep<float>& head) {
+  checks::head_train_step(head);
+  kernels::head_train_step(launch(), head);
+}
+
+void CudaBackend::head_predict(int n, int input, int dense, int vocab, const float* x, const float* w1,
+                               const float* b1, const float* w2, const float* b2, float* y1, float* logits,
+                               float* probs) {
+  checks::head_predict(n, input, dense, vocab, {x, w1, b1, w2, b2, y1, logits, probs});
+  kernels::head_predict(launch(), n, input, dense, vocab, x, w1, b1, w2, b2, y1, logits, probs);
+}
+
+void CudaBackend::adamax_device_step(std::size_t n, float* params, const float* grads, float* m, float* u,
+                                     const AdamaxParams& hp, const std::int64_t* step_on_device) {
+  if (!checks::adamax_device_step(n, params, grads, m, u, hp, step_on_device)) return;
+  kernels::adamax_device_step(launch(), n, params, grads, m, u, hp.learning_rate, float(hp.beta1), float(hp.beta2),
+                              float(hp.epsilon), step_on_device);
+}
+
+void CudaBackend::sample_tokens(const SampleTokens<float>& request) {
+  checks::sample_tokens(request);
+  kernels::sample_tokens(launch(), request);
+}
+
+void CudaBackend::zero_slot_rows(const std::uint64_t* counter, int slots, int rows, std::span<float* const> buffers,
+                                 std::span<const int> cols) {
+  if (!checks::zero_slot_rows(counter, slots, rows, buffers.size(), cols.size())) return;
+  // The kernel takes its buffers by value: at most kMaxSlotBuffers per launch.
+  for (std::size_t first = 0; first < buffers.size(); first += kernels::kMaxSlotBuffers) {
+    const std::size_t count = std::min<std::size_t>(kernels::kMaxSlotBuffers, buffers.size() - first);
+    kernels::zero_slot_rows(launch(), counter, slots, rows, int(count), buffers.data() + first, cols.data() + first);
+  }
+}
+
+}  // namespace nocturne::cuda
