@@ -290,13 +290,15 @@ TEST_CASE("Adamax and sum_squares match the CPU", "[gpu][optimizer]") {
 TEST_CASE("misuse is refused with typed errors and leaves the backend working", "[gpu][errors]") {
   Backend& g = gpu();
   Buffer<float> x = g.allocate<float>(16);
-  CHECK_THROWS_AS(g.record([&] { g.synchronize(); }), DeviceError);
+  // Recorded work runs first at its first replay (eagerly, before it is
+  // captured): that is where the misuse is refused.
+  CHECK_THROWS_AS(g.record([&] { g.synchronize(); })->replay(), DeviceError);
   CHECK_THROWS_AS(g.record([&] {
     float v = 1.0f;
     g.copy_to_device(x.data(), &v, sizeof v);
-  }),
+  })->replay(),
                   DeviceError);
-  CHECK_THROWS_AS(g.record([&] { (void)g.allocate<float>(4); }), DeviceError);
+  CHECK_THROWS_AS(g.record([&] { (void)g.allocate<float>(4); })->replay(), DeviceError);
   CHECK_THROWS_AS(g.dense_forward(0, 1, 1, x.data(), x.data(), x.data(), x.data()), ShapeError);
   g.fill(x.data(), 16, 3.0f);
   for (float v : g.download(x)) CHECK(v == 3.0f);

@@ -54,11 +54,15 @@ TEST_CASE("record() replays the same work as direct calls, with the offset read 
   g.fill(dropped.data(), seq * h, -1.0f);
   auto recorded = g.record(work);
   for (float v : g.download(dropped)) REQUIRE(v == -1.0f);  // recording runs nothing
+  // The first replay runs the work eagerly, the second captures and launches
+  // the graph, the third launches it again.
   const auto replay1 = run(1, recorded.get());
   const auto replay2 = run(2, recorded.get());
+  const auto replay3 = run(1, recorded.get());
   for (std::size_t i = 0; i < direct1.size(); ++i) {
     CHECK(replay1[i] == direct1[i]);  // the same kernels and GEMMs: bit-identical
     CHECK(replay2[i] == direct2[i]);
+    CHECK(replay3[i] == direct1[i]);
   }
   CHECK(direct1[0] != direct2[0]);  // a new offset draws a new mask
 }
