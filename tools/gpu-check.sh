@@ -22,6 +22,11 @@
 # that cannot start in time is reported "skipped: out of time", one stopped at
 # the budget's end "out of time".
 #
+# Prebuilt programs: where gpu-prebuilt/ (tools/gpu-prebuild.sh, made on a
+# machine without a GPU) was built from the very sources of this tree, for
+# this GPU's architecture, and its programs' libraries all load here, the check
+# runs them and skips configure and build (GPU_CHECK_PREBUILT=0: build anyway).
+#
 # Dependencies: with package access it runs tools/setup.sh (Debian packages).
 # A machine without package access needs the kit that tools/gpu-deps.sh makes
 # (gpu-deps/, copied along with the repository): its .deb files are unpacked
@@ -511,9 +516,47 @@ fi
 find_bin() { find "$BUILD" -name "$1" -type f -perm -u+x 2>/dev/null | head -1; }
 GPU_PROGRAMS=(test_gpu_backend test_gpu_cudnn bench_gpu bench_lstm)
 
+# ---- prebuilt GPU programs (tools/gpu-prebuild.sh), when they fit this tree -------
+# prebuilt_problem: why gpu-prebuilt/ cannot stand in for the build (empty when it can).
+PREBUILT=${GPU_PREBUILT_DIR:-$ROOT/gpu-prebuilt}
+prebuilt_problem() {
+  [ -f "$PREBUILT/MANIFEST" ] || { echo "no $PREBUILT/MANIFEST"; return; }
+  local want have built_arch missing bin
+  want=$(sed -n 's/^source-stamp: //p' "$PREBUILT/MANIFEST")
+  have=$(bash "$ROOT/tools/source-stamp.sh" 2>/dev/null)
+  [ -n "$want" ] && [ "$want" = "$have" ] || { echo "built from other sources (stamp $want, this tree $have)"; return; }
+  built_arch=$(sed -n 's/^cuda-architectures: //p' "$PREBUILT/MANIFEST")
+  for cap in $caps; do
+    [ "${cap/./}-real" = "$built_arch" ] || { echo "built for $built_arch, the GPU is compute $cap"; return; }
+  done
+  [ -n "$caps" ] || { echo "no compute capability from nvidia-smi"; return; }
+  for bin in "$PREBUILT"/test/gpu/test_gpu_backend "$PREBUILT"/bench/bench_gpu; do
+    [ -x "$bin" ] || { echo "$bin is missing"; return; }
+  done
+  for bin in $(find "$PREBUILT" -type f -perm -u+x); do
+    missing=$(ldd "$bin" 2>&1 | grep -E "not found" | awk '{print $1}' | sort -u | paste -sd' ')
+    [ -z "$missing" ] || { echo "$(basename "$bin") lacks $missing here"; return; }
+  done
+}
+USE_PREBUILT=0
+if [ "${GPU_CHECK_PREBUILT:-1}" != 0 ] && [ -d "$PREBUILT" ]; then
+  why=$(prebuilt_problem)
+  if [ -z "$why" ]; then
+    USE_PREBUILT=1
+    log "using the prebuilt GPU programs in $PREBUILT ($(sed -n 's/^built: //p' "$PREBUILT/MANIFEST"))"
+  else
+    log "not using $PREBUILT: $why; building"
+  fi
+fi
+
 # ---- build ------------------------------------------------------------------------
 STATUS[build]="not run: configure did not pass"
-if run_stage configure 120 cmake -S "$ROOT" -B "$BUILD" "${GENERATOR[@]}" -DNOCTURNE_CUDA=ON \
+if [ "$USE_PREBUILT" = 1 ]; then
+  STATUS[configure]="skipped: prebuilt GPU programs"
+  STATUS[build]="prebuilt: $(sed -n 's/^commit: //p' "$PREBUILT/MANIFEST"), $(sed -n 's/^nvcc: //p' "$PREBUILT/MANIFEST")"
+  ARCH_NOTE="$(sed -n 's/^cuda-architectures: //p' "$PREBUILT/MANIFEST") (prebuilt)"
+  find_bin() { find "$PREBUILT" -name "$1" -type f -perm -u+x 2>/dev/null | head -1; }
+elif run_stage configure 120 cmake -S "$ROOT" -B "$BUILD" "${GENERATOR[@]}" -DNOCTURNE_CUDA=ON \
   -DCMAKE_BUILD_TYPE=Release "${ARCH_ARGS[@]}" "${CMAKE_DEPS_ARGS[@]}"; then
   # The GPU programs of an earlier build go, so that a failed build cannot
   # leave old ones to be tested. Everything else keeps going past a failure
@@ -616,14 +659,18 @@ fi
 
 # The LSTM layer suite: ours, every cuDNN algorithm and PyTorch, quick sweep.
 if [ -n "$LSTM_BIN" ]; then
-  run_stage lstm-bench 150 env OUT_DIR="$OUTDIR" bash "$ROOT/bench/run_lstm_bench.sh" "$BUILD" -- --quick
+  run_stage lstm-bench 150 env OUT_DIR="$OUTDIR" bash "$ROOT/bench/run_lstm_bench.sh" \
+    "$([ "$USE_PREBUILT" = 1 ] && echo "$PREBUILT" || echo "$BUILD")" -- --quick
 else
   STATUS[lstm-bench]=$(not_built "bench_lstm needs NOCTURNE_BENCH=ON")
 fi
 
 # The rest of the test suite (CPU tests, which CI runs too; corpus tests skip
 # where it is absent): reported, not counted in the exit status.
-if [ -f "$BUILD/CTestTestfile.cmake" ]; then
+if [ "$USE_PREBUILT" = 1 ]; then
+  STATUS[build-rest]="not run: prebuilt GPU programs (CI runs the other tests)"
+  STATUS[ctest]=${STATUS[build-rest]}
+elif [ -f "$BUILD/CTestTestfile.cmake" ]; then
   case "$SKIP" in
     *" ctest "*) STATUS[build-rest]="skipped: GPU_CHECK_SKIP (ctest)" ;;
     *) run_stage build-rest 240 cmake --build "$BUILD" -j "$JOBS" -- "${KEEP_GOING[@]}" ;;
