@@ -15,16 +15,12 @@
 #include <cstdint>
 
 #include "cuda/cuda_check.hpp"
+#include "fused_tiling.hpp"  // GemmOperands, lstm_partial_blocks
 #include "nocturne/backend.hpp"
 
 namespace nocturne::kernels {
 
 using cuda::Launch;
-
-// How the recurrent GEMM takes its operands: FP32 on CUDA cores, or rounded
-// to TF32 / BF16 (math/precision.hpp, to nearest even) on tensor cores; sums,
-// the cell and its state are FP32 in every mode.
-enum class GemmOperands { fp32, tf32, bf16 };
 
 // ---- lstm_step_forward.cu / lstm_step_backward.cu ---------------------------
 // One time step of one layer (LstmStepForward / LstmStepBackward). The

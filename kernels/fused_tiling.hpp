@@ -18,6 +18,13 @@
 #include <cstddef>
 #include <cstdint>
 
+// Every function here is constexpr, and callable from device code under nvcc.
+#if defined(__CUDACC__)
+#define NOCTURNE_TILING __host__ __device__ constexpr
+#else
+#define NOCTURNE_TILING constexpr
+#endif
+
 namespace nocturne::kernels {
 
 // How the recurrent GEMM takes its operands: FP32 on CUDA cores, or rounded
@@ -38,15 +45,15 @@ inline constexpr long long kMaxGridY = 65535;
 // least this many blocks (an H100 has 132 SMs), else the smaller.
 inline constexpr long long kFillBlocks = 128;
 
-constexpr int ceil_div(int a, int b) { return (a + b - 1) / b; }
-constexpr std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
+NOCTURNE_TILING int ceil_div(int a, int b) { return (a + b - 1) / b; }
+NOCTURNE_TILING std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
 
 // ---- partial sums of the backward step ------------------------------------------
 // The backward kernels' row tiles are exactly the partial blocks: block p of
 // the rows [p * kPartialRows, min(N, (p + 1) * kPartialRows)) writes row p of
 // db_partial and dw_partial. Depends on N alone (backend.hpp).
 inline constexpr int kPartialRows = 32;
-constexpr int lstm_partial_blocks(int batch) { return batch > 0 ? ceil_div(batch, kPartialRows) : 0; }
+NOCTURNE_TILING int lstm_partial_blocks(int batch) { return batch > 0 ? ceil_div(batch, kPartialRows) : 0; }
 
 // ---- recurrent step tiles ------------------------------------------------------------
 struct StepTile {
@@ -63,19 +70,19 @@ struct StepTile {
   int warps_rows = 0;
   int warps_cols = 0;
 
-  constexpr int cols() const { return kUnitGates * units; }
-  constexpr int threads() const {
+  NOCTURNE_TILING int cols() const { return kUnitGates * units; }
+  NOCTURNE_TILING int threads() const {
     return tensor_cores ? warps_rows * warps_cols * kWarp * k_groups
                         : (rows / thread_rows) * (units / thread_units) * k_groups;
   }
-  constexpr int slice() const { return depth * k_groups; }  // K values staged per iteration
+  NOCTURNE_TILING int slice() const { return depth * k_groups; }  // K values staged per iteration
 };
 
 // WMMA fragment shapes: m16n16k8 for TF32, m16n16k16 for BF16.
 inline constexpr int kFragment = 16;
-constexpr int fragment_depth(GemmOperands operands) { return operands == GemmOperands::bf16 ? 16 : 8; }
+NOCTURNE_TILING int fragment_depth(GemmOperands operands) { return operands == GemmOperands::bf16 ? 16 : 8; }
 // Bytes of one staged operand element in shared memory.
-constexpr int staged_bytes(GemmOperands operands) { return operands == GemmOperands::bf16 ? 2 : 4; }
+NOCTURNE_TILING int staged_bytes(GemmOperands operands) { return operands == GemmOperands::bf16 ? 2 : 4; }
 
 // Forward tiles: 0, 1 on CUDA cores (FP32), 2, 3 on tensor cores. The large
 // tile (64 x 16 units, 256 threads of 4 rows x 1 unit) gives the recipe's
@@ -102,9 +109,9 @@ inline constexpr int kBackwardTileCount = 2;
 struct StepGrid {
   int unit_blocks = 0;  // grid x
   int row_blocks = 0;   // grid y
-  constexpr long long blocks() const { return (long long)unit_blocks * row_blocks; }
+  NOCTURNE_TILING long long blocks() const { return (long long)unit_blocks * row_blocks; }
 };
-constexpr StepGrid step_grid(const StepTile& tile, int batch, int hidden) {
+NOCTURNE_TILING StepGrid step_grid(StepTile tile, int batch, int hidden) {
   return {ceil_div(hidden, tile.units), ceil_div(batch, tile.rows)};
 }
 
@@ -114,7 +121,7 @@ struct TileOrigin {
   int unit0 = 0;
   int row_block = 0;  // the backward's partial block
 };
-constexpr TileOrigin tile_origin(const StepTile& tile, int unit_block, int row_block) {
+NOCTURNE_TILING TileOrigin tile_origin(StepTile tile, int unit_block, int row_block) {
   return {row_block * tile.rows, unit_block * tile.units, row_block};
 }
 
@@ -130,13 +137,13 @@ constexpr int backward_tile_index(GemmOperands operands) { return operands == Ge
 struct ForwardSlices {
   int recurrent = 0;
   int input = 0;
-  constexpr int total() const { return recurrent + input; }
+  NOCTURNE_TILING int total() const { return recurrent + input; }
 };
-constexpr ForwardSlices forward_slices(const StepTile& tile, int hidden, int input, bool zero_state) {
+NOCTURNE_TILING ForwardSlices forward_slices(StepTile tile, int hidden, int input, bool zero_state) {
   return {zero_state ? 0 : ceil_div(hidden, tile.slice()), input > 1 ? ceil_div(input, tile.slice()) : 0};
 }
 // The backward's K is the 4H columns of dgates_next (none at the last step).
-constexpr int backward_slices(const StepTile& tile, int hidden, bool last_step) {
+NOCTURNE_TILING int backward_slices(StepTile tile, int hidden, bool last_step) {
   return last_step ? 0 : ceil_div(kUnitGates * hidden, tile.slice());
 }
 
@@ -152,8 +159,8 @@ struct SliceShape {
   int rows = 0;
   int cols = 0;
   int threads = 0;
-  constexpr int per_thread() const { return rows * cols / threads; }
-  constexpr bool valid() const {
+  NOCTURNE_TILING int per_thread() const { return rows * cols / threads; }
+  NOCTURNE_TILING bool valid() const {
     return rows > 0 && cols % 4 == 0 && threads > 0 && (rows * cols) % (4 * threads) == 0;
   }
 };
@@ -162,7 +169,7 @@ struct SlicePosition {
   int col = 0;
 };
 // Element q (< per_thread) of thread `thread`.
-constexpr SlicePosition slice_position(const SliceShape& s, bool vector, int thread, int q) {
+NOCTURNE_TILING SlicePosition slice_position(SliceShape s, bool vector, int thread, int q) {
   if (vector) {
     const int item = thread + (q / 4) * s.threads;
     return {item / (s.cols / 4), (item % (s.cols / 4)) * 4 + q % 4};
@@ -172,13 +179,13 @@ constexpr SlicePosition slice_position(const SliceShape& s, bool vector, int thr
 }
 // Whether a matrix with leading dimension `ld` (elements) at `address` can be
 // read as float4 items from column multiples of 4.
-constexpr bool vector_loads(std::uintptr_t address, long long ld) { return address % 16 == 0 && ld % 4 == 0; }
+NOCTURNE_TILING bool vector_loads(std::uintptr_t address, long long ld) { return address % 16 == 0 && ld % 4 == 0; }
 
 // The slices each step kernel stages (rows x cols of the global matrix as read).
-constexpr SliceShape forward_a_slice(const StepTile& t) { return {t.rows, t.slice(), t.threads()}; }
-constexpr SliceShape forward_b_slice(const StepTile& t) { return {t.slice(), t.cols(), t.threads()}; }
-constexpr SliceShape backward_a_slice(const StepTile& t) { return {t.rows, t.slice(), t.threads()}; }
-constexpr SliceShape backward_b_slice(const StepTile& t) { return {t.units, t.slice(), t.threads()}; }
+NOCTURNE_TILING SliceShape forward_a_slice(StepTile t) { return {t.rows, t.slice(), t.threads()}; }
+NOCTURNE_TILING SliceShape forward_b_slice(StepTile t) { return {t.slice(), t.cols(), t.threads()}; }
+NOCTURNE_TILING SliceShape backward_a_slice(StepTile t) { return {t.rows, t.slice(), t.threads()}; }
+NOCTURNE_TILING SliceShape backward_b_slice(StepTile t) { return {t.units, t.slice(), t.threads()}; }
 
 // ---- shared memory layouts ---------------------------------------------------------
 // Pitches (elements) of the staged operands. CUDA cores: A is stored
@@ -187,7 +194,7 @@ constexpr SliceShape backward_b_slice(const StepTile& t) { return {t.units, t.sl
 // backward B column-major, [unit][k], which is R's own layout). The padding
 // keeps WMMA's ldm a multiple of 16 bytes and every fragment 32-byte aligned.
 inline constexpr int kSimtPad = 4;
-constexpr int wmma_pad(GemmOperands operands) { return operands == GemmOperands::bf16 ? 8 : 4; }
+NOCTURNE_TILING int wmma_pad(GemmOperands operands) { return operands == GemmOperands::bf16 ? 8 : 4; }
 
 struct StepShared {
   int a_pitch = 0, b_pitch = 0;         // staged operands (elements of staged_bytes)
@@ -205,7 +212,7 @@ struct StepShared {
   std::size_t total = 0;           // bytes of the block's shared memory
 };
 
-constexpr StepShared forward_shared(const StepTile& t, GemmOperands operands) {
+NOCTURNE_TILING StepShared forward_shared(StepTile t, GemmOperands operands) {
   StepShared s;
   const std::size_t element = t.tensor_cores ? std::size_t(staged_bytes(operands)) : 4;
   if (t.tensor_cores) {
@@ -231,7 +238,7 @@ constexpr StepShared forward_shared(const StepTile& t, GemmOperands operands) {
   return s;
 }
 
-constexpr StepShared backward_shared(const StepTile& t, GemmOperands operands) {
+NOCTURNE_TILING StepShared backward_shared(StepTile t, GemmOperands operands) {
   StepShared s;
   const std::size_t element = t.tensor_cores ? std::size_t(staged_bytes(operands)) : 4;
   if (t.tensor_cores) {
@@ -265,7 +272,7 @@ struct SimtRole {
   int row = 0;
   int unit = 0;
 };
-constexpr SimtRole simt_role(const StepTile& t, int thread) {
+NOCTURNE_TILING SimtRole simt_role(StepTile t, int thread) {
   const int per_group = t.threads() / t.k_groups;
   const int local = thread % per_group;
   const int unit_groups = t.units / t.thread_units;
@@ -279,7 +286,7 @@ struct WarpRole {
   int col = 0;  // first column (forward: gate column; backward: unit)
   int frag_rows = 0, frag_cols = 0;
 };
-constexpr WarpRole warp_role(const StepTile& t, int warp, bool forward) {
+NOCTURNE_TILING WarpRole warp_role(StepTile t, int warp, bool forward) {
   const int per_group = t.warps_rows * t.warps_cols;
   const int local = warp % per_group;
   const int rows = t.rows / t.warps_rows;
@@ -293,8 +300,8 @@ struct CellPosition {
   int row = 0;
   int unit = 0;
 };
-constexpr int cells_per_thread(const StepTile& t) { return t.rows * t.units / t.threads(); }
-constexpr CellPosition cell_position(const StepTile& t, int thread, int q) {
+NOCTURNE_TILING int cells_per_thread(StepTile t) { return t.rows * t.units / t.threads(); }
+NOCTURNE_TILING CellPosition cell_position(StepTile t, int thread, int q) {
   const int cell = thread + q * t.threads();
   return {cell / t.units, cell % t.units};
 }
@@ -306,10 +313,10 @@ constexpr CellPosition cell_position(const StepTile& t, int thread, int q) {
 // 8, 4, 2, 1 rows that fits kStaticSharedBytes, 0 when not even one does.
 inline constexpr int kHeadThreads = 256;
 inline constexpr int kHeadMaxRows = 8;
-constexpr std::size_t head_row_floats(int input, int dense, int vocab) {
+NOCTURNE_TILING std::size_t head_row_floats(int input, int dense, int vocab) {
   return std::size_t(input) + 2 * std::size_t(dense) + std::size_t(vocab);
 }
-constexpr int head_rows_per_block(int input, int dense, int vocab) {
+NOCTURNE_TILING int head_rows_per_block(int input, int dense, int vocab) {
   for (int rows = kHeadMaxRows; rows >= 1; rows /= 2)
     if (std::size_t(rows) * head_row_floats(input, dense, vocab) * 4 <= kStaticSharedBytes) return rows;
   return 0;
@@ -330,15 +337,15 @@ struct HeadGradJob {
 };
 struct HeadGradGrid {
   int dw1_tiles_rows = 0, dw1_tiles_cols = 0, dw2_tiles_rows = 0, dw2_tiles_cols = 0;
-  constexpr int dw1_blocks() const { return dw1_tiles_rows * dw1_tiles_cols; }
-  constexpr int dw2_blocks() const { return dw2_tiles_rows * dw2_tiles_cols; }
-  constexpr int blocks() const { return dw1_blocks() + dw2_blocks() + 1; }
+  NOCTURNE_TILING int dw1_blocks() const { return dw1_tiles_rows * dw1_tiles_cols; }
+  NOCTURNE_TILING int dw2_blocks() const { return dw2_tiles_rows * dw2_tiles_cols; }
+  NOCTURNE_TILING int blocks() const { return dw1_blocks() + dw2_blocks() + 1; }
 };
-constexpr HeadGradGrid head_grad_grid(int input, int dense, int vocab) {
+NOCTURNE_TILING HeadGradGrid head_grad_grid(int input, int dense, int vocab) {
   return {ceil_div(input, kHeadTile), ceil_div(dense, kHeadTile), ceil_div(dense, kHeadTile),
           ceil_div(vocab, kHeadTile)};
 }
-constexpr HeadGradJob head_grad_job(const HeadGradGrid& g, int block) {
+NOCTURNE_TILING HeadGradJob head_grad_job(HeadGradGrid g, int block) {
   if (block < g.dw1_blocks()) return {HeadJob::dw1, block / g.dw1_tiles_cols, block % g.dw1_tiles_cols};
   block -= g.dw1_blocks();
   if (block < g.dw2_blocks()) return {HeadJob::dw2, block / g.dw2_tiles_cols, block % g.dw2_tiles_cols};
@@ -357,11 +364,11 @@ inline constexpr int kHeadStatsWarps = kHeadThreads / kWarp;
 // weights (double) and its ranking (int32), plus one (value, index) pair per
 // warp for the first maximum.
 inline constexpr int kSampleThreads = 128;
-constexpr std::size_t sample_shared_bytes(int vocab) {
+NOCTURNE_TILING std::size_t sample_shared_bytes(int vocab) {
   return round_up(std::size_t(vocab) * 8, 16) + round_up(std::size_t(vocab) * 4, 16) +
          std::size_t(kSampleThreads / kWarp) * 8 + 16;
 }
-constexpr int sample_max_vocab() {
+NOCTURNE_TILING int sample_max_vocab() {
   int v = 1;
   while (sample_shared_bytes(v * 2) <= kStaticSharedBytes) v *= 2;
   while (sample_shared_bytes(v + 1) <= kStaticSharedBytes) ++v;

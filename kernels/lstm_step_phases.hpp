@@ -29,7 +29,9 @@
 #include "nocturne/backend.hpp"
 #include "nocturne/fused_ops.hpp"
 
-#if defined(__CUDACC__)
+// Unrolled on the device (register arrays stay in registers); nothing on the
+// host, whose compiler does not know the pragma.
+#if defined(__CUDA_ARCH__)
 #define NOCTURNE_UNROLL _Pragma("unroll")
 #else
 #define NOCTURNE_UNROLL
@@ -285,7 +287,8 @@ struct ForwardStaging {
 
   static NOCTURNE_HD void fetch(const ForwardArgs& p, TileOrigin o, int thread, int slice, int recurrent,
                                 Fetched& f) {
-    const ForwardOperands op = forward_operands(p, slice, kT.slice(), recurrent);
+    constexpr StepTile tile = kT;
+    const ForwardOperands op = forward_operands(p, slice, tile.slice(), recurrent);
     const int cols = kUnitGates * p.hidden;
     f.vector_a = op.vector_a;
     f.vector_b = op.vector_b;
@@ -327,11 +330,12 @@ struct ForwardSimt {
 
   // acc += A[rows of the thread, slice] * B[slice, columns of the thread].
   static NOCTURNE_HD void multiply(int thread, int stage, unsigned char* shared, Registers& r) {
-    const SimtRole role = simt_role(kT, thread);
+    constexpr StepTile tile = kT;
+    const SimtRole role = simt_role(tile, thread);
     const float* a = Stage::a_stage(shared, stage) + role.row * kRows;
     const float* b = Stage::b_stage(shared, stage) + role.unit * kCols;
     NOCTURNE_UNROLL
-    for (int k = 0; k < kT.slice(); ++k) {
+    for (int k = 0; k < tile.slice(); ++k) {
       float av[kRows], bv[kCols];
       load_run<kRows>(a + k * kS.a_pitch, av);
       load_run<kCols>(b + k * kS.b_pitch, bv);
@@ -345,7 +349,8 @@ struct ForwardSimt {
 
   // The cells of the thread's rows and units, from its registers.
   static NOCTURNE_HD void finish(const ForwardArgs& p, TileOrigin o, int thread, const Registers& r) {
-    const SimtRole role = simt_role(kT, thread);
+    constexpr StepTile tile = kT;
+    const SimtRole role = simt_role(tile, thread);
     NOCTURNE_UNROLL
     for (int i = 0; i < kRows; ++i) {
       const int row = o.row0 + role.row * kRows + i;
@@ -375,10 +380,11 @@ struct ForwardWmma {
   }
 
   static NOCTURNE_HD void finish(const ForwardArgs& p, TileOrigin o, int thread, unsigned char* shared) {
+    constexpr StepTile tile = kT;
     const float* acc = accumulators(shared);
     NOCTURNE_UNROLL
-    for (int q = 0; q < cells_per_thread(kT); ++q) {
-      const CellPosition at = cell_position(kT, thread, q);
+    for (int q = 0; q < cells_per_thread(tile); ++q) {
+      const CellPosition at = cell_position(tile, thread, q);
       const int row = o.row0 + at.row, unit = o.unit0 + at.unit;
       if (row < p.batch && unit < p.hidden) {
         float sum[4];
@@ -413,7 +419,8 @@ struct BackwardStaging {
 
   static NOCTURNE_HD void fetch(const BackwardArgs& p, TileOrigin o, int thread, int slice, Fetched& f) {
     const int cols = kUnitGates * p.hidden;
-    const int k0 = slice * kT.slice();
+    constexpr StepTile tile = kT;
+    const int k0 = slice * tile.slice();
     fetch_slice<kA>(p.dgates_next, std::size_t(cols), o.row0, p.batch, k0, cols, p.vector_dgates_next, thread, f.a);
     fetch_slice<kB>(p.r, std::size_t(cols), o.unit0, p.hidden, k0, cols, p.vector_r, thread, f.b);
   }
@@ -436,10 +443,11 @@ struct BackwardStaging {
   // and dh, then the cell's backward; da to dgates and to the da tile.
   static NOCTURNE_HD void cells(const BackwardArgs& p, TileOrigin o, int thread, unsigned char* shared) {
     const std::size_t hidden = std::size_t(p.hidden);
+    constexpr StepTile tile = kT;
     float* da_shared = da_tile(shared);
     NOCTURNE_UNROLL
-    for (int q = 0; q < cells_per_thread(kT); ++q) {
-      const CellPosition at = cell_position(kT, thread, q);
+    for (int q = 0; q < cells_per_thread(tile); ++q) {
+      const CellPosition at = cell_position(tile, thread, q);
       const int row = o.row0 + at.row, unit = o.unit0 + at.unit;
       float da[4] = {0.0f, 0.0f, 0.0f, 0.0f};
       if (row < p.batch && unit < p.hidden) {
@@ -474,11 +482,12 @@ struct BackwardStaging {
   // The partial sums of the block's rows (= partial block o.row_block), in
   // increasing row order: db_partial, and dw_partial where x is given.
   static NOCTURNE_HD void partials(const BackwardArgs& p, TileOrigin o, int thread, unsigned char* shared) {
+    constexpr StepTile tile = kT;
     const float* da_shared = da_tile(shared);
-    const int cols = kT.cols();
+    const int cols = tile.cols();
     const int rows = p.batch - o.row0 < kT.rows ? p.batch - o.row0 : kT.rows;
     const std::size_t out_row = std::size_t(o.row_block) * kUnitGates * std::size_t(p.hidden);
-    for (int item = thread; item < 2 * cols; item += kT.threads()) {
+    for (int item = thread; item < 2 * cols; item += tile.threads()) {
       const bool input = item >= cols;
       const int col = input ? item - cols : item;
       const int unit = o.unit0 + col / kUnitGates;
@@ -519,7 +528,8 @@ struct BackwardSimt {
 
   // acc += the thread's k-group's part of the slice.
   static NOCTURNE_HD void multiply(int thread, int stage, unsigned char* shared, Registers& r) {
-    const SimtRole role = simt_role(kT, thread);
+    constexpr StepTile tile = kT;
+    const SimtRole role = simt_role(tile, thread);
     const float* a = Stage::a_stage(shared, stage) + role.group * kT.depth * kS.a_pitch + role.row * kRows;
     const float* b = Stage::b_stage(shared, stage) + role.group * kT.depth * kS.b_pitch + role.unit * kUnits;
     NOCTURNE_UNROLL
@@ -537,7 +547,8 @@ struct BackwardSimt {
 
   // After the K loop's last barrier: the thread's sums to its group's tile.
   static NOCTURNE_HD void park(int thread, unsigned char* shared, const Registers& r) {
-    const SimtRole role = simt_role(kT, thread);
+    constexpr StepTile tile = kT;
+    const SimtRole role = simt_role(tile, thread);
     float* acc = Stage::accumulators(shared, role.group);
     NOCTURNE_UNROLL
     for (int i = 0; i < kRows; ++i) {
