@@ -45,17 +45,19 @@ void head_predict(const Launch& launch, int n, int input, int dense, int vocab, 
                   const float* b1, const float* w2, const float* b2, float* y1, float* logits, float* probs);
 
 // ---- adamax_device.cu ---------------------------------------------------------
-// adamax (kernels.hpp) with lr_t = math::adamax_step_size(lr, beta1, *step)
-// computed on the device from the step count there.
+// adamax (kernels.hpp) with lr_t = float(math::adamax_step_size(lr, beta1,
+// *step)) computed on the device from the step count there (>= 1), in double
+// from hp's double beta1 as the CPU backend computes it.
 void adamax_device_step(const Launch& launch, std::size_t n, float* params, const float* grads, float* m, float* u,
-                        double learning_rate, float beta1, float beta2, float epsilon, const std::int64_t* step);
+                        const AdamaxParams& hp, const std::int64_t* step);
 
 // ---- sampling.cu ----------------------------------------------------------------
 // SampleTokens: one block per stream, math/sampling.hpp's steps.
 void sample_tokens(const Launch& launch, const SampleTokens<float>& request);
 
 // ---- slots.cu -------------------------------------------------------------------
-// BasicBackend::zero_slot_rows for up to kMaxSlotBuffers buffers.
+// BasicBackend::zero_slot_rows for up to kMaxSlotBuffers buffers (more: ShapeError);
+// data and cols are host arrays of `buffers` device pointers and widths.
 inline constexpr int kMaxSlotBuffers = 4;
 void zero_slot_rows(const Launch& launch, const std::uint64_t* counter, int slots, int rows, int buffers,
                     float* const* data, const int* cols);

@@ -197,19 +197,19 @@ inline constexpr int kSimtPad = 4;
 NOCTURNE_TILING int wmma_pad(GemmOperands operands) { return operands == GemmOperands::bf16 ? 8 : 4; }
 
 struct StepShared {
-  int a_pitch = 0, b_pitch = 0;         // staged operands (elements of staged_bytes)
+  int a_pitch = 0, b_pitch = 0;          // staged operands (elements of staged_bytes)
   std::size_t a_stage = 0, b_stage = 0;  // bytes of one stage (there are two of each)
   std::size_t b_offset = 0;              // bytes from the start to the B stages
   std::size_t staging = 0;               // bytes of both operands' two stages
   // After the K loop (aliasing the staging area): the accumulators as the
   // epilogue reads them (tensor cores; every backward), then the backward's
   // da tile for the partial sums.
-  int acc_pitch = 0;               // floats per row of one k-group's accumulator tile
-  std::size_t acc_offset = 0;      // bytes
-  std::size_t acc_group = 0;       // bytes of one k-group's tile
-  int da_pitch = 0;                // floats per row of the da tile (backward)
-  std::size_t da_offset = 0;       // bytes
-  std::size_t total = 0;           // bytes of the block's shared memory
+  int acc_pitch = 0;           // floats per row of one k-group's accumulator tile
+  std::size_t acc_offset = 0;  // bytes
+  std::size_t acc_group = 0;   // bytes of one k-group's tile
+  int da_pitch = 0;            // floats per row of the da tile (backward)
+  std::size_t da_offset = 0;   // bytes
+  std::size_t total = 0;       // bytes of the block's shared memory
 };
 
 NOCTURNE_TILING StepShared forward_shared(StepTile t, GemmOperands operands) {

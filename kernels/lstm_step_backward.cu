@@ -142,7 +142,9 @@ void lstm_step_backward(const Launch& launch, GemmOperands operands, const LstmS
   const unsigned threads = unsigned(kBackwardTiles[tile].threads());
   cudaStream_t stream = launch.stream;
   switch (operands) {
-    case GemmOperands::fp32: lstm_step_backward_simt<0><<<blocks, threads, 0, stream>>>(args); break;
+    case GemmOperands::fp32:
+      lstm_step_backward_simt<0><<<blocks, threads, 0, stream>>>(args);
+      break;
     case GemmOperands::tf32:
       lstm_step_backward_wmma<1, GemmOperands::tf32><<<blocks, threads, 0, stream>>>(args);
       break;

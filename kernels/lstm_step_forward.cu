@@ -143,16 +143,22 @@ void lstm_step_forward(const Launch& launch, GemmOperands operands, const LstmSt
   cudaStream_t stream = launch.stream;
   switch (operands) {
     case GemmOperands::fp32:
-      if (tile == 0) lstm_step_forward_simt<0><<<blocks, threads, 0, stream>>>(args);
-      else lstm_step_forward_simt<1><<<blocks, threads, 0, stream>>>(args);
+      if (tile == 0)
+        lstm_step_forward_simt<0><<<blocks, threads, 0, stream>>>(args);
+      else
+        lstm_step_forward_simt<1><<<blocks, threads, 0, stream>>>(args);
       break;
     case GemmOperands::tf32:
-      if (tile == 2) lstm_step_forward_wmma<2, GemmOperands::tf32><<<blocks, threads, 0, stream>>>(args);
-      else lstm_step_forward_wmma<3, GemmOperands::tf32><<<blocks, threads, 0, stream>>>(args);
+      if (tile == 2)
+        lstm_step_forward_wmma<2, GemmOperands::tf32><<<blocks, threads, 0, stream>>>(args);
+      else
+        lstm_step_forward_wmma<3, GemmOperands::tf32><<<blocks, threads, 0, stream>>>(args);
       break;
     case GemmOperands::bf16:
-      if (tile == 2) lstm_step_forward_wmma<2, GemmOperands::bf16><<<blocks, threads, 0, stream>>>(args);
-      else lstm_step_forward_wmma<3, GemmOperands::bf16><<<blocks, threads, 0, stream>>>(args);
+      if (tile == 2)
+        lstm_step_forward_wmma<2, GemmOperands::bf16><<<blocks, threads, 0, stream>>>(args);
+      else
+        lstm_step_forward_wmma<3, GemmOperands::bf16><<<blocks, threads, 0, stream>>>(args);
       break;
   }
   NOCTURNE_CHECK_LAUNCH("lstm_step_forward", launch);

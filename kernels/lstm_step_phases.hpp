@@ -246,8 +246,8 @@ NOCTURNE_HD void forward_cell(const ForwardArgs& p, int row, int unit, const flo
   p.c[cell] = out.c;
   p.h[cell] = out.h;
   if (p.h_dropped)
-    p.h_dropped[cell] = out.h * math::dropout_factor(p.dropout.seed, p.dropout.stream,
-                                                     mask_base(p.dropout) + cell, p.dropout.p, p.dropout.scale);
+    p.h_dropped[cell] = out.h * math::dropout_factor(p.dropout.seed, p.dropout.stream, mask_base(p.dropout) + cell,
+                                                     p.dropout.p, p.dropout.scale);
 }
 
 // Which operands slice s of the forward's K loop reads: h_prev and R for the
@@ -285,8 +285,7 @@ struct ForwardStaging {
     return reinterpret_cast<Element*>(shared + kS.b_offset + std::size_t(stage) * kS.b_stage);
   }
 
-  static NOCTURNE_HD void fetch(const ForwardArgs& p, TileOrigin o, int thread, int slice, int recurrent,
-                                Fetched& f) {
+  static NOCTURNE_HD void fetch(const ForwardArgs& p, TileOrigin o, int thread, int slice, int recurrent, Fetched& f) {
     constexpr StepTile tile = kT;
     const ForwardOperands op = forward_operands(p, slice, tile.slice(), recurrent);
     const int cols = kUnitGates * p.hidden;
@@ -425,8 +424,7 @@ struct BackwardStaging {
     fetch_slice<kB>(p.r, std::size_t(cols), o.unit0, p.hidden, k0, cols, p.vector_r, thread, f.b);
   }
 
-  static NOCTURNE_HD void store(const BackwardArgs& p, int thread, int stage, const Fetched& f,
-                                unsigned char* shared) {
+  static NOCTURNE_HD void store(const BackwardArgs& p, int thread, int stage, const Fetched& f, unsigned char* shared) {
     store_slice<kA, !kT.tensor_cores>(a_stage(shared, stage), kS.a_pitch, p.vector_dgates_next, thread, f.a,
                                       Staging<kOperands>{});
     store_slice<kB, !kT.tensor_cores>(b_stage(shared, stage), kS.b_pitch, p.vector_r, thread, f.b,
@@ -495,8 +493,10 @@ struct BackwardStaging {
       float sum = 0.0f;
       for (int m = 0; m < rows; ++m) {
         const float da = da_shared[m * kS.da_pitch + col];
-        if (input) math::add_input_partial(sum, p.x[o.row0 + m], da);
-        else math::add_bias_partial(sum, da);
+        if (input)
+          math::add_input_partial(sum, p.x[o.row0 + m], da);
+        else
+          math::add_bias_partial(sum, da);
       }
       (input ? p.dw_partial : p.db_partial)[out_row + std::size_t(o.unit0) * kUnitGates + std::size_t(col)] = sum;
     }
@@ -553,7 +553,8 @@ struct BackwardSimt {
     NOCTURNE_UNROLL
     for (int i = 0; i < kRows; ++i) {
       NOCTURNE_UNROLL
-      for (int j = 0; j < kUnits; ++j) acc[(role.row * kRows + i) * kS.acc_pitch + role.unit * kUnits + j] = r.acc[i][j];
+      for (int j = 0; j < kUnits; ++j)
+        acc[(role.row * kRows + i) * kS.acc_pitch + role.unit * kUnits + j] = r.acc[i][j];
     }
   }
 };

@@ -20,12 +20,12 @@ struct Fragments;
 template <>
 struct Fragments<GemmOperands::tf32> {
   static constexpr int kDepth = 8;
-  using A = nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 8, nvcuda::wmma::precision::tf32,
-                                   nvcuda::wmma::row_major>;
-  using BRowMajor = nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, 8, nvcuda::wmma::precision::tf32,
-                                           nvcuda::wmma::row_major>;
-  using BColMajor = nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, 8, nvcuda::wmma::precision::tf32,
-                                           nvcuda::wmma::col_major>;
+  using A =
+      nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 8, nvcuda::wmma::precision::tf32, nvcuda::wmma::row_major>;
+  using BRowMajor =
+      nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, 8, nvcuda::wmma::precision::tf32, nvcuda::wmma::row_major>;
+  using BColMajor =
+      nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, 8, nvcuda::wmma::precision::tf32, nvcuda::wmma::col_major>;
   using Accumulator = nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 8, float>;
   template <typename Fragment>
   __device__ __forceinline__ static void load(Fragment& f, const float* p, int ld) {
@@ -39,10 +39,8 @@ template <>
 struct Fragments<GemmOperands::bf16> {
   static constexpr int kDepth = 16;
   using A = nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 16, __nv_bfloat16, nvcuda::wmma::row_major>;
-  using BRowMajor =
-      nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, 16, __nv_bfloat16, nvcuda::wmma::row_major>;
-  using BColMajor =
-      nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, 16, __nv_bfloat16, nvcuda::wmma::col_major>;
+  using BRowMajor = nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, 16, __nv_bfloat16, nvcuda::wmma::row_major>;
+  using BColMajor = nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, 16, __nv_bfloat16, nvcuda::wmma::col_major>;
   using Accumulator = nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 16, float>;
   template <typename Fragment>
   __device__ __forceinline__ static void load(Fragment& f, const std::uint16_t* p, int ld) {

@@ -248,7 +248,8 @@ void backward_wmma(const BackwardArgs& p, ThreadOrder order) {
 inline void forward(GemmOperands operands, const ForwardArgs& p, ThreadOrder order) {
   const int tile = forward_tile_index(operands, p.batch, p.hidden);
   switch (operands) {
-    case GemmOperands::fp32: return tile == 0 ? forward_simt<0>(p, order) : forward_simt<1>(p, order);
+    case GemmOperands::fp32:
+      return tile == 0 ? forward_simt<0>(p, order) : forward_simt<1>(p, order);
     case GemmOperands::tf32:
       return tile == 2 ? forward_wmma<2, GemmOperands::tf32>(p, order) : forward_wmma<3, GemmOperands::tf32>(p, order);
     case GemmOperands::bf16:
@@ -257,9 +258,12 @@ inline void forward(GemmOperands operands, const ForwardArgs& p, ThreadOrder ord
 }
 inline void backward(GemmOperands operands, const BackwardArgs& p, ThreadOrder order) {
   switch (operands) {
-    case GemmOperands::fp32: return backward_simt<0>(p, order);
-    case GemmOperands::tf32: return backward_wmma<1, GemmOperands::tf32>(p, order);
-    case GemmOperands::bf16: return backward_wmma<1, GemmOperands::bf16>(p, order);
+    case GemmOperands::fp32:
+      return backward_simt<0>(p, order);
+    case GemmOperands::tf32:
+      return backward_wmma<1, GemmOperands::tf32>(p, order);
+    case GemmOperands::bf16:
+      return backward_wmma<1, GemmOperands::bf16>(p, order);
   }
 }
 

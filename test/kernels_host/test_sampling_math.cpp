@@ -5,9 +5,8 @@
 // device's parallel pieces (ranking by position, first maximum by reduction)
 // equal the serial steps.
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -84,16 +83,28 @@ std::vector<float> random_row(int vocab, std::uint64_t seed) {
     const double u = random_uniform(seed, 1, std::uint64_t(i));
     float v = float(u);
     switch (kind) {
-      case 0: break;
-      case 1: v = float(std::exp(-30.0 * u)); break;
-      case 2: v = float(int(u * 4)) / 4.0f; break;  // many exact ties, some zeros
-      case 3: v = u < 0.5 ? 0.0f : float(u); break;
-      case 4:
-        if (u < 0.05) v = std::numeric_limits<float>::quiet_NaN();
-        else if (u < 0.1) v = std::numeric_limits<float>::infinity();
-        else if (u < 0.15) v = -float(u);
+      case 0:
         break;
-      case 5: v = float(std::pow(u, 40.0)) * 1e-30f; break;
+      case 1:
+        v = float(std::exp(-30.0 * u));
+        break;
+      case 2:
+        v = float(int(u * 4)) / 4.0f;
+        break;  // many exact ties, some zeros
+      case 3:
+        v = u < 0.5 ? 0.0f : float(u);
+        break;
+      case 4:
+        if (u < 0.05)
+          v = std::numeric_limits<float>::quiet_NaN();
+        else if (u < 0.1)
+          v = std::numeric_limits<float>::infinity();
+        else if (u < 0.15)
+          v = -float(u);
+        break;
+      case 5:
+        v = float(std::pow(u, 40.0)) * 1e-30f;
+        break;
     }
     row[std::size_t(i)] = v;
   }
@@ -101,14 +112,16 @@ std::vector<float> random_row(int vocab, std::uint64_t seed) {
 }
 
 TEST_CASE("math::random_uniform equals nocturne::random_uniform bit for bit", "[kernels_host][sampling]") {
-  for (std::uint64_t seed : {std::uint64_t(0), std::uint64_t(1), std::uint64_t(0x123456789abcdefULL), ~std::uint64_t(0)})
+  for (std::uint64_t seed :
+       {std::uint64_t(0), std::uint64_t(1), std::uint64_t(0x123456789abcdefULL), ~std::uint64_t(0)})
     for (std::uint32_t stream : {0u, 7u, 0x5000u, 0xffffffffu})
       for (std::uint64_t index : {std::uint64_t(0), std::uint64_t(1), std::uint64_t(12345), std::uint64_t(1) << 31,
                                   (std::uint64_t(1) << 32) + 3, std::uint64_t(1) << 62}) {
         const double a = math::random_uniform(seed, stream, index), b = random_uniform(seed, stream, index);
         REQUIRE(std::memcmp(&a, &b, sizeof a) == 0);
       }
-  for (std::uint64_t i = 0; i < 20000; ++i) REQUIRE(math::random_uniform(99, 0x5003, i) == random_uniform(99, 0x5003, i));
+  for (std::uint64_t i = 0; i < 20000; ++i)
+    REQUIRE(math::random_uniform(99, 0x5003, i) == random_uniform(99, 0x5003, i));
 }
 
 TEST_CASE("the sampling pipeline picks choose_token's token for random rows and options", "[kernels_host][sampling]") {
@@ -142,10 +155,10 @@ TEST_CASE("the sampling pipeline picks choose_token's token for random rows and 
             for (std::uint64_t note = 0; note < 4; ++note) {
               const std::uint32_t stream = rng_stream::sampling + std::uint32_t(seed % 3);
               const std::int32_t want = specification(row, o, seed, stream, note);
-              const std::int32_t got =
-                  math::choose_token_row(row.data(), vocab, rule_of(o), seed, stream, note, weight.data(), order.data());
-              INFO("vocab " << vocab << " row seed " << seed << " T " << temperature << " top-k " << top_k
-                            << " top-p " << top_p << " note " << note);
+              const std::int32_t got = math::choose_token_row(row.data(), vocab, rule_of(o), seed, stream, note,
+                                                              weight.data(), order.data());
+              INFO("vocab " << vocab << " row seed " << seed << " T " << temperature << " top-k " << top_k << " top-p "
+                            << top_p << " note " << note);
               REQUIRE(got == want);
               REQUIRE(choose_token(row, o, seed, stream, note) == want);
               ++sampled;
