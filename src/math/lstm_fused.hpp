@@ -38,10 +38,9 @@ NOCTURNE_HD T fused_preactivation(T sum, T bias, T x, T w) {
 template <typename T>
 NOCTURNE_HD CellForward<T> lstm_fused_forward(const T* sum, const T* bias, T x, const T* w, T c_prev) {
   if (w)
-    return lstm_cell_forward(fused_preactivation(sum[0], bias[0], x, w[0]),
-                             fused_preactivation(sum[1], bias[1], x, w[1]),
-                             fused_preactivation(sum[2], bias[2], x, w[2]),
-                             fused_preactivation(sum[3], bias[3], x, w[3]), c_prev);
+    return lstm_cell_forward(
+        fused_preactivation(sum[0], bias[0], x, w[0]), fused_preactivation(sum[1], bias[1], x, w[1]),
+        fused_preactivation(sum[2], bias[2], x, w[2]), fused_preactivation(sum[3], bias[3], x, w[3]), c_prev);
   return lstm_cell_forward(fused_preactivation(sum[0], bias[0]), fused_preactivation(sum[1], bias[1]),
                            fused_preactivation(sum[2], bias[2]), fused_preactivation(sum[3], bias[3]), c_prev);
 }
