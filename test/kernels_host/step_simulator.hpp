@@ -34,8 +34,8 @@ enum class ThreadOrder { forwards, backwards, isolated };
 
 class SharedMemory {
  public:
-  explicit SharedMemory(std::size_t bytes) : bytes_(bytes), data_(allocate(bytes)) {
-    std::memset(data_.get(), 0xff, bytes);
+  explicit SharedMemory(std::size_t bytes) : bytes_(round_up(bytes, 8)), data_(allocate(bytes_)) {
+    std::memset(data_.get(), 0xff, bytes_);
   }
   unsigned char* data() { return data_.get(); }
   std::size_t size() const { return bytes_; }
@@ -64,20 +64,26 @@ inline void interval(int threads, ThreadOrder order, SharedMemory& shared,
     for (int t = threads - 1; t >= 0; --t) work(t, shared.data());
     return;
   }
-  const std::size_t n = shared.size();
+  // Compared and restored a 64-bit word at a time (sizes are multiples of
+  // 8 bytes), bytes only where a word changed.
+  const std::size_t n = shared.size(), words = n / 8;
   const std::vector<unsigned char> before(shared.data(), shared.data() + n);
   std::vector<int> writer(n, -1);
   SharedMemory mine(n);
+  std::memcpy(mine.data(), before.data(), n);
   for (int t = 0; t < threads; ++t) {
-    std::memcpy(mine.data(), before.data(), n);
     work(t, mine.data());
-    for (std::size_t i = 0; i < n; ++i) {
-      if (mine.data()[i] == before[i]) continue;
-      if (writer[i] >= 0)
-        throw std::logic_error("shared memory race: threads " + std::to_string(writer[i]) + " and " +
-                               std::to_string(t) + " both write byte " + std::to_string(i));
-      writer[i] = t;
-      shared.data()[i] = mine.data()[i];
+    for (std::size_t w = 0; w < words; ++w) {
+      if (std::memcmp(mine.data() + 8 * w, before.data() + 8 * w, 8) == 0) continue;
+      for (std::size_t i = 8 * w; i < 8 * w + 8; ++i) {
+        if (mine.data()[i] == before[i]) continue;
+        if (writer[i] >= 0)
+          throw std::logic_error("shared memory race: threads " + std::to_string(writer[i]) + " and " +
+                                 std::to_string(t) + " both write byte " + std::to_string(i));
+        writer[i] = t;
+        shared.data()[i] = mine.data()[i];
+      }
+      std::memcpy(mine.data() + 8 * w, before.data() + 8 * w, 8);  // the next thread sees the interval's start
     }
   }
 }
