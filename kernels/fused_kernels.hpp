@@ -15,16 +15,12 @@
 #include <cstdint>
 
 #include "cuda/cuda_check.hpp"
+#include "fused_tiling.hpp"  // GemmOperands, lstm_partial_blocks
 #include "nocturne/backend.hpp"
 
 namespace nocturne::kernels {
 
 using cuda::Launch;
-
-// How the recurrent GEMM takes its operands: FP32 on CUDA cores, or rounded
-// to TF32 / BF16 (math/precision.hpp, to nearest even) on tensor cores; sums,
-// the cell and its state are FP32 in every mode.
-enum class GemmOperands { fp32, tf32, bf16 };
 
 // ---- lstm_step_forward.cu / lstm_step_backward.cu ---------------------------
 // One time step of one layer (LstmStepForward / LstmStepBackward). The
@@ -32,9 +28,6 @@ enum class GemmOperands { fp32, tf32, bf16 };
 // device pointers; the key itself is read on the host at launch.
 void lstm_step_forward(const Launch& launch, GemmOperands operands, const LstmStepForward<float>& step);
 void lstm_step_backward(const Launch& launch, GemmOperands operands, const LstmStepBackward<float>& step);
-
-// Row blocks of lstm_step_backward's partial sums for N rows (fused_tiling.hpp).
-int lstm_partial_blocks(int batch);
 
 // ---- lstm_partials.cu -------------------------------------------------------
 // out [cols] = sum over t, then p, of partials [steps, blocks, cols], in that
@@ -52,17 +45,19 @@ void head_predict(const Launch& launch, int n, int input, int dense, int vocab, 
                   const float* b1, const float* w2, const float* b2, float* y1, float* logits, float* probs);
 
 // ---- adamax_device.cu ---------------------------------------------------------
-// adamax (kernels.hpp) with lr_t = math::adamax_step_size(lr, beta1, *step)
-// computed on the device from the step count there.
+// adamax (kernels.hpp) with lr_t = float(math::adamax_step_size(lr, beta1,
+// *step)) computed on the device from the step count there (>= 1), in double
+// from hp's double beta1 as the CPU backend computes it.
 void adamax_device_step(const Launch& launch, std::size_t n, float* params, const float* grads, float* m, float* u,
-                        double learning_rate, float beta1, float beta2, float epsilon, const std::int64_t* step);
+                        const AdamaxParams& hp, const std::int64_t* step);
 
 // ---- sampling.cu ----------------------------------------------------------------
 // SampleTokens: one block per stream, math/sampling.hpp's steps.
 void sample_tokens(const Launch& launch, const SampleTokens<float>& request);
 
 // ---- slots.cu -------------------------------------------------------------------
-// BasicBackend::zero_slot_rows for up to kMaxSlotBuffers buffers.
+// BasicBackend::zero_slot_rows for up to kMaxSlotBuffers buffers (more: ShapeError);
+// data and cols are host arrays of `buffers` device pointers and widths.
 inline constexpr int kMaxSlotBuffers = 4;
 void zero_slot_rows(const Launch& launch, const std::uint64_t* counter, int slots, int rows, int buffers,
                     float* const* data, const int* cols);

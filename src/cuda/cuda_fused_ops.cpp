@@ -3,6 +3,7 @@
 // argument checks are the CPU backend's (src/core/fused_op_checks.hpp), so a
 // bad call fails the same way on both.
 
+#include <algorithm>
 #include <string>
 
 #include "core/fused_op_checks.hpp"
@@ -53,8 +54,7 @@ void CudaBackend::head_predict(int n, int input, int dense, int vocab, const flo
 void CudaBackend::adamax_device_step(std::size_t n, float* params, const float* grads, float* m, float* u,
                                      const AdamaxParams& hp, const std::int64_t* step_on_device) {
   if (!checks::adamax_device_step(n, params, grads, m, u, hp, step_on_device)) return;
-  kernels::adamax_device_step(launch(), n, params, grads, m, u, hp.learning_rate, float(hp.beta1), float(hp.beta2),
-                              float(hp.epsilon), step_on_device);
+  kernels::adamax_device_step(launch(), n, params, grads, m, u, hp, step_on_device);
 }
 
 void CudaBackend::sample_tokens(const SampleTokens<float>& request) {

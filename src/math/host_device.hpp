@@ -29,6 +29,10 @@ NOCTURNE_HD double tanh_of(double x) { return tanh(x); }
 NOCTURNE_HD float log_of(float x) { return logf(x); }
 NOCTURNE_HD double log_of(double x) { return log(x); }
 NOCTURNE_HD float abs_of(float x) { return fabsf(x); }
+// a * b + c with one rounding, on every compiler and device (the fused
+// kernels and their host simulation take the same bits from it).
+NOCTURNE_HD float fma_of(float a, float b, float c) { return fmaf(a, b, c); }
+NOCTURNE_HD double fma_of(double a, double b, double c) { return fma(a, b, c); }
 NOCTURNE_HD double abs_of(double x) { return fabs(x); }
 
 template <typename T>
