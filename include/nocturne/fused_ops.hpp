@@ -120,7 +120,11 @@ struct HeadTrainStep {
 
 // Token sampling on the device, as choose_token (nocturne/generate.hpp) does
 // it on the host: the same ranking, the same uniform
-// random_uniform(seed, first_stream + s, *note) for stream s, the same choice.
+// random_uniform(seed, first_stream + s, *note) for stream s, the same choice
+// (the steps of src/math/sampling.hpp). A row without a positive finite
+// probability, where choose_token throws, gives math::kNoToken (-1) in chosen
+// and history and token 0 in tokens (so the next step's input stays in
+// range); the host reports it when it reads the tokens back.
 template <typename T>
 struct SampleTokens {
   int streams = 0;  // S

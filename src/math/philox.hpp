@@ -44,6 +44,14 @@ NOCTURNE_HD std::uint32_t random_u32(std::uint64_t seed, std::uint32_t stream, s
 // float and double comparisons against p agree on both backends.
 NOCTURNE_HD float uniform_from_u32(std::uint32_t bits) { return float(bits >> 8) * (1.0f / 16777216.0f); }
 
+// Uniform in [0, 1) with 53 random bits from the words at 2 index and
+// 2 index + 1 (nocturne::random_uniform, for the device too: sampling).
+NOCTURNE_HD double random_uniform(std::uint64_t seed, std::uint32_t stream, std::uint64_t index) {
+  const std::uint64_t hi = random_u32(seed, stream, 2 * index) >> 5;      // 27 bits
+  const std::uint64_t lo = random_u32(seed, stream, 2 * index + 1) >> 6;  // 26 bits
+  return double((hi << 26) | lo) * 0x1.0p-53;
+}
+
 // Inverted dropout keeps an element when its uniform draw is >= p.
 NOCTURNE_HD bool dropout_keep(std::uint64_t seed, std::uint32_t stream, std::uint64_t index, float p) {
   return uniform_from_u32(random_u32(seed, stream, index)) >= p;
