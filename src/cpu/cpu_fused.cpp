@@ -16,6 +16,7 @@
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_kernels.hpp"
 #include "math/gate_layout.hpp"
+#include "math/sampling.hpp"
 #include "nocturne/generate.hpp"
 
 namespace nocturne::cpu {
@@ -182,22 +183,24 @@ void CpuBackend<T>::sample_tokens(const SampleTokens<T>& r) {
   checks::require_pointers(op, "probs, note or chosen", {r.probs, r.note, r.chosen});
   if (r.tokens) checks::require_positive(op, "slots", r.slots);
   if (r.history) require(r.history_notes >= 0, op, "negative history_notes");
-  SamplingOptions options;
-  options.greedy = r.greedy;
-  options.temperature = r.temperature;
-  options.top_k = r.top_k;
-  options.top_p = r.top_p;
+  const math::SamplingRule rule{r.greedy, r.temperature, r.top_k, r.top_p};
+  if (!r.greedy) SamplingOptions{false, r.temperature, r.top_k, r.top_p}.validate();
   const std::uint64_t note = *r.note;
   const std::size_t streams = std::size_t(r.streams), vocab = std::size_t(r.vocab);
-  std::vector<float> row(vocab);
+  std::vector<float> row(vocab);  // the steps rank float rows (the model's)
+  std::vector<double> weight(vocab);
+  std::vector<std::int32_t> order(vocab);
   for (std::size_t s = 0; s < streams; ++s) {
     const T* p = r.probs + s * vocab;
-    std::copy(p, p + vocab, row.begin());  // choose_token ranks float rows (the model's)
-    r.chosen[s] = choose_token(row, options, r.seed, r.first_stream + std::uint32_t(s), note);
-  }
-  for (std::size_t s = 0; s < streams; ++s) {
-    for (std::size_t k = 0; r.tokens && k < std::size_t(r.slots); ++k) r.tokens[k * streams + s] = r.chosen[s];
-    if (r.history && note < std::uint64_t(r.history_notes)) r.history[note * streams + s] = r.chosen[s];
+    std::copy(p, p + vocab, row.begin());
+    const std::int32_t chosen = math::choose_token_row(row.data(), r.vocab, rule, r.seed,
+                                                       r.first_stream + std::uint32_t(s), note, weight.data(),
+                                                       order.data());
+    r.chosen[s] = chosen;
+    // A row without a candidate (kNoToken) still leaves a valid next input.
+    const std::int32_t next = chosen == math::kNoToken ? 0 : chosen;
+    for (std::size_t k = 0; r.tokens && k < std::size_t(r.slots); ++k) r.tokens[k * streams + s] = next;
+    if (r.history && note < std::uint64_t(r.history_notes)) r.history[note * streams + s] = chosen;
   }
   *r.note = note + 1;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "math/sampling.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/generate.hpp"
 
@@ -351,6 +352,10 @@ std::vector<std::int32_t> BasicWindowPredictor<T>::generate(std::span<const std:
     if ((k + 1) % read_every != 0 && k + 1 < notes) continue;
     const std::size_t first = std::size_t(read) * s, count = std::size_t(k + 1 - read) * s;
     backend.copy_to_host(out.data() + first, st.history.data() + first, count * sizeof(std::int32_t));
+    for (std::size_t i = first; i < first + count; ++i)
+      if (out[i] == math::kNoToken)
+        throw ConfigError("generate: the prediction of stream " + std::to_string(i % s) + " at note " +
+                          std::to_string(i / s) + " has no positive finite probability");
     read = k + 1;
     if (on_read) on_read(read);
   }
