@@ -81,7 +81,9 @@ void BasicModel<T>::add_fused_forward(std::vector<ProgramOp>& ops, bool dropout,
   } else {
     const int vocab = c.vocab;
     add_op(ops, "scalar input", kBranch1, {bytes_of(token_data, tokens)}, {x1.steps(0, w)},
-           [&backend, token_data, tokens, vocab, x1_data] { backend.scalar_input(token_data, tokens, vocab, x1_data); });
+           [&backend, token_data, tokens, vocab, x1_data] {
+             backend.scalar_input(token_data, tokens, vocab, x1_data);
+           });
   }
 
   const T p = T(c.dropout);
@@ -223,7 +225,9 @@ void BasicModel<T>::add_fused_backward(std::vector<ProgramOp>& ops, bool dropout
     T* out = grad(view);
     const int steps = w;
     add_op(ops, name, branch, {partials.steps(0, w)}, {gradient(view)},
-           [&backend, steps, blocks, width, from, out] { backend.lstm_partials_reduce(steps, blocks, width, from, out); });
+           [&backend, steps, blocks, width, from, out] {
+             backend.lstm_partials_reduce(steps, blocks, width, from, out);
+           });
   };
 
   // Layer 2's weight gradients.
@@ -344,7 +348,8 @@ std::vector<ProgramOp> BasicModel<T>::fused_program(Program kind, const DropoutK
     T* probs = a.probs.data();
     std::vector<MemoryRange> reads = head_params;
     reads.push_back(last_range);
-    add_op(ops, "head (predict)", kBranch2, std::move(reads), {bytes_of(y1, nd), bytes_of(logits, nv), bytes_of(probs, nv)},
+    add_op(ops, "head (predict)", kBranch2, std::move(reads),
+           {bytes_of(y1, nd), bytes_of(logits, nv), bytes_of(probs, nv)},
            [&backend, n, hidden2, dense, vocab, last, w1, b1, w2, b2, y1, logits, probs] {
              backend.head_predict(n, hidden2, dense, vocab, last, w1, b1, w2, b2, y1, logits, probs);
            });

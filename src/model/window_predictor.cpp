@@ -272,7 +272,8 @@ std::vector<std::int32_t> BasicWindowPredictor<T>::generate(std::span<const std:
                                                             std::uint32_t first_stream,
                                                             const std::function<void(int)>& on_read, int read_every) {
   if (notes < 0) throw ConfigError("window predictor: notes must be >= 0, got " + std::to_string(notes));
-  if (read_every <= 0) throw ConfigError("window predictor: read_every must be positive, got " + std::to_string(read_every));
+  if (read_every <= 0)
+    throw ConfigError("window predictor: read_every must be positive, got " + std::to_string(read_every));
   sampling.validate();
   const std::size_t s = std::size_t(streams_), vocab = std::size_t(model_.config().vocab);
   std::vector<std::int32_t> out(std::size_t(notes) * s);

@@ -226,7 +226,8 @@ TEST_CASE("--precision and --lstm-impl: unknown values and impossible pairs are 
                         {"--precision", "'fp16'", "fp32, tf32 or bf16"});
   expect_one_line_error("train --data demo --lstm-impl turbo --out " + quote((dir.path / "l").string()),
                         {"--lstm-impl", "'turbo'", "classic, fused or cudnn"});
-  expect_one_line_error("train --data demo --lstm-impl cudnn --precision bf16 --out " + quote((dir.path / "c").string()),
+  expect_one_line_error("train --data demo --lstm-impl cudnn --precision bf16 --out " +
+                            quote((dir.path / "c").string()),
                         {"--precision bf16", "--lstm-impl cudnn"});
   expect_one_line_error("generate --model nowhere.ckpt --device cpu --precision tf16", {"nowhere.ckpt"});
   CHECK_FALSE(fs::exists(dir.path / "p"));

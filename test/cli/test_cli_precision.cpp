@@ -48,7 +48,8 @@ TEST_CASE("the small preset in emulated tf32 and bf16 keeps its loss within 2 % 
   REQUIRE(pieces.size() >= std::size_t(kPieces));
   const fs::path data = dir.path / "data";
   fs::create_directories(data);
-  for (int k = 0; k < kPieces; ++k) fs::create_symlink(pieces[std::size_t(k)], data / pieces[std::size_t(k)].filename());
+  for (int k = 0; k < kPieces; ++k)
+    fs::create_symlink(pieces[std::size_t(k)], data / pieces[std::size_t(k)].filename());
 
   const std::vector<double> fp32 = epoch_losses(data, dir.path / "fp32", "fp32");
   CHECK(fp32.back() < fp32.front());  // it learns

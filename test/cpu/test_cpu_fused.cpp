@@ -429,8 +429,9 @@ TEST_CASE("zero_slot_rows zeroes the counter's slot in every buffer and nothing 
 namespace {
 
 // A program of named ops that append their names to `ran`.
-std::vector<ProgramOp> logging_program(std::vector<std::string>& ran,
-                                       std::initializer_list<std::tuple<const char*, int, std::vector<std::size_t>>> ops) {
+using OpSpec = std::tuple<const char*, int, std::vector<std::size_t>>;  // name, branch, after
+
+std::vector<ProgramOp> logging_program(std::vector<std::string>& ran, std::initializer_list<OpSpec> ops) {
   std::vector<ProgramOp> program;
   for (const auto& [name, branch, after] : ops) {
     ProgramOp op;

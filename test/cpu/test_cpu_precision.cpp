@@ -172,7 +172,8 @@ TEST_CASE("the rank-one layer-1 input term is never rounded; wider inputs are GE
     // modes; F = 9 by a GEMM in both.
     for (int f : {1, 3, 9}) {
       const int n = 4, hidden = 5;
-      const auto x = random_vector<float>(std::size_t(n * f), 1), w = random_vector<float>(std::size_t(f * 4 * hidden), 2),
+      const auto x = random_vector<float>(std::size_t(n * f), 1),
+                 w = random_vector<float>(std::size_t(f * 4 * hidden), 2),
                  r = random_vector<float>(std::size_t(hidden * 4 * hidden), 3),
                  b = random_vector<float>(std::size_t(4 * hidden), 4);
       const std::vector<float> zeros(std::size_t(n * hidden), 0.0f);
@@ -278,10 +279,18 @@ ModeErrors op_errors(MathMode mode, int steps, int batch, int input, int hidden,
   const int blocks = fl->lstm_partial_blocks(batch);
   std::vector<float> dbp(std::size_t(steps) * std::size_t(blocks) * g), dwp(dbp.size()), sdb(g), sdw(g);
   for (int t = 0; t < steps; ++t) {
-    LstmStepForward<float> st{batch, input, hidden, xf.data() + std::size_t(t) * n * f, wi.data(), ri.data(),
-                              bi.data(), t ? sh.data() + std::size_t(t - 1) * n * hs : nullptr,
-                              t ? sc.data() + std::size_t(t - 1) * n * hs : nullptr, sh.data() + std::size_t(t) * n * hs,
-                              sc.data() + std::size_t(t) * n * hs, sg.data() + std::size_t(t) * n * g};
+    LstmStepForward<float> st{batch,
+                              input,
+                              hidden,
+                              xf.data() + std::size_t(t) * n * f,
+                              wi.data(),
+                              ri.data(),
+                              bi.data(),
+                              t ? sh.data() + std::size_t(t - 1) * n * hs : nullptr,
+                              t ? sc.data() + std::size_t(t - 1) * n * hs : nullptr,
+                              sh.data() + std::size_t(t) * n * hs,
+                              sc.data() + std::size_t(t) * n * hs,
+                              sg.data() + std::size_t(t) * n * g};
     fl->lstm_step_forward(st);
   }
   for (int t = steps - 1; t >= 0; --t) {
@@ -323,7 +332,8 @@ ModeErrors op_errors(MathMode mode, int steps, int batch, int input, int hidden,
   // The head on the layer's last h.
   const std::size_t last = std::size_t(steps - 1) * n * hs;
   const std::vector<double> hx(h.begin() + std::ptrdiff_t(last), h.end());
-  const auto w1 = random_vector(hs * std::size_t(dense), 21, -0.2, 0.2), b1 = random_vector(std::size_t(dense), 22, -0.1, 0.1),
+  const auto w1 = random_vector(hs * std::size_t(dense), 21, -0.2, 0.2),
+             b1 = random_vector(std::size_t(dense), 22, -0.1, 0.1),
              w2 = random_vector(std::size_t(dense) * std::size_t(vocab), 23, -0.2, 0.2),
              b2 = random_vector(std::size_t(vocab), 24, -0.1, 0.1);
   std::vector<std::int32_t> targets(n);
@@ -381,8 +391,9 @@ ModeErrors model_errors(MathMode mode, const ModelConfig& config, int batch) {
   ref.initialize(3);
   std::vector<std::int32_t> tokens(std::size_t(config.window) * std::size_t(batch));
   std::vector<std::int32_t> targets(static_cast<std::size_t>(batch));
-  for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = std::int32_t(random_below(std::uint64_t(config.vocab), 8, 1, i));
-  for (std::size_t i = 0; i < targets.size(); ++i) targets[i] = std::int32_t(random_below(std::uint64_t(config.vocab), 8, 2, i));
+  const std::uint64_t vocab = std::uint64_t(config.vocab);
+  for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = std::int32_t(random_below(vocab, 8, 1, i));
+  for (std::size_t i = 0; i < targets.size(); ++i) targets[i] = std::int32_t(random_below(vocab, 8, 2, i));
   ref.set_batch(tokens, targets);
   ref.reset_stats();
   ref.train_step(5, 0);
@@ -399,7 +410,8 @@ ModeErrors model_errors(MathMode mode, const ModelConfig& config, int batch) {
     e.add(Kind::loss, std::fabs(model.read_stats().loss_sum - loss) / std::fabs(loss));
     const auto got = model.download_gradients();
     for (const ParameterView& v : model.layout().views()) {
-      const std::vector<float> g(got.begin() + std::ptrdiff_t(v.offset), got.begin() + std::ptrdiff_t(v.offset + v.size()));
+      const std::vector<float> g(got.begin() + std::ptrdiff_t(v.offset),
+                                 got.begin() + std::ptrdiff_t(v.offset + v.size()));
       const std::vector<double> want(grads.begin() + std::ptrdiff_t(v.offset),
                                      grads.begin() + std::ptrdiff_t(v.offset + v.size()));
       e.add(Kind::weight_gradient, normwise(g, want));

@@ -90,8 +90,8 @@ TEST_CASE("the device loop chooses exactly the host loop's tokens", "[generate][
         const int notes = 3 * c.window + 5;  // every slot reused, reads at 4, 8, ... and the end
         const auto want = host_loop(predictor, windows, notes, sampling, 77, sampling_stream(2), c.vocab);
         std::vector<int> reads;
-        const auto got =
-            predictor.generate(windows, notes, sampling, 77, sampling_stream(2), [&](int done) { reads.push_back(done); }, 4);
+        auto on_read = [&](int done) { reads.push_back(done); };
+        const auto got = predictor.generate(windows, notes, sampling, 77, sampling_stream(2), on_read, 4);
         CHECK(got == want);
         REQUIRE(!reads.empty());
         CHECK(reads.back() == notes);

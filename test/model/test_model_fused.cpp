@@ -166,7 +166,8 @@ TEST_CASE("the gate interleave of parameters, gradients and moments round-trips 
     }
     // The optimiser's moments convert the same way.
     Adamax opt(model, AdamaxParams{});
-    const auto m = random_parameters<float>(model.layout(), 52, 0.1), u = random_parameters<float>(model.layout(), 53, 1.0);
+    const auto m = random_parameters<float>(model.layout(), 52, 0.1);
+    const auto u = random_parameters<float>(model.layout(), 53, 1.0);
     opt.restore(7, m, u);
     CHECK(opt.download_first_moment() == m);
     CHECK(opt.download_infinity_norm() == u);
@@ -227,7 +228,8 @@ TEST_CASE("a checkpoint from a fused run serves a classic model with the same pr
   CHECK(worst < 1e-6);
   for (int k = 0; k < 16; ++k) {
     const auto row_c = pc.begin() + k * config.vocab, row_f = pf.begin() + k * config.vocab;
-    CHECK(std::max_element(row_c, row_c + config.vocab) - row_c == std::max_element(row_f, row_f + config.vocab) - row_f);
+    CHECK(std::max_element(row_c, row_c + config.vocab) - row_c ==
+          std::max_element(row_f, row_f + config.vocab) - row_f);
   }
 }
 

@@ -118,7 +118,7 @@ TEST_CASE("hand-made programs: missing after, shared scratch, racing reads, malf
   SECTION("a good program passes") {
     const std::vector<ProgramOp> good = {op("produce", 0, {}, {range(0, 8)}),
                                          op("consume", 1, {range(0, 8)}, {range(8, 8)}, {0}),
-                                         op("again", 0, {range(0, 8)}, {range(16, 8)}),  // reads beside the other branch
+                                         op("again", 0, {range(0, 8)}, {range(16, 8)}),  // reads beside branch 1
                                          op("last", 0, {range(8, 16)}, {}, {1})};
     CHECK_NOTHROW(check_step_program(good, names));
   }
