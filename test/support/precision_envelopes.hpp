@@ -13,8 +13,9 @@
 // or more above every measured error. test/cpu/test_cpu_precision.cpp checks
 // the CPU stays within these at small shapes in every CI run.
 //
-// Measured 2026-12-06 on the 2-core AVX2 build machine (OpenBLAS 0.3.21),
-// commit of this header, by `test_cpu_ops "[.measure]" -s`: float CPU in
+// Measured 2026-12-06 on the 2-core AMD EPYC build machine (AVX-512; OpenBLAS
+// 0.3.21 with its Cooperlake kernels), at commit e61f102, by
+// `test_cpu_ops "[.measure]" -s`: float CPU in
 // each mode against double strict, the recipe's layer shapes with initialiser
 // scales (lstm_forward / lstm_backward and the fused step ops on the same data,
 // then the head) and one recipe training step (N 256, V 127, initialised as
