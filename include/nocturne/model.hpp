@@ -5,6 +5,13 @@
 //   -> Dense V -> softmax
 // All parameters live in one flat buffer with named views; gradients in a
 // twin buffer; the optimiser is one op over both.
+//
+// The model runs the schedule its backend offers (lstm_schedule()): the
+// classic one (whole-sequence LSTM ops), or the fused one (a step program of
+// one op per layer and time step on gate-interleaved weights, the head in
+// one op, the optimiser's update inside the recorded step). What goes in and
+// out through the host (parameters, gradients, checkpoints) is in Keras'
+// layout either way.
 
 #include <cstdint>
 #include <map>
@@ -12,6 +19,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "nocturne/backend.hpp"
@@ -73,6 +81,9 @@ struct BatchStats {
 };
 
 template <typename T>
+class BasicAdamax;
+
+template <typename T>
 class BasicModel {
  public:
   // Buffers are sized for batches of up to max_batch windows.
@@ -91,14 +102,26 @@ class BasicModel {
   // embedding uniform in [-0.05, 0.05].
   void initialize(std::uint64_t seed);
 
+  // True where the backend runs the fused schedule (LstmSchedule::fused_steps).
+  bool fused() const { return fused_; }
+
+  // The buffers on the device, in the backend's layout: on the fused path
+  // the lstm1 and lstm2 views hold their [*, 4H] columns gate-interleaved
+  // (math/gate_layout.hpp). parameter() points into it (a device pointer).
   Buffer<T>& parameters() { return params_; }
-  // The named tensor inside parameters() (a device pointer; see layout()).
   // Throws ConfigError for an unknown name.
   const T* parameter(std::string_view name) const;
   Buffer<T>& gradients() { return grads_; }
+  // Host copies in Keras' layout (as checkpoints hold them), converted from
+  // and to the backend's layout.
   std::vector<T> download_parameters();
   void upload_parameters(std::span<const T> values);  // throws ShapeError on a size mismatch
   std::vector<T> download_gradients();
+  // A flat buffer's host copy from Keras' layout into the backend's, and
+  // back (the optimiser's moments convert as the parameters do). Identity on
+  // the classic path; a pure permutation on the fused one (exact both ways).
+  std::vector<T> to_backend_layout(std::span<const T> keras) const;
+  std::vector<T> to_keras_layout(std::span<const T> backend) const;
 
   // Stages a batch on the device: tokens time-major [window, n] as vocabulary
   // indices, targets [n] (may be empty for predict()). n <= max_batch.
@@ -109,6 +132,17 @@ class BasicModel {
   // batch's loss and accuracy added to the running stats. Recorded once per
   // batch size and replayed afterwards (a CUDA graph on the GPU).
   void train_step(std::uint64_t dropout_seed, std::uint64_t step);
+  // train_step with dropout drawn for step optimizer.steps_taken(), then the
+  // optimiser's update: after the replay on the classic path, inside the
+  // recorded program on the fused one (its step count uploaded with the
+  // batch). Either way optimizer.steps_taken() grows by one. The optimiser
+  // must be over this model's buffers (BasicAdamax(model, ...)).
+  void train_step(std::uint64_t dropout_seed, BasicAdamax<T>& optimizer);
+  // The fused path's training program for the staged batch (what
+  // train_step records), optimizer null for the one without the update: for
+  // the schedule checker (src/model/step_program.hpp) and its tests. Throws
+  // ConfigError on the classic path.
+  std::vector<ProgramOp> training_program(std::uint64_t dropout_seed, BasicAdamax<T>* optimizer);
   // Forward without dropout; adds loss and accuracy to the running stats.
   void evaluate_step();
   // Forward without dropout; returns the probabilities [n, V] on the host.
@@ -119,11 +153,21 @@ class BasicModel {
 
  private:
   struct Activations;
+  // What a fused step program computes.
+  enum class Program { training, evaluation, prediction };
   void forward(bool training, const DropoutKey& key);
   void backward(const DropoutKey& key);
   T* grad(std::string_view name);
   static DropoutKey site_key(const DropoutKey& key, std::uint32_t site);
   void require_targets(const char* what) const;
+  void allocate_activations();
+  void stage_dropout_offset(std::uint64_t step);
+  // model_fused.cpp: the step programs of the fused path.
+  std::vector<ProgramOp> fused_program(Program kind, const DropoutKey& key, BasicAdamax<T>* optimizer);
+  void add_fused_forward(std::vector<ProgramOp>& ops, bool dropout, const DropoutKey& key);
+  void add_fused_backward(std::vector<ProgramOp>& ops, bool dropout, const DropoutKey& key);
+  // Records (once per kind, batch size and optimiser) and replays a fused program.
+  void run_fused(Program kind, const DropoutKey& key, BasicAdamax<T>* optimizer);
 
   BasicBackend<T>& backend_;
   ModelConfig config_;
@@ -131,10 +175,13 @@ class BasicModel {
   int max_batch_ = 0;
   int batch_ = 0;
   bool has_targets_ = false;
+  bool fused_ = false;
   Buffer<T> params_, grads_;
   std::unique_ptr<Activations> act_;
   std::map<int, std::unique_ptr<Replayable>> recorded_steps_;  // by batch size
   std::uint64_t recorded_seed_ = 0;
+  // The fused path's recordings, by (kind, batch size, optimiser id).
+  std::map<std::tuple<int, int, std::uint64_t>, std::unique_ptr<Replayable>> recorded_programs_;
 };
 
 using Model = BasicModel<float>;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "nocturne/backend.hpp"
+#include "nocturne/model.hpp"
 
 namespace nocturne {
 
@@ -15,7 +16,12 @@ void validate(const AdamaxParams& params);
 template <typename T>
 class BasicAdamax {
  public:
+  // Over `size` elements of any buffers.
   BasicAdamax(BasicBackend<T>& backend, std::size_t size, const AdamaxParams& params);
+  // Over a model's parameter buffer: the moments keep the backend's layout on
+  // the device and Keras' layout on the host (download_*, restore), as the
+  // parameters do; BasicModel::train_step(seed, optimizer) takes it.
+  BasicAdamax(BasicModel<T>& model, const AdamaxParams& params);
 
   // One update of params from grads (both `size` elements on the device).
   void step(T* params, const T* grads);
@@ -25,16 +31,22 @@ class BasicAdamax {
   std::size_t size() const { return m_.size(); }
 
   // The moment buffers, for checkpoints.
-  std::vector<T> download_first_moment() { return backend_.download(m_); }
-  std::vector<T> download_infinity_norm() { return backend_.download(u_); }
+  std::vector<T> download_first_moment();
+  std::vector<T> download_infinity_norm();
   // Throws ShapeError on a size mismatch.
   void restore(std::int64_t steps_taken, std::span<const T> first_moment, std::span<const T> infinity_norm);
 
  private:
+  // A fused training step runs the update inside its program (on m_ and u_)
+  // and counts it here.
+  friend class BasicModel<T>;
+
   BasicBackend<T>& backend_;
+  const BasicModel<T>* model_ = nullptr;  // whose layout the moments follow, where given
   AdamaxParams params_;
   Buffer<T> m_, u_;
   std::int64_t steps_ = 0;
+  std::uint64_t id_ = 0;  // distinct per optimiser: the model's recordings are kept per optimiser
 };
 
 using Adamax = BasicAdamax<float>;

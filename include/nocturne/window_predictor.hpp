@@ -14,12 +14,22 @@
 // LSTM step of W rows instead of W steps of one row: GEMMs instead of GEMVs,
 // each weight matrix read once per note instead of W times, and on a GPU a
 // dozen launches per note instead of a few hundred.
+//
+// On the fused path (the model's backend has it) the slots shift instead:
+// every note moves each window's state one slot on, from one state buffer
+// into the other, and slot 0 of both stays zero, so the window that begins
+// reads zeros and the window that completes lands in slot W. Every pointer
+// of a note's work is then fixed, and generate() records that work once per
+// direction (with the sampling op) and replays it note after note, the
+// chosen tokens staying on the device until they are read back.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
 
+#include "nocturne/generate.hpp"
 #include "nocturne/model.hpp"
 
 namespace nocturne {
@@ -45,10 +55,31 @@ class BasicWindowPredictor {
   // probabilities [streams, V] of the symbol after each stream's new window.
   std::vector<T> push(std::span<const std::int32_t> tokens);
 
+  // True where generate() samples on the device (the model runs the fused
+  // path); elsewhere it loops on the host.
+  bool samples_on_device() const;
+  // Starts every stream on its window (as start) and generates `notes`
+  // tokens per stream: note k of stream s is choose_token(prediction,
+  // sampling, seed, first_stream + s, k), which is then pushed. Returns them
+  // note-major ([notes, streams]). On the device the chosen tokens are read
+  // back every `read_every` notes and at the end; on_read(notes done) is
+  // called after each read (after every note on the host).
+  std::vector<std::int32_t> generate(std::span<const std::int32_t> windows, int notes,
+                                     const SamplingOptions& sampling, std::uint64_t seed,
+                                     std::uint32_t first_stream, const std::function<void(int)>& on_read = {},
+                                     int read_every = 32);
+
  private:
   struct State;
+  void check_start(std::span<const std::int32_t> windows) const;
+  void prime(std::span<const std::int32_t> windows);
   void advance(std::span<const std::int32_t> tokens);
   std::vector<T> read_prediction();
+  // The fused path's work as ops: every slot one step on from state buffer
+  // `from` into the other; the prediction from the slot that completed.
+  void add_step_ops(std::vector<ProgramOp>& ops, int from);
+  void add_head_op(std::vector<ProgramOp>& ops, int at);
+  void run_now(const std::vector<ProgramOp>& ops);
 
   BasicModel<T>& model_;
   int streams_ = 0;

@@ -105,6 +105,8 @@ std::string fixed(double v, int digits) {
 
 void run_evaluate(const EvaluateArgs& a) {
   LoadedModel loaded = load_model(a.model, a.device, std::max(a.batch, 1));
+  if (!loaded.device.emulation_note.empty())
+    std::fprintf(stderr, "nocturne: note: %s\n", loaded.device.emulation_note.c_str());
   const std::vector<std::string>& vocab = loaded.checkpoint.vocabulary;
   const TrainingDataInfo info = training_data_info(loaded);
   const std::int64_t window = loaded.checkpoint.model.window;
@@ -270,6 +272,12 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--batch", a->batch, "Windows per batch")->capture_default_str()->check(at_least(1));
   cmd->add_flag("--json", a->json_output, "Print one JSON object instead of the table");
   cmd->add_option("--device", a->device.device, "auto, cpu or cuda")->capture_default_str();
+  cmd->add_option("--precision", a->device.precision,
+                  "GEMM operands: fp32, tf32 or bf16 (tensor cores on the GPU; an emulation on the CPU)")
+      ->capture_default_str();
+  cmd->add_option("--lstm-impl", a->device.lstm_impl,
+                  "LSTM layers: classic ('ours' is its former name), fused (on the CPU too) or cudnn (GPU only)")
+      ->capture_default_str();
   cmd->add_option("--threads", a->device.threads, "CPU BLAS threads (0 = the library's default)");
   cmd->callback([a] { run_evaluate(*a); });
 }

@@ -106,6 +106,8 @@ void run_generate(const GenerateArgs& a) {
   const std::vector<std::string>& vocab = loaded.checkpoint.vocabulary;
   std::printf("model: %s (vocabulary %zu, window %d, epoch %d) on %s\n", loaded.path.string().c_str(), vocab.size(),
               loaded.checkpoint.model.window, loaded.checkpoint.epochs_done, loaded.device.description.c_str());
+  if (!loaded.device.emulation_note.empty())
+    std::fprintf(stderr, "nocturne: note: %s\n", loaded.device.emulation_note.c_str());
   const Primers primers = make_primers(PrimerRequest{a.primer, a.data, a.count, a.seed}, loaded);
   std::printf("primer: %s, %zu tokens; decoding: %s, seed %llu; %d output%s of %d notes\n", primers.source.c_str(),
               primers.indices.front().size(), request.sampling.describe().c_str(),
@@ -225,6 +227,12 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--data", a->data, "MIDI folder for the held-out primer pool (default: the folder the model trained on)");
   cmd->add_option("--batch", a->batch, "Outputs generated together")->capture_default_str()->check(at_least(1));
   cmd->add_option("--device", a->device.device, "auto, cpu or cuda")->capture_default_str();
+  cmd->add_option("--precision", a->device.precision,
+                  "GEMM operands: fp32, tf32 or bf16 (tensor cores on the GPU; an emulation on the CPU)")
+      ->capture_default_str();
+  cmd->add_option("--lstm-impl", a->device.lstm_impl,
+                  "LSTM layers: classic ('ours' is its former name), fused (on the CPU too) or cudnn (GPU only)")
+      ->capture_default_str();
   cmd->add_option("--threads", a->device.threads, "CPU BLAS threads (0 = the library's default)");
   cmd->callback([a, t, k, p] {
     GenerateArgs args = *a;

@@ -115,6 +115,7 @@ struct TrainArgs {
   std::string data, out, resume, preset;
   Settings values;
   DeviceRequest device;
+  CLI::Option* precision_option = nullptr;  // given or not: resuming keeps the run's precision unless given
   bool jsonl = false, strict = false;
   std::vector<std::pair<std::string, CLI::Option*>> setting_options;
 };
@@ -243,6 +244,7 @@ json corpus_json(const LoadedData& data) {
 
 struct RunState {
   Settings settings;
+  std::string precision = "fp32";  // the GEMM precision the run trains in (kept when resuming)
   fs::path data_folder;  // absolute
   bool demo = false;
   bool strict = false;
@@ -261,6 +263,7 @@ json metadata(const RunState& r) {
   if (r.best_epoch) best = {{"epoch", *r.best_epoch}, {"metric", r.best_metric}, {"value", r.best_value}};
   return {{"nocturne_version", version_string},
           {"settings", to_json(r.settings)},
+          {"precision", r.precision},
           {"data", {{"folder", r.data_folder.string()}, {"demo", r.demo}, {"strict", r.strict}, {"skipped", r.skipped}}},
           {"corpus", r.corpus},
           {"history", history},
@@ -270,6 +273,7 @@ json metadata(const RunState& r) {
 RunState run_state_from(const json& m) {
   RunState r;
   r.settings = settings_from_json(m.at("settings"));
+  if (m.contains("precision")) r.precision = m.at("precision").get<std::string>();  // runs before it: fp32
   r.data_folder = m.at("data").at("folder").get<std::string>();
   r.demo = m.at("data").at("demo").get<bool>();
   r.strict = m.at("data").at("strict").get<bool>();
@@ -361,8 +365,8 @@ void run_train(TrainArgs& a) {
   if (resuming && !a.out.empty() && fs::path(a.out) != fs::path(a.resume))
     throw ConfigError("--resume continues in its own run folder; leave out --out");
 
-  DeviceChoice device = choose_device(a.device);
-  const bool gpu = device.backend->device() == Device::cuda;
+  DeviceRequest request = a.device;
+  DeviceChoice device;
 
   RunState state;
   std::optional<Checkpoint> resumed;
@@ -376,6 +380,11 @@ void run_train(TrainArgs& a) {
       throw FileError(run.last().string() + ": its metadata is not a training run's (" + e.what() + ")");
     }
     check_unchanged(state.settings, a);
+    if (a.precision_option && a.precision_option->count() > 0)
+      state.precision = a.device.precision;  // changed on purpose
+    else
+      request.precision = state.precision;
+    device = choose_device(request);
     for (const auto& [name, option] : a.setting_options)
       if (name == "epochs" && option->count() > 0) state.settings.epochs = a.values.epochs;
     if (!a.data.empty()) {
@@ -393,11 +402,14 @@ void run_train(TrainArgs& a) {
     const std::string preset_name = a.preset.empty() ? (a.data == "demo" ? "demo" : "recipe") : a.preset;
     state.settings = apply_options(preset(preset_name), a);
     validate(state.settings);
+    device = choose_device(request);
+    state.precision = a.device.precision;
     state.demo = a.data == "demo";
     state.strict = a.strict;
     run.create_fresh();
   }
   if (!device.note.empty()) reporter.info(device.note);
+  const bool gpu = device.backend->device() == Device::cuda;
 
 
   if (state.demo) {
@@ -577,15 +589,17 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--device", a->device.device, "auto (CUDA when usable, else CPU), cpu or cuda")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
-  cmd->add_option("--precision", a->device.precision, "GEMM precision on the GPU: fp32 or tf32")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"fp32", "tf32"}));
+  a->precision_option =
+      cmd->add_option("--precision", a->device.precision,
+                      "GEMM operands: fp32, tf32 or bf16 (tensor cores on the GPU; an emulation on the CPU); kept "
+                      "when resuming unless given")
+          ->capture_default_str();
   cmd->add_option("--threads", a->device.threads, "CPU BLAS threads (0 = the library's default)")
       ->capture_default_str();
   cmd->add_option("--lstm-impl", a->device.lstm_impl,
-                  "LSTM layers on the GPU: ours (fused kernels) or cudnn (cuDNN's RNN API, for comparison)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"ours", "cudnn"}));
+                  "LSTM layers: classic (whole-sequence ops; 'ours' is its former name), fused (one step program "
+                  "per training step, the layers as a wavefront; on the CPU too) or cudnn (GPU only, for comparison)")
+      ->capture_default_str();
   cmd->add_option("--cudnn-algo", a->device.cudnn_algo,
                   "cuDNN's RNN algorithm with --lstm-impl cudnn: standard (default), persist_static, "
                   "persist_dynamic or persist_static_small_h");

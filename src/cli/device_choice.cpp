@@ -9,13 +9,23 @@ namespace nocturne::cli {
 DeviceChoice choose_device(const DeviceRequest& request) {
   if (request.device != "auto" && request.device != "cpu" && request.device != "cuda")
     throw ConfigError("--device: unknown value '" + request.device + "' (expected auto, cpu or cuda)");
-  if (request.precision != "fp32" && request.precision != "tf32")
-    throw ConfigError("--precision: unknown value '" + request.precision + "' (expected fp32 or tf32)");
+  MathMode math = MathMode::strict_fp32;
+  LstmImpl impl = LstmImpl::classic;
+  try {
+    math = parse_math_mode(request.precision);
+  } catch (const ConfigError& e) {
+    throw ConfigError(std::string("--precision: ") + e.what());
+  }
+  try {
+    impl = parse_lstm_impl(request.lstm_impl);
+  } catch (const ConfigError& e) {
+    throw ConfigError(std::string("--lstm-impl: ") + e.what());
+  }
   if (request.threads < 0) throw ConfigError("--threads must be >= 0, got " + std::to_string(request.threads));
-  if (request.lstm_impl != "ours" && request.lstm_impl != "cudnn")
-    throw ConfigError("--lstm-impl: unknown value '" + request.lstm_impl + "' (expected ours or cudnn)");
-  if (request.lstm_impl == "cudnn" && request.device == "cpu")
+  if (impl == LstmImpl::cudnn && request.device == "cpu")
     throw ConfigError("--lstm-impl cudnn needs --device cuda (or auto with a usable GPU)");
+  if (impl == LstmImpl::cudnn && math == MathMode::bf16)
+    throw ConfigError("--precision bf16 is not offered with --lstm-impl cudnn (use classic or fused)");
   CudnnAlgo cudnn_algo = CudnnAlgo::standard;
   if (!request.cudnn_algo.empty()) {
     try {
@@ -23,7 +33,7 @@ DeviceChoice choose_device(const DeviceRequest& request) {
     } catch (const ConfigError& e) {
       throw ConfigError(std::string("--cudnn-algo: ") + e.what());
     }
-    if (request.lstm_impl != "cudnn")
+    if (impl != LstmImpl::cudnn)
       throw ConfigError("--cudnn-algo " + request.cudnn_algo + " needs --lstm-impl cudnn");
   }
 
@@ -38,29 +48,39 @@ DeviceChoice choose_device(const DeviceRequest& request) {
   }
   if (use_cuda) {
     CudaOptions options;
-    options.math = request.precision == "tf32" ? MathMode::tf32 : MathMode::strict_fp32;
-    options.lstm_impl = request.lstm_impl == "cudnn" ? LstmImpl::cudnn : LstmImpl::classic;
+    options.math = math;
+    options.lstm_impl = impl;
     options.cudnn_algo = cudnn_algo;
     choice.backend = make_cuda_backend(options);
     const std::string gpu = status.devices.empty() ? std::string("cuda:0") : "cuda:0 " + status.devices[0].name;
     const std::string lstm =
-        request.lstm_impl == "cudnn" ? std::string("cudnn ") + to_string(cudnn_algo) : request.lstm_impl;
-    choice.description = gpu + " (" + request.precision + ", LSTM " + lstm + ")";
+        impl == LstmImpl::cudnn ? std::string("cudnn ") + to_string(cudnn_algo) : std::string(to_string(impl));
+    choice.description = gpu + " (" + to_string(math) + ", LSTM " + lstm + ")";
     return choice;
   }
-  if (request.lstm_impl == "cudnn")
-    throw DeviceError("--lstm-impl cudnn: no usable GPU: " + status.reason);
-  if (request.precision == "tf32") choice.note += std::string(choice.note.empty() ? "" : "; ") +
-                                                  "--precision tf32 has no effect on the CPU";
-  choice.backend = make_cpu_backend();
-  choice.description = "cpu";
+  if (impl == LstmImpl::cudnn) throw DeviceError("--lstm-impl cudnn: no usable GPU: " + status.reason);
+  auto add_note = [&](const std::string& note) { choice.note += (choice.note.empty() ? "" : "; ") + note; };
+  CpuOptions options;
+  options.math = math;
+  options.fused_lstm = impl == LstmImpl::fused;
+  std::string details;
+  auto add_detail = [&](const std::string& detail) { details += (details.empty() ? "" : ", ") + detail; };
+  if (options.fused_lstm) add_detail("fused LSTM");
+  if (math != MathMode::strict_fp32) {
+    add_detail(std::string("emulated ") + to_string(math));
+    choice.emulation_note = std::string("--precision ") + to_string(math) +
+                            " on the CPU is an emulation (GEMM operands rounded as the GPU's tensor cores take them): "
+                            "slower than fp32, for checking";
+    add_note(choice.emulation_note);
+  }
+  choice.backend = make_cpu_backend(options);
   if (request.threads > 0) {
     if (set_cpu_threads(request.threads))
-      choice.description += " (" + std::to_string(request.threads) + " BLAS threads)";
+      add_detail(std::to_string(request.threads) + " BLAS threads");
     else
-      choice.note += std::string(choice.note.empty() ? "" : "; ") +
-                     "--threads ignored: the BLAS library offers no thread control";
+      add_note("--threads ignored: the BLAS library offers no thread control");
   }
+  choice.description = details.empty() ? "cpu" : "cpu (" + details + ")";
   return choice;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
-// --device auto|cpu|cuda, --precision fp32|tf32, --lstm-impl ours|cudnn,
-// --cudnn-algo and --threads, turned into a backend.
+// --device auto|cpu|cuda, --precision fp32|tf32|bf16, --lstm-impl
+// classic|fused|cudnn (ours: classic's former name), --cudnn-algo and
+// --threads, turned into a backend.
 
 #include <memory>
 #include <string>
@@ -11,20 +12,22 @@ namespace nocturne::cli {
 
 struct DeviceRequest {
   std::string device = "auto";     // auto: CUDA when cuda_status().usable, else the CPU
-  std::string precision = "fp32";  // fp32 (strict) or tf32 (CUDA GEMMs only)
+  std::string precision = "fp32";  // fp32 (strict), tf32 or bf16 (GEMM operands; emulated on the CPU)
   int threads = 0;                 // CPU GEMM threads; 0 = the BLAS library's default
-  std::string lstm_impl = "ours";  // ours or cudnn (CUDA builds with the cuDNN path)
+  std::string lstm_impl = "classic";  // classic (or ours), fused, or cudnn (CUDA builds with the cuDNN path)
   std::string cudnn_algo;          // with lstm_impl cudnn: a CudnnAlgo name; empty = standard
 };
 
 struct DeviceChoice {
   std::unique_ptr<Backend> backend;
-  std::string description;  // e.g. "cpu (openblas, 2 threads)" or "cuda:0 NVIDIA H100 (fp32)"
-  std::string note;         // why auto chose what it chose; may be empty
+  std::string description;  // e.g. "cpu (fused LSTM, 2 BLAS threads)" or "cuda:0 NVIDIA H100 (fp32, LSTM classic)"
+  std::string note;         // why auto chose what it chose, and emulation_note; may be empty
+  std::string emulation_note;  // where a reduced precision runs on the CPU: that it is an emulation, and slower
 };
 
-// Throws ConfigError for an unknown device or precision, DeviceError (one
-// line, no fallback) when --device cuda is asked for and no usable GPU exists.
+// Throws ConfigError for an unknown device, precision or LSTM implementation,
+// DeviceError (one line, no fallback) when --device cuda is asked for and no
+// usable GPU exists.
 DeviceChoice choose_device(const DeviceRequest& request);
 
 }  // namespace nocturne::cli

@@ -15,9 +15,7 @@ std::uint32_t random_u32(std::uint64_t seed, std::uint32_t stream, std::uint64_t
 }
 
 double random_uniform(std::uint64_t seed, std::uint32_t stream, std::uint64_t index) {
-  const std::uint64_t hi = math::random_u32(seed, stream, 2 * index) >> 5;      // 27 bits
-  const std::uint64_t lo = math::random_u32(seed, stream, 2 * index + 1) >> 6;  // 26 bits
-  return double((hi << 26) | lo) * 0x1.0p-53;
+  return math::random_uniform(seed, stream, index);  // the device's sampling draws it too
 }
 
 double random_normal(std::uint64_t seed, std::uint32_t stream, std::uint64_t index) {

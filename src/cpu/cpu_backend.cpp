@@ -56,7 +56,10 @@ void dropout(const DropoutKey& key, T p, std::size_t n, const T* in, T* out) {
 
 template <typename T>
 std::string CpuBackend<T>::name() const {
-  return sizeof(T) == sizeof(float) ? "cpu (float32, OpenBLAS)" : "cpu (float64, OpenBLAS)";
+  std::string text = sizeof(T) == sizeof(float) ? "cpu (float32, OpenBLAS" : "cpu (float64, OpenBLAS";
+  if (options_.math != MathMode::strict_fp32) text += std::string(", emulated ") + to_string(options_.math);
+  if (options_.fused_lstm) text += ", fused LSTM";
+  return text + ")";
 }
 
 template <typename T>
@@ -104,7 +107,15 @@ void CpuBackend<T>::fill(T* x, std::size_t n, T value) {
 template <typename T>
 void CpuBackend<T>::gemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, T alpha, const T* a, int lda,
                          const T* b, int ldb, T beta, T* c, int ldc) {
-  blas_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  // Every GEMM of the backend's ops comes through here: the math mode's
+  // operand rounding covers them all.
+  gemm_in_mode(options_.math, operand_copies_, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+template <typename T>
+T* CpuBackend<T>::scratch(std::size_t count) {
+  if (scratch_.size() < count) scratch_.resize(count);
+  return scratch_.data();
 }
 
 template <typename T>

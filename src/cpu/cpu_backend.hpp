@@ -4,6 +4,9 @@
 // run). Every op runs synchronously on the calling thread (OpenBLAS may use
 // its own threads inside a GEMM).
 
+#include <vector>
+
+#include "cpu/cpu_kernels.hpp"
 #include "nocturne/backend.hpp"
 
 namespace nocturne::cpu {
@@ -23,6 +26,8 @@ class CpuBackend final : public BasicBackend<T> {
   void copy_on_device(void* dst, const void* src, std::size_t bytes) override;
   void synchronize() override {}
   std::unique_ptr<Replayable> record(std::function<void()> work) override;
+  // In options().order (cpu_program.cpp).
+  std::unique_ptr<Replayable> record_program(std::vector<ProgramOp> program) override;
 
   void fill(T* x, std::size_t n, T value) override;
   void gemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b,
@@ -54,12 +59,33 @@ class CpuBackend final : public BasicBackend<T> {
   void adamax(std::size_t n, T* params, const T* grads, T* m, T* u, const AdamaxParams& hp,
               std::int64_t step) override;
 
+  // The fused path's ops (cpu_fused.cpp), by composition: the same GEMMs
+  // and cell loops as the classic ops, on gate-interleaved columns.
   LstmSchedule lstm_schedule() const override {
     return options_.fused_lstm ? LstmSchedule::fused_steps : LstmSchedule::whole_sequence;
   }
+  void lstm_step_forward(const LstmStepForward<T>& step) override;
+  void lstm_step_backward(const LstmStepBackward<T>& step) override;
+  int lstm_partial_blocks(int batch) const override;
+  void lstm_partials_reduce(int steps, int blocks, int cols, const T* partials, T* out) override;
+  void head_train_step(const HeadTrainStep<T>& head) override;
+  void head_predict(int n, int input, int dense, int vocab, const T* x, const T* w1, const T* b1, const T* w2,
+                    const T* b2, T* y1, T* logits, T* probs) override;
+  void adamax_device_step(std::size_t n, T* params, const T* grads, T* m, T* u, const AdamaxParams& hp,
+                          const std::int64_t* step_on_device) override;
+  void sample_tokens(const SampleTokens<T>& request) override;
+  void zero_slot_rows(const std::uint64_t* counter, int slots, int rows, std::span<T* const> buffers,
+                      std::span<const int> cols) override;
 
  private:
+  // gates[r, :] = b + x[r, :] W for the rows of x [rows, F] (cpu_lstm.cpp).
+  void input_projection(int rows, int input, int width, const T* x, const T* w, const T* b, T* gates);
+  // A scratch area of at least `count` elements (the fused ops' per-call temporaries).
+  T* scratch(std::size_t count);
+
   CpuOptions options_;
+  OperandCopies<T> operand_copies_;  // the reduced modes' rounded GEMM operands
+  std::vector<T> scratch_;
 };
 
 extern template class CpuBackend<float>;

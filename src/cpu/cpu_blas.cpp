@@ -11,6 +11,8 @@ namespace {
 
 CBLAS_TRANSPOSE to_cblas(Transpose t) { return t == Transpose::yes ? CblasTrans : CblasNoTrans; }
 
+}  // namespace
+
 // Stored shapes of op(A) [m, k] and op(B) [k, n] in row-major order.
 void check_gemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, int lda, int ldb, int ldc) {
   const char* op = "gemm";
@@ -23,6 +25,8 @@ void check_gemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, int l
   require(ldb >= std::max(1, b_cols), op, "ldb " + std::to_string(ldb) + " < " + std::to_string(b_cols));
   require(ldc >= std::max(1, n), op, "ldc " + std::to_string(ldc) + " < " + std::to_string(n));
 }
+
+namespace {
 
 // C = beta * C for the k == 0 case, where BLAS implementations differ.
 template <typename E>

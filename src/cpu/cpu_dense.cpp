@@ -12,15 +12,15 @@ template <typename T>
 void CpuBackend<T>::dense_forward(int n, int k, int m, const T* x, const T* w, const T* b, T* y) {
   checks::dense_forward(n, k, m, x, w, b, y);
   broadcast_rows(std::size_t(n), std::size_t(m), b, y);
-  blas_gemm(Transpose::no, Transpose::no, n, m, k, T(1), x, k, w, m, T(1), y, m);
+  gemm(Transpose::no, Transpose::no, n, m, k, T(1), x, k, w, m, T(1), y, m);
 }
 
 template <typename T>
 void CpuBackend<T>::dense_backward(int n, int k, int m, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
   checks::dense_backward(n, k, m, x, w, dy, dw, db);
-  blas_gemm(Transpose::yes, Transpose::no, k, m, n, T(1), x, k, dy, m, T(0), dw, m);
+  gemm(Transpose::yes, Transpose::no, k, m, n, T(1), x, k, dy, m, T(0), dw, m);
   column_sums(std::size_t(n), std::size_t(m), dy, db);
-  if (dx) blas_gemm(Transpose::no, Transpose::yes, n, k, m, T(1), dy, m, w, m, T(0), dx, k);
+  if (dx) gemm(Transpose::no, Transpose::yes, n, k, m, T(1), dy, m, w, m, T(0), dx, k);
 }
 
 template <typename T>

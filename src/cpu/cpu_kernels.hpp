@@ -5,7 +5,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "core/op_checks.hpp"
 #include "nocturne/backend.hpp"
@@ -20,6 +22,27 @@ void blas_gemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, float 
                const float* b, int ldb, float beta, float* c, int ldc);
 void blas_gemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, double alpha, const double* a, int lda,
                const double* b, int ldb, double beta, double* c, int ldc);
+// The size checks blas_gemm makes first (ShapeError naming the size at fault).
+void check_gemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, int lda, int ldb, int ldc);
+
+// ---- cpu_precision.cpp: GEMMs in the reduced math modes -------------------
+// Rounded copies of a GEMM's two operands, kept between calls: a training
+// step allocates only while its largest shapes first appear.
+template <typename T>
+struct OperandCopies {
+  std::vector<T> a, b;
+};
+// blas_gemm on copies of op(A) and op(B) whose every element is rounded as
+// the tensor cores take it (math::round_to_tf32 / round_to_bf16); C, alpha,
+// beta and the sums stay in T. strict_fp32 is blas_gemm itself.
+void gemm_in_mode(MathMode mode, OperandCopies<float>& copies, Transpose trans_a, Transpose trans_b, int m, int n,
+                  int k, float alpha, const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc);
+void gemm_in_mode(MathMode mode, OperandCopies<double>& copies, Transpose trans_a, Transpose trans_b, int m, int n,
+                  int k, double alpha, const double* a, int lda, const double* b, int ldb, double beta, double* c,
+                  int ldc);
+// x[0..n) rounded in place as `mode` rounds GEMM operands (strict_fp32: unchanged).
+void round_in_mode(MathMode mode, std::size_t n, float* x);
+void round_in_mode(MathMode mode, std::size_t n, double* x);
 
 // ---- cpu_lstm_cells.cpp: one time step's fused cell loops ------------------
 // gates [n, 4H]: pre-activations in, activated i, f, g, o out. c_prev [n, H]
@@ -52,6 +75,14 @@ void broadcast_rows(std::size_t rows, std::size_t cols, const T* v, T* out);
 // sums [cols] = column sums of m [rows, cols], rows added in increasing order.
 template <typename T>
 void column_sums(std::size_t rows, std::size_t cols, const T* m, T* sums);
+
+// ---- cpu_program.cpp: the order a step program runs in --------------------
+// The op indices in the order `order` runs them: list order, or the
+// wavefront (after each op the other branch goes next if its next op is
+// ready). Throws ConfigError for a branch other than 0 or 1, an `after`
+// index out of range or naming the op itself, and a program that cannot be
+// ordered (list order: an op after a later one; wavefront: a cycle).
+std::vector<std::size_t> program_order(std::span<const ProgramOp> program, ProgramOrder order);
 
 // ---- argument checks (src/core/op_checks.hpp) --------------------------------
 using checks::require;

@@ -16,12 +16,16 @@ namespace {
 // K = 1 (the recipe's scalar input) wastes most of its time packing.
 constexpr int kLoopInputWidth = 8;
 
-// gates[r, :] = b + x[r, :] W for every row r of x [rows, F].
+}  // namespace
+
+// The loop adds x W unrounded; in a reduced math mode only the rank-one
+// input (F == 1) takes it, as the GPU folds that term into its epilogue in
+// FP32: wider inputs are a GEMM's operands and rounded like any other.
 template <typename T>
-void input_projection(int rows, int input, int width, const T* x, const T* w, const T* b, T* gates) {
+void CpuBackend<T>::input_projection(int rows, int input, int width, const T* x, const T* w, const T* b, T* gates) {
   broadcast_rows(std::size_t(rows), std::size_t(width), b, gates);
-  if (input >= kLoopInputWidth) {
-    blas_gemm(Transpose::no, Transpose::no, rows, width, input, T(1), x, input, w, width, T(1), gates, width);
+  if (input >= kLoopInputWidth || (input > 1 && options_.math != MathMode::strict_fp32)) {
+    gemm(Transpose::no, Transpose::no, rows, width, input, T(1), x, input, w, width, T(1), gates, width);
     return;
   }
   for (std::size_t r = 0; r < std::size_t(rows); ++r) {
@@ -33,8 +37,6 @@ void input_projection(int rows, int input, int width, const T* x, const T* w, co
     }
   }
 }
-
-}  // namespace
 
 template <typename T>
 void CpuBackend<T>::lstm_forward(const LstmShape& s, const T* x, const T* w, const T* r, const T* b, T* h, T* c,
@@ -49,7 +51,7 @@ void CpuBackend<T>::lstm_forward(const LstmShape& s, const T* x, const T* w, con
     const T* h_prev = t > 0 ? h + (t - 1) * step_h : nullptr;
     const T* c_prev = t > 0 ? c + (t - 1) * step_h : nullptr;
     if (h_prev)
-      blas_gemm(Transpose::no, Transpose::no, n, width, hidden, T(1), h_prev, hidden, r, width, T(1), gates_t, width);
+      gemm(Transpose::no, Transpose::no, n, width, hidden, T(1), h_prev, hidden, r, width, T(1), gates_t, width);
     lstm_cells_forward(n, hidden, gates_t, c_prev, c + t * step_h, h + t * step_h);
   }
 }
@@ -75,22 +77,22 @@ void CpuBackend<T>::lstm_backward(const LstmShape& s, const T* x, const T* w, co
                         dgates_t);
     // dh_{t-1} from the recurrence: dgates_t R^T.
     if (t > 0)
-      blas_gemm(Transpose::no, Transpose::yes, n, hidden, width, T(1), dgates_t, width, r, width, T(0), dh_next,
+      gemm(Transpose::no, Transpose::yes, n, hidden, width, T(1), dgates_t, width, r, width, T(0), dh_next,
                 hidden);
   }
 
   // dW = x^T dgates over all steps; for F == 1 this is a GEMV.
-  blas_gemm(Transpose::yes, Transpose::no, input, width, rows, T(1), x, input, dgates, width, T(0), dw, width);
+  gemm(Transpose::yes, Transpose::no, input, width, rows, T(1), x, input, dgates, width, T(0), dw, width);
   // dR = sum over t >= 1 of h_{t-1}^T dgates_t: h rows of steps 0..T-2 against
   // dgates rows of steps 1..T-1, one GEMM.
   if (s.steps > 1)
-    blas_gemm(Transpose::yes, Transpose::no, hidden, width, rows - n, T(1), h, hidden, dgates + step_g, width, T(0),
+    gemm(Transpose::yes, Transpose::no, hidden, width, rows - n, T(1), h, hidden, dgates + step_g, width, T(0),
               dr, width);
   else
     for (std::size_t i = 0; i < std::size_t(hidden) * width; ++i) dr[i] = T(0);
   column_sums(std::size_t(rows), std::size_t(width), dgates, db);
   // dx = dgates W^T; for F == 1 a GEMV.
-  if (dx) blas_gemm(Transpose::no, Transpose::yes, rows, input, width, T(1), dgates, width, w, width, T(0), dx, input);
+  if (dx) gemm(Transpose::no, Transpose::yes, rows, input, width, T(1), dgates, width, w, width, T(0), dx, input);
 }
 
 template <typename T>
@@ -99,10 +101,13 @@ void CpuBackend<T>::lstm_step(int batch, int input, int hidden, const T* x, cons
   checks::lstm_step(batch, input, hidden, {x, w, r, b, h_prev, c_prev, h, c, gates});
   const int width = 4 * hidden;
   input_projection(batch, input, width, x, w, b, gates);
-  blas_gemm(Transpose::no, Transpose::no, batch, width, hidden, T(1), h_prev, hidden, r, width, T(1), gates, width);
+  gemm(Transpose::no, Transpose::no, batch, width, hidden, T(1), h_prev, hidden, r, width, T(1), gates, width);
   lstm_cells_forward(batch, hidden, gates, c_prev, c, h);
 }
 
+template void CpuBackend<float>::input_projection(int, int, int, const float*, const float*, const float*, float*);
+template void CpuBackend<double>::input_projection(int, int, int, const double*, const double*, const double*,
+                                                   double*);
 template void CpuBackend<float>::lstm_step(int, int, int, const float*, const float*, const float*, const float*,
                                            const float*, const float*, float*, float*, float*);
 template void CpuBackend<double>::lstm_step(int, int, int, const double*, const double*, const double*,

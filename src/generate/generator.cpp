@@ -55,19 +55,16 @@ std::vector<std::vector<std::int32_t>> generate_tokens(Model& model, std::span<c
       windows.insert(windows.end(), primer.begin(), primer.end());
       outputs[first + b].reserve(std::size_t(request.notes));
     }
+    // On the fused path the predictor samples on the device and hands the
+    // tokens back every few notes; elsewhere it chooses on the host.
     WindowPredictor predictor(model, int(n));
-    std::vector<float> probs = predictor.start(windows);
-    std::vector<std::int32_t> chosen(n);
-    for (int step = 0; step < request.notes; ++step) {
-      for (std::size_t b = 0; b < n; ++b) {
-        const std::span<const float> row(probs.data() + b * std::size_t(vocab), std::size_t(vocab));
-        chosen[b] = choose_token(row, request.sampling, request.seed,
-                                 sampling_stream(request.first_output + first + b), std::uint64_t(step));
-        outputs[first + b].push_back(chosen[b]);
-      }
-      if (step + 1 < request.notes) probs = predictor.push(chosen);
-      if (progress) progress(int(chunk) * request.notes + step + 1, total);
-    }
+    const std::vector<std::int32_t> chosen = predictor.generate(
+        windows, request.notes, request.sampling, request.seed, sampling_stream(request.first_output + first),
+        [&](int done) {
+          if (progress) progress(int(chunk) * request.notes + done, total);
+        });
+    for (std::size_t step = 0; step < std::size_t(request.notes); ++step)
+      for (std::size_t b = 0; b < n; ++b) outputs[first + b].push_back(chosen[step * n + b]);
   }
   return outputs;
 }

@@ -3,45 +3,40 @@
 #include <algorithm>
 #include <string>
 
+#include "math/gate_layout.hpp"
 #include "model/initialization.hpp"
+#include "model/model_activations.hpp"
 #include "nocturne/error.hpp"
+#include "nocturne/optimizer.hpp"
 #include "nocturne/rng.hpp"
 
 namespace nocturne {
 
-// Device buffers for one batch of up to max_batch windows, allocated once.
-template <typename T>
-struct BasicModel<T>::Activations {
-  Buffer<std::int32_t> tokens, targets;
-  Buffer<std::uint64_t> dropout_offset;  // read by the dropout ops when they run
-  Buffer<T> x1;                          // [W, N, F] layer-1 input
-  Buffer<T> h1, c1, g1;                  // layer 1: [W, N, H1] x2, [W, N, 4 H1]
-  Buffer<T> drop1;                       // dropout of h1: layer-2 input
-  Buffer<T> h2, c2, g2;                  // layer 2
-  Buffer<T> y1, drop2;                   // dense 1 output [N, D] and its dropout
-  Buffer<T> logits, probs;               // [N, V]
-  Buffer<T> d_logits, d_drop2, d_y1;     // backward through the head
-  Buffer<T> d_h2;                        // [W, N, H2]: zero except the last step
-  Buffer<T> d_drop1, d_h1, d_x1;         // backward into layer 1 (d_x1: embedding only)
-  Buffer<T> workspace;
-  Buffer<double> stats;                  // [2]: loss sum, correct count
-};
-
 template <typename T>
 BasicModel<T>::BasicModel(BasicBackend<T>& backend, const ModelConfig& config, int max_batch)
-    : backend_(backend), config_(config), layout_(config), max_batch_(max_batch) {
+    : backend_(backend),
+      config_(config),
+      layout_(config),
+      max_batch_(max_batch),
+      fused_(backend.lstm_schedule() == LstmSchedule::fused_steps) {
   if (max_batch <= 0) throw ConfigError("batch size must be positive, got " + std::to_string(max_batch));
-  const std::size_t n = std::size_t(max_batch), w = std::size_t(config.window);
-  const std::size_t f = std::size_t(config.input_size()), h1 = std::size_t(config.hidden1),
-                    h2 = std::size_t(config.hidden2), d = std::size_t(config.dense), v = std::size_t(config.vocab);
   params_ = backend.template allocate<T>(layout_.buffer_size());
   grads_ = backend.template allocate<T>(layout_.buffer_size());
+  allocate_activations();
+}
+
+template <typename T>
+void BasicModel<T>::allocate_activations() {
+  const ModelConfig& config = config_;
+  const std::size_t n = std::size_t(max_batch_), w = std::size_t(config.window);
+  const std::size_t f = std::size_t(config.input_size()), h1 = std::size_t(config.hidden1),
+                    h2 = std::size_t(config.hidden2), d = std::size_t(config.dense), v = std::size_t(config.vocab);
   act_ = std::make_unique<Activations>();
   Activations& a = *act_;
-  auto alloc = [&](std::size_t count) { return backend.template allocate<T>(count); };
-  a.tokens = backend.template allocate<std::int32_t>(w * n);
-  a.targets = backend.template allocate<std::int32_t>(n);
-  a.dropout_offset = backend.template allocate<std::uint64_t>(1);
+  auto alloc = [&](std::size_t count) { return backend_.template allocate<T>(count); };
+  a.tokens = backend_.template allocate<std::int32_t>(w * n);
+  a.targets = backend_.template allocate<std::int32_t>(n);
+  a.dropout_offset = backend_.template allocate<std::uint64_t>(1);
   a.x1 = alloc(w * n * f);
   a.h1 = alloc(w * n * h1);
   a.c1 = alloc(w * n * h1);
@@ -57,14 +52,28 @@ BasicModel<T>::BasicModel(BasicBackend<T>& backend, const ModelConfig& config, i
   a.d_logits = alloc(n * v);
   a.d_drop2 = alloc(n * d);
   a.d_y1 = alloc(n * d);
-  a.d_h2 = alloc(w * n * h2);
   a.d_drop1 = alloc(w * n * h1);
-  a.d_h1 = alloc(w * n * h1);
   if (config.input == InputMode::embedding) a.d_x1 = alloc(w * n * f);
-  const LstmShape s1{config.window, max_batch, config.input_size(), config.hidden1};
-  const LstmShape s2{config.window, max_batch, config.hidden1, config.hidden2};
-  a.workspace = alloc(std::max(BasicBackend<T>::lstm_workspace_size(s1), BasicBackend<T>::lstm_workspace_size(s2)));
-  a.stats = backend.template allocate<double>(2);
+  a.stats = backend_.template allocate<double>(2);
+  if (!fused_) {
+    a.d_h2 = alloc(w * n * h2);
+    a.d_h1 = alloc(w * n * h1);
+    const LstmShape s1{config.window, max_batch_, config.input_size(), config.hidden1};
+    const LstmShape s2{config.window, max_batch_, config.hidden1, config.hidden2};
+    a.workspace =
+        alloc(std::max(BasicBackend<T>::lstm_workspace_size(s1), BasicBackend<T>::lstm_workspace_size(s2)));
+    return;
+  }
+  const std::size_t blocks = std::size_t(backend_.lstm_partial_blocks(max_batch_));
+  a.d_h2_last = alloc(n * h2);
+  a.dg1 = alloc(w * n * h1 * 4);
+  a.dg2 = alloc(w * n * h2 * 4);
+  a.dc1 = alloc(n * h1);
+  a.dc2 = alloc(n * h2);
+  a.db1_partial = alloc(w * blocks * h1 * 4);
+  if (config.input_size() == 1) a.dw1_partial = alloc(w * blocks * h1 * 4);
+  a.db2_partial = alloc(w * blocks * h2 * 4);
+  a.adamax_step = backend_.template allocate<std::int64_t>(1);
 }
 
 template <typename T>
@@ -79,12 +88,12 @@ void BasicModel<T>::initialize(std::uint64_t seed) {
 
 template <typename T>
 std::vector<T> BasicModel<T>::download_parameters() {
-  return backend_.download(params_);
+  return to_keras_layout(backend_.download(params_));
 }
 
 template <typename T>
 std::vector<T> BasicModel<T>::download_gradients() {
-  return backend_.download(grads_);
+  return to_keras_layout(backend_.download(grads_));
 }
 
 template <typename T>
@@ -92,7 +101,49 @@ void BasicModel<T>::upload_parameters(std::span<const T> values) {
   if (values.size() != params_.size())
     throw ShapeError("parameters: expected " + std::to_string(params_.size()) + " values, got " +
                      std::to_string(values.size()));
-  backend_.copy_to_device(params_.data(), values.data(), values.size_bytes());
+  const std::vector<T> staged = to_backend_layout(values);
+  backend_.copy_to_device(params_.data(), staged.data(), staged.size() * sizeof(T));
+}
+
+namespace {
+
+void require_flat_size(std::size_t got, std::size_t expected) {
+  if (got != expected)
+    throw ShapeError("layout conversion: expected a flat buffer of " + std::to_string(expected) + " values, got " +
+                     std::to_string(got));
+}
+
+// The views whose [rows, 4H] columns the fused path keeps gate-interleaved, with their H.
+template <typename F>
+void for_each_gate_view(const ParameterLayout& layout, const ModelConfig& config, F&& f) {
+  for (const char* name : {"lstm1.W", "lstm1.R", "lstm1.b"}) f(layout.view(name), std::size_t(config.hidden1));
+  for (const char* name : {"lstm2.W", "lstm2.R", "lstm2.b"}) f(layout.view(name), std::size_t(config.hidden2));
+}
+
+}  // namespace
+
+template <typename T>
+std::vector<T> BasicModel<T>::to_backend_layout(std::span<const T> keras) const {
+  require_flat_size(keras.size(), layout_.buffer_size());
+  std::vector<T> out(keras.begin(), keras.end());
+  if (!fused_) return out;
+  for_each_gate_view(layout_, config_, [&](const ParameterView& v, std::size_t hidden) {
+    math::interleave_gates<T>(keras.subspan(v.offset, v.size()), std::span<T>(out).subspan(v.offset, v.size()),
+                              std::size_t(v.rows), hidden);
+  });
+  return out;
+}
+
+template <typename T>
+std::vector<T> BasicModel<T>::to_keras_layout(std::span<const T> backend) const {
+  require_flat_size(backend.size(), layout_.buffer_size());
+  std::vector<T> out(backend.begin(), backend.end());
+  if (!fused_) return out;
+  for_each_gate_view(layout_, config_, [&](const ParameterView& v, std::size_t hidden) {
+    math::deinterleave_gates<T>(backend.subspan(v.offset, v.size()), std::span<T>(out).subspan(v.offset, v.size()),
+                                std::size_t(v.rows), hidden);
+  });
+  return out;
 }
 
 template <typename T>
@@ -220,18 +271,25 @@ void BasicModel<T>::require_targets(const char* what) const {
 }
 
 template <typename T>
-void BasicModel<T>::train_step(std::uint64_t dropout_seed, std::uint64_t step) {
-  require_targets("train_step");
+void BasicModel<T>::stage_dropout_offset(std::uint64_t step) {
   // The step's masks start at step << 32: a site never draws more than 2^32 values a step.
   const std::uint64_t offset = step << 32;
   backend_.copy_to_device(act_->dropout_offset.data(), &offset, sizeof offset);
+}
+
+template <typename T>
+void BasicModel<T>::train_step(std::uint64_t dropout_seed, std::uint64_t step) {
+  require_targets("train_step");
+  stage_dropout_offset(step);
   if (dropout_seed != recorded_seed_) {
     recorded_steps_.clear();
+    recorded_programs_.clear();
     recorded_seed_ = dropout_seed;
   }
+  const DropoutKey key{dropout_seed, rng_stream::dropout, 0, act_->dropout_offset.data()};
+  if (fused_) return run_fused(Program::training, key, nullptr);
   auto& recorded = recorded_steps_[batch_];
   if (!recorded) {
-    DropoutKey key{dropout_seed, rng_stream::dropout, 0, act_->dropout_offset.data()};
     const T grad_scale = T(1) / T(batch_);
     recorded = backend_.record([this, key, grad_scale] {
       forward(true, key);
@@ -244,8 +302,42 @@ void BasicModel<T>::train_step(std::uint64_t dropout_seed, std::uint64_t step) {
 }
 
 template <typename T>
+void BasicModel<T>::train_step(std::uint64_t dropout_seed, BasicAdamax<T>& optimizer) {
+  if (optimizer.size() != params_.size())
+    throw ShapeError("train_step: the optimiser holds " + std::to_string(optimizer.size()) +
+                     " moments for a model of " + std::to_string(params_.size()) + " parameters");
+  const std::uint64_t step = std::uint64_t(optimizer.steps_taken());
+  if (!fused_) {
+    train_step(dropout_seed, step);
+    optimizer.step(params_.data(), grads_.data());
+    return;
+  }
+  require_targets("train_step");
+  stage_dropout_offset(step);
+  const std::int64_t update = optimizer.steps_taken() + 1;  // Adamax counts steps from 1
+  backend_.copy_to_device(act_->adamax_step.data(), &update, sizeof update);
+  if (dropout_seed != recorded_seed_) {
+    recorded_steps_.clear();
+    recorded_programs_.clear();
+    recorded_seed_ = dropout_seed;
+  }
+  run_fused(Program::training, DropoutKey{dropout_seed, rng_stream::dropout, 0, act_->dropout_offset.data()},
+            &optimizer);
+  ++optimizer.steps_;  // the update ran inside the program
+}
+
+template <typename T>
+std::vector<ProgramOp> BasicModel<T>::training_program(std::uint64_t dropout_seed, BasicAdamax<T>* optimizer) {
+  if (!fused_) throw ConfigError("training_program: the " + backend_.name() + " backend runs the classic schedule");
+  require_targets("training_program");
+  return fused_program(Program::training, DropoutKey{dropout_seed, rng_stream::dropout, 0, act_->dropout_offset.data()},
+                       optimizer);
+}
+
+template <typename T>
 void BasicModel<T>::evaluate_step() {
   require_targets("evaluate_step");
+  if (fused_) return run_fused(Program::evaluation, DropoutKey{}, nullptr);
   forward(false, DropoutKey{});
   backend_.softmax_cross_entropy(batch_, config_.vocab, act_->logits.data(), act_->targets.data(), T(0), nullptr,
                                  act_->stats.data());
@@ -254,8 +346,12 @@ void BasicModel<T>::evaluate_step() {
 template <typename T>
 std::vector<T> BasicModel<T>::predict() {
   if (batch_ == 0) throw ShapeError("predict: no batch was set");
-  forward(false, DropoutKey{});
-  backend_.softmax(batch_, config_.vocab, act_->logits.data(), act_->probs.data());
+  if (fused_) {
+    run_fused(Program::prediction, DropoutKey{}, nullptr);
+  } else {
+    forward(false, DropoutKey{});
+    backend_.softmax(batch_, config_.vocab, act_->logits.data(), act_->probs.data());
+  }
   std::vector<T> probs(std::size_t(batch_) * std::size_t(config_.vocab));
   backend_.copy_to_host(probs.data(), act_->probs.data(), probs.size() * sizeof(T));
   return probs;

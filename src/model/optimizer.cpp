@@ -1,5 +1,6 @@
 #include "nocturne/optimizer.hpp"
 
+#include <atomic>
 #include <cmath>
 #include <string>
 
@@ -20,9 +21,29 @@ void validate(const AdamaxParams& p) {
 template <typename T>
 BasicAdamax<T>::BasicAdamax(BasicBackend<T>& backend, std::size_t size, const AdamaxParams& params)
     : backend_(backend), params_(params) {
+  static std::atomic<std::uint64_t> next_id{1};
+  id_ = next_id++;
   validate(params);
   m_ = backend.template allocate<T>(size);
   u_ = backend.template allocate<T>(size);
+}
+
+template <typename T>
+BasicAdamax<T>::BasicAdamax(BasicModel<T>& model, const AdamaxParams& params)
+    : BasicAdamax(model.backend(), model.parameters().size(), params) {
+  model_ = &model;
+}
+
+template <typename T>
+std::vector<T> BasicAdamax<T>::download_first_moment() {
+  std::vector<T> m = backend_.download(m_);
+  return model_ ? model_->to_keras_layout(m) : m;
+}
+
+template <typename T>
+std::vector<T> BasicAdamax<T>::download_infinity_norm() {
+  std::vector<T> u = backend_.download(u_);
+  return model_ ? model_->to_keras_layout(u) : u;
 }
 
 template <typename T>
@@ -38,8 +59,14 @@ void BasicAdamax<T>::restore(std::int64_t steps_taken, std::span<const T> first_
     throw ShapeError("optimiser state: expected " + std::to_string(m_.size()) + " values per moment, got " +
                      std::to_string(first_moment.size()) + " and " + std::to_string(infinity_norm.size()));
   if (steps_taken < 0) throw ShapeError("optimiser state: negative step count");
-  backend_.copy_to_device(m_.data(), first_moment.data(), first_moment.size_bytes());
-  backend_.copy_to_device(u_.data(), infinity_norm.data(), infinity_norm.size_bytes());
+  if (model_) {
+    const std::vector<T> m = model_->to_backend_layout(first_moment), u = model_->to_backend_layout(infinity_norm);
+    backend_.copy_to_device(m_.data(), m.data(), m.size() * sizeof(T));
+    backend_.copy_to_device(u_.data(), u.data(), u.size() * sizeof(T));
+  } else {
+    backend_.copy_to_device(m_.data(), first_moment.data(), first_moment.size_bytes());
+    backend_.copy_to_device(u_.data(), infinity_norm.data(), infinity_norm.size_bytes());
+  }
   steps_ = steps_taken;
 }
 

@@ -38,7 +38,7 @@ void TrainerConfig::validate() const {
 Trainer::Trainer(Model& model, const TrainerConfig& config)
     : model_(model),
       config_((config.validate(), config)),
-      optimizer_(model.backend(), model.parameters().size(), config.adamax) {
+      optimizer_(model, config.adamax) {
   if (config.batch > model.max_batch())
     throw ConfigError("batch size " + std::to_string(config.batch) + " exceeds the model's maximum batch " +
                       std::to_string(model.max_batch()));
@@ -77,8 +77,7 @@ EpochResult Trainer::train_epoch(const WindowSet& train, const WindowSet* valida
   for (std::int64_t step = 0; step < steps; ++step) {
     const int count = int(std::min<std::int64_t>(config_.batch, total - done));
     stage_batch(train, order, std::size_t(done), count);
-    model_.train_step(config_.seed, std::uint64_t(optimizer_.steps_taken()));
-    optimizer_.step(model_.parameters().data(), model_.gradients().data());
+    model_.train_step(config_.seed, optimizer_);  // forward, backward and the update
     done += count;
     const bool last = step + 1 == steps;
     if (!last && (step + 1) % config_.stats_every != 0) continue;

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <string>
 
+#include "math/sampling.hpp"
 #include "nocturne/error.hpp"
+#include "nocturne/generate.hpp"
 
 namespace nocturne {
 
@@ -13,12 +15,15 @@ template <typename T>
 struct BasicWindowPredictor<T>::State {
   Buffer<std::int32_t> tokens;  // [rows]
   Buffer<T> x;                  // [rows, F]
-  Buffer<T> h1[2], c1[2];       // [rows, H1]
-  Buffer<T> h2[2], c2[2];       // [rows, H2]
+  Buffer<T> h1[2], c1[2];       // [rows, H1]; fused: [rows + streams, H1], slot 0 zero
+  Buffer<T> h2[2], c2[2];       // [rows, H2]; fused: [rows + streams, H2]
   Buffer<T> gates;              // [rows, 4 max(H1, H2)]: scratch
   Buffer<T> y1, logits, probs;  // [streams, D], [streams, V] x2
   int current = 0;              // which of the two state buffers holds the state
   std::vector<std::int32_t> staged;
+  // Sampling on the device (fused path): the note being chosen, the choices.
+  Buffer<std::uint64_t> note;
+  Buffer<std::int32_t> chosen, history;  // [streams], [notes, streams]
 };
 
 template <typename T>
@@ -33,15 +38,20 @@ BasicWindowPredictor<T>::BasicWindowPredictor(BasicModel<T>& model, int streams)
   rows_ = int(rows);
   BasicBackend<T>& backend = model.backend();
   const std::size_t r = std::size_t(rows_), s = std::size_t(streams);
+  const std::size_t state_rows = model.fused() ? r + s : r;  // the fused path's zero slot 0
   state_ = std::make_unique<State>();
   State& st = *state_;
   st.tokens = backend.template allocate<std::int32_t>(r);
   st.x = backend.template allocate<T>(r * std::size_t(c.input_size()));
   for (int k = 0; k < 2; ++k) {
-    st.h1[k] = backend.template allocate<T>(r * std::size_t(c.hidden1));
-    st.c1[k] = backend.template allocate<T>(r * std::size_t(c.hidden1));
-    st.h2[k] = backend.template allocate<T>(r * std::size_t(c.hidden2));
-    st.c2[k] = backend.template allocate<T>(r * std::size_t(c.hidden2));
+    st.h1[k] = backend.template allocate<T>(state_rows * std::size_t(c.hidden1));
+    st.c1[k] = backend.template allocate<T>(state_rows * std::size_t(c.hidden1));
+    st.h2[k] = backend.template allocate<T>(state_rows * std::size_t(c.hidden2));
+    st.c2[k] = backend.template allocate<T>(state_rows * std::size_t(c.hidden2));
+  }
+  if (model.fused()) {
+    st.note = backend.template allocate<std::uint64_t>(1);
+    st.chosen = backend.template allocate<std::int32_t>(s);
   }
   st.gates = backend.template allocate<T>(r * 4 * std::size_t(std::max(c.hidden1, c.hidden2)));
   st.y1 = backend.template allocate<T>(s * std::size_t(c.dense));
@@ -65,7 +75,7 @@ void check_tokens(std::span<const std::int32_t> tokens, int vocab) {
 }  // namespace
 
 template <typename T>
-std::vector<T> BasicWindowPredictor<T>::start(std::span<const std::int32_t> windows) {
+void BasicWindowPredictor<T>::check_start(std::span<const std::int32_t> windows) const {
   const int w = model_.config().window;
   const std::size_t expected = std::size_t(streams_) * std::size_t(w);
   if (windows.size() != expected)
@@ -73,22 +83,36 @@ std::vector<T> BasicWindowPredictor<T>::start(std::span<const std::int32_t> wind
                      std::to_string(w) + " tokens (" + std::to_string(expected) + "), got " +
                      std::to_string(windows.size()));
   check_tokens(windows, model_.config().vocab);
+}
+
+// Every slot from a zero state, then W pushes of the windows' tokens.
+template <typename T>
+void BasicWindowPredictor<T>::prime(std::span<const std::int32_t> windows) {
+  const int w = model_.config().window;
   // Slots are zeroed as their windows begin; clearing everything as well
   // keeps the slots that never report (windows from before the start) finite
-  // and the run independent of what came before.
+  // and the run independent of what came before. On the fused path both
+  // state buffers: slot 0 of each must stay zero.
   State& st = *state_;
   BasicBackend<T>& backend = model_.backend();
-  for (Buffer<T>* b : {&st.h1[st.current], &st.c1[st.current], &st.h2[st.current], &st.c2[st.current]})
-    backend.fill(b->data(), b->size(), T(0));
+  for (int k = 0; k < 2; ++k) {
+    if (!model_.fused() && k != st.current) continue;
+    for (Buffer<T>* b : {&st.h1[k], &st.c1[k], &st.h2[k], &st.c2[k]}) backend.fill(b->data(), b->size(), T(0));
+  }
   pushed_ = 0;
   std::vector<std::int32_t> column(static_cast<std::size_t>(streams_));
   for (int t = 0; t < w; ++t) {
     for (std::size_t s = 0; s < column.size(); ++s) column[s] = windows[s * std::size_t(w) + std::size_t(t)];
     advance(column);
   }
-  return read_prediction();
 }
 
+template <typename T>
+std::vector<T> BasicWindowPredictor<T>::start(std::span<const std::int32_t> windows) {
+  check_start(windows);
+  prime(windows);
+  return read_prediction();
+}
 template <typename T>
 std::vector<T> BasicWindowPredictor<T>::push(std::span<const std::int32_t> tokens) {
   if (pushed_ < std::uint64_t(model_.config().window)) throw ShapeError("window predictor: push before start");
@@ -110,6 +134,14 @@ void BasicWindowPredictor<T>::advance(std::span<const std::int32_t> tokens) {
   const std::size_t s = std::size_t(streams_), rows = std::size_t(rows_);
   for (std::size_t row = 0; row < rows; ++row) st.staged[row] = tokens[row % s];
   backend.copy_to_device(st.tokens.data(), st.staged.data(), rows * sizeof(std::int32_t));
+  if (model_.fused()) {
+    std::vector<ProgramOp> ops;
+    add_step_ops(ops, st.current);
+    run_now(ops);
+    st.current = 1 - st.current;
+    ++pushed_;
+    return;
+  }
   if (c.input == InputMode::embedding)
     backend.embedding_forward(st.tokens.data(), rows, c.embedding_dim, model_.parameter("embedding"), st.x.data());
   else
@@ -140,6 +172,14 @@ std::vector<T> BasicWindowPredictor<T>::read_prediction() {
   BasicBackend<T>& backend = model_.backend();
   State& st = *state_;
   const std::size_t s = std::size_t(streams_);
+  std::vector<T> probs(s * std::size_t(c.vocab));
+  if (model_.fused()) {
+    std::vector<ProgramOp> ops;
+    add_head_op(ops, st.current);
+    run_now(ops);
+    backend.copy_to_host(probs.data(), st.probs.data(), probs.size() * sizeof(T));
+    return probs;
+  }
   const std::size_t slot = std::size_t(pushed_ % std::uint64_t(c.window));
   const T* last = st.h2[st.current].data() + slot * s * std::size_t(c.hidden2);
   backend.dense_forward(streams_, c.hidden2, c.dense, last, model_.parameter("dense1.W"),
@@ -147,9 +187,180 @@ std::vector<T> BasicWindowPredictor<T>::read_prediction() {
   backend.dense_forward(streams_, c.dense, c.vocab, st.y1.data(), model_.parameter("dense2.W"),
                         model_.parameter("dense2.b"), st.logits.data());
   backend.softmax(streams_, c.vocab, st.logits.data(), st.probs.data());
-  std::vector<T> probs(s * std::size_t(c.vocab));
   backend.copy_to_host(probs.data(), st.probs.data(), probs.size() * sizeof(T));
   return probs;
+}
+
+// ---- the fused path ---------------------------------------------------------
+// A note's work as program ops, all on branch 0 (each needs the one before);
+// push() runs them at once, generate() records them.
+
+template <typename T>
+void BasicWindowPredictor<T>::run_now(const std::vector<ProgramOp>& ops) {
+  for (const ProgramOp& op : ops) op.run();
+}
+
+// Every slot one step on: slots 0 .. W-1 of `from` (slot 0 zero) into slots
+// 1 .. W of the other buffer, both layers.
+template <typename T>
+void BasicWindowPredictor<T>::add_step_ops(std::vector<ProgramOp>& ops, int from) {
+  const ModelConfig& c = model_.config();
+  BasicBackend<T>& backend = model_.backend();
+  State& st = *state_;
+  const int to = 1 - from;
+  const std::size_t s = std::size_t(streams_), rows = std::size_t(rows_);
+  const std::int32_t* tokens = st.tokens.data();
+  T* x = st.x.data();
+  if (c.input == InputMode::embedding) {
+    const T* table = model_.parameter("embedding");
+    const int dim = c.embedding_dim;
+    ops.push_back({"embedding", 0, {}, {}, {}, [&backend, tokens, rows, dim, table, x] {
+                     backend.embedding_forward(tokens, rows, dim, table, x);
+                   }});
+  } else {
+    const int vocab = c.vocab;
+    ops.push_back({"scalar input", 0, {}, {}, {}, [&backend, tokens, rows, vocab, x] {
+                     backend.scalar_input(tokens, rows, vocab, x);
+                   }});
+  }
+  auto layer = [&](const char* name, int input, int hidden, const T* in, const char* w, const char* r, const char* b,
+                   Buffer<T>* h, Buffer<T>* cell) {
+    LstmStepForward<T> step;
+    step.batch = rows_;
+    step.input = input;
+    step.hidden = hidden;
+    step.x = in;
+    step.w = model_.parameter(w);
+    step.r = model_.parameter(r);
+    step.b = model_.parameter(b);
+    step.h_prev = h[from].data();
+    step.c_prev = cell[from].data();
+    step.h = h[to].data() + s * std::size_t(hidden);
+    step.c = cell[to].data() + s * std::size_t(hidden);
+    step.gates = st.gates.data();
+    ops.push_back({name, 0, {}, {}, {}, [&backend, step] { backend.lstm_step_forward(step); }});
+  };
+  layer("lstm1 step", c.input_size(), c.hidden1, x, "lstm1.W", "lstm1.R", "lstm1.b", st.h1, st.c1);
+  layer("lstm2 step", c.hidden1, c.hidden2, st.h1[to].data() + s * std::size_t(c.hidden1), "lstm2.W", "lstm2.R",
+        "lstm2.b", st.h2, st.c2);
+}
+
+// The probabilities of the windows that completed: slot W of buffer `at`.
+template <typename T>
+void BasicWindowPredictor<T>::add_head_op(std::vector<ProgramOp>& ops, int at) {
+  const ModelConfig& c = model_.config();
+  BasicBackend<T>& backend = model_.backend();
+  State& st = *state_;
+  const T* last = st.h2[at].data() + std::size_t(rows_) * std::size_t(c.hidden2);
+  const T *w1 = model_.parameter("dense1.W"), *b1 = model_.parameter("dense1.b"), *w2 = model_.parameter("dense2.W"),
+          *b2 = model_.parameter("dense2.b");
+  T *y1 = st.y1.data(), *logits = st.logits.data(), *probs = st.probs.data();
+  const int n = streams_, hidden2 = c.hidden2, dense = c.dense, vocab = c.vocab;
+  ops.push_back({"head", 0, {}, {}, {}, [&backend, n, hidden2, dense, vocab, last, w1, b1, w2, b2, y1, logits, probs] {
+                   backend.head_predict(n, hidden2, dense, vocab, last, w1, b1, w2, b2, y1, logits, probs);
+                 }});
+}
+
+template <typename T>
+bool BasicWindowPredictor<T>::samples_on_device() const {
+  return model_.fused();
+}
+
+template <typename T>
+std::vector<std::int32_t> BasicWindowPredictor<T>::generate(std::span<const std::int32_t> windows, int notes,
+                                                            const SamplingOptions& sampling, std::uint64_t seed,
+                                                            std::uint32_t first_stream,
+                                                            const std::function<void(int)>& on_read, int read_every) {
+  if (notes < 0) throw ConfigError("window predictor: notes must be >= 0, got " + std::to_string(notes));
+  if (read_every <= 0)
+    throw ConfigError("window predictor: read_every must be positive, got " + std::to_string(read_every));
+  sampling.validate();
+  const std::size_t s = std::size_t(streams_), vocab = std::size_t(model_.config().vocab);
+  std::vector<std::int32_t> out(std::size_t(notes) * s);
+  if (!samples_on_device()) {
+    std::vector<T> probs = start(windows);
+    std::vector<float> row(vocab);
+    std::vector<std::int32_t> chosen(s);
+    for (int k = 0; k < notes; ++k) {
+      for (std::size_t b = 0; b < s; ++b) {
+        std::copy(probs.begin() + std::ptrdiff_t(b * vocab), probs.begin() + std::ptrdiff_t((b + 1) * vocab),
+                  row.begin());
+        chosen[b] = choose_token(row, sampling, seed, first_stream + std::uint32_t(b), std::uint64_t(k));
+        out[std::size_t(k) * s + b] = chosen[b];
+      }
+      if (k + 1 < notes) probs = push(chosen);
+      if (on_read) on_read(k + 1);
+    }
+    return out;
+  }
+
+  check_start(windows);
+  prime(windows);
+  State& st = *state_;
+  BasicBackend<T>& backend = model_.backend();
+  {
+    std::vector<ProgramOp> head;
+    add_head_op(head, st.current);
+    run_now(head);
+  }
+  if (notes == 0) return out;
+  if (st.history.size() < out.size()) st.history = backend.template allocate<std::int32_t>(out.size());
+  const std::uint64_t zero = 0;
+  backend.copy_to_device(st.note.data(), &zero, sizeof zero);
+
+  SampleTokens<T> request;
+  request.streams = streams_;
+  request.vocab = int(vocab);
+  request.probs = st.probs.data();
+  request.greedy = sampling.greedy;
+  request.temperature = sampling.temperature;
+  request.top_k = sampling.top_k;
+  request.top_p = sampling.top_p;
+  request.seed = seed;
+  request.first_stream = first_stream;
+  request.note = st.note.data();
+  request.chosen = st.chosen.data();
+  request.tokens = st.tokens.data();  // the next note's input, every slot
+  request.slots = model_.config().window;
+  request.history = st.history.data();
+  request.history_notes = notes;
+  // Per direction: choose, push the choice through every slot, predict. The
+  // last note only chooses.
+  auto sample = [&](std::vector<ProgramOp>& ops) {
+    ops.push_back({"sample", 0, {}, {}, {}, [&backend, request] { backend.sample_tokens(request); }});
+  };
+  std::unique_ptr<Replayable> note_programs[2], last_note;
+  for (int from = 0; from < 2; ++from) {
+    std::vector<ProgramOp> ops;
+    sample(ops);
+    add_step_ops(ops, from);
+    add_head_op(ops, 1 - from);
+    note_programs[from] = backend.record_program(std::move(ops));
+  }
+  std::vector<ProgramOp> last_ops;
+  sample(last_ops);
+  last_note = backend.record_program(std::move(last_ops));
+
+  int read = 0;
+  for (int k = 0; k < notes; ++k) {
+    if (k + 1 < notes) {
+      note_programs[st.current]->replay();
+      st.current = 1 - st.current;
+      ++pushed_;
+    } else {
+      last_note->replay();
+    }
+    if ((k + 1) % read_every != 0 && k + 1 < notes) continue;
+    const std::size_t first = std::size_t(read) * s, count = std::size_t(k + 1 - read) * s;
+    backend.copy_to_host(out.data() + first, st.history.data() + first, count * sizeof(std::int32_t));
+    for (std::size_t i = first; i < first + count; ++i)
+      if (out[i] == math::kNoToken)
+        throw ConfigError("generate: the prediction of stream " + std::to_string(i % s) + " at note " +
+                          std::to_string(i / s) + " has no positive finite probability");
+    read = k + 1;
+    if (on_read) on_read(read);
+  }
+  return out;
 }
 
 template class BasicWindowPredictor<float>;

@@ -219,3 +219,18 @@ TEST_CASE("an unwritable output folder is named", "[cli][errors]") {
   expect_one_line_error("train --data demo --out " + quote((dir.path / "plain-file" / "run").string()) + " " + kTiny,
                         {"plain-file", "cannot create the run folder"});
 }
+
+TEST_CASE("--precision and --lstm-impl: unknown values and impossible pairs are one-line errors", "[cli][errors]") {
+  TempDir dir;
+  expect_one_line_error("train --data demo --precision fp16 --out " + quote((dir.path / "p").string()),
+                        {"--precision", "'fp16'", "fp32, tf32 or bf16"});
+  expect_one_line_error("train --data demo --lstm-impl turbo --out " + quote((dir.path / "l").string()),
+                        {"--lstm-impl", "'turbo'", "classic, fused or cudnn"});
+  expect_one_line_error("train --data demo --lstm-impl cudnn --precision bf16 --out " +
+                            quote((dir.path / "c").string()),
+                        {"--precision bf16", "--lstm-impl cudnn"});
+  expect_one_line_error("generate --model nowhere.ckpt --device cpu --precision tf16", {"nowhere.ckpt"});
+  CHECK_FALSE(fs::exists(dir.path / "p"));
+  CHECK_FALSE(fs::exists(dir.path / "l"));
+  CHECK_FALSE(fs::exists(dir.path / "c"));
+}

@@ -85,3 +85,28 @@ TEST_CASE("resume refuses data whose counts match but whose windows changed (fil
   fs::rename(data / "zz-demo-01.mid", data / "demo-01.mid");
   CHECK(run_cli("train --resume " + quote(run.string()) + " --epochs 2").exit_code == 0);
 }
+
+TEST_CASE("the run keeps its precision when resumed; --precision and --lstm-impl may change it", "[cli][resume]") {
+  TempDir dir;
+  const fs::path run = dir.path / "run";
+  const RunResult a = run_cli("train --data demo --out " + quote(run.string()) + " " + kTiny +
+                              " --epochs 1 --precision bf16 --lstm-impl fused");
+  INFO(a.out << a.err);
+  REQUIRE(a.exit_code == 0);
+  CHECK(a.out.find("cpu (fused LSTM, emulated bf16") != std::string::npos);
+  CHECK(a.out.find("is an emulation") != std::string::npos);
+  CHECK(read_text(run / "config.json").find("\"precision\": \"bf16\"") != std::string::npos);
+  // No --precision: the run's bf16; the LSTM implementation is this call's (classic by default).
+  const RunResult b = run_cli("train --resume " + quote(run.string()) + " --epochs 2 --threads 1");
+  INFO(b.out << b.err);
+  REQUIRE(b.exit_code == 0);
+  CHECK(b.out.find("on cpu (emulated bf16") != std::string::npos);
+  // Given: it changes, and the run remembers the change.
+  const RunResult c = run_cli("train --resume " + quote(run.string()) + " --epochs 3 --threads 1 --precision fp32 "
+                              "--lstm-impl ours");
+  INFO(c.out << c.err);
+  REQUIRE(c.exit_code == 0);
+  CHECK(c.out.find("emulat") == std::string::npos);
+  CHECK(read_text(run / "config.json").find("\"precision\": \"fp32\"") != std::string::npos);
+  CHECK(nocturne::load_checkpoint(run / "last.ckpt").epochs_done == 3);
+}

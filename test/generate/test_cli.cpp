@@ -195,6 +195,35 @@ TEST_CASE("generate writes WAV audio of the documented length when FluidSynth is
   CHECK(fs::file_size(dir / "output-01.wav") == 44 + std::uintmax_t(wav_frame_count(midi)) * 4);
 }
 
+TEST_CASE("generate and evaluate on the fused path and in an emulated precision") {
+  // The fused path samples on the device (here the CPU's): the same tokens as the classic path.
+  const Result a =
+      run("generate " + model_arg() + out_arg("classic") + "--notes 40 --top-k 5 --seed 3 --no-audio --no-score");
+  const Result b = run("generate " + model_arg() + out_arg("fused") +
+                       "--notes 40 --top-k 5 --seed 3 --no-audio --no-score --lstm-impl fused");
+  INFO(a.out << a.err << b.out << b.err);
+  REQUIRE(a.code == 0);
+  REQUIRE(b.code == 0);
+  CHECK(b.out.find("fused LSTM") != std::string::npos);
+  CHECK(tokens_json(root() / "fused" / "output-01.tokens.json")["generated"] ==
+        tokens_json(root() / "classic" / "output-01.tokens.json")["generated"]);
+  const Result t =
+      run("generate " + model_arg() + out_arg("tf32") + "--notes 10 --no-audio --no-score --precision tf32");
+  INFO(t.out << t.err);
+  REQUIRE(t.code == 0);
+  CHECK(t.err.find("nocturne: note: --precision tf32 on the CPU is an emulation") != std::string::npos);
+  const Result e = run("evaluate " + model_arg() + "--json --precision bf16 --lstm-impl fused");
+  const Result f = run("evaluate " + model_arg() + "--json");
+  INFO(e.out << e.err << f.out);
+  REQUIRE(e.code == 0);
+  REQUIRE(f.code == 0);
+  const double reduced = json::parse(e.out)["cross_entropy"].get<double>();
+  const double fp32 = json::parse(f.out)["cross_entropy"].get<double>();
+  CHECK(reduced == Approx(fp32).epsilon(1e-2));
+  CHECK(reduced != fp32);
+  CHECK(e.err.find("emulation") != std::string::npos);
+}
+
 TEST_CASE("generate fails in one line on a bad primer or model") {
   const Result r = run("generate " + model_arg() + out_arg("bad") + "--notes 5 --primer \"tokens:Q9\"");
   CHECK(r.code == 1);

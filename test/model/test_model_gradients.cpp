@@ -42,9 +42,10 @@ constexpr double kTolerance = 1e-6;
 constexpr double kFloor = 1e-3;
 
 // Checks every entry of every view of a double model against central
-// differences of the loss of train_step(kDropoutSeed, kStep).
-void check_gradients(InputMode input, double dropout) {
-  auto backend = make_cpu_backend_double();
+// differences of the loss of train_step(kDropoutSeed, kStep), on the classic
+// path or the fused one (its step program; the views in Keras' layout).
+void check_gradients(InputMode input, double dropout, bool fused = false) {
+  auto backend = make_cpu_backend_double(CpuOptions{MathMode::strict_fp32, fused, ProgramOrder::wavefront});
   const ModelConfig config = small_config(input, dropout);
   BasicModel<double> model(*backend, config, kBatch);
   std::vector<double> params = random_parameters<double>(model.layout(), 11, 0.5);
@@ -73,7 +74,8 @@ void check_gradients(InputMode input, double dropout) {
     }
     const std::vector<double> got = view_values(analytic, v);
     const ErrorMeasure e = compare(got, numeric, kFloor);
-    INFO("input " << input_mode_name(input) << ", dropout " << dropout << ", view " << v.name << " (" << v.size()
+    INFO((fused ? "fused" : "classic") << " path, input " << input_mode_name(input) << ", dropout " << dropout
+                                       << ", view " << v.name << " (" << v.size()
                   << " entries): normwise " << e.normwise << ", elementwise " << e.elementwise << " at "
                   << e.worst << " (analytic " << got[e.worst] << ", numeric " << numeric[e.worst]
                   << "), max abs " << e.max_abs);
@@ -107,6 +109,12 @@ TEST_CASE("gradients match central differences: embedding input, no dropout", "[
 TEST_CASE("gradients match central differences: embedding input, dropout 0.25 with fixed masks",
           "[model][gradients]") {
   check_gradients(InputMode::embedding, 0.25);
+}
+
+TEST_CASE("fused path: gradients match central differences, scalar and embedding input, dropout off and on",
+          "[model][gradients][fused]") {
+  for (InputMode input : {InputMode::scalar, InputMode::embedding})
+    for (double dropout : {0.0, 0.25}) check_gradients(input, dropout, true);
 }
 
 TEST_CASE("a recorded training step sees parameters uploaded after it was recorded", "[model]") {

@@ -1,0 +1,359 @@
+// The fused path (one step program per training step, gate-interleaved
+// weights, Adamax inside the program) against the classic path: in double the
+// loss, the gradients and several Adamax steps agree to rounding; the layout
+// conversion is exact; a checkpoint written from a fused run serves a classic
+// model; resuming a fused run is exact; and the wavefront order gives the
+// bits of the list order. (Finite differences of the fused path's gradients:
+// test_model_gradients.cpp.)
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "cpu/cpu_kernels.hpp"
+#include "model_test_support.hpp"
+#include "nocturne/backend.hpp"
+#include "nocturne/checkpoint.hpp"
+#include "nocturne/error.hpp"
+#include "nocturne/model.hpp"
+#include "nocturne/optimizer.hpp"
+#include "nocturne/trainer.hpp"
+
+using namespace nocturne;
+using nocturne::test::compare;
+using nocturne::test::random_batch;
+using nocturne::test::random_parameters;
+using nocturne::test::small_config;
+using nocturne::test::train_step_loss;
+using nocturne::test::view_values;
+
+namespace {
+
+constexpr std::uint64_t kSeed = 1234;
+// Double sums in another order (interleaved GEMM columns, partial sums by
+// step and block): a few ulp of the largest term, far below 1e-12.
+constexpr double kAgreement = 1e-12;
+
+CpuOptions fused_options(ProgramOrder order = ProgramOrder::list) {
+  return CpuOptions{MathMode::strict_fp32, true, order};
+}
+
+// Every view of two flat buffers (Keras' layout) within `tolerance`, normwise and elementwise.
+void check_views_agree(const ParameterLayout& layout, const std::vector<double>& got, const std::vector<double>& want,
+                       double tolerance, const std::string& what) {
+  for (const ParameterView& v : layout.views()) {
+    const auto e = compare(view_values(got, v), view_values(want, v), 1e-6);
+    INFO(what << ", view " << v.name << ": normwise " << e.normwise << ", elementwise " << e.elementwise);
+    CHECK(e.normwise <= tolerance);
+    CHECK(e.elementwise <= 1e3 * tolerance);
+  }
+}
+
+// A repeating phrase over the vocabulary, windows at every start.
+struct Windows {
+  std::vector<std::int32_t> tokens;
+  std::vector<std::int64_t> starts;
+  WindowSet set() const { return WindowSet{tokens, starts}; }
+};
+
+Windows phrase_windows(int vocab, int window, std::size_t length) {
+  Windows w;
+  for (std::size_t i = 0; i < length; ++i) w.tokens.push_back(std::int32_t((i * 5 + i / 3) % std::size_t(vocab)));
+  for (std::int64_t s = 0; s + window < std::int64_t(length); ++s) w.starts.push_back(s);
+  return w;
+}
+
+}  // namespace
+
+TEST_CASE("fused and classic paths: the same loss and gradients in double", "[model][fused]") {
+  auto classic_backend = make_cpu_backend_double();
+  auto fused_backend = make_cpu_backend_double(fused_options());
+  for (InputMode input : {InputMode::scalar, InputMode::embedding})
+    for (double dropout : {0.0, 0.25})
+      for (int batch : {3, 70}) {  // 70 rows: two blocks of partial sums
+        const ModelConfig config = small_config(input, dropout);
+        BasicModel<double> classic(*classic_backend, config, batch), fused(*fused_backend, config, batch);
+        REQUIRE(!classic.fused());
+        REQUIRE(fused.fused());
+        const auto params = random_parameters<double>(classic.layout(), 21, 0.5);
+        classic.upload_parameters(params);
+        fused.upload_parameters(params);
+        const auto b = random_batch(config, batch, 22);
+        classic.set_batch(b.tokens, b.targets);
+        fused.set_batch(b.tokens, b.targets);
+        const double want = train_step_loss(classic, kSeed, 9), got = train_step_loss(fused, kSeed, 9);
+        const std::string what = std::string(input_mode_name(input)) + ", dropout " + std::to_string(dropout) +
+                                 ", batch " + std::to_string(batch);
+        INFO(what << ": loss " << got << " against " << want);
+        CHECK(std::abs(got - want) <= kAgreement * want);
+        check_views_agree(classic.layout(), fused.download_gradients(), classic.download_gradients(), kAgreement,
+                          what);
+        // Evaluation and prediction (forward-only programs) agree too.
+        classic.reset_stats();
+        fused.reset_stats();
+        classic.evaluate_step();
+        fused.evaluate_step();
+        const BatchStats ce = classic.read_stats(), fe = fused.read_stats();
+        CHECK(std::abs(fe.loss_sum - ce.loss_sum) <= kAgreement * ce.loss_sum);
+        CHECK(fe.correct == ce.correct);
+        const auto pc = classic.predict(), pf = fused.predict();
+        CHECK(nocturne::test::compare(pf, pc, 0).normwise <= kAgreement);
+      }
+}
+
+TEST_CASE("fused and classic paths: several Adamax steps agree in double, the update inside the program",
+          "[model][fused][optimizer]") {
+  auto classic_backend = make_cpu_backend_double();
+  auto fused_backend = make_cpu_backend_double(fused_options(ProgramOrder::wavefront));
+  for (InputMode input : {InputMode::scalar, InputMode::embedding}) {
+    const ModelConfig config = small_config(input, 0.2);
+    BasicModel<double> classic(*classic_backend, config, 4), fused(*fused_backend, config, 4);
+    const auto params = random_parameters<double>(classic.layout(), 31, 0.5);
+    classic.upload_parameters(params);
+    fused.upload_parameters(params);
+    AdamaxParams hp;
+    hp.learning_rate = 0.05;  // steps large enough to move every parameter visibly
+    BasicAdamax<double> classic_opt(classic, hp), fused_opt(fused, hp);
+    for (int step = 0; step < 6; ++step) {
+      const auto b = random_batch(config, step % 2 ? 4 : 3, 40 + std::uint64_t(step));  // two batch sizes
+      classic.set_batch(b.tokens, b.targets);
+      fused.set_batch(b.tokens, b.targets);
+      classic.reset_stats();
+      fused.reset_stats();
+      classic.train_step(kSeed, classic_opt);
+      fused.train_step(kSeed, fused_opt);
+      const double want = classic.read_stats().loss_sum;
+      CHECK(std::abs(fused.read_stats().loss_sum - want) <= kAgreement * want);
+    }
+    CHECK(fused_opt.steps_taken() == 6);
+    CHECK(classic_opt.steps_taken() == 6);
+    const std::string what = std::string(input_mode_name(input)) + " after 6 steps";
+    const auto moved = classic.download_parameters();
+    CHECK(compare(moved, params, 0).normwise > 1e-3);  // the optimiser did move them
+    check_views_agree(classic.layout(), fused.download_parameters(), moved, kAgreement, what + ", parameters");
+    check_views_agree(classic.layout(), fused_opt.download_first_moment(), classic_opt.download_first_moment(),
+                      kAgreement, what + ", first moment");
+    check_views_agree(classic.layout(), fused_opt.download_infinity_norm(), classic_opt.download_infinity_norm(),
+                      kAgreement, what + ", infinity norm");
+  }
+}
+
+TEST_CASE("the gate interleave of parameters, gradients and moments round-trips bit for bit", "[model][fused]") {
+  auto backend = make_cpu_backend(fused_options());
+  for (InputMode input : {InputMode::scalar, InputMode::embedding}) {
+    const ModelConfig config = small_config(input, 0.1);
+    Model model(*backend, config, 3);
+    const auto keras = random_parameters<float>(model.layout(), 51, 0.5);
+    model.upload_parameters(keras);
+    CHECK(model.download_parameters() == keras);
+    CHECK(model.to_keras_layout(model.to_backend_layout(keras)) == keras);
+    // On the device the lstm views hold gate g of unit u at column 4 u + g; the others are untouched.
+    const std::vector<float> raw = backend->download(model.parameters());
+    CHECK(raw != keras);
+    for (const ParameterView& v : model.layout().views()) {
+      const bool lstm = v.name.rfind("lstm", 0) == 0;
+      const std::size_t hidden = std::size_t(v.name[4] == '1' ? config.hidden1 : config.hidden2);
+      for (std::size_t row = 0; row < std::size_t(v.rows); ++row)
+        for (std::size_t col = 0; col < std::size_t(v.cols); ++col) {
+          const std::size_t device_col = lstm ? (col % hidden) * 4 + col / hidden : col;
+          REQUIRE(raw[v.offset + row * std::size_t(v.cols) + device_col] ==
+                  keras[v.offset + row * std::size_t(v.cols) + col]);
+        }
+    }
+    // The optimiser's moments convert the same way.
+    Adamax opt(model, AdamaxParams{});
+    const auto m = random_parameters<float>(model.layout(), 52, 0.1);
+    const auto u = random_parameters<float>(model.layout(), 53, 1.0);
+    opt.restore(7, m, u);
+    CHECK(opt.download_first_moment() == m);
+    CHECK(opt.download_infinity_norm() == u);
+    CHECK(opt.steps_taken() == 7);
+    // Gradients come back in Keras' layout: those of a classic float model (to rounding).
+    auto classic_backend = make_cpu_backend();
+    Model classic(*classic_backend, config, 3);
+    classic.upload_parameters(keras);
+    const auto b = random_batch(config, 3, 54);
+    model.set_batch(b.tokens, b.targets);
+    classic.set_batch(b.tokens, b.targets);
+    train_step_loss(model, kSeed, 1);
+    train_step_loss(classic, kSeed, 1);
+    const auto gf = model.download_gradients(), gc = classic.download_gradients();
+    CHECK(compare(std::vector<double>(gf.begin(), gf.end()), std::vector<double>(gc.begin(), gc.end()), 0).normwise <
+          1e-5);
+  }
+  CHECK_THROWS_AS(Model(*backend, small_config(InputMode::scalar, 0.0), 2).to_backend_layout(std::vector<float>(3)),
+                  ShapeError);
+}
+
+TEST_CASE("a checkpoint from a fused run serves a classic model with the same predictions", "[model][fused]") {
+  auto fused_backend = make_cpu_backend(fused_options());
+  auto classic_backend = make_cpu_backend();
+  ModelConfig config = small_config(InputMode::scalar, 0.1);
+  config.vocab = 9;
+  const Windows data = phrase_windows(config.vocab, config.window, 120);
+  Model fused(*fused_backend, config, 16);
+  fused.initialize(3);
+  TrainerConfig tc;
+  tc.batch = 16;
+  Trainer trainer(fused, tc);
+  for (int e = 0; e < 2; ++e) trainer.train_epoch(data.set());
+
+  Checkpoint checkpoint;
+  checkpoint.model = config;
+  checkpoint.trainer = tc;
+  for (int v = 0; v < config.vocab; ++v) checkpoint.vocabulary.push_back("s" + std::to_string(v));
+  checkpoint.epochs_done = trainer.epochs_done();
+  checkpoint.optimizer_steps = trainer.optimizer().steps_taken();
+  checkpoint.parameters = fused.download_parameters();
+  checkpoint.first_moment = trainer.optimizer().download_first_moment();
+  checkpoint.infinity_norm = trainer.optimizer().download_infinity_norm();
+  const Checkpoint loaded = decode_checkpoint(encode_checkpoint(checkpoint), "fused.ckpt");
+
+  Model classic(*classic_backend, config, 16);
+  classic.upload_parameters(loaded.parameters);
+  CHECK(classic.download_parameters() == fused.download_parameters());
+  std::vector<std::int32_t> staged;  // time-major windows 0..15
+  for (int t = 0; t < config.window; ++t)
+    for (int k = 0; k < 16; ++k) staged.push_back(data.tokens[std::size_t(data.starts[std::size_t(k)] + t)]);
+  classic.set_batch(staged, {});
+  fused.set_batch(staged, {});
+  const auto pc = classic.predict(), pf = fused.predict();
+  double worst = 0;
+  for (std::size_t i = 0; i < pc.size(); ++i) worst = std::max(worst, double(std::abs(pc[i] - pf[i])));
+  INFO("largest probability difference " << worst);
+  CHECK(worst < 1e-6);
+  for (int k = 0; k < 16; ++k) {
+    const auto row_c = pc.begin() + k * config.vocab, row_f = pf.begin() + k * config.vocab;
+    CHECK(std::max_element(row_c, row_c + config.vocab) - row_c ==
+          std::max_element(row_f, row_f + config.vocab) - row_f);
+  }
+}
+
+TEST_CASE("resuming a fused run from its checkpoint is exact", "[model][fused][trainer]") {
+  auto backend = make_cpu_backend(fused_options(ProgramOrder::wavefront));
+  const ModelConfig config = small_config(InputMode::embedding, 0.2);
+  const Windows data = phrase_windows(config.vocab, config.window, 90);
+  TrainerConfig tc;
+  tc.batch = 8;
+  tc.seed = 5;
+
+  Model straight(*backend, config, 8);
+  straight.initialize(4);
+  Trainer a(straight, tc);
+  a.train_epoch(data.set());
+  const double second = a.train_epoch(data.set()).loss;
+
+  Model first(*backend, config, 8);
+  first.initialize(4);
+  Trainer b(first, tc);
+  b.train_epoch(data.set());
+  Checkpoint c;
+  c.model = config;
+  c.trainer = tc;
+  for (int v = 0; v < config.vocab; ++v) c.vocabulary.push_back("s" + std::to_string(v));
+  c.epochs_done = b.epochs_done();
+  c.optimizer_steps = b.optimizer().steps_taken();
+  c.parameters = first.download_parameters();
+  c.first_moment = b.optimizer().download_first_moment();
+  c.infinity_norm = b.optimizer().download_infinity_norm();
+  const Checkpoint loaded = decode_checkpoint(encode_checkpoint(c), "resume.ckpt");
+
+  Model resumed(*backend, config, 8);
+  resumed.upload_parameters(loaded.parameters);
+  Trainer r(resumed, tc);
+  r.optimizer().restore(loaded.optimizer_steps, loaded.first_moment, loaded.infinity_norm);
+  r.set_epochs_done(loaded.epochs_done);
+  CHECK(r.train_epoch(data.set()).loss == second);
+  CHECK(resumed.download_parameters() == straight.download_parameters());
+  CHECK(r.optimizer().download_first_moment() == a.optimizer().download_first_moment());
+  CHECK(r.optimizer().download_infinity_norm() == a.optimizer().download_infinity_norm());
+  CHECK(r.optimizer().steps_taken() == a.optimizer().steps_taken());
+}
+
+TEST_CASE("the wavefront order trains bit for bit as the list order does", "[model][fused][wavefront]") {
+  auto list = make_cpu_backend(fused_options(ProgramOrder::list));
+  auto wave = make_cpu_backend(fused_options(ProgramOrder::wavefront));
+  for (InputMode input : {InputMode::scalar, InputMode::embedding}) {
+    const ModelConfig config = small_config(input, 0.2);
+    const Windows data = phrase_windows(config.vocab, config.window, 70);
+    TrainerConfig tc;
+    tc.batch = 8;
+    struct Run {
+      std::vector<double> losses;
+      std::vector<float> params, grads, m, u;
+    };
+    auto run = [&](BasicBackend<float>& backend) {
+      Model model(backend, config, 8);
+      model.initialize(6);
+      Trainer trainer(model, tc);
+      Run out;
+      for (int e = 0; e < 2; ++e)
+        trainer.train_epoch(data.set(), nullptr, [&](const Progress& p) {
+          out.losses.push_back(p.loss);
+          return true;
+        });
+      out.params = model.download_parameters();
+      out.grads = model.download_gradients();
+      out.m = trainer.optimizer().download_first_moment();
+      out.u = trainer.optimizer().download_infinity_norm();
+      // The two orders are different orders of the same program.
+      const auto b = random_batch(config, 8, 3);
+      model.set_batch(b.tokens, b.targets);
+      const std::vector<ProgramOp> program = model.training_program(1, &trainer.optimizer());
+      std::vector<std::size_t> identity(program.size());
+      std::iota(identity.begin(), identity.end(), std::size_t{0});
+      CHECK(cpu::program_order(program, ProgramOrder::list) == identity);
+      CHECK(cpu::program_order(program, ProgramOrder::wavefront) != identity);
+      return out;
+    };
+    const Run a = run(*list), b = run(*wave);
+    INFO(input_mode_name(input));
+    REQUIRE(a.losses.size() == 18);  // 65 windows, batches of 8: 9 steps an epoch
+    CHECK(a.losses == b.losses);
+    CHECK(a.params == b.params);
+    CHECK(a.grads == b.grads);
+    CHECK(a.m == b.m);
+    CHECK(a.u == b.u);
+  }
+}
+
+TEST_CASE("fused path: a batch below max_batch trains as a model sized for it; uploads reach recorded programs",
+          "[model][fused]") {
+  auto backend = make_cpu_backend_double(fused_options());
+  const ModelConfig config = small_config(InputMode::scalar, 0.2);
+  const auto p0 = random_parameters<double>(ParameterLayout(config), 61, 0.5);
+  const auto p1 = random_parameters<double>(ParameterLayout(config), 62, 0.5);
+  const auto small = random_batch(config, 3, 63), big = random_batch(config, 5, 64);
+  BasicModel<double> exact(*backend, config, 3), roomy(*backend, config, 5);
+  exact.upload_parameters(p0);
+  roomy.upload_parameters(p0);
+  exact.set_batch(small.tokens, small.targets);
+  const double want = train_step_loss(exact, kSeed, 2);
+  roomy.set_batch(big.tokens, big.targets);
+  const double big_loss = train_step_loss(roomy, kSeed, 2);
+  roomy.set_batch(small.tokens, small.targets);
+  CHECK(train_step_loss(roomy, kSeed, 2) == want);
+  CHECK(roomy.download_gradients() == exact.download_gradients());
+  roomy.set_batch(big.tokens, big.targets);
+  CHECK(train_step_loss(roomy, kSeed, 2) == big_loss);
+  // New parameters after recording are read by the replay.
+  roomy.upload_parameters(p1);
+  const double moved = train_step_loss(roomy, kSeed, 2);
+  BasicModel<double> fresh(*backend, config, 5);
+  fresh.upload_parameters(p1);
+  fresh.set_batch(big.tokens, big.targets);
+  CHECK(moved != big_loss);
+  CHECK(train_step_loss(fresh, kSeed, 2) == moved);
+  // The step's masks follow (seed, step), on every replay.
+  CHECK(train_step_loss(roomy, kSeed, 3) != moved);
+  CHECK(train_step_loss(roomy, kSeed, 2) == moved);
+  // The program is only for the fused path.
+  auto classic_backend = make_cpu_backend_double();
+  BasicModel<double> classic(*classic_backend, config, 3);
+  classic.set_batch(small.tokens, small.targets);
+  CHECK_THROWS_AS(classic.training_program(1, nullptr), ConfigError);
+}
