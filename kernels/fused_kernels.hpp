@@ -7,7 +7,7 @@
 //
 // Files: lstm_step_forward.cu, lstm_step_backward.cu (the recurrent GEMM tile
 // with the LSTM cell in its epilogue, in three operand precisions),
-// lstm_partials.cu, head.cu, adamax_device.cu, sampling.cu, slots.cu. Their
+// lstm_partials.cu, head.cu, adamax_device.cu, sampling.cu. Their
 // tile and partition arithmetic is in fused_tiling.hpp (constexpr, tested on
 // the host for every shape the model uses).
 
@@ -54,12 +54,5 @@ void adamax_device_step(const Launch& launch, std::size_t n, float* params, cons
 // ---- sampling.cu ----------------------------------------------------------------
 // SampleTokens: one block per stream, math/sampling.hpp's steps.
 void sample_tokens(const Launch& launch, const SampleTokens<float>& request);
-
-// ---- slots.cu -------------------------------------------------------------------
-// BasicBackend::zero_slot_rows for up to kMaxSlotBuffers buffers (more: ShapeError);
-// data and cols are host arrays of `buffers` device pointers and widths.
-inline constexpr int kMaxSlotBuffers = 4;
-void zero_slot_rows(const Launch& launch, const std::uint64_t* counter, int slots, int rows, int buffers,
-                    float* const* data, const int* cols);
 
 }  // namespace nocturne::kernels

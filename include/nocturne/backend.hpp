@@ -258,11 +258,6 @@ class BasicBackend {
   virtual void adamax_device_step(std::size_t n, T* params, const T* grads, T* m, T* u, const AdamaxParams& hp,
                                   const std::int64_t* step_on_device);
   virtual void sample_tokens(const SampleTokens<T>& request);
-  // Zeroes rows [s * rows, (s + 1) * rows) of every buffer [slots * rows,
-  // cols[k]] in `buffers`, s = *counter % slots, read when the op runs (the
-  // window predictor's slot that starts its window at this token).
-  virtual void zero_slot_rows(const std::uint64_t* counter, int slots, int rows, std::span<T* const> buffers,
-                              std::span<const int> cols);
 };
 
 using Backend = BasicBackend<float>;

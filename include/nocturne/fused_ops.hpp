@@ -40,7 +40,8 @@ struct LstmStepForward {
   // h[n, u] * (keep ? 1 / (1 - p) : 0), keep = math::dropout_keep at element
   // index `dropout_index + n * H + u` of `dropout` (offset and offset_on_device
   // added as for dropout_forward). dropout_index = t * N * H draws exactly the
-  // mask dropout_forward draws over the whole [T, N, H] sequence.
+  // mask dropout_forward draws over the whole [T, N, H] sequence. Without a
+  // key h_dropped is a copy of h.
   T* h_dropped = nullptr;  // [N, H] out, or null for none
   const DropoutKey* dropout = nullptr;
   T dropout_p = 0;

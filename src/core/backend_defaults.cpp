@@ -65,11 +65,6 @@ template <typename T>
 void BasicBackend<T>::sample_tokens(const SampleTokens<T>&) {
   no_fused_path(name(), "sample_tokens");
 }
-template <typename T>
-void BasicBackend<T>::zero_slot_rows(const std::uint64_t*, int, int, std::span<T* const>, std::span<const int>) {
-  no_fused_path(name(), "zero_slot_rows");
-}
-
 template class BasicBackend<float>;
 template class BasicBackend<double>;
 

@@ -4,9 +4,11 @@
 // fails the same way on both (ShapeError or ConfigError naming the op and the
 // argument).
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 
 #include "core/op_checks.hpp"
@@ -31,10 +33,7 @@ void lstm_step_forward(const LstmStepForward<T>& s) {
   require_pointer(op, "h", s.h);
   require_pointer(op, "c", s.c);
   require_pointer(op, "gates", s.gates);
-  if (s.h_dropped) {
-    require_pointer(op, "dropout (with h_dropped)", s.dropout);
-    dropout_probability(op, double(s.dropout_p));
-  }
+  if (s.dropout) dropout_probability(op, double(s.dropout_p));
 }
 
 template <typename T>
@@ -48,23 +47,17 @@ void lstm_step_backward(const LstmStepBackward<T>& s, int partial_blocks) {
   require_pointer(op, "dgates", s.dgates);
   require_pointer(op, "db_partial", s.db_partial);
   require(partial_blocks > 0, op, "no partial-sum blocks");
-  if (s.dropout_p != T(0)) {
-    require_pointer(op, "dropout (with dropout_p)", s.dropout);
-    dropout_probability(op, double(s.dropout_p));
-  }
+  if (s.dropout) dropout_probability(op, double(s.dropout_p));
   if (s.x) require_pointer(op, "dw_partial (with x)", s.dw_partial);
 }
 
-[[nodiscard]] inline bool lstm_partials_reduce(int steps, int blocks, int cols, const void* partials,
-                                               const void* out) {
+inline void lstm_partials_reduce(int steps, int blocks, int cols, const void* partials, const void* out) {
   const char* op = "lstm_partials_reduce";
   require_positive(op, "steps", steps);
   require_positive(op, "blocks", blocks);
-  if (cols == 0) return false;
   require_positive(op, "cols", cols);
   require_pointer(op, "partials", partials);
   require_pointer(op, "out", out);
-  return true;
 }
 
 template <typename T>
@@ -107,23 +100,14 @@ void sample_tokens(const SampleTokens<T>& r) {
   require_pointer(op, "note", r.note);
   require_pointer(op, "chosen", r.chosen);
   if (r.tokens) require_positive(op, "slots (with tokens)", r.slots);
-  if (r.history) require_positive(op, "history_notes (with history)", r.history_notes);
+  if (r.history) require(r.history_notes >= 0, op, "negative history_notes");
   if (!r.greedy) {
-    if (!(r.temperature > 0)) throw ConfigError(std::string(op) + ": temperature must be positive");
+    if (!(r.temperature > 0) || !std::isfinite(r.temperature))
+      throw ConfigError(std::string(op) + ": temperature must be a positive number, got " +
+                        std::to_string(r.temperature));
     if (r.top_k < 0) throw ConfigError(std::string(op) + ": top-k must be >= 0");
     if (!(r.top_p > 0 && r.top_p <= 1)) throw ConfigError(std::string(op) + ": top-p must lie in (0, 1]");
   }
-}
-
-[[nodiscard]] inline bool zero_slot_rows(const void* counter, int slots, int rows, std::size_t buffers,
-                                         std::size_t cols) {
-  const char* op = "zero_slot_rows";
-  require(buffers == cols, op, "one column count per buffer");
-  if (buffers == 0) return false;
-  require_pointer(op, "counter", counter);
-  require_positive(op, "slots", slots);
-  require_positive(op, "rows", rows);
-  return true;
 }
 
 }  // namespace nocturne::checks

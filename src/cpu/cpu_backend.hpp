@@ -74,8 +74,6 @@ class CpuBackend final : public BasicBackend<T> {
   void adamax_device_step(std::size_t n, T* params, const T* grads, T* m, T* u, const AdamaxParams& hp,
                           const std::int64_t* step_on_device) override;
   void sample_tokens(const SampleTokens<T>& request) override;
-  void zero_slot_rows(const std::uint64_t* counter, int slots, int rows, std::span<T* const> buffers,
-                      std::span<const int> cols) override;
 
  private:
   // gates[r, :] = b + x[r, :] W for the rows of x [rows, F] (cpu_lstm.cpp).

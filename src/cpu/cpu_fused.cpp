@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cpu/cpu_backend.hpp"
+#include "core/fused_op_checks.hpp"
 #include "cpu/cpu_kernels.hpp"
 #include "math/gate_layout.hpp"
 #include "math/sampling.hpp"
@@ -41,20 +42,11 @@ void masked_copy(const DropoutKey* key, T p, std::uint64_t index, std::size_t n,
   dropout_apply(key->seed, key->stream, mask_offset(*key, index), float(p), T(1) / (T(1) - p), n, in, out);
 }
 
-template <typename T>
-void check_dropout_p(const char* op, const DropoutKey* key, T p) {
-  if (key) require(p >= T(0) && p < T(1), op, "dropout_p " + std::to_string(double(p)) + " is outside [0, 1)");
-}
-
 }  // namespace
 
 template <typename T>
 void CpuBackend<T>::lstm_step_forward(const LstmStepForward<T>& s) {
-  const char* op = "lstm_step_forward";
-  checks::lstm_shape(op, LstmShape{1, s.batch, s.input, s.hidden});
-  checks::require_pointers(op, "an input or output buffer", {s.x, s.w, s.r, s.b, s.h, s.c, s.gates});
-  if (s.h_prev) require_pointer(op, "c_prev", s.c_prev);
-  check_dropout_p(op, s.dropout, s.dropout_p);
+  checks::lstm_step_forward(s);
   const int n = s.batch, hidden = s.hidden, width = 4 * hidden;
   const std::size_t cells = std::size_t(n) * std::size_t(hidden), gate_count = 4 * cells;
 
@@ -71,11 +63,7 @@ void CpuBackend<T>::lstm_step_forward(const LstmStepForward<T>& s) {
 
 template <typename T>
 void CpuBackend<T>::lstm_step_backward(const LstmStepBackward<T>& s) {
-  const char* op = "lstm_step_backward";
-  checks::lstm_shape(op, LstmShape{1, s.batch, 1, s.hidden});
-  checks::require_pointers(op, "an input or output buffer", {s.r, s.gates, s.c, s.dc, s.dgates, s.db_partial});
-  if (s.x) require_pointer(op, "dw_partial (x is given)", s.dw_partial);
-  check_dropout_p(op, s.dropout, s.dropout_p);
+  checks::lstm_step_backward(s, lstm_partial_blocks(s.batch));
   const int n = s.batch, hidden = s.hidden, width = 4 * hidden;
   const std::size_t cells = std::size_t(n) * std::size_t(hidden), gate_count = 4 * cells;
   T* recurrent = scratch(2 * cells + 2 * gate_count);
@@ -127,12 +115,7 @@ int CpuBackend<T>::lstm_partial_blocks(int batch) const {
 
 template <typename T>
 void CpuBackend<T>::lstm_partials_reduce(int steps, int blocks, int cols, const T* partials, T* out) {
-  const char* op = "lstm_partials_reduce";
-  checks::require_positive(op, "steps", steps);
-  checks::require_positive(op, "blocks", blocks);
-  checks::require_positive(op, "cols", cols);
-  require_pointer(op, "partials", partials);
-  require_pointer(op, "out", out);
+  checks::lstm_partials_reduce(steps, blocks, cols, partials, out);
   const std::size_t c = std::size_t(cols), rows = std::size_t(steps) * std::size_t(blocks);
   std::fill(out, out + c, T(0));
   for (std::size_t row = 0; row < rows; ++row)  // (t, p) in lexicographic order
@@ -141,13 +124,7 @@ void CpuBackend<T>::lstm_partials_reduce(int steps, int blocks, int cols, const 
 
 template <typename T>
 void CpuBackend<T>::head_train_step(const HeadTrainStep<T>& h) {
-  const char* op = "head_train_step";
-  checks::dense_sizes(op, h.batch, h.input, h.dense);
-  checks::require_positive(op, "vocab", h.vocab);
-  checks::require_pointers(op, "an input, scratch or output buffer",
-                           {h.x, h.w1, h.b1, h.w2, h.b2, h.targets, h.y1, h.y1_dropped, h.logits, h.dlogits, h.dy1,
-                            h.dx, h.dw1, h.db1, h.dw2, h.db2, h.stats});
-  check_dropout_p(op, h.dropout, h.dropout_p);
+  checks::head_train_step(h);
   const int n = h.batch;
   const std::size_t dense_values = std::size_t(n) * std::size_t(h.dense);
   // The classic path's ops in its order: the same values, bit for bit.
@@ -163,6 +140,7 @@ void CpuBackend<T>::head_train_step(const HeadTrainStep<T>& h) {
 template <typename T>
 void CpuBackend<T>::head_predict(int n, int input, int dense, int vocab, const T* x, const T* w1, const T* b1,
                                  const T* w2, const T* b2, T* y1, T* logits, T* probs) {
+  checks::head_predict(n, input, dense, vocab, {x, w1, b1, w2, b2, y1, logits, probs});
   dense_forward(n, input, dense, x, w1, b1, y1);
   dense_forward(n, dense, vocab, y1, w2, b2, logits);
   softmax(n, vocab, logits, probs);
@@ -171,20 +149,14 @@ void CpuBackend<T>::head_predict(int n, int input, int dense, int vocab, const T
 template <typename T>
 void CpuBackend<T>::adamax_device_step(std::size_t n, T* params, const T* grads, T* m, T* u, const AdamaxParams& hp,
                                        const std::int64_t* step_on_device) {
-  require_pointer("adamax_device_step", "step_on_device", step_on_device);
+  if (!checks::adamax_device_step(n, params, grads, m, u, hp, step_on_device)) return;
   adamax(n, params, grads, m, u, hp, *step_on_device);
 }
 
 template <typename T>
 void CpuBackend<T>::sample_tokens(const SampleTokens<T>& r) {
-  const char* op = "sample_tokens";
-  checks::require_positive(op, "streams", r.streams);
-  checks::require_positive(op, "vocab", r.vocab);
-  checks::require_pointers(op, "probs, note or chosen", {r.probs, r.note, r.chosen});
-  if (r.tokens) checks::require_positive(op, "slots", r.slots);
-  if (r.history) require(r.history_notes >= 0, op, "negative history_notes");
+  checks::sample_tokens(r);
   const math::SamplingRule rule{r.greedy, r.temperature, r.top_k, r.top_p};
-  if (!r.greedy) SamplingOptions{false, r.temperature, r.top_k, r.top_p}.validate();
   const std::uint64_t note = *r.note;
   const std::size_t streams = std::size_t(r.streams), vocab = std::size_t(r.vocab);
   std::vector<float> row(vocab);  // the steps rank float rows (the model's)
@@ -205,24 +177,6 @@ void CpuBackend<T>::sample_tokens(const SampleTokens<T>& r) {
   *r.note = note + 1;
 }
 
-template <typename T>
-void CpuBackend<T>::zero_slot_rows(const std::uint64_t* counter, int slots, int rows, std::span<T* const> buffers,
-                                   std::span<const int> cols) {
-  const char* op = "zero_slot_rows";
-  require_pointer(op, "counter", counter);
-  checks::require_positive(op, "slots", slots);
-  require(rows >= 0, op, "negative rows");
-  require(buffers.size() == cols.size(), op,
-          std::to_string(buffers.size()) + " buffers but " + std::to_string(cols.size()) + " column counts");
-  const std::size_t slot = std::size_t(*counter % std::uint64_t(slots));
-  for (std::size_t k = 0; k < buffers.size(); ++k) {
-    require_pointer(op, "a buffer", buffers[k]);
-    require(cols[k] >= 0, op, "negative column count");
-    const std::size_t count = std::size_t(rows) * std::size_t(cols[k]);
-    std::fill(buffers[k] + slot * count, buffers[k] + (slot + 1) * count, T(0));
-  }
-}
-
 #define NOCTURNE_CPU_FUSED_INSTANTIATE(T)                                                                          \
   template void CpuBackend<T>::lstm_step_forward(const LstmStepForward<T>&);                                      \
   template void CpuBackend<T>::lstm_step_backward(const LstmStepBackward<T>&);                                    \
@@ -234,8 +188,7 @@ void CpuBackend<T>::zero_slot_rows(const std::uint64_t* counter, int slots, int 
   template void CpuBackend<T>::adamax_device_step(std::size_t, T*, const T*, T*, T*, const AdamaxParams&,          \
                                                   const std::int64_t*);                                            \
   template void CpuBackend<T>::sample_tokens(const SampleTokens<T>&);                                              \
-  template void CpuBackend<T>::zero_slot_rows(const std::uint64_t*, int, int, std::span<T* const>,                 \
-                                              std::span<const int>);
+
 NOCTURNE_CPU_FUSED_INSTANTIATE(float)
 NOCTURNE_CPU_FUSED_INSTANTIATE(double)
 #undef NOCTURNE_CPU_FUSED_INSTANTIATE

@@ -91,8 +91,6 @@ class CudaBackend final : public BasicBackend<float> {
   void adamax_device_step(std::size_t n, float* params, const float* grads, float* m, float* u,
                           const AdamaxParams& hp, const std::int64_t* step_on_device) override;
   void sample_tokens(const SampleTokens<float>& request) override;
-  void zero_slot_rows(const std::uint64_t* counter, int slots, int rows, std::span<float* const> buffers,
-                      std::span<const int> cols) override;
 
   // For the launch wrappers: the current branch's stream, and whether to
   // wait after each launch (never while a graph is being captured).

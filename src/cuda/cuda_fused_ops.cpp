@@ -35,7 +35,7 @@ void CudaBackend::lstm_step_backward(const LstmStepBackward<float>& step) {
 int CudaBackend::lstm_partial_blocks(int batch) const { return kernels::lstm_partial_blocks(batch); }
 
 void CudaBackend::lstm_partials_reduce(int steps, int blocks, int cols, const float* partials, float* out) {
-  if (!checks::lstm_partials_reduce(steps, blocks, cols, partials, out)) return;
+  checks::lstm_partials_reduce(steps, blocks, cols, partials, out);
   kernels::lstm_partials_reduce(launch(), steps, blocks, cols, partials, out);
 }
 
@@ -60,16 +60,6 @@ void CudaBackend::adamax_device_step(std::size_t n, float* params, const float* 
 void CudaBackend::sample_tokens(const SampleTokens<float>& request) {
   checks::sample_tokens(request);
   kernels::sample_tokens(launch(), request);
-}
-
-void CudaBackend::zero_slot_rows(const std::uint64_t* counter, int slots, int rows, std::span<float* const> buffers,
-                                 std::span<const int> cols) {
-  if (!checks::zero_slot_rows(counter, slots, rows, buffers.size(), cols.size())) return;
-  // The kernel takes its buffers by value: at most kMaxSlotBuffers per launch.
-  for (std::size_t first = 0; first < buffers.size(); first += kernels::kMaxSlotBuffers) {
-    const std::size_t count = std::min<std::size_t>(kernels::kMaxSlotBuffers, buffers.size() - first);
-    kernels::zero_slot_rows(launch(), counter, slots, rows, int(count), buffers.data() + first, cols.data() + first);
-  }
 }
 
 }  // namespace nocturne::cuda

@@ -412,20 +412,6 @@ TEST_CASE("sample_tokens chooses as choose_token, fills every slot and the histo
   CHECK_THROWS_AS(backend->sample_tokens(r), ConfigError);
 }
 
-TEST_CASE("zero_slot_rows zeroes the counter's slot in every buffer and nothing else", "[cpu][fused]") {
-  auto backend = make_cpu_backend(CpuOptions{MathMode::strict_fp32, true, ProgramOrder::list});
-  const int slots = 3, rows = 2;
-  std::vector<float> a(std::size_t(slots * rows * 4), 1.0f), b(std::size_t(slots * rows * 2), 2.0f);
-  float* buffers[] = {a.data(), b.data()};
-  const int cols[] = {4, 2};
-  const std::uint64_t counter = 7;  // slot 7 % 3 = 1
-  backend->zero_slot_rows(&counter, slots, rows, buffers, cols);
-  for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i] == (i / 8 == 1 ? 0.0f : 1.0f));
-  for (std::size_t i = 0; i < b.size(); ++i) CHECK(b[i] == (i / 4 == 1 ? 0.0f : 2.0f));
-  const int one_col[] = {4};
-  CHECK_THROWS_AS(backend->zero_slot_rows(&counter, slots, rows, buffers, one_col), ShapeError);
-}
-
 namespace {
 
 // A program of named ops that append their names to `ran`.

@@ -4,7 +4,7 @@
 // against) and, for the FP32 step kernels, the host simulator itself, whose
 // arithmetic is the kernel's (the same phase functions, FMA for FMA) except
 // the cell's expf / tanhf; the head, the partial sums, Adamax with its step on
-// the device, sampling and the slot reset against references written here.
+// the device and sampling against references written here.
 // Part of test_gpu_backend: skipped where no GPU can run our kernels.
 
 #include <cstring>
@@ -199,28 +199,6 @@ TEST_CASE("adamax_device_step reads its step count on the device", "[gpu][fused]
     require_close("params", gpu().download(p), want_p, kElementwise);
     require_close("m", gpu().download(m), want_m, kElementwise);
     CHECK(gpu().download(u) == want_u);  // max(b2 u, |g|): one rounding, exact
-  }
-}
-
-TEST_CASE("zero_slot_rows zeroes the counter's slot of every buffer", "[gpu][fused]") {
-  const int slots = 4, rows = 6;
-  const int cols[3] = {5, 8, 3};
-  std::vector<std::vector<float>> host;
-  std::vector<Buffer<float>> device;
-  std::vector<float*> pointers;
-  for (int c : cols) {
-    host.push_back(random_vector(std::size_t(slots * rows * c), 1.0f, 2.0f));
-    device.push_back(upload(gpu(), host.back()));
-    pointers.push_back(device.back().data());
-  }
-  Buffer<std::uint64_t> counter = device_counter(10);  // slot 10 % 4 = 2
-  kernels::zero_slot_rows(kLaunch, counter.data(), slots, rows, 3, pointers.data(), cols);
-  for (std::size_t k = 0; k < 3; ++k) {
-    const std::vector<float> got = gpu().download(device[k]);
-    for (std::size_t i = 0; i < got.size(); ++i) {
-      const std::size_t row = i / std::size_t(cols[k]);
-      REQUIRE(got[i] == (row >= 12 && row < 18 ? 0.0f : host[k][i]));
-    }
   }
 }
 

@@ -4,8 +4,7 @@
 // the CPU's emulation of that mode, whose operands are rounded by the same
 // math/precision.hpp functions, so only the order of the FP32 sums differs
 // and the FP32 GEMM tolerance applies), the partial sums and their reduction,
-// the head, Adamax with its step count on the device, sampling and the slot
-// reset of generation.
+// the head, Adamax with its step count on the device and sampling.
 
 #include <cstdint>
 #include <limits>
@@ -387,33 +386,6 @@ TEST_CASE("sampling on the GPU picks the CPU's tokens from the same probabilitie
     CHECK(tokens[0] == tokens[1]);
     CHECK(counter[0] == std::vector<std::uint64_t>{std::uint64_t(notes)});
     CHECK(counter[1] == counter[0]);
-  }
-}
-
-TEST_CASE("zero_slot_rows clears the slot the counter names, and nothing else", "[gpu][fused]") {
-  const int slots = 40, rows = 3;
-  const std::vector<int> cols{512, 256};
-  for (std::uint64_t count : {0ull, 7ull, 41ull, 1000ull}) {
-    std::vector<float> got[2][2];
-    int which = 0;
-    for (Backend* be : {&fused_gpu(MathMode::strict_fp32), &reference_cpu(MathMode::strict_fp32)}) {
-      Buffer<float> a = upload(*be, random_vector(std::size_t(slots) * rows * std::size_t(cols[0]))),
-                    b = upload(*be, random_vector(std::size_t(slots) * rows * std::size_t(cols[1])));
-      Buffer<std::uint64_t> counter = upload(*be, std::vector<std::uint64_t>{count});
-      float* buffers[2] = {a.data(), b.data()};
-      be->zero_slot_rows(counter.data(), slots, rows, std::span<float* const>(buffers, 2), cols);
-      got[which][0] = be->download(a);
-      got[which++][1] = be->download(b);
-    }
-    for (int k = 0; k < 2; ++k) {
-      CHECK(got[0][k] == got[1][k]);
-      const std::size_t zeroed = std::size_t(count % slots) * rows * std::size_t(cols[std::size_t(k)]);
-      const std::size_t span = std::size_t(rows) * std::size_t(cols[std::size_t(k)]);
-      std::size_t zeros = 0;
-      for (std::size_t i = 0; i < got[0][k].size(); ++i) zeros += got[0][k][i] == 0.0f;
-      CHECK(zeros >= span);
-      for (std::size_t i = zeroed; i < zeroed + span; ++i) REQUIRE(got[0][k][i] == 0.0f);
-    }
   }
 }
 
