@@ -104,7 +104,7 @@ struct ProgramOp {
 
 // Time spent in one phase of recorded work (phase timing, below).
 struct PhaseTime {
-  std::string phase;  // "lstm1.forward", "head", "adamax", ...
+  std::string phase;  // "lstm1 forward", "head", "adamax", ...
   double ms = 0;      // summed over the ops of the phase and the replays timed
   int spans = 0;      // how many ops or marked spans were added up
 };
@@ -145,10 +145,11 @@ class BasicBackend {
 
   // Phase timing, for benchmarks (a backend without it ignores the calls and
   // reports nothing). While on, work that runs eagerly is timed: a step
-  // program's ops by their names (with a trailing ".t<step>" taken off, so
-  // "lstm1.forward.t7" counts as "lstm1.forward"), other work from one
-  // mark_phase to the next. phase_times() synchronises and returns the totals
-  // since timing was switched on, in first-seen order.
+  // program's ops by their names (with a trailing " t=<step>" taken off, so
+  // "lstm1 forward t=7" counts as "lstm1 forward"), other work from one
+  // mark_phase to the next (an empty name ends a phase without starting
+  // one). phase_times() synchronises and returns the totals since timing was
+  // switched on, in first-seen order.
   virtual void mark_phase(const char* /*phase*/) {}
   virtual void set_phase_timing(bool /*on*/) {}
   virtual std::vector<PhaseTime> phase_times() { return {}; }

@@ -16,12 +16,11 @@
 // the end, so what follows on the backend's stream (reading the loss, say)
 // sees all of it. Inside a capture those events become the graph's edges.
 
-#include <algorithm>
-#include <cctype>
 #include <map>
 #include <string>
 
 #include "cuda/cuda_backend.hpp"
+#include "cuda/phase_name.hpp"
 #include "nocturne/error.hpp"
 
 namespace nocturne::cuda {
@@ -149,14 +148,6 @@ Event make_timing_event() {
   return Event(e);
 }
 
-// "lstm1.forward.t12" -> "lstm1.forward": a step program's ops count by phase.
-std::string phase_of(const std::string& op_name) {
-  const std::size_t dot = op_name.rfind('.');
-  if (dot == std::string::npos || dot + 2 > op_name.size() || op_name[dot + 1] != 't') return op_name;
-  const bool digits = std::all_of(op_name.begin() + std::ptrdiff_t(dot) + 2, op_name.end(),
-                                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
-  return digits && dot + 2 < op_name.size() ? op_name.substr(0, dot) : op_name;
-}
 
 }  // namespace
 
@@ -225,6 +216,7 @@ void CudaBackend::set_phase_timing(bool on) {
 void CudaBackend::mark_phase(const char* phase) {
   if (!phase_timing_ || capturing_) return;
   close_phase_span();
+  if (!phase || !*phase) return;  // an empty name only ends the open phase
   open_phase_ = phase;
   open_phase_begin_ = make_timing_event();
   NOCTURNE_CUDA_CHECK(cudaEventRecord(open_phase_begin_.get(), stream()));

@@ -191,21 +191,28 @@ void BasicModel<T>::forward(bool training, const DropoutKey& key) {
   const bool dropout = training && c.dropout > 0;
   const T p = T(c.dropout);
 
+  // Phase marks: where a benchmark's phase timing cuts the step (the fused
+  // path's op names, so the two paths' tables line up).
+  backend_.mark_phase("input");
   if (c.input == InputMode::embedding)
     backend_.embedding_forward(a.tokens.data(), steps, c.embedding_dim, parameter("embedding"), a.x1.data());
   else
     backend_.scalar_input(a.tokens.data(), steps, c.vocab, a.x1.data());
 
+  backend_.mark_phase("lstm1 forward");
   backend_.lstm_forward({w, n, c.input_size(), c.hidden1}, a.x1.data(), parameter("lstm1.W"), parameter("lstm1.R"),
                         parameter("lstm1.b"), a.h1.data(), a.c1.data(), a.g1.data());
   const T* in2 = a.h1.data();
   if (dropout) {
+    backend_.mark_phase("dropout");
     backend_.dropout_forward(site_key(key, 0), p, steps * std::size_t(c.hidden1), a.h1.data(), a.drop1.data());
     in2 = a.drop1.data();
   }
+  backend_.mark_phase("lstm2 forward");
   backend_.lstm_forward({w, n, c.hidden1, c.hidden2}, in2, parameter("lstm2.W"), parameter("lstm2.R"), parameter("lstm2.b"),
                         a.h2.data(), a.c2.data(), a.g2.data());
   const T* last = a.h2.data() + std::size_t(w - 1) * std::size_t(n) * std::size_t(c.hidden2);
+  backend_.mark_phase("head");
   backend_.dense_forward(n, c.hidden2, c.dense, last, parameter("dense1.W"), parameter("dense1.b"), a.y1.data());
   const T* in4 = a.y1.data();
   if (dropout) {
@@ -240,21 +247,27 @@ void BasicModel<T>::backward(const DropoutKey& key) {
   backend_.dense_backward(n, c.hidden2, c.dense, a.h2.data() + last_offset, parameter("dense1.W"), d_y1,
                           a.d_h2.data() + last_offset, grad("dense1.W"), grad("dense1.b"));
   const T* in2 = dropout ? a.drop1.data() : a.h1.data();
+  backend_.mark_phase("lstm2 backward");
   backend_.lstm_backward({w, n, c.hidden1, c.hidden2}, in2, parameter("lstm2.W"), parameter("lstm2.R"), a.h2.data(),
                          a.c2.data(), a.g2.data(), a.d_h2.data(), a.d_drop1.data(), grad("lstm2.W"),
                          grad("lstm2.R"), grad("lstm2.b"), a.workspace.data());
   const T* d_h1 = a.d_drop1.data();
   if (dropout) {
+    backend_.mark_phase("dropout");
     backend_.dropout_backward(site_key(key, 0), p, steps * std::size_t(c.hidden1), a.d_drop1.data(),
                               a.d_h1.data());
     d_h1 = a.d_h1.data();
   }
   const bool embedding = c.input == InputMode::embedding;
+  backend_.mark_phase("lstm1 backward");
   backend_.lstm_backward({w, n, c.input_size(), c.hidden1}, a.x1.data(), parameter("lstm1.W"), parameter("lstm1.R"),
                          a.h1.data(), a.c1.data(), a.g1.data(), d_h1, embedding ? a.d_x1.data() : nullptr,
                          grad("lstm1.W"), grad("lstm1.R"), grad("lstm1.b"), a.workspace.data());
-  if (embedding)
+  if (embedding) {
+    backend_.mark_phase("input");
     backend_.embedding_backward(a.tokens.data(), steps, c.vocab, c.embedding_dim, a.d_x1.data(), grad("embedding"));
+  }
+  backend_.mark_phase("");
 }
 
 template <typename T>
@@ -309,7 +322,9 @@ void BasicModel<T>::train_step(std::uint64_t dropout_seed, BasicAdamax<T>& optim
   const std::uint64_t step = std::uint64_t(optimizer.steps_taken());
   if (!fused_) {
     train_step(dropout_seed, step);
+    backend_.mark_phase("adamax");
     optimizer.step(params_.data(), grads_.data());
+    backend_.mark_phase("");
     return;
   }
   require_targets("train_step");

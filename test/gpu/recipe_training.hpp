@@ -47,7 +47,9 @@ inline TrainingRun train(Backend& backend) {
   const int batch = recipe_batch(), window = config.window;
   Model model(backend, config, batch);
   model.initialize(42);
-  Adamax optimizer(backend, model.parameters().size(), AdamaxParams{});
+  // Over the model: the update runs after the replay on the classic path and
+  // inside the recorded program on the fused one.
+  Adamax optimizer(model, AdamaxParams{});
   const auto& tokens = synthetic_tokens();
   std::vector<std::int32_t> batch_tokens(static_cast<std::size_t>(window) * static_cast<std::size_t>(batch));
   std::vector<std::int32_t> targets(static_cast<std::size_t>(batch));
@@ -61,9 +63,8 @@ inline TrainingRun train(Backend& backend) {
     }
     model.set_batch(batch_tokens, targets);
     model.reset_stats();
-    model.train_step(7, std::uint64_t(step));
+    model.train_step(7, optimizer);  // dropout drawn for step optimizer.steps_taken() = step
     if (step == 0) run.first_gradients = model.download_gradients();
-    optimizer.step(model.parameters().data(), model.gradients().data());
     run.losses.push_back(model.read_stats().loss_sum / double(batch));
     if (step == 2) run.params_at_3 = model.download_parameters();
   }
