@@ -205,6 +205,14 @@ TEST_CASE("generate fails in one line on a bad primer or model") {
   CHECK(m.err.find("missing.ckpt") != std::string::npos);
   const Result t = run("generate " + model_arg() + "--temperature 0 --notes 5");
   CHECK(t.code == 1);
+  // A gain out of range is named before any work, and nothing is written.
+  const Result g = run("generate " + model_arg() + out_arg("badgain") + "--notes 5 --gain 61");
+  CHECK(g.code == 1);
+  CHECK(g.err == "nocturne: error: --gain must be within -60..+60 dB, got +61\n");
+  CHECK_FALSE(fs::exists(root() / "badgain"));
+  const Result n = run("generate " + model_arg() + out_arg("badgain") + "--notes 5 --gain nan");
+  CHECK(n.code == 1);
+  CHECK(n.err.find("--gain") != std::string::npos);
 }
 
 TEST_CASE("evaluate: held-out measures and statistics of generated pieces") {
