@@ -139,7 +139,9 @@ void run_generate(const GenerateArgs& a) {
       std::printf("audio: not written (no soundfont found; give --soundfont <file.sf2>)\n");
   }
   const bool lilypond = !a.no_score && lilypond_available();
-  if (!a.no_score && !lilypond) std::printf("score: MusicXML only (LilyPond is not installed for a PNG score)\n");
+  if (!a.no_score && !lilypond)
+    std::printf("score: MusicXML only, no PNG score: LilyPond is not installed (no lilypond program on PATH; "
+                "Debian package lilypond, which tools/setup.sh installs)\n");
   std::fflush(stdout);
 
   struct Stopped {};

@@ -215,6 +215,25 @@ TEST_CASE("generate fails in one line on a bad primer or model") {
   CHECK(n.err.find("--gain") != std::string::npos);
 }
 
+TEST_CASE("generate without LilyPond says so in one line and writes the MusicXML score") {
+  // A PATH holding no lilypond program; the nocturne program itself is run by its full path.
+  const fs::path empty = root() / "empty-path";
+  fs::create_directories(empty);
+  const std::string saved = std::getenv("PATH") ? std::getenv("PATH") : "";
+  ::setenv("PATH", empty.c_str(), 1);
+  const Result r = run("generate " + model_arg() + out_arg("nolily") + "--notes 8 --no-audio");
+  ::setenv("PATH", saved.c_str(), 1);
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("score: MusicXML only, no PNG score: LilyPond is not installed (no lilypond program on PATH; "
+                   "Debian package lilypond, which tools/setup.sh installs)\n") != std::string::npos);
+  const fs::path dir = root() / "nolily";
+  CHECK(fs::exists(dir / "output-01.musicxml"));
+  CHECK(fs::exists(dir / "output-01.roll.png"));
+  CHECK_FALSE(fs::exists(dir / "output-01.png"));
+  CHECK_FALSE(fs::exists(dir / "output-01.ly"));
+}
+
 TEST_CASE("evaluate: held-out measures and statistics of generated pieces") {
   const Result g = run("generate " + model_arg() + out_arg("eval") + "--notes 30 --count 2 --top-k 5 --no-audio --no-score");
   REQUIRE(g.code == 0);
