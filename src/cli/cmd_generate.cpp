@@ -217,9 +217,10 @@ void run_generate(const GenerateArgs& a) {
       else
         std::snprintf(text, sizeof text, ", .wav (%.1f s, silent)", wav.seconds);
       written += text;
-      if (wav.clipped > 0)
-        print_warning(stem + ".wav: " + std::to_string(wav.clipped) + " samples clipped at full scale (--gain " +
-                      format_db(a.gain_db) + " dB" + (a.no_normalize ? "" : " past the -1 dBFS peak") + ")");
+      if (wav.clipped > 0)  // by a gain past the peak, or FluidSynth's own level past full scale
+        print_warning(stem + ".wav: " + std::to_string(wav.clipped) + " samples clipped at full scale (" +
+                      (a.gain_db == 0 ? std::string("FluidSynth's level") : "--gain " + format_db(a.gain_db) + " dB") +
+                      (a.no_normalize ? "" : " past the -1 dBFS peak") + ")");
     }
     std::printf("%s: %s\n", (out / stem).string().c_str(), written.c_str());
     std::fflush(stdout);
