@@ -1,20 +1,15 @@
 // Checkpoint files: see docs/checkpoint-format.md for the byte layout.
 //
-// Writing: encode everything into one byte vector, write it to a hidden
-// temporary file beside the target, fsync, rename over the target, fsync the
-// folder. Reading: the whole file is read (its real size bounds the one
-// allocation), then magic, version, declared size and checksum are checked
+// Writing: encode everything into one byte vector and hand it to the atomic
+// writer (hidden temporary file, fsync, rename, fsync of the folder).
+// Reading: the whole file is read (its real size bounds the one allocation),
+// then magic, version, declared size and checksum are checked
 // before any field is trusted; every section's offset and size is checked
 // against the file before it is read.
 
 #include "nocturne/checkpoint.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <atomic>
 #include <bit>
-#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -23,6 +18,7 @@
 #include <string>
 #include <system_error>
 
+#include "midi/atomic_write.hpp"
 #include "nocturne/error.hpp"
 
 namespace nocturne {
@@ -241,16 +237,6 @@ std::string version_hint(std::uint32_t version) {
   return "written by an older nocturne; load it with that version, or retrain with this one";
 }
 
-// A temporary name beside `path`: hidden, and not ending in ".ckpt", so
-// nothing mistakes a leftover for a checkpoint.
-std::filesystem::path temporary_sibling(const std::filesystem::path& path) {
-  static std::atomic<unsigned long> counter{0};
-  return path.parent_path() / ("." + path.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
-                               std::to_string(counter.fetch_add(1)));
-}
-
-std::string errno_text(int error) { return std::system_category().message(error); }
-
 }  // namespace
 
 std::uint64_t fnv1a64(std::span<const std::uint8_t> bytes) {
@@ -405,42 +391,8 @@ Checkpoint decode_checkpoint(std::span<const std::uint8_t> bytes, std::string_vi
 
 void save_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint) {
   const std::vector<std::uint8_t> bytes = encode_checkpoint(checkpoint);
-  const std::filesystem::path temp = temporary_sibling(path);
-  const std::string where = path.string();
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw FileError(where + ": cannot create " + temp.string() + ": " + errno_text(errno));
-  auto abandon = [&](const std::string& what, int error) {
-    ::close(fd);
-    ::unlink(temp.c_str());
-    throw FileError(where + ": " + what + ": " + errno_text(error));
-  };
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t wrote = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (wrote < 0) {
-      if (errno == EINTR) continue;
-      abandon("write failed", errno);
-    }
-    done += std::size_t(wrote);
-  }
-  if (::fsync(fd) != 0) abandon("fsync failed", errno);
-  if (::close(fd) != 0) {
-    const int error = errno;
-    ::unlink(temp.c_str());
-    throw FileError(where + ": close failed: " + errno_text(error));
-  }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    ::unlink(temp.c_str());
-    throw FileError(where + ": cannot rename the temporary file into place: " + errno_text(error));
-  }
-  // Make the rename itself durable; failure here leaves a complete file either way.
-  const std::filesystem::path folder = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    (void)::fsync(dir);
-    ::close(dir);
-  }
+  detail::write_file_atomically(path, {reinterpret_cast<const char*>(bytes.data()), bytes.size()},
+                                detail::Durability::synced);
 }
 
 Checkpoint load_checkpoint(const std::filesystem::path& path) {
