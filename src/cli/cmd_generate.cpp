@@ -213,7 +213,9 @@ void add_generate_command(CLI::App& app) {
   auto* k = cmd->add_option("--top-k", a->top_k, "Sample among the k most likely symbols (0 = all)")->capture_default_str();
   auto* p = cmd->add_option("--top-p", a->top_p, "Sample from the smallest set of mass >= p (1 = all)")->capture_default_str();
   greedy->excludes(t)->excludes(k)->excludes(p);
-  cmd->add_option("--seed", a->seed, "Seed of the sampling draws and the held-out primer choice")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Seed of the sampling draws and the held-out primer choice")
+      ->capture_default_str()
+      ->check(seed_number());
   cmd->add_option("--primer", a->primer, "heldout (a held-out window, the recipe), a .mid file, or tokens:\"C4 E4 0.4.7\"")
       ->capture_default_str();
   cmd->add_option("--count", a->count, "Number of outputs")->capture_default_str()->check(at_least(1));

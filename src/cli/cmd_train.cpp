@@ -166,9 +166,10 @@ TrainerConfig trainer_config(const Settings& s, bool gpu) {
 
 // Fails fast, before any data is read, naming the setting at fault.
 void validate(const Settings& s) {
+  // The CLI's own rules first: the trainer's allow 0 epochs, a run does not.
+  if (s.epochs < 1) throw ConfigError("--epochs must be >= 1, got " + std::to_string(s.epochs));
   model_config(s, 1).validate();
   trainer_config(s, false).validate();
-  if (s.epochs < 1) throw ConfigError("--epochs must be >= 1, got " + std::to_string(s.epochs));
   if (s.min_count < 0) throw ConfigError("--min-count must be >= 0, got " + std::to_string(s.min_count));
   if (s.split != "random" && s.split != "piece")
     throw ConfigError("--split: unknown value '" + s.split + "' (expected random or piece)");
@@ -570,10 +571,12 @@ void add_train_command(CLI::App& app) {
   setting("split", cmd->add_option("--split", v.split, "Held-out split: random (windows, the recipe's) or piece")
                        ->check(CLI::IsMember({"random", "piece"})));
   setting("heldout", cmd->add_option("--heldout", v.heldout, "Held-out fraction used for validation (0.2; 0 = none)"));
-  setting("epochs", cmd->add_option("--epochs", v.epochs, "Epochs in total (recipe 200); with --resume, the new total"));
+  setting("epochs", cmd->add_option("--epochs", v.epochs, "Epochs in total (recipe 200); with --resume, the new total")
+                        ->check(at_least(1)));
   setting("batch", cmd->add_option("--batch", v.batch, "Windows per batch (recipe 256)"));
   setting("lr", cmd->add_option("--lr", v.lr, "Adamax learning rate (recipe 0.01)"));
-  setting("seed", cmd->add_option("--seed", v.seed, "Seed of initialisation, split, shuffling and dropout (1)"));
+  setting("seed", cmd->add_option("--seed", v.seed, "Seed of initialisation, split, shuffling and dropout (1)")
+                      ->check(seed_number()));
   cmd->add_option("--device", a->device.device, "auto (CUDA when usable, else CPU), cpu or cuda")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));

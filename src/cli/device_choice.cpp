@@ -3,6 +3,7 @@
 #include "nocturne/backend.hpp"
 #include "nocturne/cuda.hpp"
 #include "nocturne/error.hpp"
+#include "nocturne/machine.hpp"
 
 namespace nocturne::cli {
 
@@ -55,8 +56,14 @@ DeviceChoice choose_device(const DeviceRequest& request) {
   choice.backend = make_cpu_backend();
   choice.description = "cpu";
   if (request.threads > 0) {
-    if (set_cpu_threads(request.threads))
-      choice.description += " (" + std::to_string(request.threads) + " BLAS threads)";
+    int threads = request.threads;
+    if (const int cores = available_cores(); threads > cores) {
+      choice.note += std::string(choice.note.empty() ? "" : "; ") + "--threads " + std::to_string(threads) +
+                     " is more than the " + std::to_string(cores) + " cores available: using " + std::to_string(cores);
+      threads = cores;
+    }
+    if (set_cpu_threads(threads))
+      choice.description += " (" + std::to_string(threads) + " BLAS threads)";
     else
       choice.note += std::string(choice.note.empty() ? "" : "; ") +
                      "--threads ignored: the BLAS library offers no thread control";

@@ -25,6 +25,8 @@ struct DeviceChoice {
 
 // Throws ConfigError for an unknown device or precision, DeviceError (one
 // line, no fallback) when --device cuda is asked for and no usable GPU exists.
+// --threads past the cores available is capped to them (said in the note):
+// more BLAS threads only add their buffers and contention.
 DeviceChoice choose_device(const DeviceRequest& request);
 
 }  // namespace nocturne::cli

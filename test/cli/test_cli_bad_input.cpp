@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -218,4 +220,70 @@ TEST_CASE("an unwritable output folder is named", "[cli][errors]") {
   // A folder below a plain file cannot be created, even by root.
   expect_one_line_error("train --data demo --out " + quote((dir.path / "plain-file" / "run").string()) + " " + kTiny,
                         {"plain-file", "cannot create the run folder"});
+}
+
+TEST_CASE("a seed outside 0..2^64-1 is refused, never clamped or wrapped", "[cli][errors]") {
+  TempDir dir;
+  for (const std::string seed : {"18446744073709551616", "-1", "1e3", "''"}) {
+    expect_one_line_error("train --data demo --seed " + seed + out_in(dir),
+                          {"--seed", "whole number from 0 to 18446744073709551615"});
+    expect_one_line_error("generate --model nowhere --seed " + seed, {"--seed", "18446744073709551615"});
+    expect_one_line_error("corpus demo --seed " + seed, {"--seed", "18446744073709551615"});
+  }
+  CHECK_FALSE(fs::exists(dir.path / "run"));
+  // The largest seed is a seed.
+  const RunResult r = run_cli("train --data demo --seed 18446744073709551615" + out_in(dir));
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(nocturne::load_checkpoint(dir.path / "run" / "last.ckpt").trainer.seed == 18446744073709551615ull);
+}
+
+TEST_CASE("--epochs below 1 says the same rule for every value", "[cli][errors]") {
+  TempDir dir;
+  const std::string rest = " --out " + quote((dir.path / "run").string()) + " " + kTiny;
+  expect_one_line_error("train --data demo --epochs -1" + rest, {"--epochs", ">= 1", "'-1'"});
+  expect_one_line_error("train --data demo --epochs 0" + rest, {"--epochs", ">= 1", "'0'"});
+}
+
+TEST_CASE("--threads past the cores is capped, and said", "[cli][errors]") {
+  TempDir dir;
+  std::string many_threads = kTiny;
+  many_threads.replace(many_threads.find("--threads 1"), std::strlen("--threads 1"), "--threads 4096");
+  const RunResult r = run_cli("train --data demo --out " + quote((dir.path / "run").string()) + " " + many_threads +
+                              " --epochs 1");
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("--threads 4096 is more than the") != std::string::npos);
+  CHECK(r.out.find("cores available: using") != std::string::npos);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NOCTURNE_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NOCTURNE_UNDER_ASAN 1
+#endif
+#endif
+
+TEST_CASE("under an address-space limit, many threads and a large batch end cleanly in one line", "[cli][errors]") {
+#ifdef NOCTURNE_UNDER_ASAN
+  WARN("AddressSanitizer reserves terabytes of address space: ulimit -v cannot be tested in this build");
+  return;
+#else
+  TempDir dir;
+  nocturne::write_demo_corpus(dir.path / "data", 4);
+  const std::string limited = "ulimit -v 1500000; exec timeout 120 " + quote(cli_path()) + " ";
+  const std::string command = limited + "train --data " + quote((dir.path / "data").string()) + " --out " +
+                              quote((dir.path / "run").string()) +
+                              " --hidden1 256 --hidden2 128 --dense 64 --window 32 --min-count 1 --batch 100000 "
+                              "--device cpu --threads 64 --epochs 1 > " +
+                              quote((dir.path / "out.txt").string()) + " 2> " + quote((dir.path / "err.txt").string());
+  const int status = std::system(command.c_str());
+  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const std::string out = read_text(dir.path / "out.txt"), err = read_text(dir.path / "err.txt");
+  INFO("exit " << code << "\nstdout: " << out << "\nstderr: " << err);
+  CHECK(code != 124);  // timeout's code: the program hung
+  CHECK((code == 0 || code == 1));
+  if (code == 1) CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+#endif
 }
