@@ -3,7 +3,6 @@
 #include "nocturne/backend.hpp"
 #include "nocturne/cuda.hpp"
 #include "nocturne/error.hpp"
-#include "nocturne/machine.hpp"
 
 namespace nocturne::cli {
 
@@ -69,6 +68,15 @@ DeviceChoice choose_device(const DeviceRequest& request) {
                      "--threads ignored: the BLAS library offers no thread control";
   }
   return choice;
+}
+
+std::optional<MemoryLimit> device_memory(const DeviceChoice& choice) {
+  if (choice.backend && choice.backend->device() == Device::cuda) {
+    const CudaStatus status = cuda_status();
+    if (status.devices.empty()) return std::nullopt;
+    return MemoryLimit{std::uint64_t(status.devices[0].memory_bytes), "the memory of GPU " + status.devices[0].name};
+  }
+  return available_memory();
 }
 
 }  // namespace nocturne::cli

@@ -18,16 +18,6 @@ using namespace nocturne::test;
 
 namespace {
 
-// Runs `args`, expects failure with exactly one stderr line containing every one of `words`.
-void expect_one_line_error(const std::string& args, std::initializer_list<std::string> words) {
-  const RunResult r = run_cli(args);
-  INFO("nocturne " << args << "\nstdout: " << r.out << "\nstderr: " << r.err);
-  CHECK(r.exit_code != 0);
-  const auto lines = r.error_lines();
-  REQUIRE(lines.size() == 1);
-  for (const auto& w : words) CHECK(lines[0].find(w) != std::string::npos);
-}
-
 void write_bytes(const fs::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
   out << bytes;
@@ -243,6 +233,30 @@ TEST_CASE("--epochs below 1 says the same rule for every value", "[cli][errors]"
   const std::string rest = " --out " + quote((dir.path / "run").string()) + " " + kTiny;
   expect_one_line_error("train --data demo --epochs -1" + rest, {"--epochs", ">= 1", "'-1'"});
   expect_one_line_error("train --data demo --epochs 0" + rest, {"--epochs", ">= 1", "'0'"});
+}
+
+TEST_CASE("a batch larger than the data is capped at the windows, and said", "[cli][errors]") {
+  TempDir dir;
+  std::string huge_batch = out_in(dir);
+  huge_batch.replace(huge_batch.find("--batch 32"), std::strlen("--batch 32"), "--batch 1000000");
+  const RunResult r = run_cli("train --data demo" + huge_batch);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto at = r.out.find("--batch 1000000 is more than the ");
+  CHECK(at != std::string::npos);
+  CHECK(r.out.find("windows of the data", at) != std::string::npos);
+  const nocturne::Checkpoint c = nocturne::load_checkpoint(dir.path / "run" / "last.ckpt");
+  CHECK(c.trainer.batch < 10000);  // the demo corpus has a few thousand windows
+  CHECK(r.out.find("using " + std::to_string(c.trainer.batch)) != std::string::npos);
+}
+
+TEST_CASE("a model too large for the memory is refused up front, naming what to lower", "[cli][errors]") {
+  TempDir dir;
+  // lstm1.R alone is 300,000 x 1,200,000 floats (1.3 TiB): more than any test machine holds.
+  expect_one_line_error("train --data demo --hidden1 300000 --out " + quote((dir.path / "big").string()) + " " +
+                            "--hidden2 8 --dense 8 --window 8 --min-count 1 --device cpu --threads 1 --epochs 1",
+                        {"needs about", "TiB", "available", "--hidden1"});
+  CHECK_FALSE(fs::exists(dir.path / "big" / "last.ckpt"));
 }
 
 TEST_CASE("--threads past the cores is capped, and said", "[cli][errors]") {
