@@ -27,6 +27,7 @@
 #include "midi/atomic_write.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/generate.hpp"
+#include "nocturne/machine.hpp"
 #include "nocturne/render.hpp"
 #include "nocturne/rng.hpp"
 #include "nocturne/tokenizer.hpp"
@@ -116,7 +117,15 @@ void run_generate(const GenerateArgs& a) {
   request.sampling.top_p = a.top_p;
   request.sampling.validate();
 
-  LoadedModel loaded = load_model(a.model, a.device, std::min(a.count, std::max(a.batch, 1)));
+  LoadedModel loaded = open_trained(a.model);
+  // Every output's primer and tokens stay in memory until the outputs are written.
+  const std::uint64_t output_tokens =
+      std::uint64_t(a.count) * (std::uint64_t(a.notes) + std::uint64_t(loaded.checkpoint.model.window));
+  require_memory(output_tokens * sizeof(std::int32_t), available_memory(),
+                 std::to_string(a.count) + " outputs of " + std::to_string(a.notes) + " notes",
+                 "lower --count or --notes");
+  place_model(loaded, a.device, std::min(a.count, std::max(a.batch, 1)),
+              a.count < a.batch ? "--count " + std::to_string(a.count) : "--batch " + std::to_string(a.batch));
   const std::vector<std::string>& vocab = loaded.checkpoint.vocabulary;
   std::printf("model: %s (vocabulary %zu, window %d, epoch %d) on %s\n", loaded.path.string().c_str(), vocab.size(),
               loaded.checkpoint.model.window, loaded.checkpoint.epochs_done, loaded.device.description.c_str());
@@ -192,7 +201,8 @@ void run_generate(const GenerateArgs& a) {
               {"primer", primer_symbols},
               {"generated", new_symbols},
               {"tokens", all}};
-    detail::write_file_atomically(out / (stem + ".tokens.json"), j.dump(2) + "\n");
+    detail::write_file_atomically(out / (stem + ".tokens.json"),
+                                  j.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
 
     const std::vector<ScoreEvent> events = token_events(all);
     PianoRollOptions roll;
@@ -238,7 +248,9 @@ void add_generate_command(CLI::App& app) {
   auto* k = cmd->add_option("--top-k", a->top_k, "Sample among the k most likely symbols (0 = all)")->capture_default_str();
   auto* p = cmd->add_option("--top-p", a->top_p, "Sample from the smallest set of mass >= p (1 = all)")->capture_default_str();
   greedy->excludes(t)->excludes(k)->excludes(p);
-  cmd->add_option("--seed", a->seed, "Seed of the sampling draws and the held-out primer choice")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Seed of the sampling draws and the held-out primer choice")
+      ->capture_default_str()
+      ->check(seed_number());
   cmd->add_option("--primer", a->primer, "heldout (a held-out window, the recipe), a .mid file, or tokens:\"C4 E4 0.4.7\"")
       ->capture_default_str();
   cmd->add_option("--count", a->count, "Number of outputs")->capture_default_str()->check(at_least(1));

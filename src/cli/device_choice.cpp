@@ -55,13 +55,28 @@ DeviceChoice choose_device(const DeviceRequest& request) {
   choice.backend = make_cpu_backend();
   choice.description = "cpu";
   if (request.threads > 0) {
-    if (set_cpu_threads(request.threads))
-      choice.description += " (" + std::to_string(request.threads) + " BLAS threads)";
+    int threads = request.threads;
+    if (const int cores = available_cores(); threads > cores) {
+      choice.note += std::string(choice.note.empty() ? "" : "; ") + "--threads " + std::to_string(threads) +
+                     " is more than the " + std::to_string(cores) + " cores available: using " + std::to_string(cores);
+      threads = cores;
+    }
+    if (set_cpu_threads(threads))
+      choice.description += " (" + std::to_string(threads) + " BLAS threads)";
     else
       choice.note += std::string(choice.note.empty() ? "" : "; ") +
                      "--threads ignored: the BLAS library offers no thread control";
   }
   return choice;
+}
+
+std::optional<MemoryLimit> device_memory(const DeviceChoice& choice) {
+  if (choice.backend && choice.backend->device() == Device::cuda) {
+    const CudaStatus status = cuda_status();
+    if (status.devices.empty()) return std::nullopt;
+    return MemoryLimit{std::uint64_t(status.devices[0].memory_bytes), "the memory of GPU " + status.devices[0].name};
+  }
+  return available_memory();
 }
 
 }  // namespace nocturne::cli

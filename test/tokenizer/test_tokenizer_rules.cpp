@@ -134,6 +134,33 @@ TEST_CASE("runaway lengths from a damaged file are refused, not tokenized until 
   std::filesystem::remove(path);
 }
 
+TEST_CASE("the token limit holds for notes that never cross a bar line, over all tracks") {
+  // Sixteenth notes, each inside its bar: 300 in one track and 300 in another.
+  std::vector<Note> right, left;
+  for (std::int64_t k = 0; k < 300; ++k) {
+    right.push_back(note(72, k * 120, k * 120 + 100));
+    left.push_back(note(48, k * 120, k * 120 + 100));
+  }
+  const auto busy = make_file({right, left});
+  TokenizerOptions options;
+  options.max_tokens = 600;
+  CHECK(tokenize(busy, options).size() == 600);
+  options.max_tokens = 599;
+  CHECK_THROWS_WITH(tokenize(busy, options), Catch::Contains("more than 599 notes and chords"));
+  options.max_tokens = 299;  // one track alone passes the limit
+  CHECK_THROWS_AS(tokenize(busy, options), ConfigError);
+  options.split_at_barlines = false;  // and so without bar lines
+  CHECK_THROWS_AS(tokenize(busy, options), ConfigError);
+
+  // Through a file, the error names it.
+  const auto path = std::filesystem::temp_directory_path() / "nocturne-token-limit.mid";
+  write_midi(path, busy);
+  options.split_at_barlines = true;
+  options.max_tokens = 599;
+  CHECK_THROWS_WITH(tokenize_file(path, options), Catch::Contains(path.string()) && Catch::Contains("damaged"));
+  std::filesystem::remove(path);
+}
+
 TEST_CASE("pairing: a note struck again before its release ends at the next note-off") {
   // Events on 0, on 240, off 480, off 3840 (the reader pairs them first in,
   // first out: 0-480 and 240-3840). music21 gives each note-on the first
