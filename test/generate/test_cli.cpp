@@ -24,6 +24,7 @@
 #include "nocturne/render.hpp"
 #include "nocturne/tokenizer.hpp"
 #include "sample_checkpoint.hpp"
+#include "test_support.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -33,7 +34,7 @@ namespace {
 
 const fs::path& root() {
   static const fs::path dir = [] {
-    const fs::path d = fs::temp_directory_path() / "nocturne-test-generate-cli";
+    const fs::path d = nocturne::test::temp_path("nocturne-test-generate-cli");
     fs::remove_all(d);
     fs::create_directories(d);
     return d;

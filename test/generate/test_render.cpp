@@ -18,6 +18,7 @@
 
 #include "nocturne/error.hpp"
 #include "nocturne/render.hpp"
+#include "test_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace nocturne;
@@ -54,7 +55,7 @@ Decoded decode_png(const fs::path& path) {
 }
 
 fs::path temp_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("nocturne-test-render-" + name);
+  const fs::path dir = nocturne::test::temp_path("nocturne-test-render-" + name);
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;

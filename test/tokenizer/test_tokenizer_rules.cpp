@@ -7,6 +7,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/tokenizer.hpp"
 #include "tokenizer_fixtures.hpp"
+#include "test_support.hpp"
 
 using namespace nocturne;
 using nocturne::test::make_file;
@@ -127,7 +128,7 @@ TEST_CASE("runaway lengths from a damaged file are refused, not tokenized until 
   CHECK_THROWS_AS(tokenize(long_notes, small), ConfigError);
 
   // Through a file, the error names it.
-  const auto path = std::filesystem::temp_directory_path() / "nocturne-runaway-length.mid";
+  const auto path = nocturne::test::temp_path("nocturne-runaway-length.mid");
   write_midi(path, far);
   CHECK_THROWS_WITH(tokenize_file(path), Catch::Contains(path.string()) && Catch::Contains("damaged"));
   CHECK_THROWS_AS(tokenize_file(path), FileError);
@@ -153,7 +154,7 @@ TEST_CASE("the token limit holds for notes that never cross a bar line, over all
   CHECK_THROWS_AS(tokenize(busy, options), ConfigError);
 
   // Through a file, the error names it.
-  const auto path = std::filesystem::temp_directory_path() / "nocturne-token-limit.mid";
+  const auto path = nocturne::test::temp_path("nocturne-token-limit.mid");
   write_midi(path, busy);
   options.split_at_barlines = true;
   options.max_tokens = 599;
