@@ -1,6 +1,8 @@
 #pragma once
 // Helpers shared by the tests.
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -19,6 +21,14 @@ inline std::optional<std::string> skip_reason() { return skip_reason_slot(); }
 inline bool set_skip_reason(std::string reason) {
   skip_reason_slot() = std::move(reason);
   return true;
+}
+
+// A path in the temporary folder that no other test process uses: `name`
+// plus this process's id, so that test runs of several build folders at once
+// (or of several checkouts on one machine) never share or delete each other's
+// files.
+inline std::filesystem::path temp_path(const std::string& name) {
+  return std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()));
 }
 
 // The Chopin corpus folder, or nullopt where it is absent (a fresh clone).

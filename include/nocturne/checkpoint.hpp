@@ -36,15 +36,19 @@ struct Checkpoint {
 };
 
 // Writes to a temporary file beside `path`, flushes it to disk and renames it
-// into place, so a reader never sees half a checkpoint. Throws FileError.
+// into place, so a reader never sees half a checkpoint (a link at `path` is
+// followed, docs/cli.md "Output files"). Throws FileError.
 void save_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint);
 
 // Validates magic, version, sizes, offsets and checksum before allocating or
-// trusting anything. Throws FileError naming the file and what is wrong.
+// trusting anything; then that every vocabulary symbol is a note or chord
+// token, none repeated, and that every parameter (and moment) is finite.
+// Throws FileError naming the file and what is wrong (the symbol, the tensor).
 Checkpoint load_checkpoint(const std::filesystem::path& path);
 
 // The bytes save_checkpoint writes. Throws ConfigError when the checkpoint is
-// inconsistent (a vocabulary or buffer of the wrong size).
+// inconsistent (a vocabulary or buffer of the wrong size, a symbol that is
+// not a token or repeats).
 std::vector<std::uint8_t> encode_checkpoint(const Checkpoint& checkpoint);
 // Parses and validates bytes held in memory; `name` only appears in messages.
 Checkpoint decode_checkpoint(std::span<const std::uint8_t> bytes, std::string_view name);

@@ -88,6 +88,11 @@ class BasicModel {
  public:
   // Buffers are sized for batches of up to max_batch windows.
   BasicModel(BasicBackend<T>& backend, const ModelConfig& config, int max_batch);
+  // The bytes of the buffers the constructor allocates (parameters,
+  // gradients, activations, workspace), computed without allocating, so a
+  // size too large for the machine can be refused before it is tried.
+  // Saturates at UINT64_MAX.
+  static std::uint64_t memory_bytes(const ModelConfig& config, int max_batch);
   ~BasicModel();
   BasicModel(const BasicModel&) = delete;
   BasicModel& operator=(const BasicModel&) = delete;

@@ -79,16 +79,49 @@ std::optional<std::filesystem::path> find_soundfont(const std::filesystem::path&
 //   round((TempoMap(midi).seconds_at(midi.end_tick()) + wav_release_seconds) * wav_sample_rate)
 std::int64_t wav_frame_count(const MidiFile& midi);
 
+// The level of a written WAV. By default the loudest sample is set to
+// wav_peak_dbfs: -1 dBFS, loud enough to hear at a normal volume, with a little
+// headroom for the peaks between samples that players and lossy encoders
+// reconstruct. FluidSynth's own level (a generated piece peaks near -22 dBFS)
+// is kept with normalize = false. gain_db is applied after either; samples past
+// full scale are clipped and counted.
+inline constexpr double wav_peak_dbfs = -1.0;
+inline constexpr double wav_max_gain_db = 60.0;  // |gain_db| limit: beyond it, silence or a square wave
+struct WavLevel {
+  bool normalize = true;
+  double gain_db = 0;
+};
+
+// Float samples (full scale 1.0) as 16-bit PCM at the level asked for: sample s
+// becomes round(s * g * 32767), clamped to +-32767, where
+//   g = 10^((wav_peak_dbfs + gain_db) / 20) / max|s|   when normalizing (and max|s| > 0),
+//   g = 10^(gain_db / 20)                              otherwise (silence stays silent).
+// Samples that are not finite count as 0. Throws ConfigError when gain_db is
+// not finite or outside +-wav_max_gain_db.
+struct PcmSamples {
+  std::vector<std::int16_t> samples;
+  double gain_db = 0;       // 20 log10(g): normalisation and gain_db together
+  double peak_dbfs = 0;     // of the written samples, 20 log10(max|pcm| / 32767); -infinity for silence
+  std::int64_t clipped = 0; // samples clamped to full scale
+};
+PcmSamples to_pcm16(std::span<const float> samples, const WavLevel& level = {});
+
 struct WavInfo {
   std::int64_t frames = 0;  // per channel
   double seconds = 0;       // frames / wav_sample_rate
+  double gain_db = 0;       // applied to FluidSynth's output (PcmSamples::gain_db)
+  double peak_dbfs = 0;     // of the written file; -infinity for silence
+  std::int64_t clipped = 0; // samples clamped to full scale
 };
 
 // Renders `midi` through FluidSynth with `soundfont` (sample-accurate timing,
 // no audio device) into a canonical 44-byte-header PCM WAV of wav_frame_count()
-// frames: 44100 Hz, 2 channels, 16 bits. Throws DeviceError when the library was
-// built without FluidSynth, FileError when the soundfont cannot be loaded.
-WavInfo write_wav(const std::filesystem::path& wav, const MidiFile& midi, const std::filesystem::path& soundfont);
+// frames: 44100 Hz, 2 channels, 16 bits, at `level` (to_pcm16 of FluidSynth's
+// float output). Throws DeviceError when the library was built without
+// FluidSynth, FileError when the soundfont cannot be loaded, ConfigError for a
+// gain out of range.
+WavInfo write_wav(const std::filesystem::path& wav, const MidiFile& midi, const std::filesystem::path& soundfont,
+                  const WavLevel& level = {});
 
 // ---- scores -----------------------------------------------------------------
 

@@ -1,20 +1,15 @@
 // Checkpoint files: see docs/checkpoint-format.md for the byte layout.
 //
-// Writing: encode everything into one byte vector, write it to a hidden
-// temporary file beside the target, fsync, rename over the target, fsync the
-// folder. Reading: the whole file is read (its real size bounds the one
-// allocation), then magic, version, declared size and checksum are checked
+// Writing: encode everything into one byte vector and hand it to the atomic
+// writer (hidden temporary file, fsync, rename, fsync of the folder).
+// Reading: the whole file is read (its real size bounds the one allocation),
+// then magic, version, declared size and checksum are checked
 // before any field is trusted; every section's offset and size is checked
 // against the file before it is read.
 
 #include "nocturne/checkpoint.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <atomic>
 #include <bit>
-#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -22,8 +17,12 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <unordered_map>
 
+#include "midi/atomic_write.hpp"
+#include "nocturne/byte_text.hpp"
 #include "nocturne/error.hpp"
+#include "nocturne/tokenizer.hpp"
 
 namespace nocturne {
 
@@ -235,21 +234,44 @@ std::vector<float> read_floats(std::span<const std::uint8_t> bytes, const Sectio
   return values;
 }
 
+// The first non-finite value of a float section, named by its tensor: NaN or
+// infinite weights give NaN predictions (a false score, a failed sampling).
+std::optional<std::string> non_finite_value(const std::vector<float>& values, const ParameterLayout& layout) {
+  for (const ParameterView& view : layout.views())
+    for (std::size_t i = 0; i < view.size(); ++i) {
+      const float v = values[view.offset + i];
+      if (std::isfinite(v)) continue;
+      const std::size_t row = i / std::size_t(view.cols), col = i % std::size_t(view.cols);
+      return "tensor " + view.name + " [" + std::to_string(view.rows) + " x " + std::to_string(view.cols) +
+             "] holds " + (std::isnan(v) ? "NaN" : v > 0 ? "+infinity" : "-infinity") + " at row " +
+             std::to_string(row) + ", column " + std::to_string(col);
+    }
+  return std::nullopt;
+}
+
+// A vocabulary the generator can decode: every symbol a note or chord token,
+// each once (an index per symbol, a symbol per index).
+std::optional<std::string> vocabulary_problem(const std::vector<std::string>& vocabulary) {
+  std::unordered_map<std::string_view, std::size_t> seen;
+  for (std::size_t i = 0; i < vocabulary.size(); ++i) {
+    const std::string& symbol = vocabulary[i];
+    const std::string name = "vocabulary symbol " + std::to_string(i) + " '" + display_text(symbol) + "'";
+    try {
+      (void)token_pitches(symbol);
+    } catch (const ConfigError& e) {
+      return name + " is not a note or chord token (" + e.what() + ")";
+    }
+    const auto [it, inserted] = seen.emplace(symbol, i);
+    if (!inserted) return name + " repeats symbol " + std::to_string(it->second);
+  }
+  return std::nullopt;
+}
+
 std::string version_hint(std::uint32_t version) {
   if (version > checkpoint_format_version)
     return "written by a newer nocturne; load it with that version, or retrain with this one";
   return "written by an older nocturne; load it with that version, or retrain with this one";
 }
-
-// A temporary name beside `path`: hidden, and not ending in ".ckpt", so
-// nothing mistakes a leftover for a checkpoint.
-std::filesystem::path temporary_sibling(const std::filesystem::path& path) {
-  static std::atomic<unsigned long> counter{0};
-  return path.parent_path() / ("." + path.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
-                               std::to_string(counter.fetch_add(1)));
-}
-
-std::string errno_text(int error) { return std::system_category().message(error); }
 
 }  // namespace
 
@@ -278,6 +300,7 @@ std::vector<std::uint8_t> encode_checkpoint(const Checkpoint& c) {
                       std::to_string(c.infinity_norm.size()) + " values for " + std::to_string(expected) +
                       " parameters");
   if (c.epochs_done < 0 || c.optimizer_steps < 0) throw ConfigError("checkpoint: negative epoch or step count");
+  if (const auto problem = vocabulary_problem(c.vocabulary)) throw ConfigError("checkpoint: " + *problem);
 
   Writer w;
   w.put_bytes(checkpoint_magic, sizeof(checkpoint_magic));
@@ -395,9 +418,16 @@ Checkpoint decode_checkpoint(std::span<const std::uint8_t> bytes, std::string_vi
     }
     if (r.remaining() != 0) r.fail(std::to_string(r.remaining()) + " unexpected bytes after the vocabulary");
   }
+  if (const auto problem = vocabulary_problem(c.vocabulary)) fail(*problem);
   c.parameters = read_floats(bytes, *sections[kParameters]);
   c.first_moment = read_floats(bytes, *sections[kFirstMoment]);
   c.infinity_norm = read_floats(bytes, *sections[kInfinityNorm]);
+  const ParameterLayout layout(c.model);
+  if (const auto problem = non_finite_value(c.parameters, layout)) fail("parameters: " + *problem);
+  if (!c.first_moment.empty()) {
+    if (const auto problem = non_finite_value(c.first_moment, layout)) fail("Adamax first moment: " + *problem);
+    if (const auto problem = non_finite_value(c.infinity_norm, layout)) fail("Adamax infinity norm: " + *problem);
+  }
   const auto meta = section_bytes(kMetadata);
   c.metadata.assign(reinterpret_cast<const char*>(meta.data()), meta.size());
   return c;
@@ -405,42 +435,8 @@ Checkpoint decode_checkpoint(std::span<const std::uint8_t> bytes, std::string_vi
 
 void save_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint) {
   const std::vector<std::uint8_t> bytes = encode_checkpoint(checkpoint);
-  const std::filesystem::path temp = temporary_sibling(path);
-  const std::string where = path.string();
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw FileError(where + ": cannot create " + temp.string() + ": " + errno_text(errno));
-  auto abandon = [&](const std::string& what, int error) {
-    ::close(fd);
-    ::unlink(temp.c_str());
-    throw FileError(where + ": " + what + ": " + errno_text(error));
-  };
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t wrote = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (wrote < 0) {
-      if (errno == EINTR) continue;
-      abandon("write failed", errno);
-    }
-    done += std::size_t(wrote);
-  }
-  if (::fsync(fd) != 0) abandon("fsync failed", errno);
-  if (::close(fd) != 0) {
-    const int error = errno;
-    ::unlink(temp.c_str());
-    throw FileError(where + ": close failed: " + errno_text(error));
-  }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    ::unlink(temp.c_str());
-    throw FileError(where + ": cannot rename the temporary file into place: " + errno_text(error));
-  }
-  // Make the rename itself durable; failure here leaves a complete file either way.
-  const std::filesystem::path folder = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    (void)::fsync(dir);
-    ::close(dir);
-  }
+  detail::write_file_atomically(path, {reinterpret_cast<const char*>(bytes.data()), bytes.size()},
+                                detail::Durability::synced);
 }
 
 Checkpoint load_checkpoint(const std::filesystem::path& path) {

@@ -65,7 +65,7 @@ void add_corpus_command(CLI::App& app) {
   cmd->add_option("--split", args->split, "random (the recipe's, over windows) or piece (held-out pieces)")
       ->capture_default_str()
       ->check(CLI::IsMember({"random", "piece"}));
-  cmd->add_option("--seed", args->options.seed, "Seed of the split")->capture_default_str();
+  cmd->add_option("--seed", args->options.seed, "Seed of the split")->capture_default_str()->check(seed_number());
   cmd->add_flag("--strict", args->strict, "Stop at the first unreadable MIDI file instead of skipping it");
   cmd->add_flag("--recipe-partial-filter", args->options.recipe_partial_filter,
                 "Reproduce the recipe's remove-while-iterating filter (keeps some rare symbols)");

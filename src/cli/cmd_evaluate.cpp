@@ -44,6 +44,7 @@ struct EvaluateArgs {
   std::string data;
   std::vector<std::string> generated;
   int batch = 256;
+  bool batch_given = false;  // said when capped; the default is capped quietly
   bool json_output = false;
   DeviceRequest device;
 };
@@ -97,6 +98,15 @@ std::vector<GeneratedPiece> read_generated(const std::vector<std::string>& input
   return pieces;
 }
 
+// More windows per batch than there are windows only takes memory.
+int capped_batch(int batch, std::size_t windows, bool given) {
+  if (batch < 1 || std::size_t(batch) <= windows) return std::max(batch, 1);
+  if (given)
+    print_note("--batch " + std::to_string(batch) + " is more than the " + std::to_string(windows) +
+               " held-out windows: using " + std::to_string(windows));
+  return int(windows);
+}
+
 std::string fixed(double v, int digits) {
   char text[48];
   std::snprintf(text, sizeof text, "%.*f", digits, v);
@@ -104,9 +114,7 @@ std::string fixed(double v, int digits) {
 }
 
 void run_evaluate(const EvaluateArgs& a) {
-  LoadedModel loaded = load_model(a.model, a.device, std::max(a.batch, 1));
-  if (!loaded.device.emulation_note.empty())
-    std::fprintf(stderr, "nocturne: note: %s\n", loaded.device.emulation_note.c_str());
+  LoadedModel loaded = open_trained(a.model);
   const std::vector<std::string>& vocab = loaded.checkpoint.vocabulary;
   const TrainingDataInfo info = training_data_info(loaded);
   const std::int64_t window = loaded.checkpoint.model.window;
@@ -184,6 +192,11 @@ void run_evaluate(const EvaluateArgs& a) {
     if (mapped.dropped > 0) split_note += "; " + std::to_string(mapped.dropped) + " tokens outside the vocabulary dropped";
   }
   if (starts.empty()) throw ConfigError(folder.string() + ": no held-out windows of " + std::to_string(window) + " tokens");
+  place_model(loaded, a.device, capped_batch(a.batch, starts.size(), a.batch_given),
+              "--batch " + std::to_string(a.batch));
+  if (!loaded.device.emulation_note.empty())
+    std::fprintf(stderr, "nocturne: note: %s
+", loaded.device.emulation_note.c_str());
 
   const HeldoutMetrics m = evaluate_windows(*loaded.model, tokens, starts, [](std::int64_t done, std::int64_t total) {
     progress_line("evaluating", done, total);
@@ -260,7 +273,8 @@ void run_evaluate(const EvaluateArgs& a) {
     report["corpus_highest"] = corpus_range.highest;
     report["generated"] = generated;
   }
-  if (a.json_output) std::printf("%s\n", report.dump(2).c_str());
+  // Names that are not UTF-8 (a file, the data folder) show U+FFFD where a byte is not.
+  if (a.json_output) std::printf("%s\n", report.dump(2, ' ', false, json::error_handler_t::replace).c_str());
 }
 
 void add_evaluate_command(CLI::App& app) {
@@ -269,7 +283,7 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--model", a->model, "Checkpoint file, or a run folder (its best.ckpt)")->required();
   cmd->add_option("--data", a->data, "MIDI folder (default: the folder the model trained on)");
   cmd->add_option("--generated", a->generated, "Generated pieces: folders (their .tokens.json, else MIDI files) or files");
-  cmd->add_option("--batch", a->batch, "Windows per batch")->capture_default_str()->check(at_least(1));
+  auto* batch = cmd->add_option("--batch", a->batch, "Windows per batch")->capture_default_str()->check(at_least(1));
   cmd->add_flag("--json", a->json_output, "Print one JSON object instead of the table");
   cmd->add_option("--device", a->device.device, "auto, cpu or cuda")->capture_default_str();
   cmd->add_option("--precision", a->device.precision,
@@ -279,7 +293,10 @@ void add_evaluate_command(CLI::App& app) {
                   "LSTM layers: classic ('ours' is its former name), fused (on the CPU too) or cudnn (GPU only)")
       ->capture_default_str();
   cmd->add_option("--threads", a->device.threads, "CPU BLAS threads (0 = the library's default)");
-  cmd->callback([a] { run_evaluate(*a); });
+  cmd->callback([a, batch] {
+    a->batch_given = batch->count() > 0;
+    run_evaluate(*a);
+  });
 }
 
 }  // namespace

@@ -6,11 +6,13 @@
 //   output-NN.tokens.json  the primer, the generated tokens and the settings
 //   output-NN.musicxml     a score (quarter notes, 4/4)
 //   output-NN.roll.png     a piano roll (the primer in grey)
-//   output-NN.wav          audio through FluidSynth (when built in and a soundfont is found)
+//   output-NN.wav          audio through FluidSynth (when built in and a soundfont is found),
+//                          its peak at -1 dBFS unless --no-normalize, then --gain
 //   output-NN.png          an engraved score (when LilyPond is installed), beside output-NN.ly
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -25,6 +27,7 @@
 #include "midi/atomic_write.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/generate.hpp"
+#include "nocturne/machine.hpp"
 #include "nocturne/render.hpp"
 #include "nocturne/rng.hpp"
 #include "nocturne/tokenizer.hpp"
@@ -50,11 +53,20 @@ struct GenerateArgs {
   std::string out = "generated";
   std::string soundfont;
   bool no_audio = false;
+  bool no_normalize = false;
+  double gain_db = 0;
   bool no_score = false;
   std::string data;
   int batch = 16;
   DeviceRequest device;
 };
+
+// "+3", "-6.5": a gain as the user would type it.
+std::string format_db(double db) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%+g", db);
+  return text;
+}
 
 std::string two_digits(int k) {
   char text[16];
@@ -93,6 +105,9 @@ void run_generate(const GenerateArgs& a) {
   StopSignals stop_signals;
   if (a.count < 1) throw ConfigError("--count must be >= 1, got " + std::to_string(a.count));
   if (a.notes < 1) throw ConfigError("--notes must be >= 1, got " + std::to_string(a.notes));
+  if (!std::isfinite(a.gain_db) || std::abs(a.gain_db) > wav_max_gain_db)
+    throw ConfigError("--gain must be within -" + format_db(wav_max_gain_db).substr(1) + "..+" +
+                      format_db(wav_max_gain_db).substr(1) + " dB, got " + format_db(a.gain_db));
   GenerationRequest request;
   request.notes = a.notes;
   request.seed = a.seed;
@@ -102,7 +117,15 @@ void run_generate(const GenerateArgs& a) {
   request.sampling.top_p = a.top_p;
   request.sampling.validate();
 
-  LoadedModel loaded = load_model(a.model, a.device, std::min(a.count, std::max(a.batch, 1)));
+  LoadedModel loaded = open_trained(a.model);
+  // Every output's primer and tokens stay in memory until the outputs are written.
+  const std::uint64_t output_tokens =
+      std::uint64_t(a.count) * (std::uint64_t(a.notes) + std::uint64_t(loaded.checkpoint.model.window));
+  require_memory(output_tokens * sizeof(std::int32_t), available_memory(),
+                 std::to_string(a.count) + " outputs of " + std::to_string(a.notes) + " notes",
+                 "lower --count or --notes");
+  place_model(loaded, a.device, std::min(a.count, std::max(a.batch, 1)),
+              a.count < a.batch ? "--count " + std::to_string(a.count) : "--batch " + std::to_string(a.batch));
   const std::vector<std::string>& vocab = loaded.checkpoint.vocabulary;
   std::printf("model: %s (vocabulary %zu, window %d, epoch %d) on %s\n", loaded.path.string().c_str(), vocab.size(),
               loaded.checkpoint.model.window, loaded.checkpoint.epochs_done, loaded.device.description.c_str());
@@ -119,6 +142,7 @@ void run_generate(const GenerateArgs& a) {
   fs::create_directories(out, ec);
   if (!fs::is_directory(out, ec)) throw FileError(out.string() + ": cannot create the output folder");
   std::optional<fs::path> soundfont;
+  const WavLevel level{!a.no_normalize, a.gain_db};
   if (!a.no_audio) {
     if (!audio_rendering_available())
       std::printf("audio: not written (this build has no FluidSynth)\n");
@@ -126,7 +150,9 @@ void run_generate(const GenerateArgs& a) {
       std::printf("audio: not written (no soundfont found; give --soundfont <file.sf2>)\n");
   }
   const bool lilypond = !a.no_score && lilypond_available();
-  if (!a.no_score && !lilypond) std::printf("score: MusicXML only (LilyPond is not installed for a PNG score)\n");
+  if (!a.no_score && !lilypond)
+    std::printf("score: MusicXML only, no PNG score: LilyPond is not installed (no lilypond program on PATH; "
+                "Debian package lilypond, which tools/setup.sh installs)\n");
   std::fflush(stdout);
 
   struct Stopped {};
@@ -177,7 +203,8 @@ void run_generate(const GenerateArgs& a) {
               {"primer", primer_symbols},
               {"generated", new_symbols},
               {"tokens", all}};
-    detail::write_file_atomically(out / (stem + ".tokens.json"), j.dump(2) + "\n");
+    detail::write_file_atomically(out / (stem + ".tokens.json"),
+                                  j.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
 
     const std::vector<ScoreEvent> events = token_events(all);
     PianoRollOptions roll;
@@ -194,10 +221,18 @@ void run_generate(const GenerateArgs& a) {
       }
     }
     if (soundfont) {
-      const WavInfo wav = write_wav(out / (stem + ".wav"), midi, *soundfont);
-      char text[64];
-      std::snprintf(text, sizeof text, ", .wav (%.1f s)", wav.seconds);
+      const WavInfo wav = write_wav(out / (stem + ".wav"), midi, *soundfont, level);
+      char text[96];
+      if (std::isfinite(wav.peak_dbfs))
+        std::snprintf(text, sizeof text, ", .wav (%.1f s, peak %.1f dBFS%s)", wav.seconds, wav.peak_dbfs,
+                      a.no_normalize && a.gain_db == 0 ? ", FluidSynth's level" : "");
+      else
+        std::snprintf(text, sizeof text, ", .wav (%.1f s, silent)", wav.seconds);
       written += text;
+      if (wav.clipped > 0)  // by a gain past the peak, or FluidSynth's own level past full scale
+        print_warning(stem + ".wav: " + std::to_string(wav.clipped) + " samples clipped at full scale (" +
+                      (a.gain_db == 0 ? std::string("FluidSynth's level") : "--gain " + format_db(a.gain_db) + " dB") +
+                      (a.no_normalize ? "" : " past the -1 dBFS peak") + ")");
     }
     std::printf("%s: %s\n", (out / stem).string().c_str(), written.c_str());
     std::fflush(stdout);
@@ -215,14 +250,20 @@ void add_generate_command(CLI::App& app) {
   auto* k = cmd->add_option("--top-k", a->top_k, "Sample among the k most likely symbols (0 = all)")->capture_default_str();
   auto* p = cmd->add_option("--top-p", a->top_p, "Sample from the smallest set of mass >= p (1 = all)")->capture_default_str();
   greedy->excludes(t)->excludes(k)->excludes(p);
-  cmd->add_option("--seed", a->seed, "Seed of the sampling draws and the held-out primer choice")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Seed of the sampling draws and the held-out primer choice")
+      ->capture_default_str()
+      ->check(seed_number());
   cmd->add_option("--primer", a->primer, "heldout (a held-out window, the recipe), a .mid file, or tokens:\"C4 E4 0.4.7\"")
       ->capture_default_str();
   cmd->add_option("--count", a->count, "Number of outputs")->capture_default_str()->check(at_least(1));
   cmd->add_flag("--no-primer", a->no_primer, "Leave the primer out of the written outputs");
   cmd->add_option("--out", a->out, "Folder for the outputs")->capture_default_str();
   cmd->add_option("--soundfont", a->soundfont, "SoundFont (.sf2) for the WAV (default: FluidR3_GM or another installed one)");
-  cmd->add_flag("--no-audio", a->no_audio, "Do not write WAV audio");
+  auto* no_audio = cmd->add_flag("--no-audio", a->no_audio, "Do not write WAV audio");
+  auto* no_normalize = cmd->add_flag("--no-normalize", a->no_normalize,
+                                     "Keep FluidSynth's own level (about -22 dBFS) instead of a -1 dBFS peak");
+  auto* gain = cmd->add_option("--gain", a->gain_db, "WAV gain in dB, after the normalisation (or on FluidSynth's level)");
+  no_audio->excludes(no_normalize)->excludes(gain);
   cmd->add_flag("--no-score", a->no_score, "Do not write MusicXML or LilyPond scores");
   cmd->add_option("--data", a->data, "MIDI folder for the held-out primer pool (default: the folder the model trained on)");
   cmd->add_option("--batch", a->batch, "Outputs generated together")->capture_default_str()->check(at_least(1));

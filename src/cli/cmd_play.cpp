@@ -85,7 +85,9 @@ void add_play_command(CLI::App& app) {
   cmd->add_option("--notes", a->notes, "Notes to compose with --model")->capture_default_str();
   cmd->add_option("--temperature", a->temperature, "Sample at this temperature (0: greedy, the recipe)")
       ->capture_default_str();
-  cmd->add_option("--seed", a->seed, "Seed of the primer choice and the sampling")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Seed of the primer choice and the sampling")
+      ->capture_default_str()
+      ->check(seed_number());
   cmd->add_option("--primer", a->primer, "heldout, a .mid file, or tokens:\"C4 E4 0.4.7\"")->capture_default_str();
   cmd->add_option("--data", a->data, "Folder of the held-out primers (default: the run's data folder)");
   auto* port = cmd->add_option("--port", a->port, "Output port number (see --list)")->capture_default_str();

@@ -1,5 +1,8 @@
 // nocturne tokenize <midi-folder> --json <out.json>: the unfiltered tokens of
-// every MIDI file, keyed by its path relative to the folder.
+// every MIDI file, keyed by its path relative to the folder. A key is the
+// path's bytes through escape_bytes: unchanged for UTF-8 names without '%',
+// '%' as %25 and bytes that are not UTF-8 as %XX, so every name survives.
+// `--json -` (or /dev/stdout) prints the JSON, and the summary goes to stderr.
 
 #include <cstdio>
 #include <memory>
@@ -8,7 +11,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/outputs.hpp"
-#include "midi/atomic_write.hpp"
+#include "nocturne/byte_text.hpp"
 #include "nocturne/corpus.hpp"
 
 namespace nocturne::cli {
@@ -20,23 +23,28 @@ struct TokenizeArgs {
   bool strict = false;
 };
 
+std::string tokens_json(const std::vector<CorpusFile>& corpus) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (const auto& file : corpus) out[escape_bytes(file.name)] = file.tokens;
+  return out.dump(1) + "\n";
+}
+
 void run_tokenize(const TokenizeArgs& args) {
   // Unreadable files are skipped with a warning, as train skips them (--strict: stop).
   const auto corpus = read_corpus(args.folder, print_warning, args.strict, nullptr);
-  nlohmann::ordered_json out = nlohmann::ordered_json::object();
   std::size_t total = 0;
-  for (const auto& file : corpus) {
-    out[file.name] = file.tokens;
-    total += file.tokens.size();
-  }
-  detail::write_file_atomically(args.json_path, out.dump(1) + "\n");
-  std::printf("%zu files, %zu tokens -> %s\n", corpus.size(), total, args.json_path.c_str());
+  for (const auto& file : corpus) total += file.tokens.size();
+  write_output_file(args.json_path, tokens_json(corpus));
+  std::FILE* summary = writes_to_stdout(args.json_path) ? stderr : stdout;
+  std::fprintf(summary, "%zu files, %zu tokens -> %s\n", corpus.size(), total, args.json_path.c_str());
 }
 void add_tokenize_command(CLI::App& app) {
   auto args = std::make_shared<TokenizeArgs>();
   CLI::App* cmd = app.add_subcommand("tokenize", "Tokenize every MIDI file of a folder (music21-compatible tokens)");
   cmd->add_option("midi-folder", args->folder, "Folder searched recursively for .mid/.midi files")->required();
-  cmd->add_option("--json", args->json_path, "Output JSON file {\"<relative path>\": [tokens...]}")->required();
+  cmd->add_option("--json", args->json_path,
+                  "Output JSON file {\"<relative path>\": [tokens...]} ('-': standard output)")
+      ->required();
   cmd->add_flag("--strict", args->strict, "Stop at the first unreadable MIDI file instead of skipping it");
   cmd->callback([args] { run_tokenize(*args); });
 }

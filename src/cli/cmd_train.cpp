@@ -10,6 +10,7 @@
 // Exit codes: 0 done (or nothing left to do), 1 error (one line on stderr),
 // 130 stopped by SIGINT/SIGTERM (last.ckpt holds the last completed epoch).
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -22,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/best_checkpoint.hpp"
 #include "cli/commands.hpp"
 #include "cli/device_choice.hpp"
 #include "cli/outputs.hpp"
@@ -167,9 +169,10 @@ TrainerConfig trainer_config(const Settings& s, bool gpu) {
 
 // Fails fast, before any data is read, naming the setting at fault.
 void validate(const Settings& s) {
+  // The CLI's own rules first: the trainer's allow 0 epochs, a run does not.
+  if (s.epochs < 1) throw ConfigError("--epochs must be >= 1, got " + std::to_string(s.epochs));
   model_config(s, 1).validate();
   trainer_config(s, false).validate();
-  if (s.epochs < 1) throw ConfigError("--epochs must be >= 1, got " + std::to_string(s.epochs));
   if (s.min_count < 0) throw ConfigError("--min-count must be >= 0, got " + std::to_string(s.min_count));
   if (s.split != "random" && s.split != "piece")
     throw ConfigError("--split: unknown value '" + s.split + "' (expected random or piece)");
@@ -243,6 +246,7 @@ json corpus_json(const LoadedData& data) {
 // ---- the run -------------------------------------------------------------------
 
 struct RunState {
+  std::string run_id;  // the run's identity in every checkpoint it writes
   Settings settings;
   std::string precision = "fp32";  // the GEMM precision the run trains in (kept when resuming)
   fs::path data_folder;  // absolute
@@ -261,10 +265,13 @@ json metadata(const RunState& r) {
   for (const auto& row : r.history) history.push_back(to_json(row));
   json best = nullptr;
   if (r.best_epoch) best = {{"epoch", *r.best_epoch}, {"metric", r.best_metric}, {"value", r.best_value}};
+  json data = {{"demo", r.demo}, {"strict", r.strict}, {"skipped", r.skipped}};
+  put_path(data, "folder", r.data_folder);
   return {{"nocturne_version", version_string},
+          {"run_id", r.run_id},
           {"settings", to_json(r.settings)},
           {"precision", r.precision},
-          {"data", {{"folder", r.data_folder.string()}, {"demo", r.demo}, {"strict", r.strict}, {"skipped", r.skipped}}},
+          {"data", data},
           {"corpus", r.corpus},
           {"history", history},
           {"best", best}};
@@ -272,9 +279,12 @@ json metadata(const RunState& r) {
 
 RunState run_state_from(const json& m) {
   RunState r;
+  // A run from before run ids gets one now, carried from here on.
+  r.run_id = m.contains("run_id") ? m.at("run_id").get<std::string>() : new_run_id();
   r.settings = settings_from_json(m.at("settings"));
   if (m.contains("precision")) r.precision = m.at("precision").get<std::string>();  // runs before it: fp32
-  r.data_folder = m.at("data").at("folder").get<std::string>();
+  (void)m.at("data").at("folder");  // required (throws json's out_of_range naming the key)
+  r.data_folder = get_path(m.at("data"), "folder").value_or(fs::path());
   r.demo = m.at("data").at("demo").get<bool>();
   r.strict = m.at("data").at("strict").get<bool>();
   r.skipped = m.at("data").at("skipped").get<std::vector<std::string>>();
@@ -333,6 +343,41 @@ void write_plot(const RunFolder& run, const RunState& r, Reporter& reporter) {
   }
 }
 
+// More windows per batch than there are windows changes nothing but the
+// memory taken: an epoch is one batch either way, and so is the validation.
+int capped_batch(int batch, const Dataset& ds, Reporter& reporter) {
+  const std::size_t windows = std::max(ds.train_starts.size(), ds.heldout_starts.size());
+  if (windows == 0 || std::size_t(batch) <= windows) return batch;
+  reporter.info("--batch " + std::to_string(batch) + " is more than the " + std::to_string(windows) +
+                " windows of the data (training or held-out): using " + std::to_string(windows));
+  return int(windows);
+}
+
+// Makes best.ckpt the run's own best epoch again (see best_checkpoint.hpp).
+void apply_best_plan(const BestCheckpointPlan& plan, const RunFolder& run, RunState& state, Checkpoint& last,
+                     Reporter& reporter) {
+  const std::string last_epoch = std::to_string(last.epochs_done);
+  if (plan.action == BestCheckpointPlan::rewrite_from_last) {
+    save_checkpoint(run.best(), last);
+    reporter.warning(plan.reason + ": rewritten from last.ckpt (epoch " + last_epoch + ", the run's best)");
+  } else if (plan.action == BestCheckpointPlan::reset_to_last) {
+    const auto row = std::find_if(state.history.begin(), state.history.end(),
+                                  [&](const HistoryRow& r) { return r.epoch == last.epochs_done; });
+    if (row == state.history.end())
+      throw FileError(run.last().string() + ": its history has no row for its epoch " + last_epoch);
+    const int lost = state.best_epoch.value_or(0);
+    state.best_epoch = row->epoch;
+    state.best_metric = row->val_loss ? "val_loss" : "loss";
+    state.best_value = row->val_loss ? *row->val_loss : row->loss;
+    last.metadata = metadata(state).dump(-1, ' ', false, json::error_handler_t::replace);
+    save_checkpoint(run.last(), last);
+    save_checkpoint(run.best(), last);
+    reporter.warning(plan.reason + "; the parameters of the best epoch " + std::to_string(lost) +
+                     " are gone, so best.ckpt restarts from last.ckpt (epoch " + last_epoch + ", " +
+                     state.best_metric + " " + fixed(state.best_value, 4) + ")");
+  }
+}
+
 std::string epoch_line(const HistoryRow& row, int total, bool best) {
   std::string line = "epoch " + std::to_string(row.epoch) + "/" + std::to_string(total) + "  loss " +
                      fixed(row.loss, 4) + "  acc " + fixed(row.accuracy, 3);
@@ -362,7 +407,8 @@ void run_train(TrainArgs& a) {
   const bool resuming = !a.resume.empty();
   if (!resuming && a.data.empty())
     throw ConfigError("train: --data <midi-folder> (or --data demo) is required, or --resume <run-folder>");
-  if (resuming && !a.out.empty() && fs::path(a.out) != fs::path(a.resume))
+  const fs::path resume_folder = resuming ? run_folder_to_resume(a.resume) : fs::path();
+  if (resuming && !a.out.empty() && fs::path(a.out) != resume_folder && fs::path(a.out) != fs::path(a.resume))
     throw ConfigError("--resume continues in its own run folder; leave out --out");
 
   DeviceRequest request = a.device;
@@ -370,15 +416,21 @@ void run_train(TrainArgs& a) {
 
   RunState state;
   std::optional<Checkpoint> resumed;
-  RunFolder run(resuming ? fs::path(a.resume) : fs::path(a.out.empty() ? default_run_folder() : a.out));
+  BestCheckpointPlan best_plan;
+  RunFolder run(resuming ? resume_folder : fs::path(a.out.empty() ? default_run_folder() : a.out));
   if (resuming) {
     run.open_existing();
     resumed = load_checkpoint(run.last());
+    json last_metadata;
     try {
-      state = run_state_from(json::parse(resumed->metadata));
+      last_metadata = json::parse(resumed->metadata);
+      state = run_state_from(last_metadata);
     } catch (const json::exception& e) {
       throw FileError(run.last().string() + ": its metadata is not a training run's (" + e.what() + ")");
+    } catch (const Error& e) {
+      throw FileError(run.last().string() + ": " + e.what());
     }
+    run.mark(state.run_id);
     check_unchanged(state.settings, a);
     if (a.precision_option && a.precision_option->count() > 0)
       state.precision = a.device.precision;  // changed on purpose
@@ -398,6 +450,8 @@ void run_train(TrainArgs& a) {
                     " epochs; pass --epochs N (more) to train further");
       return;
     }
+    // Refusals now, before anything is written; a rebuild once the data checks out.
+    best_plan = plan_best_checkpoint(run.best(), last_metadata, resumed->epochs_done);
   } else {
     const std::string preset_name = a.preset.empty() ? (a.data == "demo" ? "demo" : "recipe") : a.preset;
     state.settings = apply_options(preset(preset_name), a);
@@ -406,7 +460,8 @@ void run_train(TrainArgs& a) {
     state.precision = a.device.precision;
     state.demo = a.data == "demo";
     state.strict = a.strict;
-    run.create_fresh();
+    state.run_id = new_run_id();
+    run.create_fresh(state.run_id);
   }
   if (!device.note.empty()) reporter.info(device.note);
   const bool gpu = device.backend->device() == Device::cuda;
@@ -440,11 +495,14 @@ void run_train(TrainArgs& a) {
     state.skipped = data.skipped;
   }
 
+  state.settings.batch = capped_batch(s.batch, ds, reporter);
   const ModelConfig mc = model_config(s, int(vocabulary.size()));
   TrainerConfig tc = trainer_config(s, gpu);
+  require_model_memory(device, mc, s.batch, true, "--batch " + std::to_string(s.batch));
   Model model(*device.backend, mc, s.batch);
   Trainer trainer(model, tc);
   if (resuming) {
+    apply_best_plan(best_plan, run, state, *resumed, reporter);
     model.upload_parameters(resumed->parameters);
     trainer.optimizer().restore(resumed->optimizer_steps, resumed->first_moment, resumed->infinity_norm);
     trainer.set_epochs_done(resumed->epochs_done);
@@ -582,10 +640,12 @@ void add_train_command(CLI::App& app) {
   setting("split", cmd->add_option("--split", v.split, "Held-out split: random (windows, the recipe's) or piece")
                        ->check(CLI::IsMember({"random", "piece"})));
   setting("heldout", cmd->add_option("--heldout", v.heldout, "Held-out fraction used for validation (0.2; 0 = none)"));
-  setting("epochs", cmd->add_option("--epochs", v.epochs, "Epochs in total (recipe 200); with --resume, the new total"));
+  setting("epochs", cmd->add_option("--epochs", v.epochs, "Epochs in total (recipe 200); with --resume, the new total")
+                        ->check(at_least(1)));
   setting("batch", cmd->add_option("--batch", v.batch, "Windows per batch (recipe 256)"));
   setting("lr", cmd->add_option("--lr", v.lr, "Adamax learning rate (recipe 0.01)"));
-  setting("seed", cmd->add_option("--seed", v.seed, "Seed of initialisation, split, shuffling and dropout (1)"));
+  setting("seed", cmd->add_option("--seed", v.seed, "Seed of initialisation, split, shuffling and dropout (1)")
+                      ->check(seed_number()));
   cmd->add_option("--device", a->device.device, "auto (CUDA when usable, else CPU), cpu or cuda")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));

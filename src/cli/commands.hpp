@@ -18,4 +18,8 @@ void add_registered_commands(CLI::App& app);
 // range up to DBL_MAX in its message): "--notes: must be a whole number >= 1, got 0".
 CLI::Validator at_least(long long least);
 
+// Seeds: whole numbers 0..2^64-1, nothing clamped or wrapped ("--seed: must be
+// a whole number from 0 to 18446744073709551615, got '-1'").
+CLI::Validator seed_number();
+
 }  // namespace nocturne::cli

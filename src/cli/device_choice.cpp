@@ -75,13 +75,28 @@ DeviceChoice choose_device(const DeviceRequest& request) {
   }
   choice.backend = make_cpu_backend(options);
   if (request.threads > 0) {
-    if (set_cpu_threads(request.threads))
-      add_detail(std::to_string(request.threads) + " BLAS threads");
+    int threads = request.threads;
+    if (const int cores = available_cores(); threads > cores) {
+      add_note("--threads " + std::to_string(threads) + " is more than the " + std::to_string(cores) +
+               " cores available: using " + std::to_string(cores));
+      threads = cores;
+    }
+    if (set_cpu_threads(threads))
+      add_detail(std::to_string(threads) + " BLAS threads");
     else
       add_note("--threads ignored: the BLAS library offers no thread control");
   }
   choice.description = details.empty() ? "cpu" : "cpu (" + details + ")";
   return choice;
+}
+
+std::optional<MemoryLimit> device_memory(const DeviceChoice& choice) {
+  if (choice.backend && choice.backend->device() == Device::cuda) {
+    const CudaStatus status = cuda_status();
+    if (status.devices.empty()) return std::nullopt;
+    return MemoryLimit{std::uint64_t(status.devices[0].memory_bytes), "the memory of GPU " + status.devices[0].name};
+  }
+  return available_memory();
 }
 
 }  // namespace nocturne::cli

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "nocturne/backend.hpp"
+#include "nocturne/machine.hpp"
 
 namespace nocturne::cli {
 
@@ -27,7 +28,11 @@ struct DeviceChoice {
 
 // Throws ConfigError for an unknown device, precision or LSTM implementation,
 // DeviceError (one line, no fallback) when --device cuda is asked for and no
-// usable GPU exists.
+// usable GPU exists. --threads past the cores available is capped to them
+// (said in the note): more BLAS threads only add their buffers and contention.
 DeviceChoice choose_device(const DeviceRequest& request);
+
+// The memory the chosen device offers: the GPU's, or what the machine has available.
+std::optional<MemoryLimit> device_memory(const DeviceChoice& choice);
 
 }  // namespace nocturne::cli

@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
+#include <cstdint>
 #include <exception>
+#include <limits>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,6 +41,20 @@ CLI::Validator at_least(long long least) {
         return "";
       },
       "INT>=" + std::to_string(least));
+}
+
+CLI::Validator seed_number() {
+  const std::string rule =
+      "must be a whole number from 0 to " + std::to_string(std::numeric_limits<std::uint64_t>::max());
+  return CLI::Validator(
+      [rule](std::string& text) -> std::string {
+        std::uint64_t value = 0;
+        const char* end = text.data() + text.size();
+        const auto [stop, ec] = std::from_chars(text.data(), end, value);  // no sign: "-1" stops at once
+        if (ec != std::errc() || stop != end || text.empty()) return rule + ", got '" + text + "'";
+        return "";
+      },
+      "UINT64");
 }
 
 void add_registered_commands(CLI::App& app) {
@@ -78,6 +96,13 @@ int main(int argc, char** argv) {
     // One line, like every other error (CLI11's own printing adds a second).
     std::fprintf(stderr, "nocturne: error: %s (see --help)\n", e.what());
     return e.get_exit_code();
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "nocturne: error: out of memory (an allocation failed): lower --batch, --count or the "
+                         "model's sizes, or free memory\n");
+    // Leave at once: the BLAS library's exit handler waits for its threads,
+    // which may be stuck retrying allocations that cannot succeed.
+    std::fflush(nullptr);
+    std::_Exit(1);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "nocturne: error: %s\n", e.what());
     return 1;

@@ -2,11 +2,17 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 
+#include "cli/run_folder.hpp"
+#include "midi/atomic_write.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/generate.hpp"
+#include "nocturne/machine.hpp"
 #include "nocturne/tokenizer.hpp"
 
 namespace nocturne::cli {
@@ -14,7 +20,7 @@ namespace nocturne::cli {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-LoadedModel load_model(const fs::path& path, const DeviceRequest& device, int max_batch) {
+LoadedModel open_trained(const fs::path& path) {
   LoadedModel loaded;
   std::error_code ec;
   loaded.path = path;
@@ -34,10 +40,38 @@ LoadedModel load_model(const fs::path& path, const DeviceRequest& device, int ma
       loaded.metadata = json::object();
     }
   }
+  return loaded;
+}
+
+void place_model(LoadedModel& loaded, const DeviceRequest& device, int max_batch, const std::string& batch_option) {
   loaded.device = choose_device(device);
+  if (!loaded.device.note.empty()) print_note(loaded.device.note);
+  require_model_memory(loaded.device, loaded.checkpoint.model, max_batch, false, batch_option);
   loaded.model = std::make_unique<Model>(*loaded.device.backend, loaded.checkpoint.model, max_batch);
   loaded.model->upload_parameters(loaded.checkpoint.parameters);
+}
+
+LoadedModel load_model(const fs::path& path, const DeviceRequest& device, int max_batch,
+                       const std::string& batch_option) {
+  LoadedModel loaded = open_trained(path);
+  place_model(loaded, device, max_batch, batch_option);
   return loaded;
+}
+
+void require_model_memory(const DeviceChoice& device, const ModelConfig& config, int max_batch, bool training,
+                          const std::string& batch_option) {
+  // Adamax's two moments are as large as the parameters. (memory_bytes saturates: so does the sum.)
+  const std::uint64_t moments = training ? 2 * ParameterLayout(config).buffer_size() * sizeof(float) : 0;
+  auto plus = [](std::uint64_t a, std::uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; };
+  const std::uint64_t fixed = plus(Model::memory_bytes(config, 1), moments);
+  const std::uint64_t needed = plus(Model::memory_bytes(config, max_batch), moments);
+  const bool sizes_dominate = fixed >= needed - fixed;
+  const std::string what = "the model (" + std::to_string(ParameterLayout(config).parameter_count()) +
+                           " parameters) with batches of " + std::to_string(max_batch) + " windows (" +
+                           batch_option + ")";
+  const std::string advice = sizes_dominate ? "lower the layer sizes (--hidden1, --hidden2, --dense, --window)"
+                                            : "lower " + batch_option.substr(0, batch_option.find(' '));
+  require_memory(needed, device_memory(device), what, advice);
 }
 
 TrainingDataInfo training_data_info(const LoadedModel& loaded) {
@@ -45,8 +79,7 @@ TrainingDataInfo training_data_info(const LoadedModel& loaded) {
   info.window = loaded.checkpoint.model.window;
   const json& m = loaded.metadata;
   try {
-    if (m.contains("data") && m["data"].is_object() && m["data"].contains("folder"))
-      info.folder = fs::path(m["data"]["folder"].get<std::string>());
+    if (m.contains("data")) info.folder = get_path(m["data"], "folder");
     if (m.contains("data") && m["data"].is_object() && m["data"].contains("skipped"))
       info.skipped = m["data"]["skipped"].get<std::vector<std::string>>();
     if (m.contains("settings") && m["settings"].is_object()) {
@@ -58,11 +91,15 @@ TrainingDataInfo training_data_info(const LoadedModel& loaded) {
     }
   } catch (const json::exception&) {
     // Metadata from another writer: keep the defaults.
+  } catch (const FileError&) {
+    // A malformed escaped path: as if none were named.
   }
   return info;
 }
 
 void print_warning(const std::string& message) { std::fprintf(stderr, "nocturne: warning: %s\n", message.c_str()); }
+
+void print_note(const std::string& message) { std::fprintf(stderr, "nocturne: %s\n", message.c_str()); }
 
 std::vector<CorpusFile> read_corpus(const fs::path& folder, const std::function<void(const std::string&)>& warn,
                                     bool strict, std::vector<std::string>* skipped) {
@@ -109,6 +146,18 @@ std::vector<std::int64_t> windows_within_pieces(const MappedCorpus& corpus, std:
   for (const PieceRange& p : corpus.pieces)
     for (std::int64_t s = p.begin; s + window < p.end; ++s) starts.push_back(s);
   return starts;
+}
+
+void write_output_file(const std::string& option_value, std::string_view bytes) {
+  if (option_value != "-") return detail::write_file_atomically(option_value, bytes);
+  std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+  if (std::fflush(stdout) != 0 || std::ferror(stdout))
+    throw FileError(std::string("standard output: write failed: ") + std::strerror(errno));
+}
+
+bool writes_to_stdout(const std::string& option_value) {
+  return option_value == "-" || option_value == "/dev/stdout" || option_value == "/dev/fd/1" ||
+         option_value == "/proc/self/fd/1";
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -27,9 +28,23 @@ struct LoadedModel {
   std::unique_ptr<Model> model;
 };
 
-// `path` is a checkpoint, or a run folder (best.ckpt, else last.ckpt).
-// The model is sized for batches of up to max_batch windows.
-LoadedModel load_model(const std::filesystem::path& path, const DeviceRequest& device, int max_batch);
+// `path` is a checkpoint, or a run folder (best.ckpt, else last.ckpt): the
+// checkpoint and its metadata, no model yet.
+LoadedModel open_trained(const std::filesystem::path& path);
+// Chooses the device and uploads the model, sized for batches of up to
+// max_batch windows (after require_model_memory; `batch_option` names the
+// option that set max_batch). The device's note, if any, goes to stderr.
+void place_model(LoadedModel& loaded, const DeviceRequest& device, int max_batch, const std::string& batch_option);
+// open_trained, then place_model.
+LoadedModel load_model(const std::filesystem::path& path, const DeviceRequest& device, int max_batch,
+                       const std::string& batch_option = "--batch");
+
+// Refuses, before allocating, a model whose buffers for batches of max_batch
+// windows (with the optimizer's moments when training) exceed the device's
+// memory, naming the option to lower: `batch_option` ("--batch 512") or the
+// layer sizes, whichever takes more. Throws ConfigError.
+void require_model_memory(const DeviceChoice& device, const ModelConfig& config, int max_batch, bool training,
+                          const std::string& batch_option);
 
 // What the metadata says about the training data (train's "settings" and "data").
 struct TrainingDataInfo {
@@ -45,6 +60,8 @@ TrainingDataInfo training_data_info(const LoadedModel& loaded);
 
 // "nocturne: warning: <message>" on stderr (what read_corpus's warn is given by most commands).
 void print_warning(const std::string& message);
+// "nocturne: <message>" on stderr: what a setting was changed to, and why.
+void print_note(const std::string& message);
 
 // Every readable MIDI file of `folder`, tokenized. An unreadable file is
 // skipped, reported through warn and named in *skipped (when given); with
@@ -64,6 +81,13 @@ MappedCorpus map_corpus(std::span<const CorpusFile> files, std::span<const std::
 
 // Window starts lying inside one piece.
 std::vector<std::int64_t> windows_within_pieces(const MappedCorpus& corpus, std::int64_t window);
+
+// Writes an output file named by an option, through the atomic writer's
+// policy (links followed, devices and FIFOs written directly); "-" is
+// standard output. Throws FileError.
+void write_output_file(const std::string& option_value, std::string_view bytes);
+// Whether the option's value names standard output ("-", /dev/stdout).
+bool writes_to_stdout(const std::string& option_value);
 
 // "3 s", "1:02": for progress lines.
 void progress_line(const std::string& what, std::int64_t done, std::int64_t total);

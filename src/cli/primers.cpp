@@ -33,8 +33,10 @@ Primers heldout_primers(const PrimerRequest& a, const LoadedModel& loaded) {
   }
   Primers p;
   if (!folder) {
-    std::printf("primer: the training data folder is unknown or absent (give --data <midi-folder>); "
-                "using a random window of vocabulary symbols\n");
+    const std::string which = info.folder ? info.folder->string() + " is absent" : "is unknown";
+    std::printf("primer: the training data folder %s (give --data <midi-folder>); "
+                "using a random window of vocabulary symbols\n",
+                which.c_str());
     for (int k = 0; k < a.count; ++k) {
       std::vector<std::int32_t> w;
       for (std::int64_t t = 0; t < window; ++t)

@@ -2,10 +2,12 @@
 
 #include <cstdio>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <system_error>
 
 #include "midi/atomic_write.hpp"
+#include "nocturne/byte_text.hpp"
 #include "nocturne/error.hpp"
 
 namespace nocturne::cli {
@@ -70,23 +72,43 @@ std::string history_csv(std::span<const HistoryRow> rows) {
   return text;
 }
 
-void RunFolder::create_fresh() const {
+namespace {
+
+bool is_empty_folder(const std::filesystem::path& folder) {
   std::error_code ec;
-  if (std::filesystem::exists(root_ / "last.ckpt", ec))
+  return std::filesystem::directory_iterator(folder, ec) == std::filesystem::directory_iterator() && !ec;
+}
+
+std::string marker_text(const std::string& run_id) {
+  return nlohmann::json{{"nocturne", "run folder"}, {"run_id", run_id}}.dump() + "\n";
+}
+
+}  // namespace
+
+void RunFolder::create_fresh(const std::string& run_id) const {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(last(), ec))
     throw FileError(root_.string() + ": already holds a training run; continue it with --resume " + root_.string() +
                     " or choose another --out");
-  if (std::filesystem::exists(root_, ec) && !std::filesystem::is_directory(root_, ec))
+  if (fs::exists(root_, ec) && !fs::is_directory(root_, ec))
     throw FileError(root_.string() + ": exists and is not a folder");
-  std::filesystem::create_directories(root_, ec);
-  if (ec) throw FileError(root_.string() + ": cannot create the run folder: " + ec.message());
-  // Try a write now rather than after the corpus is loaded.
-  const std::filesystem::path probe = root_ / ".nocturne-write-test";
-  {
-    std::ofstream out(probe, std::ios::binary | std::ios::trunc);
-    if (!out || !(out << "ok") || !out.flush())
-      throw FileError(root_.string() + ": the run folder is not writable");
+  if (fs::is_directory(root_, ec)) {
+    // Files of the user's (the data folder, say) are never overwritten.
+    if (!fs::exists(marker(), ec) && !is_empty_folder(root_))
+      throw FileError(root_.string() + ": the folder exists, is not empty and is not a nocturne run folder (no " +
+                      kRunMarker + " marker); choose a new or empty folder for --out");
+  } else {
+    fs::create_directories(root_, ec);
+    if (ec) throw FileError(root_.string() + ": cannot create the run folder: " + ec.message());
   }
-  std::filesystem::remove(probe, ec);
+  // The marker is the first file: written now, it also checks that the folder
+  // is writable before the corpus is loaded.
+  try {
+    detail::write_file_atomically(marker(), marker_text(run_id));
+  } catch (const FileError& e) {
+    throw FileError(root_.string() + ": the run folder is not writable (" + e.what() + ")");
+  }
 }
 
 void RunFolder::open_existing() const {
@@ -96,6 +118,52 @@ void RunFolder::open_existing() const {
     throw FileError(root_.string() + ": no last.ckpt here, so nothing to resume (start a run with --data)");
   for (const auto& entry : std::filesystem::directory_iterator(root_, ec))
     if (entry.is_regular_file() && is_leftover_temporary(entry.path())) std::filesystem::remove(entry.path(), ec);
+}
+
+void RunFolder::mark(const std::string& run_id) const {
+  std::error_code ec;
+  if (!std::filesystem::exists(marker(), ec)) write_text(marker(), marker_text(run_id));
+}
+
+std::filesystem::path run_folder_to_resume(const std::filesystem::path& given) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(given, ec) || fs::is_directory(given, ec)) return given;
+  const fs::path folder = given.has_parent_path() ? given.parent_path() : fs::path(".");
+  if (given.filename() == "last.ckpt") return folder;
+  throw FileError(given.string() + ": --resume takes the run folder (the one holding last.ckpt, here " +
+                  folder.string() + "), not a file");
+}
+
+std::string new_run_id() {
+  std::random_device device;
+  std::string id;
+  char part[9];
+  for (int i = 0; i < 4; ++i) {
+    std::snprintf(part, sizeof part, "%08x", static_cast<unsigned>(device()));
+    id += part;
+  }
+  return id;
+}
+
+void put_path(nlohmann::json& object, const std::string& key, const std::filesystem::path& path) {
+  const std::string& bytes = path.native();
+  object[key] = is_valid_utf8(bytes) ? bytes : display_text(bytes);
+  object[key + "_bytes"] = escape_bytes(bytes);
+}
+
+std::optional<std::filesystem::path> get_path(const nlohmann::json& object, const std::string& key) {
+  if (!object.is_object()) return std::nullopt;
+  if (const auto it = object.find(key + "_bytes"); it != object.end() && it->is_string()) {
+    try {
+      return std::filesystem::path(unescape_bytes(it->get<std::string>()));
+    } catch (const ConfigError& e) {
+      throw FileError("metadata: " + key + "_bytes: " + e.what());
+    }
+  }
+  if (const auto it = object.find(key); it != object.end() && it->is_string())
+    return std::filesystem::path(it->get<std::string>());
+  return std::nullopt;
 }
 
 void RunFolder::write_text(const std::filesystem::path& path, const std::string& text) const {

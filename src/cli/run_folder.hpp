@@ -8,7 +8,12 @@
 //   best.ckpt         the epoch with the lowest validation loss (training loss
 //                     when there is no held-out set)
 //   demo-corpus/      the generated MIDI files, for `--data demo`
+//   .nocturne-run     the marker that says the folder is a run of ours
 // Every file is replaced atomically (temporary file + rename).
+//
+// A fresh run uses a folder only when it is new, empty, or marked as a run
+// that never saved a checkpoint: a user's folder (the data folder, say) is
+// never written into.
 
 #include <filesystem>
 #include <optional>
@@ -45,14 +50,21 @@ class RunFolder {
   std::filesystem::path last() const { return root_ / "last.ckpt"; }
   std::filesystem::path best() const { return root_ / "best.ckpt"; }
   std::filesystem::path demo_corpus() const { return root_ / "demo-corpus"; }
+  std::filesystem::path marker() const { return root_ / kRunMarker; }
 
-  // Creates the folder for a new run and checks that files can be written
-  // there. Throws FileError when it already holds a run (use --resume) or is
-  // not writable.
-  void create_fresh() const;
+  static constexpr const char* kRunMarker = ".nocturne-run";
+
+  // Creates the folder for a new run, or takes an existing one that is empty
+  // or marked as ours without a checkpoint, and writes the marker (which also
+  // checks that files can be written there). Throws FileError when it holds a
+  // run already (use --resume), holds other files, or is not writable;
+  // nothing is written then.
+  void create_fresh(const std::string& run_id) const;
   // Checks that the folder holds a run to resume and removes temporary files
   // an interrupted write left behind. Throws FileError.
   void open_existing() const;
+  // Writes the marker where it is missing (a run from before markers).
+  void mark(const std::string& run_id) const;
 
   void write_text(const std::filesystem::path& path, const std::string& text) const;
   void write_json(const std::filesystem::path& path, const nlohmann::json& j) const;
@@ -61,6 +73,21 @@ class RunFolder {
  private:
   std::filesystem::path root_;
 };
+
+// What --resume names: the run folder, or its last.ckpt (then its folder).
+// Throws FileError for another file, saying to pass the folder.
+std::filesystem::path run_folder_to_resume(const std::filesystem::path& given);
+
+// A new run's identity, stored in the metadata of its checkpoints ("run_id"):
+// 128 random bits in hex.
+std::string new_run_id();
+
+// Paths in JSON metadata, losslessly: "<key>" holds the path for reading (its
+// bytes when they are UTF-8) and "<key>_bytes" its exact bytes, percent-escaped
+// (escape_bytes), which readers prefer; metadata from before "<key>_bytes" has
+// only "<key>".
+void put_path(nlohmann::json& object, const std::string& key, const std::filesystem::path& path);
+std::optional<std::filesystem::path> get_path(const nlohmann::json& object, const std::string& key);
 
 // Reads a JSON file; throws FileError naming it when unreadable or malformed.
 nlohmann::json read_json(const std::filesystem::path& path);

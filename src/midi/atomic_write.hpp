@@ -1,13 +1,34 @@
 #pragma once
-// Writing a whole file so that readers never see half of it: the bytes go to a
-// temporary file in the same folder, which is then renamed over the target.
+// Every output the library writes (MIDI, WAV, MusicXML, PNG, JSON, CSV,
+// checkpoints) goes through write_file_atomically, one policy for all:
+//
+//   - a new or regular file: the bytes go to a hidden temporary file in the
+//     same folder (".name.tmp-<pid>-<n>"), which is then renamed over it, so
+//     readers never see half a file; the replaced file's permissions are kept;
+//   - a symbolic link is followed: its final target is replaced as above (or
+//     created, when the link dangles) and the link itself stays;
+//   - /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N are the streams
+//     the program already holds: written to as they are (a shell's `>>` appends);
+//   - a character device (/dev/null, a terminal) or a FIFO is written to
+//     directly, never replaced;
+//   - a folder, a block device or a socket is refused.
+// Every failure is a FileError naming the path and the reason, in one line.
 
 #include <filesystem>
 #include <string_view>
 
 namespace nocturne::detail {
 
-// Throws FileError naming `path` when the file cannot be written or renamed.
-void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
+enum class Durability {
+  normal,  // rename only
+  synced,  // fsync the file before the rename and the folder after it (checkpoints)
+};
+
+void write_file_atomically(const std::filesystem::path& path, std::string_view bytes,
+                           Durability durability = Durability::normal);
+
+// Puts a file finished elsewhere (a program's output) at `target` under the
+// same policy, then removes `finished`.
+void install_file(const std::filesystem::path& finished, const std::filesystem::path& target);
 
 }  // namespace nocturne::detail

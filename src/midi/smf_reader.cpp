@@ -196,12 +196,50 @@ MidiTrack read_track(ByteCursor in) {
   return track;
 }
 
-}  // namespace
+std::uint32_t little_endian32(std::span<const std::uint8_t> bytes, std::size_t at) {
+  return std::uint32_t(bytes[at]) | std::uint32_t(bytes[at + 1]) << 8 | std::uint32_t(bytes[at + 2]) << 16 |
+         std::uint32_t(bytes[at + 3]) << 24;
+}
 
-MidiFile read_midi_bytes(std::span<const std::uint8_t> bytes, std::string_view name_view) {
-  const std::string name(name_view);
+std::string printable_id(std::span<const std::uint8_t> id) {
+  std::string text;
+  for (std::uint8_t c : id) text += c >= 0x20 && c < 0x7F ? char(c) : '?';
+  return text;
+}
+
+// An RMID file (RIFF "RMID", the Windows wrapper of a Standard MIDI File)
+// holds the SMF bytes in its "data" chunk; returns where they lie. Other RIFF
+// files (WAV, SoundFont, ...) are named for what they are.
+std::span<const std::uint8_t> rmid_payload(std::span<const std::uint8_t> bytes, const ByteCursor& file,
+                                           std::size_t& payload_offset) {
+  if (bytes.size() < 12)
+    file.fail(0, "a truncated RIFF file (" + std::to_string(bytes.size()) + " bytes), not a Standard MIDI File");
+  const std::string form = printable_id(bytes.subspan(8, 4));
+  if (form != "RMID") file.fail(8, "a RIFF '" + form + "' file, not a Standard MIDI File (nor an RMID file)");
+  // Chunks: 4-byte id, little-endian 32-bit size, the data, a pad byte to an even size.
+  const std::size_t end = std::min<std::size_t>(bytes.size(), std::size_t(little_endian32(bytes, 4)) + 8);
+  for (std::size_t at = 12; at + 8 <= end;) {
+    const std::uint32_t size = little_endian32(bytes, at + 4);
+    if (size > end - at - 8)
+      file.fail(at + 4, "RIFF chunk '" + printable_id(bytes.subspan(at, 4)) + "' of " + std::to_string(size) +
+                            " bytes runs past the end of the file");
+    if (printable_id(bytes.subspan(at, 4)) == "data") {
+      payload_offset = at + 8;
+      return bytes.subspan(at + 8, size);
+    }
+    at += 8 + size + (size & 1);
+  }
+  file.fail(12, "an RMID file without a \"data\" chunk (no MIDI data inside)");
+}
+
+MidiFile read_smf(std::span<const std::uint8_t> bytes, const std::string& name, bool riff_allowed) {
   ByteCursor file(bytes, 0, bytes.size(), name);
   if (bytes.empty()) file.fail(0, "empty file, not a Standard MIDI File");
+  if (riff_allowed && bytes.size() >= 4 && std::equal(bytes.begin(), bytes.begin() + 4, "RIFF")) {
+    std::size_t offset = 0;
+    const auto payload = rmid_payload(bytes, file, offset);
+    return read_smf(payload, name + " (RMID: the Standard MIDI File at byte " + std::to_string(offset) + ")", false);
+  }
   if (bytes.size() < 4 || !std::equal(bytes.begin(), bytes.begin() + 4, "MThd"))
     file.fail(0, "not a Standard MIDI File (no MThd header)");
   file.take(4, "header id");
@@ -219,8 +257,9 @@ MidiFile read_midi_bytes(std::span<const std::uint8_t> bytes, std::string_view n
   if (format > 2) file.fail(8, "unknown SMF format " + std::to_string(format));
   if (division == 0) file.fail(12, "division (ticks per quarter note) is 0");
   if (division & 0x8000u) file.fail(12, "SMPTE time division is unsupported");
+  if (track_count == 0) file.fail(10, "the header declares 0 tracks: the file holds no music");
   // Each track needs at least its 8-byte chunk header: more tracks than that cannot be present.
-  if (track_count == 0 || track_count > file.remaining() / kChunkHeaderBytes)
+  if (track_count > file.remaining() / kChunkHeaderBytes)
     file.fail(10, "truncated file or absurd track count: " + std::to_string(track_count) +
                       " tracks declared, only " + std::to_string(file.remaining()) + " bytes follow the header");
   if (format == 0 && track_count != 1)
@@ -245,6 +284,12 @@ MidiFile read_midi_bytes(std::span<const std::uint8_t> bytes, std::string_view n
   }
   // Bytes after the last track (padding, garbage) are ignored.
   return out;
+}
+
+}  // namespace
+
+MidiFile read_midi_bytes(std::span<const std::uint8_t> bytes, std::string_view name) {
+  return read_smf(bytes, std::string(name), true);
 }
 
 MidiFile read_midi(const std::filesystem::path& path) {

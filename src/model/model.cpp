@@ -1,6 +1,7 @@
 #include "nocturne/model.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 
 #include "math/gate_layout.hpp"
@@ -74,6 +75,28 @@ void BasicModel<T>::allocate_activations() {
   if (config.input_size() == 1) a.dw1_partial = alloc(w * blocks * h1 * 4);
   a.db2_partial = alloc(w * blocks * h2 * 4);
   a.adamax_step = backend_.template allocate<std::int64_t>(1);
+}
+
+template <typename T>
+std::uint64_t BasicModel<T>::memory_bytes(const ModelConfig& config, int max_batch) {
+  const ParameterLayout layout(config);
+  // Element counts in long double: no product of valid sizes overflows it.
+  const long double n = std::max(max_batch, 0), w = config.window, f = config.input_size(), h1 = config.hidden1,
+                    h2 = config.hidden2, d = config.dense, v = config.vocab;
+  const LstmShape s1{config.window, 1, config.input_size(), config.hidden1};
+  const LstmShape s2{config.window, 1, config.hidden1, config.hidden2};
+  const long double workspace_per_window =
+      static_cast<long double>(std::max(BasicBackend<T>::lstm_workspace_size(s1), BasicBackend<T>::lstm_workspace_size(s2)));
+  // As the constructor: h1, c1, drop1, d_drop1, d_h1 and g1 (4 H1); h2, c2,
+  // d_h2 and g2 (4 H2); x1 (and d_x1 with an embedding); the head's
+  // y1, drop2, d_drop2, d_y1 (D) and logits, probs, d_logits (V).
+  const long double per_window = w * (f * (config.input == InputMode::embedding ? 2 : 1) + h1 * 9 + h2 * 7) +
+                                 4 * d + 3 * v + workspace_per_window;
+  const long double scalars = 2.0L * static_cast<long double>(layout.buffer_size()) + n * per_window;
+  const long double bytes = scalars * sizeof(T) + n * (w + 1) * sizeof(std::int32_t) + 64;
+  if (bytes >= static_cast<long double>(std::numeric_limits<std::uint64_t>::max()))
+    return std::numeric_limits<std::uint64_t>::max();
+  return std::uint64_t(bytes);
 }
 
 template <typename T>

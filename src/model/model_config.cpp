@@ -15,8 +15,15 @@ InputMode parse_input_mode(std::string_view name) {
 }
 
 namespace {
+// No model we can train comes near 2^20 in any dimension; the bound keeps
+// every size product of the layout (4 x hidden in an int, say) far from overflow.
+constexpr int kMaxDimension = 1 << 20;
+
 void require_positive(const char* field, int value) {
   if (value <= 0) throw ConfigError(std::string(field) + " must be positive, got " + std::to_string(value));
+  if (value > kMaxDimension)
+    throw ConfigError(std::string(field) + " must be at most " + std::to_string(kMaxDimension) + ", got " +
+                      std::to_string(value));
 }
 }  // namespace
 

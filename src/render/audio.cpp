@@ -1,12 +1,16 @@
 // WAV audio through FluidSynth: the MIDI file is played by FluidSynth's own
 // player driven by the samples we render (player.timing-source = sample), so
-// the output is sample-accurate and needs no audio device.
+// the output is sample-accurate and needs no audio device. FluidSynth renders
+// in float; the level is set (peak normalisation) before the 16-bit rounding,
+// so a quiet rendering does not lose resolution.
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,15 +55,38 @@ std::int64_t wav_frame_count(const MidiFile& midi) {
   return std::llround(seconds * wav_sample_rate);
 }
 
-#ifdef NOCTURNE_WITH_FLUIDSYNTH
-namespace {
+PcmSamples to_pcm16(std::span<const float> samples, const WavLevel& level) {
+  if (!std::isfinite(level.gain_db) || std::abs(level.gain_db) > wav_max_gain_db) {
+    char text[96];
+    std::snprintf(text, sizeof text, "WAV gain %g dB is outside -%g..+%g dB", level.gain_db, wav_max_gain_db,
+                  wav_max_gain_db);
+    throw ConfigError(text);
+  }
+  constexpr double full_scale = 32767.0;
+  double peak = 0;
+  for (float s : samples)
+    if (std::isfinite(s)) peak = std::max(peak, double(std::abs(s)));
+  double gain = std::pow(10.0, level.gain_db / 20);
+  if (level.normalize && peak > 0) gain *= std::pow(10.0, wav_peak_dbfs / 20) / peak;
 
-// FluidSynth reports through a global log hook; keep its last error for our
-// exception messages instead of letting it print.
-thread_local std::string last_fluid_error;
-void capture_log(int level, const char* message, void*) {
-  if (level <= FLUID_ERR && message) last_fluid_error = message;
+  PcmSamples pcm;
+  pcm.samples.resize(samples.size());
+  int loudest = 0;
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    double v = std::isfinite(samples[i]) ? std::round(double(samples[i]) * gain * full_scale) : 0.0;
+    if (std::abs(v) > full_scale) {
+      v = std::copysign(full_scale, v);
+      ++pcm.clipped;
+    }
+    pcm.samples[i] = std::int16_t(v);
+    loudest = std::max(loudest, std::abs(int(pcm.samples[i])));
+  }
+  pcm.gain_db = 20 * std::log10(gain);
+  pcm.peak_dbfs = loudest > 0 ? 20 * std::log10(loudest / full_scale) : -std::numeric_limits<double>::infinity();
+  return pcm;
 }
+
+namespace {
 
 void put_u16(std::string& out, std::uint32_t v) {
   out.push_back(char(v & 0xFF));
@@ -68,6 +95,41 @@ void put_u16(std::string& out, std::uint32_t v) {
 void put_u32(std::string& out, std::uint32_t v) {
   put_u16(out, v & 0xFFFF);
   put_u16(out, v >> 16);
+}
+
+// A canonical 44-byte-header PCM WAV (wav_sample_rate, wav_channels, 16 bits)
+// of interleaved samples.
+std::string wav_bytes(const std::filesystem::path& wav, std::span<const std::int16_t> samples) {
+  const std::uint64_t data_bytes = std::uint64_t(samples.size()) * 2;
+  if (data_bytes > 0xFFFFFFFFull - 36) throw FileError(wav.string() + ": audio too long for a WAV file");
+  std::string out;
+  out.reserve(44 + std::size_t(data_bytes));
+  out += "RIFF";
+  put_u32(out, std::uint32_t(36 + data_bytes));
+  out += "WAVEfmt ";
+  put_u32(out, 16);
+  put_u16(out, 1);  // PCM
+  put_u16(out, wav_channels);
+  put_u32(out, wav_sample_rate);
+  put_u32(out, wav_sample_rate * wav_channels * 2);
+  put_u16(out, wav_channels * 2);
+  put_u16(out, 16);
+  out += "data";
+  put_u32(out, std::uint32_t(data_bytes));
+  for (std::int16_t s : samples) put_u16(out, std::uint16_t(s));  // little-endian
+  return out;
+}
+
+}  // namespace
+
+#ifdef NOCTURNE_WITH_FLUIDSYNTH
+namespace {
+
+// FluidSynth reports through a global log hook; keep its last error for our
+// exception messages instead of letting it print.
+thread_local std::string last_fluid_error;
+void capture_log(int level, const char* message, void*) {
+  if (level <= FLUID_ERR && message) last_fluid_error = message;
 }
 
 struct SettingsDeleter {
@@ -82,8 +144,11 @@ struct PlayerDeleter {
 
 }  // namespace
 
-WavInfo write_wav(const std::filesystem::path& wav, const MidiFile& midi, const std::filesystem::path& soundfont) {
-  for (int level = FLUID_PANIC; level <= FLUID_DBG; ++level) fluid_set_log_function(level, capture_log, nullptr);
+WavInfo write_wav(const std::filesystem::path& wav, const MidiFile& midi, const std::filesystem::path& soundfont,
+                  const WavLevel& level) {
+  to_pcm16({}, level);  // a bad gain fails before the rendering
+  for (int log_level = FLUID_PANIC; log_level <= FLUID_DBG; ++log_level)
+    fluid_set_log_function(log_level, capture_log, nullptr);
   last_fluid_error.clear();
 
   std::unique_ptr<fluid_settings_t, SettingsDeleter> settings(new_fluid_settings());
@@ -112,44 +177,28 @@ WavInfo write_wav(const std::filesystem::path& wav, const MidiFile& midi, const 
     throw DeviceError("FluidSynth: cannot play the MIDI data: " + last_fluid_error);
 
   const std::int64_t frames = wav_frame_count(midi);
-  const std::uint64_t data_bytes = std::uint64_t(frames) * wav_channels * 2;
-  if (data_bytes > 0xFFFFFFFFull - 36) throw FileError(wav.string() + ": audio too long for a WAV file");
-  std::string out;
-  out.reserve(44 + std::size_t(data_bytes));
-  out += "RIFF";
-  put_u32(out, std::uint32_t(36 + data_bytes));
-  out += "WAVEfmt ";
-  put_u32(out, 16);
-  put_u16(out, 1);  // PCM
-  put_u16(out, wav_channels);
-  put_u32(out, wav_sample_rate);
-  put_u32(out, wav_sample_rate * wav_channels * 2);
-  put_u16(out, wav_channels * 2);
-  put_u16(out, 16);
-  out += "data";
-  put_u32(out, std::uint32_t(data_bytes));
-
+  if (std::uint64_t(frames) * wav_channels * 2 > 0xFFFFFFFFull - 36)
+    throw FileError(wav.string() + ": audio too long for a WAV file");
+  std::vector<float> rendered(std::size_t(frames) * wav_channels);
   constexpr int kBlock = 1024;
-  std::vector<std::int16_t> block(std::size_t(kBlock) * wav_channels);
   for (std::int64_t done = 0; done < frames;) {
     const int n = int(std::min<std::int64_t>(kBlock, frames - done));
-    if (fluid_synth_write_s16(synth.get(), n, block.data(), 0, 2, block.data(), 1, 2) != FLUID_OK)
+    float* at = rendered.data() + std::size_t(done) * wav_channels;  // interleaved: left, right
+    if (fluid_synth_write_float(synth.get(), n, at, 0, 2, at, 1, 2) != FLUID_OK)
       throw DeviceError("FluidSynth: rendering failed: " + last_fluid_error);
-    for (std::size_t i = 0; i < std::size_t(n) * wav_channels; ++i) {  // little-endian samples
-      const auto v = std::uint16_t(block[i]);
-      out.push_back(char(v & 0xFF));
-      out.push_back(char(v >> 8));
-    }
     done += n;
   }
   fluid_player_stop(player.get());
-  detail::write_file_atomically(wav, out);
-  return WavInfo{frames, double(frames) / wav_sample_rate};
+  const PcmSamples pcm = to_pcm16(rendered, level);
+  detail::write_file_atomically(wav, wav_bytes(wav, pcm.samples));
+  return WavInfo{frames, double(frames) / wav_sample_rate, pcm.gain_db, pcm.peak_dbfs, pcm.clipped};
 }
 
 #else
 
-WavInfo write_wav(const std::filesystem::path& wav, const MidiFile&, const std::filesystem::path&) {
+WavInfo write_wav(const std::filesystem::path& wav, const MidiFile&, const std::filesystem::path&,
+                  const WavLevel& level) {
+  to_pcm16({}, level);  // a bad gain is named as in a build with audio
   throw DeviceError(wav.string() + ": this build of nocturne has no audio rendering (FluidSynth was not found)");
 }
 

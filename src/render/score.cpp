@@ -247,8 +247,7 @@ std::vector<std::filesystem::path> write_lilypond_png(const std::filesystem::pat
   }
   std::vector<fs::path> pages;
   for (const auto& [from, to] : moves) {
-    fs::rename(from, to, ec);
-    if (ec) throw FileError(to.string() + ": cannot write: " + ec.message());
+    detail::install_file(from, to);
     pages.push_back(to);
   }
   return pages;

@@ -144,6 +144,11 @@ std::vector<std::int64_t> meta_ticks(const MidiTrack& track) {
   return ticks;
 }
 
+[[noreturn]] void throw_too_many_tokens(std::int64_t limit) {
+  throw ConfigError("tokenize: more than " + std::to_string(limit) +
+                    " notes and chords (split at bar lines), the limit for one file (is the file damaged?)");
+}
+
 struct Ordered {
   MusicElement element;
   std::size_t creation;
@@ -162,6 +167,8 @@ void tokenize_track(const MidiTrack& track, int track_index, int ticks_per_quart
   bool voices_required = false;
   const auto raw = group_chords(music21_pairing(track.notes), ticks_per_quarter, options.chord_window_divisor,
                                 &voices_required);
+  // Every note or chord is a token at least: the limit holds before any is made.
+  if (out.size() + raw.size() > std::size_t(options.max_tokens)) throw_too_many_tokens(options.max_tokens);
 
   // Every quantized onset in the track, for the look-ahead of duration quantization.
   std::vector<std::int64_t> onsets;
@@ -248,9 +255,7 @@ void tokenize_track(const MidiTrack& track, int track_index, int ticks_per_quart
       }
       piece.duration = bar_end - p.start;
       out.push_back({std::move(piece), p.element});
-      if (std::int64_t(out.size()) > options.max_tokens)
-        throw ConfigError("tokenize: more than " + std::to_string(options.max_tokens) +
-                          " notes and chords once split at bar lines (is the file damaged?)");
+      if (std::int64_t(out.size()) > options.max_tokens) throw_too_many_tokens(options.max_tokens);
       by_bar[bar_end].push_back({p.element, bar_end, p.end, bar_voiced && next_voiced});
       moved_on = true;
     }

@@ -1,16 +1,19 @@
 #pragma once
-// Helpers for the end-to-end tests: run the built `nocturne` program, read
-// what it left in a run folder.
+// Helpers for the end-to-end tests: run the built `nocturne` program, check
+// its one-line errors, read what it left in a run folder.
 
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -82,6 +85,16 @@ inline RunResult run_cli(const std::string& args) {
   fs::remove(out, ec);
   fs::remove(err, ec);
   return r;
+}
+
+// Runs `args`, expects failure with exactly one stderr line containing every one of `words`.
+inline void expect_one_line_error(const std::string& args, std::initializer_list<std::string> words) {
+  const RunResult r = run_cli(args);
+  INFO("nocturne " << args << "\nstdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.exit_code != 0);
+  const auto lines = r.error_lines();
+  REQUIRE(lines.size() == 1);
+  for (const auto& w : words) CHECK(lines[0].find(w) != std::string::npos);
 }
 
 // Starts `nocturne <args...>` in the background with stdout and stderr into files.

@@ -4,7 +4,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -60,10 +63,16 @@ std::string decode_error(const std::vector<std::uint8_t>& bytes) {
   return "";
 }
 
-// Rewrites the trailing checksum so that only the structural checks can object.
-void reseal(std::vector<std::uint8_t>& bytes) {
-  const std::uint64_t sum = nocturne::fnv1a64(std::span<const std::uint8_t>(bytes).first(bytes.size() - 8));
-  std::memcpy(bytes.data() + bytes.size() - 8, &sum, 8);
+using nocturne::test::reseal;
+
+// `bytes` with the first occurrence of `from` replaced by `to` (of the same length), resealed.
+std::vector<std::uint8_t> patched(std::vector<std::uint8_t> bytes, const std::string& from, const std::string& to) {
+  REQUIRE(from.size() == to.size());
+  const auto at = std::search(bytes.begin(), bytes.end(), from.begin(), from.end());
+  REQUIRE(at != bytes.end());
+  std::copy(to.begin(), to.end(), at);
+  reseal(bytes);
+  return bytes;
 }
 
 struct TempDir {
@@ -232,4 +241,61 @@ TEST_CASE("loading a missing or damaged file names the file", "[checkpoint]") {
   }
   CHECK_THROWS_WITH(nocturne::load_checkpoint(dir.path / "half.ckpt"),
                     Catch::Contains("half.ckpt") && Catch::Contains("truncated"));
+}
+
+TEST_CASE("non-finite parameters are refused at load, naming the file and the tensor", "[checkpoint]") {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const Checkpoint good = sample_checkpoint();
+  const nocturne::ParameterView r = nocturne::ParameterLayout(good.model).view("lstm1.R");
+  Checkpoint c = good;
+  c.parameters[r.offset + std::size_t(r.cols) + 2] = nan;  // row 1, column 2
+  std::string error = decode_error(nocturne::encode_checkpoint(c));
+  CHECK(error.find("test.ckpt") != std::string::npos);
+  CHECK(error.find("lstm1.R") != std::string::npos);
+  CHECK(error.find("NaN at row 1, column 2") != std::string::npos);
+
+  c = good;
+  const nocturne::ParameterView b = nocturne::ParameterLayout(good.model).view("dense2.b");
+  c.parameters[b.offset] = -inf;
+  CHECK(decode_error(nocturne::encode_checkpoint(c)).find("dense2.b") != std::string::npos);
+  CHECK(decode_error(nocturne::encode_checkpoint(c)).find("-infinity") != std::string::npos);
+
+  // The optimizer's moments too: resuming from them would train on NaN.
+  c = good;
+  c.infinity_norm[r.offset] = inf;
+  error = decode_error(nocturne::encode_checkpoint(c));
+  CHECK(error.find("infinity norm") != std::string::npos);
+  CHECK(error.find("lstm1.R") != std::string::npos);
+
+  // Padding between tensors is never read: a NaN there is harmless and passes.
+  c = good;
+  const nocturne::ParameterView w = nocturne::ParameterLayout(good.model).view("lstm1.W");
+  REQUIRE(w.size() % 32 != 0);
+  c.parameters[w.offset + w.size()] = nan;
+  CHECK(decode_error(nocturne::encode_checkpoint(c)).empty());
+}
+
+TEST_CASE("a vocabulary the generator cannot decode is refused at save and at load", "[checkpoint]") {
+  Checkpoint c = sample_checkpoint();
+  for (const std::string bad : {"C99999", "", "H4", "0.4.13", "\xc3\xa9t\xc3\xa9"}) {
+    c = sample_checkpoint();
+    c.vocabulary[3] = bad;
+    INFO("symbol '" << bad << "'");
+    CHECK_THROWS_AS(nocturne::encode_checkpoint(c), nocturne::ConfigError);
+  }
+  c = sample_checkpoint();
+  c.vocabulary[3] = "C#4";
+  CHECK_THROWS_WITH(nocturne::encode_checkpoint(c), Catch::Contains("repeats symbol 1"));
+
+  // Files written by something else: patched bytes, resealed.
+  const auto bytes = nocturne::encode_checkpoint(sample_checkpoint());
+  std::string error = decode_error(patched(bytes, "11.2.5", "C99999"));
+  CHECK(error.find("test.ckpt") != std::string::npos);
+  CHECK(error.find("vocabulary symbol 4 'C99999'") != std::string::npos);
+  CHECK(error.find("MIDI 0..127") != std::string::npos);
+  error = decode_error(patched(bytes, "B-1", "E-2"));
+  CHECK(error.find("test.ckpt") != std::string::npos);
+  CHECK(error.find("vocabulary symbol 3 'E-2' repeats symbol 2") != std::string::npos);
+  error = decode_error(patched(bytes, "B-1", "B\n1"));
+  CHECK(error.find("'B\\x0A1'") != std::string::npos);  // shown on one line
 }

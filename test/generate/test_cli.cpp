@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -21,6 +23,8 @@
 #include "nocturne/midi.hpp"
 #include "nocturne/render.hpp"
 #include "nocturne/tokenizer.hpp"
+#include "sample_checkpoint.hpp"
+#include "test_support.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -30,7 +34,7 @@ namespace {
 
 const fs::path& root() {
   static const fs::path dir = [] {
-    const fs::path d = fs::temp_directory_path() / "nocturne-test-generate-cli";
+    const fs::path d = nocturne::test::temp_path("nocturne-test-generate-cli");
     fs::remove_all(d);
     fs::create_directories(d);
     return d;
@@ -234,6 +238,33 @@ TEST_CASE("generate fails in one line on a bad primer or model") {
   CHECK(m.err.find("missing.ckpt") != std::string::npos);
   const Result t = run("generate " + model_arg() + "--temperature 0 --notes 5");
   CHECK(t.code == 1);
+  // A gain out of range is named before any work, and nothing is written.
+  const Result g = run("generate " + model_arg() + out_arg("badgain") + "--notes 5 --gain 61");
+  CHECK(g.code == 1);
+  CHECK(g.err == "nocturne: error: --gain must be within -60..+60 dB, got +61\n");
+  CHECK_FALSE(fs::exists(root() / "badgain"));
+  const Result n = run("generate " + model_arg() + out_arg("badgain") + "--notes 5 --gain nan");
+  CHECK(n.code == 1);
+  CHECK(n.err.find("--gain") != std::string::npos);
+}
+
+TEST_CASE("generate without LilyPond says so in one line and writes the MusicXML score") {
+  // A PATH holding no lilypond program; the nocturne program itself is run by its full path.
+  const fs::path empty = root() / "empty-path";
+  fs::create_directories(empty);
+  const std::string saved = std::getenv("PATH") ? std::getenv("PATH") : "";
+  ::setenv("PATH", empty.c_str(), 1);
+  const Result r = run("generate " + model_arg() + out_arg("nolily") + "--notes 8 --no-audio");
+  ::setenv("PATH", saved.c_str(), 1);
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("score: MusicXML only, no PNG score: LilyPond is not installed (no lilypond program on PATH; "
+                   "Debian package lilypond, which tools/setup.sh installs)\n") != std::string::npos);
+  const fs::path dir = root() / "nolily";
+  CHECK(fs::exists(dir / "output-01.musicxml"));
+  CHECK(fs::exists(dir / "output-01.roll.png"));
+  CHECK_FALSE(fs::exists(dir / "output-01.png"));
+  CHECK_FALSE(fs::exists(dir / "output-01.ly"));
 }
 
 TEST_CASE("evaluate: held-out measures and statistics of generated pieces") {
@@ -328,4 +359,105 @@ TEST_CASE("play --model checks its arguments and says there is no MIDI system be
   CHECK(r.out.empty());  // nothing composed: the missing MIDI system is found first
   CHECK(r.err.find("MIDI") != std::string::npos);
   CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+}
+
+namespace {
+// A copy of the tiny checkpoint whose vocabulary symbol `from` is rewritten as
+// `to` (same length) in the file's bytes, resealed: what another writer might make.
+fs::path with_symbol(const std::string& name, const std::string& from, const std::string& to) {
+  std::vector<std::uint8_t> bytes = encode_checkpoint(load_checkpoint(checkpoint()));
+  std::uint64_t vocabulary_offset = 0;
+  std::memcpy(&vocabulary_offset, bytes.data() + 32 + 24 + 8, 8);  // the second section table entry
+  const std::string entry = std::string(1, char(from.size())) + std::string(3, '\0') + from;
+  const auto at =
+      std::search(bytes.begin() + std::ptrdiff_t(vocabulary_offset), bytes.end(), entry.begin(), entry.end());
+  REQUIRE(at != bytes.end());
+  std::copy(to.begin(), to.end(), at + 4);
+  test::reseal(bytes);
+  const fs::path path = root() / name;
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  return path;
+}
+
+int lines_of(const std::string& text) { return int(std::count(text.begin(), text.end(), '\n')); }
+}  // namespace
+
+TEST_CASE("non-finite weights are refused at load by evaluate and generate, naming the file and the tensor") {
+  Checkpoint c = load_checkpoint(checkpoint());
+  const ParameterView r = ParameterLayout(c.model).view("lstm2.R");
+  c.parameters[r.offset + 3] = std::numeric_limits<float>::quiet_NaN();
+  const fs::path nan_file = root() / "nan.ckpt";
+  save_checkpoint(nan_file, c);
+  const std::string model = "\"" + nan_file.string() + "\"";
+  for (const std::string& command : {"evaluate --device cpu --model " + model,
+                                     "generate --device cpu --notes 5 --no-audio --model " + model + " " +
+                                         out_arg("nan-out"),
+                                     "info " + model}) {
+    const Result e = run(command);
+    INFO(command << ": " << e.out << e.err);
+    CHECK(e.code == 1);
+    CHECK(lines_of(e.err) == 1);
+    CHECK(e.err.find("nan.ckpt") != std::string::npos);
+    CHECK(e.err.find("lstm2.R") != std::string::npos);
+    CHECK(e.err.find("NaN") != std::string::npos);
+  }
+  CHECK_FALSE(fs::exists(root() / "nan-out" / "output-01.mid"));
+}
+
+TEST_CASE("a malformed or repeated vocabulary symbol is refused at load, naming the file and the symbol") {
+  const std::vector<std::string>& vocabulary = load_checkpoint(checkpoint()).vocabulary;
+  const auto two_letters = std::find_if(vocabulary.begin(), vocabulary.end(), [](const std::string& s) {
+    return s.size() == 2 && s != "A9";
+  });
+  REQUIRE(two_letters != vocabulary.end());
+  const auto another =
+      std::find_if(two_letters + 1, vocabulary.end(), [](const std::string& s) { return s.size() == 2; });
+  REQUIRE(another != vocabulary.end());
+  const fs::path malformed = with_symbol("malformed.ckpt", *two_letters, "A9");  // MIDI 129
+  const fs::path repeated = with_symbol("repeated.ckpt", *another, *two_letters);
+  for (const auto& [file, words] :
+       std::vector<std::pair<fs::path, std::vector<std::string>>>{{malformed, {"malformed.ckpt", "'A9'", "0..127"}},
+                                                                   {repeated, {"repeated.ckpt", "repeats symbol"}}}) {
+    const Result i = run("info \"" + file.string() + "\"");
+    const Result g = run("generate --model \"" + file.string() + "\" --device cpu --notes 5 --no-audio --no-score " +
+                         out_arg("bad-vocabulary"));
+    for (const Result& r : {i, g}) {
+      INFO(r.out << r.err);
+      CHECK(r.code == 1);
+      CHECK(lines_of(r.err) == 1);
+      for (const std::string& w : words) CHECK(r.err.find(w) != std::string::npos);
+    }
+  }
+  CHECK_FALSE(fs::exists(root() / "bad-vocabulary" / "output-01.mid"));
+}
+
+TEST_CASE("evaluate --batch larger than the held-out windows is capped, and said") {
+  const Result r = run("evaluate " + model_arg() + "--json --batch 30000000");
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  const json j = json::parse(r.out);  // stdout stays pure JSON
+  CHECK(r.err.find("--batch 30000000 is more than the " + std::to_string(j["windows"].get<long>()) +
+                   " held-out windows") != std::string::npos);
+}
+
+TEST_CASE("generate writes its outputs through links, keeping them") {
+  const fs::path dir = root() / "linked", store = root() / "linked-store";
+  fs::remove_all(dir);
+  fs::remove_all(store);
+  fs::create_directories(dir);
+  fs::create_directories(store);
+  for (const std::string suffix : {".mid", ".tokens.json", ".roll.png", ".musicxml"})
+    fs::create_symlink(store / ("piece" + suffix), dir / ("output-01" + suffix));
+  const Result r = run("generate " + model_arg() + out_arg("linked") + "--notes 8 --no-audio --primer \"tokens:C4\"");
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  for (const std::string suffix : {".mid", ".tokens.json", ".roll.png", ".musicxml"}) {
+    INFO(suffix);
+    CHECK(fs::is_symlink(dir / ("output-01" + suffix)));
+    CHECK(fs::file_size(store / ("piece" + suffix)) > 20);
+  }
+  const json written = tokens_json(store / "piece.tokens.json");
+  CHECK(written["generated"].size() == 8);
+  check_midi_holds(store / "piece.mid", written["tokens"].get<std::vector<std::string>>());
 }

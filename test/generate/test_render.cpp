@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -15,7 +16,9 @@
 #include <sstream>
 #include <vector>
 
+#include "nocturne/error.hpp"
 #include "nocturne/render.hpp"
+#include "test_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace nocturne;
@@ -52,7 +55,7 @@ Decoded decode_png(const fs::path& path) {
 }
 
 fs::path temp_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("nocturne-test-render-" + name);
+  const fs::path dir = nocturne::test::temp_path("nocturne-test-render-" + name);
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -203,6 +206,125 @@ TEST_CASE("LilyPond: notes split between treble and bass staves; PNG only when l
   const std::uint32_t width = big_endian(16), height = big_endian(20);  // the IHDR chunk
   INFO("score.png is " << width << " x " << height);
   if (lilypond_crops()) CHECK(height < width);
+}
+
+// ---- the WAV level: to_pcm16 on synthetic samples (no FluidSynth needed) ----
+
+namespace {
+
+// A 440 Hz sine of the given amplitude, interleaved stereo (the right channel at half).
+std::vector<float> sine(double amplitude, int frames = 4410) {
+  std::vector<float> s;
+  for (int i = 0; i < frames; ++i) {
+    const double v = amplitude * std::sin(2 * 3.14159265358979 * 440 * i / 44100.0);
+    s.push_back(float(v));
+    s.push_back(float(v / 2));
+  }
+  return s;
+}
+
+int max_abs(const std::vector<std::int16_t>& pcm) {
+  int m = 0;
+  for (std::int16_t v : pcm) m = std::max(m, std::abs(int(v)));
+  return m;
+}
+
+double max_abs(const std::vector<float>& samples) {
+  double m = 0;
+  for (float v : samples) m = std::max(m, double(std::abs(v)));
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("WAV level: by default the loudest sample goes to -1 dBFS, every sample scaled alike") {
+  CHECK(wav_peak_dbfs == -1.0);
+  // -1 dBFS of full scale 32767: 10^(-1/20) * 32767 = 29203.8, written as 29204.
+  const std::int16_t target = 29204;
+  const double minus_1_dbfs = std::pow(10.0, -1.0 / 20) * 32767;
+  for (double amplitude : {0.075, 0.5, 1.4}) {  // FluidSynth's usual level, louder, past full scale
+    INFO("amplitude " << amplitude);
+    const std::vector<float> in = sine(amplitude);
+    const PcmSamples pcm = to_pcm16(in);
+    REQUIRE(pcm.samples.size() == in.size());
+    CHECK(max_abs(pcm.samples) == target);
+    CHECK(pcm.peak_dbfs == Approx(-1.0).margin(1e-3));
+    CHECK(pcm.clipped == 0);
+    const double peak = max_abs(in);
+    CHECK(pcm.gain_db == Approx(-1.0 - 20 * std::log10(peak)).margin(1e-9));
+    // One gain for every sample: each is its float times the gain, rounded.
+    const double g = std::pow(10.0, -1.0 / 20) / peak;
+    int off = 0;
+    for (std::size_t i = 0; i < in.size(); ++i) off += pcm.samples[i] != std::lround(double(in[i]) * g * 32767);
+    CHECK(off == 0);
+  }
+  // The peak may be a negative sample.
+  const std::vector<float> negative = {0.1f, -0.25f, 0.2f, 0.0f};
+  const PcmSamples n = to_pcm16(negative);
+  CHECK(n.samples[1] == -target);
+  CHECK(n.samples[0] == std::lround(double(0.1f) / 0.25 * minus_1_dbfs));
+  CHECK(n.samples[3] == 0);
+}
+
+TEST_CASE("WAV level: --no-normalize keeps the float level, gain is added after either, clipping is counted") {
+  const std::vector<float> in = sine(0.1);  // -20 dBFS
+  WavLevel raw;
+  raw.normalize = false;
+  const PcmSamples r = to_pcm16(in, raw);
+  CHECK(max_abs(r.samples) == std::lround(0.1 * 32767));
+  CHECK(r.peak_dbfs == Approx(-20.0).margin(1e-3));
+  CHECK(r.gain_db == 0.0);
+  raw.gain_db = 6;
+  CHECK(to_pcm16(in, raw).peak_dbfs == Approx(-14.0).margin(1e-3));
+
+  WavLevel quieter;
+  quieter.gain_db = -6;
+  const PcmSamples q = to_pcm16(in, quieter);
+  CHECK(q.peak_dbfs == Approx(-7.0).margin(1e-3));
+  CHECK(q.gain_db == Approx(13.0).margin(1e-9));  // -20 dBFS to -7 dBFS
+  CHECK(q.clipped == 0);
+
+  // +3 dB past the -1 dBFS peak: the samples above -2 dB of the peak clip at full scale.
+  WavLevel louder;
+  louder.gain_db = 3;
+  const PcmSamples l = to_pcm16(in, louder);
+  const double g = std::pow(10.0, 2.0 / 20) / max_abs(in) * 32767;
+  std::int64_t expected = 0;
+  for (float v : in) expected += std::abs(std::round(v * g)) > 32767;
+  CHECK(expected > 0);
+  CHECK(l.clipped == expected);
+  CHECK(max_abs(l.samples) == 32767);
+  CHECK(l.peak_dbfs == 0.0);
+  CHECK(std::count(l.samples.begin(), l.samples.end(), std::int16_t(-32768)) == 0);  // symmetric clamp
+}
+
+TEST_CASE("WAV level: silence stays silent; samples that are not finite count as 0; gains out of range fail") {
+  const std::vector<float> silence(100, 0.0f);
+  const PcmSamples s = to_pcm16(silence);
+  CHECK(max_abs(s.samples) == 0);
+  CHECK(std::isinf(s.peak_dbfs));
+  CHECK(s.peak_dbfs < 0);
+  CHECK(s.gain_db == 0.0);
+  CHECK(to_pcm16({}).samples.empty());
+
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> odd = {0.05f, inf, -0.1f, nan, -inf};
+  const PcmSamples o = to_pcm16(odd);
+  CHECK(o.samples[1] == 0);
+  CHECK(o.samples[3] == 0);
+  CHECK(o.samples[4] == 0);
+  CHECK(o.samples[2] == -29204);
+  CHECK(o.samples[0] == std::lround(double(0.05f) / double(0.1f) * std::pow(10.0, -1.0 / 20) * 32767));
+
+  for (double bad : {61.0, -61.0, double(nan), double(inf)}) {
+    INFO("gain " << bad);
+    WavLevel level;
+    level.gain_db = bad;
+    CHECK_THROWS_AS(to_pcm16(odd, level), ConfigError);
+  }
+  WavLevel edge;
+  edge.gain_db = -wav_max_gain_db;
+  CHECK(to_pcm16(odd, edge).peak_dbfs == Approx(-61.0).margin(0.1));  // 29203.8 / 1000 written as 29
 }
 
 TEST_CASE("WAV: header fields and the documented length") {

@@ -107,3 +107,54 @@ TEST_CASE("random corruption never crashes") {
 TEST_CASE("a missing file names its path") {
   CHECK_THROWS_WITH(read_midi("/nonexistent/x.mid"), Catch::Contains("/nonexistent/x.mid"));
 }
+
+namespace {
+void append_le32(Bytes& out, std::uint32_t v) {
+  append(out, {int(v) & 0xFF, int(v >> 8) & 0xFF, int(v >> 16) & 0xFF, int(v >> 24) & 0xFF});
+}
+// A RIFF file of `form` holding the chunks given as (id, data) pairs.
+Bytes riff(const char* form, std::initializer_list<std::pair<const char*, Bytes>> chunks) {
+  Bytes body(form, form + 4);
+  for (const auto& [id, data] : chunks) {
+    body.insert(body.end(), id, id + 4);
+    append_le32(body, std::uint32_t(data.size()));
+    body.insert(body.end(), data.begin(), data.end());
+    if (data.size() % 2) body.push_back(0);
+  }
+  Bytes out{'R', 'I', 'F', 'F'};
+  append_le32(out, std::uint32_t(body.size()));
+  out.insert(out.end(), body.begin(), body.end());
+  return out;
+}
+}  // namespace
+
+TEST_CASE("an RMID file (RIFF-wrapped) is read through to its Standard MIDI File") {
+  const Bytes smf = nocturne::test::file(1, 480, {good_track()});
+  const Bytes rmid = riff("RMID", {{"LIST", Bytes{'I', 'N', 'F', 'O', 1}}, {"data", smf}});
+  const MidiFile plain = read_midi_bytes(smf, "plain.mid");
+  const MidiFile wrapped = read_midi_bytes(rmid, "wrapped.rmi");
+  REQUIRE(wrapped.tracks.size() == 1);
+  CHECK(wrapped.tracks[0].notes == plain.tracks[0].notes);
+  CHECK(wrapped.ticks_per_quarter == 480);
+  // A damaged payload is named as inside the RMID file.
+  Bytes damaged_smf = smf;
+  damaged_smf[12] = 0;  // division 0
+  damaged_smf[13] = 0;
+  const std::string message = error_of(riff("RMID", {{"data", damaged_smf}}));
+  CHECK(message.find("RMID") != std::string::npos);
+  CHECK(message.find("division") != std::string::npos);
+}
+
+TEST_CASE("other RIFF files say what they are") {
+  check_error(riff("WAVE", {{"fmt ", Bytes(16, 0)}}), "a RIFF 'WAVE' file, not a Standard MIDI File");
+  check_error(riff("RMID", {{"LIST", Bytes{'I', 'N', 'F', 'O'}}}), "without a \"data\" chunk");
+  CHECK_THAT(error_of(riff("RMID", {{"data", Bytes{'M', 'T'}}})),
+             Catch::Contains("bad.mid (RMID") && Catch::Contains("not a Standard MIDI File"));
+}
+
+TEST_CASE("a header that declares 0 tracks says so") {
+  const std::string message = error_of(nocturne::test::header(1, 0, 480));
+  INFO(message);
+  CHECK(message.find("declares 0 tracks") != std::string::npos);
+  CHECK(message.find("only 0 bytes") == std::string::npos);
+}

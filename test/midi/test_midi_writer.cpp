@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "nocturne/midi.hpp"
+#include "test_support.hpp"
 
 using namespace nocturne;
 
@@ -35,7 +36,7 @@ TEST_CASE("encode then read gives the same notes, tempos and signatures") {
 }
 
 TEST_CASE("write_midi replaces the file atomically") {
-  const auto dir = std::filesystem::temp_directory_path() / "nocturne-midi-writer-test";
+  const auto dir = nocturne::test::temp_path("nocturne-midi-writer-test");
   std::filesystem::create_directories(dir);
   const auto path = dir / "out.mid";
   MidiFile f;

@@ -8,6 +8,7 @@
 
 #include "nocturne/corpus.hpp"
 #include "nocturne/error.hpp"
+#include "test_support.hpp"
 
 using namespace nocturne;
 using Tokens = std::vector<std::string>;
@@ -20,7 +21,7 @@ TEST_CASE("vocabulary: byte order, lookup, save and load") {
   CHECK_FALSE(v.find("C4").has_value());
   CHECK_THROWS_AS(v.index("C4"), ConfigError);
   CHECK_THROWS_AS(v.symbol(5), ConfigError);
-  const auto path = std::filesystem::temp_directory_path() / "nocturne-vocab-test.txt";
+  const auto path = nocturne::test::temp_path("nocturne-vocab-test.txt");
   v.save(path);
   CHECK(Vocabulary::load(path) == v);
   std::filesystem::remove(path);

@@ -7,6 +7,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/tokenizer.hpp"
 #include "tokenizer_fixtures.hpp"
+#include "test_support.hpp"
 
 using namespace nocturne;
 using nocturne::test::make_file;
@@ -127,10 +128,37 @@ TEST_CASE("runaway lengths from a damaged file are refused, not tokenized until 
   CHECK_THROWS_AS(tokenize(long_notes, small), ConfigError);
 
   // Through a file, the error names it.
-  const auto path = std::filesystem::temp_directory_path() / "nocturne-runaway-length.mid";
+  const auto path = nocturne::test::temp_path("nocturne-runaway-length.mid");
   write_midi(path, far);
   CHECK_THROWS_WITH(tokenize_file(path), Catch::Contains(path.string()) && Catch::Contains("damaged"));
   CHECK_THROWS_AS(tokenize_file(path), FileError);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("the token limit holds for notes that never cross a bar line, over all tracks") {
+  // Sixteenth notes, each inside its bar: 300 in one track and 300 in another.
+  std::vector<Note> right, left;
+  for (std::int64_t k = 0; k < 300; ++k) {
+    right.push_back(note(72, k * 120, k * 120 + 100));
+    left.push_back(note(48, k * 120, k * 120 + 100));
+  }
+  const auto busy = make_file({right, left});
+  TokenizerOptions options;
+  options.max_tokens = 600;
+  CHECK(tokenize(busy, options).size() == 600);
+  options.max_tokens = 599;
+  CHECK_THROWS_WITH(tokenize(busy, options), Catch::Contains("more than 599 notes and chords"));
+  options.max_tokens = 299;  // one track alone passes the limit
+  CHECK_THROWS_AS(tokenize(busy, options), ConfigError);
+  options.split_at_barlines = false;  // and so without bar lines
+  CHECK_THROWS_AS(tokenize(busy, options), ConfigError);
+
+  // Through a file, the error names it.
+  const auto path = nocturne::test::temp_path("nocturne-token-limit.mid");
+  write_midi(path, busy);
+  options.split_at_barlines = true;
+  options.max_tokens = 599;
+  CHECK_THROWS_WITH(tokenize_file(path, options), Catch::Contains(path.string()) && Catch::Contains("damaged"));
   std::filesystem::remove(path);
 }
 
