@@ -195,8 +195,7 @@ void run_evaluate(const EvaluateArgs& a) {
   place_model(loaded, a.device, capped_batch(a.batch, starts.size(), a.batch_given),
               "--batch " + std::to_string(a.batch));
   if (!loaded.device.emulation_note.empty())
-    std::fprintf(stderr, "nocturne: note: %s
-", loaded.device.emulation_note.c_str());
+    std::fprintf(stderr, "nocturne: note: %s\n", loaded.device.emulation_note.c_str());
 
   const HeldoutMetrics m = evaluate_windows(*loaded.model, tokens, starts, [](std::int64_t done, std::int64_t total) {
     progress_line("evaluating", done, total);

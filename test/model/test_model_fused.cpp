@@ -53,6 +53,13 @@ void check_views_agree(const ParameterLayout& layout, const std::vector<double>&
   }
 }
 
+// Distinct note symbols for a checkpoint's vocabulary (checkpoints refuse
+// symbols that are not notes or chords): C2, C#2, D2, ..., B2, C3, ...
+std::string note_symbol(int v) {
+  static const char* const names[12] = {"C", "C#", "D", "E-", "E", "F", "F#", "G", "G#", "A", "B-", "B"};
+  return std::string(names[v % 12]) + std::to_string(2 + v / 12);
+}
+
 // A repeating phrase over the vocabulary, windows at every start.
 struct Windows {
   std::vector<std::int32_t> tokens;
@@ -205,7 +212,7 @@ TEST_CASE("a checkpoint from a fused run serves a classic model with the same pr
   Checkpoint checkpoint;
   checkpoint.model = config;
   checkpoint.trainer = tc;
-  for (int v = 0; v < config.vocab; ++v) checkpoint.vocabulary.push_back("s" + std::to_string(v));
+  for (int v = 0; v < config.vocab; ++v) checkpoint.vocabulary.push_back(note_symbol(v));
   checkpoint.epochs_done = trainer.epochs_done();
   checkpoint.optimizer_steps = trainer.optimizer().steps_taken();
   checkpoint.parameters = fused.download_parameters();
@@ -254,7 +261,7 @@ TEST_CASE("resuming a fused run from its checkpoint is exact", "[model][fused][t
   Checkpoint c;
   c.model = config;
   c.trainer = tc;
-  for (int v = 0; v < config.vocab; ++v) c.vocabulary.push_back("s" + std::to_string(v));
+  for (int v = 0; v < config.vocab; ++v) c.vocabulary.push_back(note_symbol(v));
   c.epochs_done = b.epochs_done();
   c.optimizer_steps = b.optimizer().steps_taken();
   c.parameters = first.download_parameters();
