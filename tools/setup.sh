@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package Nocturne's build, tests and main job need
-# (libdnnl-dev: oneDNN, the benchmark's second CPU anchor; optional to the build).
+# (libdnnl-dev: oneDNN, the benchmark's second CPU anchor; optional to the build;
+# dpkg-dev and file: the Debian packages' dependencies, found by dpkg-shlibdeps).
 # Safe to run again: it installs only what is missing.
 #   bash tools/setup.sh              build, tests, audio
 #   bash tools/setup.sh --with-torch also PyTorch (for the reference fixture and CPU benchmark comparison)
@@ -13,6 +14,7 @@ packages=(
   catch2 libopenblas-dev libcli11-dev nlohmann-json3-dev libpng-dev
   libfluidsynth-dev fluid-soundfont-gm librtmidi-dev
   libdnnl-dev
+  dpkg-dev file
 )
 for arg in "$@"; do
   case "$arg" in
