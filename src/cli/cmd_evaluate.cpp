@@ -270,7 +270,7 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--batch", a->batch, "Windows per batch")->capture_default_str()->check(at_least(1));
   cmd->add_flag("--json", a->json_output, "Print one JSON object instead of the table");
   cmd->add_option("--device", a->device.device, "auto, cpu or cuda")->capture_default_str();
-  cmd->add_option("--threads", a->device.threads, "CPU BLAS threads (0 = the library's default)");
+  cmd->add_option("--threads", a->device.threads, kThreadsHelp);
   cmd->callback([a] { run_evaluate(*a); });
 }
 

@@ -225,7 +225,7 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--data", a->data, "MIDI folder for the held-out primer pool (default: the folder the model trained on)");
   cmd->add_option("--batch", a->batch, "Outputs generated together")->capture_default_str()->check(at_least(1));
   cmd->add_option("--device", a->device.device, "auto, cpu or cuda")->capture_default_str();
-  cmd->add_option("--threads", a->device.threads, "CPU BLAS threads (0 = the library's default)");
+  cmd->add_option("--threads", a->device.threads, kThreadsHelp);
   cmd->callback([a, t, k, p] {
     GenerateArgs args = *a;
     // Any of --temperature, --top-k, --top-p asks for sampling; without them

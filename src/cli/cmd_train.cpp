@@ -580,7 +580,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--precision", a->device.precision, "GEMM precision on the GPU: fp32 or tf32")
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "tf32"}));
-  cmd->add_option("--threads", a->device.threads, "CPU BLAS threads (0 = the library's default)")
+  cmd->add_option("--threads", a->device.threads, kThreadsHelp)
       ->capture_default_str();
   cmd->add_option("--lstm-impl", a->device.lstm_impl,
                   "LSTM layers on the GPU: ours (fused kernels) or cudnn (cuDNN's RNN API, for comparison)")

@@ -23,6 +23,11 @@ struct DeviceChoice {
   std::string note;         // why auto chose what it chose; may be empty
 };
 
+// The help of --threads, for every command that has it.
+inline constexpr const char* kThreadsHelp =
+    "CPU BLAS threads (0 = the library's default: OPENBLAS_NUM_THREADS, else one per core). One setting for the "
+    "whole process; on a busy machine use fewer (on 2 cores, 2 threads lose to 1 once another process takes a core)";
+
 // Throws ConfigError for an unknown device or precision, DeviceError (one
 // line, no fallback) when --device cuda is asked for and no usable GPU exists.
 DeviceChoice choose_device(const DeviceRequest& request);
