@@ -33,22 +33,17 @@ struct TempDir {
   }
 };
 
-// Only the search steps a test names.
-cuda_module::Search only_variable(const std::string& path) {
+// A search of the named file, or of the named folder, and nowhere else.
+cuda_module::Search only(const std::string& variable, const std::string& beside) {
   cuda_module::Search search;
   search.in_process = false;
   search.loader_path = false;
-  search.variable = path;
+  search.variable = variable;
+  search.beside = beside;
   return search;
 }
-
-cuda_module::Search only_beside(const std::string& folder) {
-  cuda_module::Search search;
-  search.in_process = false;
-  search.loader_path = false;
-  search.beside = folder;
-  return search;
-}
+cuda_module::Search only_variable(const std::string& path) { return only(path, ""); }
+cuda_module::Search only_beside(const std::string& folder) { return only("", folder); }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
