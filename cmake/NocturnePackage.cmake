@@ -24,8 +24,17 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # Our own libraries, which dpkg-shlibdeps finds in the build folder and which
 # belong to no installed package: their packages come from the component
-# dependencies below.
+# dependencies below. (CPack runs dpkg-shlibdeps with --ignore-missing-info:
+# a library of no Debian package, such as NVIDIA's, adds nothing to Depends.)
+# The CUDA libraries may lie outside the loader's configured folders too.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${PROJECT_BINARY_DIR})
+if(TARGET nocturne-cuda)
+  list(APPEND CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${CUDAToolkit_LIBRARY_DIR})
+  if(NOCTURNE_CUDNN_LIBRARY)
+    get_filename_component(_nocturne_cudnn_dir "${NOCTURNE_CUDNN_LIBRARY}" DIRECTORY)
+    list(APPEND CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${_nocturne_cudnn_dir})
+  endif()
+endif()
 set(CPACK_DEBIAN_ENABLE_COMPONENT_DEPENDS ON)
 
 set(CPACK_COMPONENTS_ALL development)
