@@ -4,4 +4,5 @@
 # process, static builds included) and the CUDA runtime for its events.
 add_executable(bench_gpu ${CMAKE_CURRENT_LIST_DIR}/bench_gpu.cpp)
 target_link_libraries(bench_gpu PRIVATE Nocturne::nocturne nocturne-cuda CUDA::cudart)
+target_link_options(bench_gpu PRIVATE LINKER:--no-as-needed)  # keep the module, whose symbols it never names
 nocturne_warnings(bench_gpu)

@@ -132,7 +132,9 @@ find_package(CLI11 REQUIRED)
 add_executable(bench_lstm ${CMAKE_CURRENT_LIST_DIR}/bench_lstm.cpp)
 target_link_libraries(bench_lstm PRIVATE nocturne_lstm_bench CLI11::CLI11)
 if(NOCTURNE_WITH_CUDA)
+  # Kept although no symbol of it is named (the compiler may link --as-needed).
   target_link_libraries(bench_lstm PRIVATE nocturne-cuda)
+  target_link_options(bench_lstm PRIVATE LINKER:--no-as-needed)
 endif()
 nocturne_warnings(bench_lstm)
 
