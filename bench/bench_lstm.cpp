@@ -1,7 +1,7 @@
 // bench_lstm: one LSTM layer (forward, backward, forward + backward) timed for
 // our backends against cuDNN (--device cuda) or oneDNN (--device cpu), at the
 // recipe's two layer shapes and over a sweep of shapes. The engine is
-// bench/lstm_suite.cpp, shared with `nocturne bench`; see docs/benchmarks.md
+// src/lstm_bench/lstm_suite.cpp, shared with `nocturne bench`; see docs/benchmarks.md
 // for how to run it and what each column means.
 //
 //   bench_lstm [--device cuda|cpu] [--quick] [--sweep full|quick|none] [--tiny]
@@ -15,8 +15,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include "bench/lstm_suite.hpp"
-#include "bench/lstm_suite_options.hpp"
+#include "lstm_bench/lstm_suite.hpp"
+#include "lstm_bench/lstm_suite_options.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"bench_lstm: one LSTM layer, ours against cuDNN (cuda) or oneDNN (cpu)"};

@@ -1,8 +1,9 @@
 # bench_lstm: one LSTM layer, ours against cuDNN (cuda) and oneDNN (cpu)
-# (bench/bench_lstm.cpp over the engine bench/lstm_suite.cpp; see
-# docs/benchmarks.md). Included from bench/CMakeLists.txt. Always built; the
-# CUDA, cuDNN and oneDNN parts are compiled in when NOCTURNE_WITH_CUDA,
-# NOCTURNE_WITH_CUDNN, and oneDNN found.
+# (bench/bench_lstm.cpp over the engine of src/lstm_bench, which `nocturne
+# bench` runs too; see docs/benchmarks.md). Included from bench/CMakeLists.txt.
+# Always built; the CUDA and cuDNN parts are in the CUDA module (linked here
+# directly when NOCTURNE_WITH_CUDA, so the program finds it in static builds
+# too), oneDNN's in the engine where it was found.
 #
 # This file is also the CTest smoke check's script: run with
 #   cmake -DBENCH_LSTM=<program> -DSMOKE_DIR=<dir> -P bench/lstm.cmake
@@ -126,57 +127,15 @@ if(CMAKE_SCRIPT_MODE_FILE)
   return()
 endif()
 
-# The engine, a static library shared by bench_lstm and `nocturne bench`
-# (src/cli/cmd_bench.cpp links it when NOCTURNE_BENCH is ON).
-add_library(nocturne_lstm_suite STATIC
-  ${CMAKE_CURRENT_LIST_DIR}/lstm_suite.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/lstm_report.cpp)
-# Headers are included as "bench/...": the source root is the include folder;
-# src/ for the library's midi/atomic_write.hpp and cudnn/cudnn_lstm.hpp.
-target_include_directories(nocturne_lstm_suite PUBLIC ${PROJECT_SOURCE_DIR} PRIVATE ${PROJECT_SOURCE_DIR}/src)
-target_link_libraries(nocturne_lstm_suite PUBLIC Nocturne::nocturne PRIVATE ${CMAKE_DL_LIBS})
-nocturne_warnings(nocturne_lstm_suite)
-# The git commit of the sources, taken at every build (not only at configure
-# time), for the results' header lines.
-set(nocturne_commit_dir ${PROJECT_BINARY_DIR}/generated/bench)
-add_custom_target(nocturne_git_commit
-  COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${PROJECT_SOURCE_DIR} -DOUT=${nocturne_commit_dir}/git_commit.hpp
-          -P ${CMAKE_CURRENT_LIST_DIR}/git_commit.cmake
-  BYPRODUCTS ${nocturne_commit_dir}/git_commit.hpp
-  COMMENT "Reading the git commit for the benchmark's header lines")
-add_dependencies(nocturne_lstm_suite nocturne_git_commit)
-target_include_directories(nocturne_lstm_suite PRIVATE ${nocturne_commit_dir})
-if(NOCTURNE_WITH_CUDA)
-  target_link_libraries(nocturne_lstm_suite PRIVATE CUDA::cudart)
-  target_compile_definitions(nocturne_lstm_suite PRIVATE NOCTURNE_BENCH_WITH_CUDA=1)
-endif()
-if(NOCTURNE_WITH_CUDNN)
-  target_compile_definitions(nocturne_lstm_suite PRIVATE NOCTURNE_BENCH_WITH_CUDNN=1)
-endif()
-
-# oneDNN (Debian: libdnnl-dev), the second CPU anchor, where found. Found by
-# header and library rather than through its CMake package: Debian's
-# dnnl-config.cmake calls find_package(OpenCL REQUIRED), which stops the whole
-# configure on a machine without the OpenCL development files, QUIET or not.
-option(NOCTURNE_BENCH_ONEDNN "Time oneDNN's LSTM beside ours in bench_lstm's CPU mode where oneDNN is found" ON)
-if(NOCTURNE_BENCH_ONEDNN)
-  find_path(NOCTURNE_ONEDNN_INCLUDE_DIR oneapi/dnnl/dnnl.hpp)
-  find_library(NOCTURNE_ONEDNN_LIBRARY dnnl)
-  if(NOCTURNE_ONEDNN_INCLUDE_DIR AND NOCTURNE_ONEDNN_LIBRARY)
-    message(STATUS "bench_lstm: oneDNN found (${NOCTURNE_ONEDNN_LIBRARY}): timed beside ours on the CPU")
-    target_sources(nocturne_lstm_suite PRIVATE ${CMAKE_CURRENT_LIST_DIR}/lstm_onednn.cpp)
-    target_include_directories(nocturne_lstm_suite SYSTEM PRIVATE ${NOCTURNE_ONEDNN_INCLUDE_DIR})
-    target_link_libraries(nocturne_lstm_suite PRIVATE ${NOCTURNE_ONEDNN_LIBRARY})
-    target_compile_definitions(nocturne_lstm_suite PRIVATE NOCTURNE_BENCH_WITH_ONEDNN=1)
-  else()
-    message(STATUS "bench_lstm: oneDNN not found (Debian: libdnnl-dev): the CPU mode times ours only")
-  endif()
-endif()
-
 # The options are declared with CLI11, as in the nocturne program.
 find_package(CLI11 REQUIRED)
 add_executable(bench_lstm ${CMAKE_CURRENT_LIST_DIR}/bench_lstm.cpp)
-target_link_libraries(bench_lstm PRIVATE nocturne_lstm_suite CLI11::CLI11)
+target_link_libraries(bench_lstm PRIVATE nocturne_lstm_bench CLI11::CLI11)
+if(NOCTURNE_WITH_CUDA)
+  # Kept although no symbol of it is named (the compiler may link --as-needed).
+  target_link_libraries(bench_lstm PRIVATE nocturne-cuda)
+  target_link_options(bench_lstm PRIVATE LINKER:--no-as-needed)
+endif()
 nocturne_warnings(bench_lstm)
 
 if(NOCTURNE_TESTS AND BUILD_TESTING)

@@ -15,9 +15,10 @@ set -euo pipefail
 export LC_ALL=C  # apt's summaries are parsed below
 
 # Steps: a name and its packages (libdnnl-dev: oneDNN, the benchmark's second
-# CPU anchor; optional to the build).
+# CPU anchor, optional to the build; dpkg-dev and file: dpkg-shlibdeps, which
+# finds the dependencies of the Debian packages that CPack makes).
 step_names=("build tools" "libraries" "audio (FluidSynth, GM soundfont, RtMidi)")
-step_packages=("cmake g++ make pkg-config"
+step_packages=("cmake g++ make pkg-config dpkg-dev file"
                "catch2 libopenblas-dev libcli11-dev nlohmann-json3-dev libpng-dev libdnnl-dev"
                "libfluidsynth-dev fluid-soundfont-gm librtmidi-dev")
 lilypond=yes check=no

@@ -278,7 +278,11 @@ std::unique_ptr<BasicBackend<double>> make_cpu_backend_double(const CpuOptions& 
 
 // The threads the CPU backend's GEMMs use (its BLAS library's setting): 0 where
 // the BLAS has no thread control. set_cpu_threads(n) returns false there, or
-// for n <= 0, and changes nothing.
+// for n <= 0, and changes nothing. The setting is OpenBLAS's, one for the whole
+// process: every CPU backend (and any other OpenBLAS user in the process) runs
+// with it, and the last call wins. OpenBLAS's threads meet at the end of every
+// GEMM, so on a busy machine a GEMM goes at the pace of its slowest thread: on
+// 2 cores, two threads lose to one as soon as another process takes a core.
 int cpu_threads();
 bool set_cpu_threads(int threads);
 // The BLAS library the CPU backend runs on, as it describes itself, e.g.

@@ -1,13 +1,13 @@
 // nocturne bench: the one-LSTM-layer benchmark of bench_lstm (ours against
 // cuDNN on a GPU, against oneDNN on the CPU) as a subcommand. The engine and
-// its options live in bench/ and are shared with the bench_lstm program; this
-// file is only left out of builds without NOCTURNE_BENCH.
+// its options live in src/lstm_bench and are shared with the bench_lstm
+// program.
 
 #include <memory>
 #include <string>
 
-#include "bench/lstm_suite.hpp"
-#include "bench/lstm_suite_options.hpp"
+#include "lstm_bench/lstm_suite.hpp"
+#include "lstm_bench/lstm_suite_options.hpp"
 #include "cli/commands.hpp"
 #include "nocturne/error.hpp"
 

@@ -291,7 +291,7 @@ void add_evaluate_command(CLI::App& app) {
   cmd->add_option("--lstm-impl", a->device.lstm_impl,
                   "LSTM layers: classic ('ours' is its former name), fused (on the CPU too) or cudnn (GPU only)")
       ->capture_default_str();
-  cmd->add_option("--threads", a->device.threads, "CPU BLAS threads (0 = the library's default)");
+  cmd->add_option("--threads", a->device.threads, kThreadsHelp);
   cmd->callback([a, batch] {
     a->batch_given = batch->count() > 0;
     run_evaluate(*a);

@@ -274,7 +274,7 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--lstm-impl", a->device.lstm_impl,
                   "LSTM layers: classic ('ours' is its former name), fused (on the CPU too) or cudnn (GPU only)")
       ->capture_default_str();
-  cmd->add_option("--threads", a->device.threads, "CPU BLAS threads (0 = the library's default)");
+  cmd->add_option("--threads", a->device.threads, kThreadsHelp);
   cmd->callback([a, t, k, p] {
     GenerateArgs args = *a;
     // Any of --temperature, --top-k, --top-p asks for sampling; without them

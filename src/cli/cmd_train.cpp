@@ -654,7 +654,7 @@ void add_train_command(CLI::App& app) {
                       "GEMM operands: fp32, tf32 or bf16 (tensor cores on the GPU; an emulation on the CPU); kept "
                       "when resuming unless given")
           ->capture_default_str();
-  cmd->add_option("--threads", a->device.threads, "CPU BLAS threads (0 = the library's default)")
+  cmd->add_option("--threads", a->device.threads, kThreadsHelp)
       ->capture_default_str();
   cmd->add_option("--lstm-impl", a->device.lstm_impl,
                   "LSTM layers: classic (whole-sequence ops; 'ours' is its former name), fused (one step program "

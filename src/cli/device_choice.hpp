@@ -26,6 +26,11 @@ struct DeviceChoice {
   std::string emulation_note;  // where a reduced precision runs on the CPU: that it is an emulation, and slower
 };
 
+// The help of --threads, for every command that has it.
+inline constexpr const char* kThreadsHelp =
+    "CPU BLAS threads (0 = the library's default: OPENBLAS_NUM_THREADS, else one per core). One setting for the "
+    "whole process; on a busy machine use fewer (on 2 cores, 2 threads lose to 1 once another process takes a core)";
+
 // Throws ConfigError for an unknown device, precision or LSTM implementation,
 // DeviceError (one line, no fallback) when --device cuda is asked for and no
 // usable GPU exists. --threads past the cores available is capped to them

@@ -165,7 +165,7 @@ void CudaBackend::synchronize() {
 
 // ---- status and factory ------------------------------------------------------
 
-namespace nocturne {
+namespace nocturne::cuda {
 
 namespace {
 
@@ -185,7 +185,7 @@ std::string init_failure(cudaError_t error, const CudaStatus& status) {
 
 }  // namespace
 
-CudaStatus cuda_status() {
+CudaStatus module_cuda_status() {
   CudaStatus status;
   status.built = true;
 #if NOCTURNE_WITH_CUDNN
@@ -242,9 +242,9 @@ CudaStatus cuda_status() {
   return status;
 }
 
-std::unique_ptr<Backend> make_cuda_backend(const CudaOptions& options) {
+std::unique_ptr<Backend> module_make_cuda_backend(const CudaOptions& options) {
   check_cuda_options(options);
-  const CudaStatus status = cuda_status();
+  const CudaStatus status = module_cuda_status();
   if (!status.usable) throw DeviceError("the CUDA backend is not usable: " + status.reason);
   if (std::size_t(options.device) >= status.devices.size())  // >= 0: check_cuda_options
     throw DeviceError("CUDA device " + std::to_string(options.device) + " does not exist (" +
@@ -252,4 +252,4 @@ std::unique_ptr<Backend> make_cuda_backend(const CudaOptions& options) {
   return std::make_unique<cuda::CudaBackend>(options);
 }
 
-}  // namespace nocturne
+}  // namespace nocturne::cuda

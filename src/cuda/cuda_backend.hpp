@@ -174,4 +174,9 @@ class CudaBackend final : public BasicBackend<float> {
   std::size_t next_slot_ = 0;
 };
 
+// The module's cuda_status() and make_cuda_backend(), which the core library
+// reaches through the module's function table (cuda_module_entry.cpp).
+CudaStatus module_cuda_status();
+std::unique_ptr<Backend> module_make_cuda_backend(const CudaOptions& options);
+
 }  // namespace nocturne::cuda

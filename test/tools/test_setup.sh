@@ -103,13 +103,13 @@ lines() { [ -z "$1" ] && echo 0 || wc -l <<<"$1"; }
 fresh $all_packages
 run_setup
 expect_eq "all present: exit status" "$rc" 0
-expect_eq "all present: the one line" "$out" "setup.sh: all 14 packages present; nothing to do"
+expect_eq "all present: the one line" "$out" "setup.sh: all 16 packages present; nothing to do"
 expect_eq "all present: stderr" "$err" ""
 expect_eq "all present: apt not run" "$(cat "$FAKE/calls")" ""
 [ -e "$FAKE/setup.log" ] && fail "all present: a log file was written"
 run_setup --without-lilypond --check
 expect_eq "all present, --check: exit status" "$rc" 0
-expect_eq "all present, --without-lilypond: the one line" "$out" "setup.sh: all 13 packages present; nothing to do"
+expect_eq "all present, --without-lilypond: the one line" "$out" "setup.sh: all 15 packages present; nothing to do"
 
 # ---- two packages missing: one line a step, apt's output in the log -----------
 # shellcheck disable=SC2086
@@ -119,7 +119,7 @@ expect_eq "install: exit status" "$rc" 0
 expect_eq "install: stderr" "$err" ""
 expect_eq "install: lines on stdout" "$(lines "$out")" 5
 expect_eq "install: line 1" "$(sed -n 1p <<<"$out")" \
-  "setup.sh: installing 2 of 14 packages (with their dependencies); apt's output goes to $FAKE/setup.log"
+  "setup.sh: installing 2 of 16 packages (with their dependencies); apt's output goes to $FAKE/setup.log"
 expect_match "install: line 2" "$(sed -n 2p <<<"$out")" '^setup\.sh: updating the package lists \.\.\. done \([0-9]+ s\)$'
 # Each fake package brings one dependency: 2 packages, 2 x 1 MB, 2 x 2 MiB = 4.2 MB.
 expect_match "install: line 3" "$(sed -n 3p <<<"$out")" \
@@ -138,7 +138,7 @@ expect_eq "install: root needs no sudo" "$(grep -c '^sudo' "$FAKE/calls")" 0
 : >"$FAKE/calls"
 run_setup
 expect_eq "again: exit status" "$rc" 0
-expect_eq "again: the one line" "$out" "setup.sh: all 14 packages present; nothing to do"
+expect_eq "again: the one line" "$out" "setup.sh: all 16 packages present; nothing to do"
 expect_eq "again: apt not run" "$(cat "$FAKE/calls")" ""
 
 # ---- --check: what is missing and its size, nothing run ------------------------
@@ -148,7 +148,7 @@ run_setup --check
 expect_eq "check: exit status" "$rc" 1
 expect_eq "check: output" "$out" "setup.sh: to install: audio (FluidSynth, GM soundfont, RtMidi): librtmidi-dev (2 packages, 2.0 MB download, 4 MB on disk)
 setup.sh: to install: score engraving (LilyPond): lilypond (2 packages, 2.0 MB download, 4 MB on disk)
-setup.sh: 2 of 14 packages missing; bash tools/setup.sh installs them"
+setup.sh: 2 of 16 packages missing; bash tools/setup.sh installs them"
 expect_no_match "check: no update or install" "$(cat "$FAKE/calls")" 'update|install -y'
 [ -e "$FAKE/setup.log" ] && fail "check: a log file was written"
 run_setup --check --without-lilypond

@@ -1,4 +1,4 @@
-#include "bench/lstm_onednn.hpp"
+#include "lstm_bench/lstm_onednn.hpp"
 
 #include <dlfcn.h>
 

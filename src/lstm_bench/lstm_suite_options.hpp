@@ -4,7 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "bench/lstm_suite.hpp"
+#include "lstm_bench/lstm_suite.hpp"
 
 namespace nocturne::bench {
 

@@ -1,4 +1,4 @@
-#include "bench/lstm_report.hpp"
+#include "lstm_bench/lstm_report.hpp"
 
 #include <algorithm>
 #include <cmath>

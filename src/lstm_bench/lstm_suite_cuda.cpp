@@ -1,0 +1,169 @@
+// The CUDA mode of the LSTM benchmark (lstm_suite.cpp has the CPU mode and the
+// dispatch): ours and cuDNN timed with CUDA events. Compiled into the CUDA
+// module (libnocturne-cuda.so), which calls its own backend factory, and
+// reached through the module's function table (core/cuda_module.hpp).
+
+#include <cuda_runtime_api.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cuda/cuda_backend.hpp"
+#include "lstm_bench/lstm_layer.hpp"
+#if NOCTURNE_WITH_CUDNN
+#include "cudnn/cudnn_lstm.hpp"
+#endif
+#include "nocturne/cuda.hpp"
+#include "nocturne/error.hpp"
+
+namespace nocturne::bench {
+
+namespace {
+
+void cuda_ok(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw DeviceError(std::string(what) + ": " + cudaGetErrorName(e) + " " + cudaGetErrorString(e));
+}
+
+// CUDA events on the legacy default stream, which orders with the backend's
+// blocking stream and is the stream the cuDNN objects here use.
+Stats time_gpu(int warmup, int reps, const Step& setup, const Step& work) {
+  for (int i = 0; i < warmup; ++i) {
+    if (setup) setup(i);
+    work(i);
+  }
+  std::vector<cudaEvent_t> ev(2 * std::size_t(reps));
+  for (cudaEvent_t& e : ev) cuda_ok(cudaEventCreate(&e), "cudaEventCreate");
+  for (int i = 0; i < reps; ++i) {
+    if (setup) setup(i);
+    cuda_ok(cudaEventRecord(ev[2 * std::size_t(i)], nullptr), "cudaEventRecord");
+    work(i);
+    cuda_ok(cudaEventRecord(ev[2 * std::size_t(i) + 1], nullptr), "cudaEventRecord");
+  }
+  cuda_ok(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+  std::vector<double> ms;
+  for (int i = 0; i < reps; ++i) {
+    float t = 0;
+    cuda_ok(cudaEventElapsedTime(&t, ev[2 * std::size_t(i)], ev[2 * std::size_t(i) + 1]), "cudaEventElapsedTime");
+    ms.push_back(double(t));
+  }
+  for (cudaEvent_t e : ev) cudaEventDestroy(e);
+  return summarize(ms);
+}
+
+std::string version_text(int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); }
+
+}  // namespace
+
+void run_cuda(const LstmBenchOptions& o, Meta& meta, std::vector<Row>& rows) {
+  const CudaStatus status = cuda::module_cuda_status();
+  const CudaDeviceInfo& dev = status.devices.at(0);
+  meta.set("device", "cuda:0 " + dev.name + " (compute " + std::to_string(dev.compute_major) + "." +
+                         std::to_string(dev.compute_minor) + ", " + std::to_string(dev.multiprocessors) + " SMs, " +
+                         std::to_string(dev.memory_bytes >> 20) + " MiB)");
+  meta.set("driver", version_text(status.driver_version));
+  meta.set("cuda_runtime", version_text(status.runtime_version));
+#if NOCTURNE_WITH_CUDNN
+  meta.set("cudnn", cudnn::version_text(cudnn::loaded_version()) + " (compiled against " +
+                        cudnn::version_text(cudnn::compiled_version()) + ")");
+#else
+  meta.set("cudnn", "not built (NOCTURNE_WITH_CUDNN off): ours only");
+#endif
+  CudaOptions fp32_options, tf32_options;
+  tf32_options.math = MathMode::tf32;
+  auto fp32 = cuda::module_make_cuda_backend(fp32_options);
+  auto tf32 = cuda::module_make_cuda_backend(tf32_options);
+  meta.set("backend_fp32", fp32->name());
+  meta.set("backend_tf32", tf32->name());
+
+  for (const Job& job : jobs(o)) {
+    const LstmShape& s = job.shape;
+    const int reps = job.recipe ? (o.reps ? o.reps : o.tiny ? 3 : 100) : (o.sweep_reps ? o.sweep_reps : 30);
+    const int warmup = o.warmup >= 0 ? o.warmup : 5;
+    std::printf("%s %s: %d reps\n", job.label.c_str(), shape_text(s).c_str(), reps);
+    std::fflush(stdout);
+    const HostData d = make_data(s, data_seed(s));
+    Row base;
+    base.device = "cuda";
+    base.label = job.label;
+    base.shape = s;
+    base.status = "ok";
+
+    // Ours, strict fp32: the check reference for every other variant.
+    Layer<float> ours(*fp32, s, d);
+    ours.forward(0);
+    ours.backward(0);
+    const Outputs<float> want = ours.outputs();
+    {
+      Row row = base;
+      row.impl = "ours";
+      row.variant = "ours/fp32";
+      row.math = "fp32";
+      row.check_err = 0;
+      time_ours(rows, row, ours, &time_gpu, warmup, reps, false);
+    }
+    {
+      Layer<float> ours_tf32(*tf32, s, d);
+      ours_tf32.forward(0);
+      ours_tf32.backward(0);
+      Row row = base;
+      row.impl = "ours";
+      row.variant = "ours/tf32";
+      row.math = "tf32";
+      row.check_err = max_error(ours_tf32.outputs(), want);
+      if (!(row.check_err < 5e-2)) row.status = "mismatch";
+      time_ours(rows, row, ours_tf32, &time_gpu, warmup, reps, false);
+    }
+
+#if NOCTURNE_WITH_CUDNN
+    // cuDNN on the fp32 backend's buffers, on the legacy default stream.
+    std::vector<cudnn::Math> maths = {cudnn::Math::fma, cudnn::Math::default_math};
+    if (job.recipe) maths.assign(cudnn::kAllMaths.begin(), cudnn::kAllMaths.end());
+    for (cudnn::Algo algo : kCudnnAlgos) {
+      for (cudnn::Math math : maths) {
+        Row row = base;
+        row.impl = "cudnn";
+        row.variant = std::string("cudnn/") + nocturne::to_string(algo) + "/" + cudnn::to_string(math);
+        row.math = cudnn::to_string(math);
+        fp32->synchronize();
+        try {
+          cudnn::CudnnLstm lstm(s, algo, math, nullptr);
+          if (algo == cudnn::Algo::persist_dynamic) row.build_ms = lstm.build_ms();
+          lstm.set_weights(ours.w.data(), ours.r.data(), ours.b.data());
+          lstm.forward(ours.x[0].data(), ours.h.data());
+          lstm.backward(ours.x[0].data(), ours.h.data(), ours.dh[0].data(), ours.dx.data());
+          lstm.weight_gradients(ours.dw.data(), ours.dr.data(), ours.db.data());
+          cuda_ok(cudaDeviceSynchronize(), "cuDNN check run");
+          row.check_err = max_error(ours.outputs(), want);
+          const double tol = cudnn::uses_tensor_cores(math) ? 5e-2 : 1e-4;
+          if (!(row.check_err < tol)) {
+            row.status = "mismatch";
+            row.note =
+                "differs from ours/fp32 by " + number_text(row.check_err) + " (tolerance " + number_text(tol) + ")";
+          }
+          auto fwd = [&](int i) { lstm.forward(ours.x[i & 1].data(), ours.h.data()); };
+          auto bwd = [&](int i) {
+            lstm.backward(ours.x[i & 1].data(), ours.h.data(), ours.dh[i & 1].data(), ours.dx.data());
+          };
+          time_phases(rows, row, &time_gpu, warmup, reps, fwd, bwd);
+        } catch (const NotSupportedError& e) {
+          row.phase = "all";
+          row.status = "not_supported";
+          row.note = e.what();
+          rows.push_back(row);
+          cudaGetLastError();
+        } catch (const DeviceError& e) {
+          row.phase = "all";
+          row.status = "failed";
+          row.note = e.what();
+          rows.push_back(row);
+          cudaGetLastError();
+          std::fprintf(stderr, "FAILED %s %s: %s\n", row.variant.c_str(), shape_text(s).c_str(), e.what());
+        }
+      }
+    }
+#endif
+  }
+}
+
+}  // namespace nocturne::bench
