@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -11,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "nocturne/error.hpp"
 #include "nocturne/midi.hpp"
 #include "nocturne/tokenizer.hpp"
 
@@ -24,7 +26,36 @@ struct CorpusFile {
   std::vector<std::string> tokens;
 };
 
-// One token list per file, files in sorted order. Throws FileError naming a bad file.
+// What reading a corpus does with a MIDI file it cannot read.
+enum class BadFilePolicy {
+  skip,  // leave it out, tell on_skip, go on
+  stop,  // throw the file's FileError
+};
+
+struct CorpusReadOptions {
+  TokenizerOptions tokenizer;
+  BadFilePolicy on_bad_file = BadFilePolicy::skip;
+  // Called for each skipped file: its name (relative to the folder) and why.
+  // It may throw to stop reading there (the exception propagates as is).
+  std::function<void(const std::string& name, const Error& why)> on_skip;
+};
+
+struct Corpus {
+  std::vector<CorpusFile> files;     // the files read, in the order given (a folder's: sorted)
+  std::vector<std::string> skipped;  // names of the files left out
+};
+
+// Every MIDI file under `folder`, tokenized. Throws FileError for a missing
+// folder, a path that is not a folder, a folder without MIDI files ("no MIDI
+// files (.mid or .midi) in the data folder", "(it is empty)" when it is), and
+// when no file can be read; a bad file as `options` say.
+Corpus read_corpus(const std::filesystem::path& folder, const CorpusReadOptions& options = {});
+// An explicit list of files (names are the paths as given, '/'-separated).
+// Throws FileError for an empty list, and when no file can be read.
+Corpus read_corpus(std::span<const std::filesystem::path> files, const CorpusReadOptions& options = {});
+
+// One token list per file, files in sorted order: read_corpus with
+// BadFilePolicy::stop. Throws FileError naming a bad file or an empty folder.
 std::vector<CorpusFile> load_corpus(const std::filesystem::path& folder, const TokenizerOptions& options = {});
 
 // Symbols sorted as byte strings (std::string operator<), as the recipe's sorted(set(...)).
@@ -111,7 +142,7 @@ struct CorpusStats {
 };
 
 // Throws ConfigError for unusable options (window < 1, fraction outside [0, 1),
-// nothing left after filtering...).
+// nothing left after filtering), and for no files or no tokens at all (an empty corpus).
 Dataset build_dataset(std::span<const CorpusFile> files, const DatasetOptions& options = {},
                       CorpusStats* stats = nullptr);
 

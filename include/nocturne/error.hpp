@@ -50,4 +50,10 @@ class NotSupportedError : public DeviceError {
   using DeviceError::DeviceError;
 };
 
+// A callback asked to stop (generation, evaluation): nothing is wrong.
+class Cancelled : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace nocturne

@@ -26,10 +26,11 @@ struct HeldoutMetrics {
 
 // Windows start at each of `starts`: input tokens[s, s + window), target
 // tokens[s + window]. Runs in batches of model.max_batch(). Probabilities of
-// zero count as 1e-30 in the logarithm. progress(done, total) after each batch.
+// zero count as 1e-30 in the logarithm. progress(done, total) after each
+// batch; returning false cancels: evaluate_windows throws Cancelled.
+using EvaluationProgress = std::function<bool(std::int64_t done, std::int64_t total)>;
 HeldoutMetrics evaluate_windows(Model& model, std::span<const std::int32_t> tokens,
-                                std::span<const std::int64_t> starts,
-                                const std::function<void(std::int64_t, std::int64_t)>& progress = {});
+                                std::span<const std::int64_t> starts, const EvaluationProgress& progress = {});
 
 // ---- statistics of token sequences -----------------------------------------
 

@@ -53,8 +53,9 @@ struct GenerationRequest {
   std::uint64_t first_output = 0;  // output index of primers[0] (for the sampling stream)
 };
 
-// Called after each generated step: (tokens done per output, notes).
-using GenerationProgress = std::function<void(int done, int total)>;
+// Called after each generated step with the steps done and to do (over every
+// batch of outputs). Returning false cancels: generate_tokens throws Cancelled.
+using GenerationProgress = std::function<bool(int done, int total)>;
 
 // One continuation per primer (vocabulary indices). A primer shorter than the
 // model's window is padded on the left by repeating it cyclically (the padding

@@ -26,7 +26,9 @@ void run_corpus(const CorpusArgs& args) {
   // Unreadable files are skipped with a warning, as train skips them, so the
   // statistics are those of the corpus train would use (--strict: stop).
   std::vector<std::string> skipped;
-  const auto corpus = read_corpus(args.folder, print_warning, args.strict, &skipped);
+  const Corpus read = read_corpus_cli(args.folder, args.strict);
+  const std::vector<CorpusFile>& corpus = read.files;
+  skipped = read.skipped;
   const auto tokenized = std::chrono::steady_clock::now();
   CorpusStats s;
   const Dataset dataset = build_dataset(corpus, options, &s);

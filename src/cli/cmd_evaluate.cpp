@@ -114,9 +114,9 @@ std::string fixed(double v, int digits) {
 }
 
 void run_evaluate(const EvaluateArgs& a) {
-  LoadedModel loaded = open_trained(a.model);
+  LoadedModel loaded = open_trained_model(a.model);
   const std::vector<std::string>& vocab = loaded.checkpoint.vocabulary;
-  const TrainingDataInfo info = training_data_info(loaded);
+  const TrainingDataInfo& info = loaded.data;
   const std::int64_t window = loaded.checkpoint.model.window;
   std::error_code ec;
   fs::path folder;
@@ -130,7 +130,7 @@ void run_evaluate(const EvaluateArgs& a) {
   // before the held-out evaluation runs and prints.
   const std::vector<GeneratedPiece> pieces = a.generated.empty() ? std::vector<GeneratedPiece>{}
                                                                  : read_generated(a.generated);
-  const std::vector<CorpusFile> files = read_corpus(folder, print_warning);
+  const std::vector<CorpusFile> files = read_corpus_cli(folder, false).files;
   const bool same_folder = info.folder && fs::equivalent(folder, *info.folder, ec);
 
   // Held-out windows and the corpus pieces the model trained on, as vocabulary indices.
@@ -192,13 +192,14 @@ void run_evaluate(const EvaluateArgs& a) {
     if (mapped.dropped > 0) split_note += "; " + std::to_string(mapped.dropped) + " tokens outside the vocabulary dropped";
   }
   if (starts.empty()) throw ConfigError(folder.string() + ": no held-out windows of " + std::to_string(window) + " tokens");
-  place_model(loaded, a.device, capped_batch(a.batch, starts.size(), a.batch_given),
+  place_model_cli(loaded, a.device, capped_batch(a.batch, starts.size(), a.batch_given),
               "--batch " + std::to_string(a.batch));
   if (!loaded.device.emulation_note.empty())
     std::fprintf(stderr, "nocturne: note: %s\n", loaded.device.emulation_note.c_str());
 
   const HeldoutMetrics m = evaluate_windows(*loaded.model, tokens, starts, [](std::int64_t done, std::int64_t total) {
     progress_line("evaluating", done, total);
+    return true;
   });
   end_progress_line();
 

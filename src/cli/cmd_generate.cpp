@@ -22,7 +22,6 @@
 
 #include "cli/commands.hpp"
 #include "cli/outputs.hpp"
-#include "cli/primers.hpp"
 #include "cli/signals.hpp"
 #include "midi/atomic_write.hpp"
 #include "nocturne/error.hpp"
@@ -117,21 +116,21 @@ void run_generate(const GenerateArgs& a) {
   request.sampling.top_p = a.top_p;
   request.sampling.validate();
 
-  LoadedModel loaded = open_trained(a.model);
+  LoadedModel loaded = open_trained_model(a.model);
   // Every output's primer and tokens stay in memory until the outputs are written.
   const std::uint64_t output_tokens =
       std::uint64_t(a.count) * (std::uint64_t(a.notes) + std::uint64_t(loaded.checkpoint.model.window));
   require_memory(output_tokens * sizeof(std::int32_t), available_memory(),
                  std::to_string(a.count) + " outputs of " + std::to_string(a.notes) + " notes",
                  "lower --count or --notes");
-  place_model(loaded, a.device, std::min(a.count, std::max(a.batch, 1)),
+  place_model_cli(loaded, a.device, std::min(a.count, std::max(a.batch, 1)),
               a.count < a.batch ? "--count " + std::to_string(a.count) : "--batch " + std::to_string(a.batch));
   const std::vector<std::string>& vocab = loaded.checkpoint.vocabulary;
   std::printf("model: %s (vocabulary %zu, window %d, epoch %d) on %s\n", loaded.path.string().c_str(), vocab.size(),
               loaded.checkpoint.model.window, loaded.checkpoint.epochs_done, loaded.device.description.c_str());
   if (!loaded.device.emulation_note.empty())
     std::fprintf(stderr, "nocturne: note: %s\n", loaded.device.emulation_note.c_str());
-  const Primers primers = make_primers(PrimerRequest{a.primer, a.data, a.count, a.seed}, loaded);
+  const Primers primers = cli_primers(a.primer, a.data, a.count, a.seed, loaded);
   std::printf("primer: %s, %zu tokens; decoding: %s, seed %llu; %d output%s of %d notes\n", primers.source.c_str(),
               primers.indices.front().size(), request.sampling.describe().c_str(),
               static_cast<unsigned long long>(a.seed), a.count, a.count == 1 ? "" : "s", a.notes);
@@ -155,15 +154,15 @@ void run_generate(const GenerateArgs& a) {
                 "Debian package lilypond, which tools/setup.sh installs)\n");
   std::fflush(stdout);
 
-  struct Stopped {};
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::vector<std::int32_t>> generated;
   try {
     generated = generate_tokens(*loaded.model, primers.indices, request, [](int done, int total) {
-      if (stop_requested()) throw Stopped{};
+      if (stop_requested()) return false;
       progress_line("generating", done, total);
+      return true;
     });
-  } catch (const Stopped&) {
+  } catch (const Cancelled&) {
     end_progress_line();
     std::printf("interrupted by %s while generating; nothing written\n", stop_signal_name());
     throw CLI::RuntimeError(kInterruptedExitCode);

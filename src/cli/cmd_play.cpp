@@ -9,7 +9,6 @@
 
 #include "cli/commands.hpp"
 #include "cli/outputs.hpp"
-#include "cli/primers.hpp"
 #include "cli/signals.hpp"
 #include "nocturne/corpus.hpp"
 #include "nocturne/error.hpp"
@@ -42,8 +41,9 @@ MidiFile compose(const PlayArgs& a) {
   request.sampling.greedy = a.temperature == 0;
   if (a.temperature != 0) request.sampling.temperature = a.temperature;
   request.sampling.validate();
-  LoadedModel loaded = load_model(a.model, DeviceRequest{}, 1);
-  const Primers primers = make_primers(PrimerRequest{a.primer, a.data, 1, a.seed}, loaded);
+  LoadedModel loaded = load_model(a.model);
+  if (!loaded.device.note.empty()) print_note(loaded.device.note);
+  const Primers primers = cli_primers(a.primer, a.data, 1, a.seed, loaded);
   std::printf("composing %d notes with %s (%s, primer: %s)\n", a.notes, loaded.path.string().c_str(),
               request.sampling.describe().c_str(), primers.source.c_str());
   const auto generated = generate_tokens(*loaded.model, primers.indices, request);

@@ -31,7 +31,7 @@ std::string tokens_json(const std::vector<CorpusFile>& corpus) {
 
 void run_tokenize(const TokenizeArgs& args) {
   // Unreadable files are skipped with a warning, as train skips them (--strict: stop).
-  const auto corpus = read_corpus(args.folder, print_warning, args.strict, nullptr);
+  const std::vector<CorpusFile> corpus = read_corpus_cli(args.folder, args.strict).files;
   std::size_t total = 0;
   for (const auto& file : corpus) total += file.tokens.size();
   write_output_file(args.json_path, tokens_json(corpus));

@@ -61,7 +61,10 @@ std::vector<std::vector<std::int32_t>> generate_tokens(Model& model, std::span<c
     const std::vector<std::int32_t> chosen = predictor.generate(
         windows, request.notes, request.sampling, request.seed, sampling_stream(request.first_output + first),
         [&](int done) {
-          if (progress) progress(int(chunk) * request.notes + done, total);
+          const int all_done = int(chunk) * request.notes + done;
+          if (progress && !progress(all_done, total))
+            throw Cancelled("generate: cancelled after " + std::to_string(all_done) + " of " + std::to_string(total) +
+                            " steps");
         });
     for (std::size_t step = 0; step < std::size_t(request.notes); ++step)
       for (std::size_t b = 0; b < n; ++b) outputs[first + b].push_back(chosen[step * n + b]);

@@ -14,7 +14,7 @@ namespace nocturne {
 
 HeldoutMetrics evaluate_windows(Model& model, std::span<const std::int32_t> tokens,
                                 std::span<const std::int64_t> starts,
-                                const std::function<void(std::int64_t, std::int64_t)>& progress) {
+                                const EvaluationProgress& progress) {
   const std::size_t w = std::size_t(model.config().window), vocab = std::size_t(model.config().vocab);
   const std::size_t batch_max = std::size_t(model.max_batch());
   for (std::int64_t s : starts)
@@ -48,7 +48,9 @@ HeldoutMetrics evaluate_windows(Model& model, std::span<const std::int32_t> toke
       if (first_max == std::size_t(targets[b])) ++top1;
       if (greater < 5) ++top5;
     }
-    if (progress) progress(std::int64_t(first + n), std::int64_t(starts.size()));
+    if (progress && !progress(std::int64_t(first + n), std::int64_t(starts.size())))
+      throw Cancelled("evaluate: cancelled after " + std::to_string(first + n) + " of " +
+                      std::to_string(starts.size()) + " windows");
   }
   m.windows = std::int64_t(starts.size());
   if (m.windows > 0) {

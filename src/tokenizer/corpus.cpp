@@ -30,11 +30,60 @@ std::vector<std::filesystem::path> find_midi_files(const std::filesystem::path& 
   return files;
 }
 
-std::vector<CorpusFile> load_corpus(const std::filesystem::path& folder, const TokenizerOptions& options) {
-  std::vector<CorpusFile> corpus;
-  for (const auto& path : find_midi_files(folder))
-    corpus.push_back({path.lexically_relative(folder).generic_string(), tokenize_file(path, options)});
+namespace {
+
+// Tokenizes `paths`; names[k] is how file k is called in `skipped` and messages.
+Corpus read_files(std::span<const std::filesystem::path> paths, std::span<const std::string> names,
+                  const CorpusReadOptions& options) {
+  Corpus corpus;
+  for (std::size_t k = 0; k < paths.size(); ++k) {
+    try {
+      corpus.files.push_back({names[k], tokenize_file(paths[k], options.tokenizer)});
+    } catch (const Error& e) {
+      if (options.on_bad_file == BadFilePolicy::stop) throw;
+      if (options.on_skip) options.on_skip(names[k], e);
+      corpus.skipped.push_back(names[k]);
+    }
+  }
   return corpus;
+}
+
+}  // namespace
+
+Corpus read_corpus(const std::filesystem::path& folder, const CorpusReadOptions& options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(folder, ec)) throw FileError(folder.string() + ": no such data folder");
+  if (!fs::is_directory(folder, ec)) throw FileError(folder.string() + ": the data path is not a folder");
+  const std::vector<fs::path> paths = find_midi_files(folder);
+  if (paths.empty()) {
+    const bool empty = fs::directory_iterator(folder, ec) == fs::directory_iterator();
+    throw FileError(folder.string() + ": no MIDI files (.mid or .midi) in the data folder" +
+                    (empty ? " (it is empty)" : ""));
+  }
+  std::vector<std::string> names;
+  for (const fs::path& path : paths) names.push_back(path.lexically_relative(folder).generic_string());
+  Corpus corpus = read_files(paths, names, options);
+  if (corpus.files.empty())
+    throw FileError(folder.string() + ": none of its " + std::to_string(paths.size()) + " MIDI files could be read");
+  return corpus;
+}
+
+Corpus read_corpus(std::span<const std::filesystem::path> files, const CorpusReadOptions& options) {
+  if (files.empty()) throw FileError("read_corpus: the list of MIDI files is empty");
+  std::vector<std::string> names;
+  for (const auto& path : files) names.push_back(path.generic_string());
+  Corpus corpus = read_files(files, names, options);
+  if (corpus.files.empty())
+    throw FileError("none of the " + std::to_string(files.size()) + " MIDI files given could be read");
+  return corpus;
+}
+
+std::vector<CorpusFile> load_corpus(const std::filesystem::path& folder, const TokenizerOptions& options) {
+  CorpusReadOptions read;
+  read.tokenizer = options;
+  read.on_bad_file = BadFilePolicy::stop;
+  return read_corpus(folder, read).files;
 }
 
 std::map<std::string, std::int64_t> count_symbols(std::span<const std::string> tokens) {

@@ -74,6 +74,8 @@ Dataset build_dataset(std::span<const CorpusFile> files, const DatasetOptions& o
     all.insert(all.end(), f.tokens.begin(), f.tokens.end());
     file_ends.push_back(static_cast<std::int64_t>(all.size()));
   }
+  if (files.empty()) throw ConfigError("no corpus files: the corpus is empty");
+  if (all.empty()) throw ConfigError("no tokens: the corpus's " + std::to_string(files.size()) + " files hold no notes");
   const auto counts = count_symbols(all);
   const std::vector<std::string> kept =
       options.recipe_partial_filter ? filter_rare_recipe_partial(all, options.min_count) : filter_rare(all, options.min_count);

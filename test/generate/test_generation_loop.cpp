@@ -58,6 +58,7 @@ TEST_CASE("greedy generation is the recipe's loop, batched or not") {
     ++calls;
     last_done = done;
     last_total = total;
+    return true;
   });
   REQUIRE(outputs.size() == primers.size());
   CHECK(calls == 24);  // two batches (4 + 1) of 12 steps
@@ -104,7 +105,10 @@ TEST_CASE("held-out evaluation agrees with the trainer's evaluation; top-5 >= to
   std::vector<std::int64_t> starts;
   for (std::int64_t s = 0; s + 5 < std::int64_t(tokens.size()); s += 2) starts.push_back(s);
   std::int64_t batches = 0;
-  const HeldoutMetrics m = evaluate_windows(model, tokens, starts, [&](std::int64_t, std::int64_t) { ++batches; });
+  const HeldoutMetrics m = evaluate_windows(model, tokens, starts, [&](std::int64_t, std::int64_t) {
+    ++batches;
+    return true;
+  });
   CHECK(batches == (std::int64_t(starts.size()) + 3) / 4);
   CHECK(m.windows == std::int64_t(starts.size()));
   CHECK(m.perplexity == Approx(std::exp(m.cross_entropy)));
@@ -119,4 +123,30 @@ TEST_CASE("held-out evaluation agrees with the trainer's evaluation; top-5 >= to
   CHECK(m.top1 == Approx(e.accuracy).epsilon(1e-9));
   const std::vector<std::int64_t> bad = {36};
   CHECK_THROWS_AS(evaluate_windows(model, tokens, bad), ShapeError);
+}
+
+TEST_CASE("generation and evaluation stop when their callback returns false", "[generate][cancel]") {
+  auto backend = make_cpu_backend();
+  Model model(*backend, tiny_config(), 2);
+  model.initialize(5);
+  const std::vector<std::vector<std::int32_t>> primers = {{0, 1, 2}, {3, 4}, {5, 6, 0}};
+  GenerationRequest request;
+  request.notes = 10;
+  int calls = 0;
+  // Two batches of 2 + 1 outputs: 20 steps in all; stop at the 4th.
+  CHECK_THROWS_AS(generate_tokens(model, primers, request, [&](int done, int total) {
+                    CHECK(total == 20);
+                    return ++calls < 4 && done < total;
+                  }),
+                  Cancelled);
+  CHECK(calls == 4);
+
+  std::vector<std::int32_t> tokens;
+  for (int i = 0; i < 30; ++i) tokens.push_back(std::int32_t(i % 7));
+  std::vector<std::int64_t> starts;
+  for (std::int64_t s = 0; s + 5 < std::int64_t(tokens.size()); ++s) starts.push_back(s);
+  std::int64_t batches = 0;
+  CHECK_THROWS_WITH(evaluate_windows(model, tokens, starts, [&](std::int64_t, std::int64_t) { return ++batches < 2; }),
+                    Catch::Contains("cancelled after 4 of " + std::to_string(starts.size()) + " windows"));
+  CHECK(batches == 2);
 }

@@ -1,4 +1,4 @@
-#include "cli/run_folder.hpp"
+#include "run/run_folder.hpp"
 
 #include <cstdio>
 #include <fstream>
@@ -10,7 +10,7 @@
 #include "nocturne/byte_text.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne::cli {
+namespace nocturne {
 
 namespace {
 
@@ -188,4 +188,4 @@ nlohmann::json read_json(const std::filesystem::path& path) {
   }
 }
 
-}  // namespace nocturne::cli
+}  // namespace nocturne

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace nocturne::cli {
+namespace nocturne {
 
 struct BestCheckpointPlan {
   enum Action {
@@ -27,4 +27,4 @@ struct BestCheckpointPlan {
 BestCheckpointPlan plan_best_checkpoint(const std::filesystem::path& best, const nlohmann::json& last_metadata,
                                         int last_epoch);
 
-}  // namespace nocturne::cli
+}  // namespace nocturne

@@ -1,10 +1,12 @@
-#include "cli/device_choice.hpp"
+#include "nocturne/device.hpp"
+
+#include <cstdint>
 
 #include "nocturne/backend.hpp"
 #include "nocturne/cuda.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne::cli {
+namespace nocturne {
 
 DeviceChoice choose_device(const DeviceRequest& request) {
   if (request.device != "auto" && request.device != "cpu" && request.device != "cuda")
@@ -99,4 +101,20 @@ std::optional<MemoryLimit> device_memory(const DeviceChoice& choice) {
   return available_memory();
 }
 
-}  // namespace nocturne::cli
+void require_model_memory(const DeviceChoice& device, const ModelConfig& config, int max_batch, bool training,
+                          const std::string& batch_option) {
+  // Adamax's two moments are as large as the parameters. (memory_bytes saturates: so does the sum.)
+  const std::uint64_t moments = training ? 2 * ParameterLayout(config).buffer_size() * sizeof(float) : 0;
+  auto plus = [](std::uint64_t a, std::uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; };
+  const std::uint64_t fixed = plus(Model::memory_bytes(config, 1), moments);
+  const std::uint64_t needed = plus(Model::memory_bytes(config, max_batch), moments);
+  const bool sizes_dominate = fixed >= needed - fixed;
+  const std::string what = "the model (" + std::to_string(ParameterLayout(config).parameter_count()) +
+                           " parameters) with batches of " + std::to_string(max_batch) + " windows (" +
+                           batch_option + ")";
+  const std::string advice = sizes_dominate ? "lower the layer sizes (--hidden1, --hidden2, --dense, --window)"
+                                            : "lower " + batch_option.substr(0, batch_option.find(' '));
+  require_memory(needed, device_memory(device), what, advice);
+}
+
+}  // namespace nocturne

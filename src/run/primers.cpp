@@ -1,17 +1,18 @@
-// Primers for generation: a held-out window of the training data, a MIDI
+// Primers for generation (trained_model.hpp): a held-out window of the training data, a MIDI
 // file, or a token list, as vocabulary indices of the model.
 
-#include "cli/primers.hpp"
 
-#include <cstdio>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "nocturne/error.hpp"
 #include "nocturne/generate.hpp"
 #include "nocturne/rng.hpp"
 #include "nocturne/tokenizer.hpp"
+#include "nocturne/trained_model.hpp"
 
-namespace nocturne::cli {
+namespace nocturne {
 
 namespace {
 
@@ -20,24 +21,23 @@ namespace fs = std::filesystem;
 // Draws of the held-out primer choice (apart from the sampling streams).
 constexpr std::uint32_t kPrimerStream = rng_stream::split + 0x800;
 
-Primers heldout_primers(const PrimerRequest& a, const LoadedModel& loaded) {
-  const TrainingDataInfo info = training_data_info(loaded);
+Primers heldout_primers(const PrimerRequest& a, const TrainedModel& loaded) {
+  const TrainingDataInfo& info = loaded.data;
   const std::vector<std::string>& vocab = loaded.checkpoint.vocabulary;
   const std::int64_t window = loaded.checkpoint.model.window;
   std::optional<fs::path> folder;
   std::error_code ec;
   if (!a.data.empty()) {
-    folder = fs::path(a.data);
+    folder = a.data;
   } else if (info.folder && fs::is_directory(*info.folder, ec)) {
     folder = info.folder;
   }
   Primers p;
   if (!folder) {
     const std::string which = info.folder ? info.folder->string() + " is absent" : "is unknown";
-    std::printf("primer: the training data folder %s (give --data <midi-folder>); "
-                "using a random window of vocabulary symbols\n",
-                which.c_str());
-    for (int k = 0; k < a.count; ++k) {
+    p.notes.push_back("the training data folder " + which +
+                      " (give --data <midi-folder>); using a random window of vocabulary symbols");
+    for (std::int64_t k = 0; k < a.count; ++k) {
       std::vector<std::int32_t> w;
       for (std::int64_t t = 0; t < window; ++t)
         w.push_back(std::int32_t(random_below(vocab.size(), a.seed, kPrimerStream + 1, std::uint64_t(k * window + t))));
@@ -46,7 +46,7 @@ Primers heldout_primers(const PrimerRequest& a, const LoadedModel& loaded) {
     p.source = "random vocabulary window";
     return p;
   }
-  const std::vector<CorpusFile> files = read_corpus(*folder, print_warning);
+  const std::vector<CorpusFile> files = read_corpus(*folder, a.reading).files;
   DatasetOptions options;
   options.min_count = info.min_count;
   options.window = window;
@@ -56,7 +56,7 @@ Primers heldout_primers(const PrimerRequest& a, const LoadedModel& loaded) {
   const Dataset dataset = build_dataset(files, options);
   const std::vector<std::int64_t>& pool = dataset.heldout_starts.empty() ? dataset.train_starts : dataset.heldout_starts;
   if (pool.empty()) throw ConfigError(folder->string() + ": no windows of " + std::to_string(window) + " tokens");
-  for (int k = 0; k < a.count; ++k) {
+  for (std::int64_t k = 0; k < a.count; ++k) {
     const std::int64_t start = pool[random_below(pool.size(), a.seed, kPrimerStream, std::uint64_t(k))];
     std::vector<std::string> symbols;
     for (std::int32_t t : dataset.input(start)) symbols.push_back(dataset.vocab.symbol(t));
@@ -71,7 +71,7 @@ Primers heldout_primers(const PrimerRequest& a, const LoadedModel& loaded) {
 
 }  // namespace
 
-Primers make_primers(const PrimerRequest& a, const LoadedModel& loaded) {
+Primers make_primers(const PrimerRequest& a, const TrainedModel& loaded) {
   const std::vector<std::string>& vocab = loaded.checkpoint.vocabulary;
   if (a.primer == "heldout") return heldout_primers(a, loaded);
   Primers p;
@@ -95,9 +95,9 @@ Primers make_primers(const PrimerRequest& a, const LoadedModel& loaded) {
   if (mapped.dropped > 0) {
     std::string kinds;
     for (std::size_t i = 0; i < mapped.dropped_kinds.size() && i < 5; ++i) kinds += (i ? ", " : "") + mapped.dropped_kinds[i];
-    std::printf("primer: dropped %lld of %zu tokens not in the model's vocabulary (%s%s)\n",
-                static_cast<long long>(mapped.dropped), symbols.size(), kinds.c_str(),
-                mapped.dropped_kinds.size() > 5 ? ", ..." : "");
+    p.notes.push_back("dropped " + std::to_string(mapped.dropped) + " of " + std::to_string(symbols.size()) +
+                      " tokens not in the model's vocabulary (" + kinds +
+                      (mapped.dropped_kinds.size() > 5 ? ", ..." : "") + ")");
   }
   if (mapped.indices.empty()) throw ConfigError(a.primer + ": none of its tokens is in the model's vocabulary");
   p.indices.assign(std::size_t(a.count), mapped.indices);
@@ -105,4 +105,4 @@ Primers make_primers(const PrimerRequest& a, const LoadedModel& loaded) {
   return p;
 }
 
-}  // namespace nocturne::cli
+}  // namespace nocturne

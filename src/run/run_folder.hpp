@@ -23,14 +23,9 @@
 
 #include <nlohmann/json.hpp>
 
-namespace nocturne::cli {
+#include "nocturne/training_run.hpp"
 
-struct HistoryRow {
-  int epoch = 0;
-  double loss = 0, accuracy = 0;
-  std::optional<double> val_loss, val_accuracy, val_perplexity;
-  double seconds = 0, windows_per_second = 0;
-};
+namespace nocturne {
 
 nlohmann::json to_json(const HistoryRow& row);
 HistoryRow history_row_from_json(const nlohmann::json& j);
@@ -74,10 +69,6 @@ class RunFolder {
   std::filesystem::path root_;
 };
 
-// What --resume names: the run folder, or its last.ckpt (then its folder).
-// Throws FileError for another file, saying to pass the folder.
-std::filesystem::path run_folder_to_resume(const std::filesystem::path& given);
-
 // A new run's identity, stored in the metadata of its checkpoints ("run_id"):
 // 128 random bits in hex.
 std::string new_run_id();
@@ -92,7 +83,5 @@ std::optional<std::filesystem::path> get_path(const nlohmann::json& object, cons
 // Reads a JSON file; throws FileError naming it when unreadable or malformed.
 nlohmann::json read_json(const std::filesystem::path& path);
 
-// The CSV text of history rows (header included); empty cells where a value is absent.
-std::string history_csv(std::span<const HistoryRow> rows);
 
-}  // namespace nocturne::cli
+}  // namespace nocturne

@@ -1,4 +1,4 @@
-#include "cli/best_checkpoint.hpp"
+#include "run/best_checkpoint.hpp"
 
 #include <algorithm>
 #include <optional>
@@ -6,7 +6,7 @@
 #include "nocturne/checkpoint.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne::cli {
+namespace nocturne {
 
 namespace {
 
@@ -79,4 +79,4 @@ BestCheckpointPlan plan_best_checkpoint(const std::filesystem::path& best, const
                      std::to_string(*best_epoch));
 }
 
-}  // namespace nocturne::cli
+}  // namespace nocturne

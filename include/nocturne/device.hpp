@@ -1,15 +1,19 @@
 #pragma once
-// --device auto|cpu|cuda, --precision fp32|tf32|bf16, --lstm-impl
-// classic|fused|cudnn (ours: classic's former name), --cudnn-algo and
-// --threads, turned into a backend.
+// The device a program runs on, chosen as the `nocturne` program's --device,
+// --precision, --lstm-impl, --cudnn-algo and --threads options choose it
+// (their values and messages are the same): auto takes the GPU when the CUDA
+// module and a usable GPU are present, else the CPU, and says why.
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "nocturne/backend.hpp"
 #include "nocturne/machine.hpp"
+#include "nocturne/model.hpp"
 
-namespace nocturne::cli {
+namespace nocturne {
 
 struct DeviceRequest {
   std::string device = "auto";     // auto: CUDA when cuda_status().usable, else the CPU
@@ -19,6 +23,7 @@ struct DeviceRequest {
   std::string cudnn_algo;          // with lstm_impl cudnn: a CudnnAlgo name; empty = standard
 };
 
+// The backend must outlive every Model made on it (a Model holds a reference).
 struct DeviceChoice {
   std::unique_ptr<Backend> backend;
   std::string description;  // e.g. "cpu (fused LSTM, 2 BLAS threads)" or "cuda:0 NVIDIA H100 (fp32, LSTM classic)"
@@ -40,4 +45,11 @@ DeviceChoice choose_device(const DeviceRequest& request);
 // The memory the chosen device offers: the GPU's, or what the machine has available.
 std::optional<MemoryLimit> device_memory(const DeviceChoice& choice);
 
-}  // namespace nocturne::cli
+// Refuses, before allocating, a model whose buffers for batches of max_batch
+// windows (with the optimizer's moments when training) exceed the device's
+// memory, naming the option to lower: `batch_option` ("--batch 512") or the
+// layer sizes, whichever takes more. Throws ConfigError.
+void require_model_memory(const DeviceChoice& device, const ModelConfig& config, int max_batch, bool training,
+                          const std::string& batch_option);
+
+}  // namespace nocturne
