@@ -12,6 +12,7 @@
 #include "nocturne/checkpoint.hpp"
 #include "nocturne/model.hpp"
 #include "nocturne/rng.hpp"
+#include "checkpoint/fnv1a64.hpp"
 
 namespace nocturne::test {
 
@@ -25,7 +26,7 @@ inline Checkpoint sample_checkpoint(bool with_moments = true, InputMode input = 
   c.model.dropout = 0.25;
   c.model.input = input;
   c.model.embedding_dim = 3;
-  c.trainer.epochs = 17;
+  c.epochs_total = 17;
   c.trainer.batch = 9;
   c.trainer.stats_every = 3;
   c.trainer.seed = 0x123456789abcdefull;

@@ -1,4 +1,14 @@
 #pragma once
+// ADVANCED: the op-level interface, for writing a backend and for testing
+// one; a program that trains or generates needs only nocturne.hpp's
+// high-level headers (training_run.hpp, trained_model.hpp), which take a
+// backend from make_cpu_backend() / choose_device() and never call an op.
+//
+// Lifetimes and threads: a backend must outlive every Model, Buffer and
+// Trainer made on it. A backend and what is made on it are used by one
+// thread at a time; distinct backends may be used from distinct threads
+// (the CPU's BLAS thread count, set_cpu_threads, is process-wide).
+//
 // The one interface every backend implements: the ops the model needs, on
 // buffers that live on the backend's device. The CPU backend is the reference;
 // the CUDA backend implements the same ops with the same layouts, so results

@@ -25,8 +25,9 @@ inline constexpr char checkpoint_magic[8] = {'N', 'O', 'C', 'T', 'C', 'K', 'P', 
 
 struct Checkpoint {
   ModelConfig model;
-  TrainerConfig trainer;                // seed, batch, epochs, Adamax settings
+  TrainerConfig trainer;                // seed, batch, Adamax settings
   std::vector<std::string> vocabulary;  // symbol of each index; size == model.vocab
+  int epochs_total = 0;                 // the epochs the run plans in all (0: not said)
   int epochs_done = 0;
   std::int64_t optimizer_steps = 0;
   std::vector<float> parameters;     // the flat buffer, ParameterLayout(model).buffer_size() values
@@ -52,8 +53,5 @@ Checkpoint load_checkpoint(const std::filesystem::path& path);
 std::vector<std::uint8_t> encode_checkpoint(const Checkpoint& checkpoint);
 // Parses and validates bytes held in memory; `name` only appears in messages.
 Checkpoint decode_checkpoint(std::span<const std::uint8_t> bytes, std::string_view name);
-
-// FNV-1a 64 over `bytes`: the checkpoint's checksum.
-std::uint64_t fnv1a64(std::span<const std::uint8_t> bytes);
 
 }  // namespace nocturne

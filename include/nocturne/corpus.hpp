@@ -83,15 +83,14 @@ std::map<std::string, std::int64_t> count_symbols(std::span<const std::string> t
 
 // Drops every occurrence of every symbol occurring fewer than min_count times.
 std::vector<std::string> filter_rare(std::span<const std::string> tokens, std::int64_t min_count);
-// The recipe's own loop, which removes from the list while iterating over it:
-// after each removal the next element is skipped, so only part of the rare
-// symbols go. Reproduced only on request (DatasetOptions::recipe_partial_filter).
-std::vector<std::string> filter_rare_recipe_partial(std::span<const std::string> tokens, std::int64_t min_count);
 
 enum class SplitMode { random, piece };
 
 struct DatasetOptions {
   std::int64_t min_count = 100;   // symbols rarer than this are dropped
+  // The recipe's own loop, which removes from the list while iterating over
+  // it: after each removal the next element is skipped, so only part of the
+  // rare symbols go. For reproducing the recipe's numbers only.
   bool recipe_partial_filter = false;
   std::int64_t window = 40;       // input steps; the target is the next token
   SplitMode split = SplitMode::random;
@@ -145,17 +144,6 @@ struct CorpusStats {
 // nothing left after filtering), and for no files or no tokens at all (an empty corpus).
 Dataset build_dataset(std::span<const CorpusFile> files, const DatasetOptions& options = {},
                       CorpusStats* stats = nullptr);
-
-// The deterministic generator behind the splits (splitmix64).
-class SplitMix64 {
- public:
-  explicit SplitMix64(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next();
-  std::uint64_t below(std::uint64_t bound);  // uniform in [0, bound), bound > 0
-
- private:
-  std::uint64_t state_;
-};
 
 struct DecodeOptions {
   int ticks_per_quarter = 480;

@@ -86,7 +86,8 @@ class BasicAdamax;
 template <typename T>
 class BasicModel {
  public:
-  // Buffers are sized for batches of up to max_batch windows.
+  // Buffers are sized for batches of up to max_batch windows. The model keeps
+  // a reference to `backend`, which must outlive it; one thread at a time.
   BasicModel(BasicBackend<T>& backend, const ModelConfig& config, int max_batch);
   // The bytes of the buffers the constructor allocates (parameters,
   // gradients, activations, workspace), computed without allocating, so a

@@ -8,15 +8,8 @@
 
 namespace nocturne {
 
-// Streams keep the uses of one seed apart.
-namespace rng_stream {
-inline constexpr std::uint32_t initialization = 0x1000;  // + parameter index
-inline constexpr std::uint32_t dropout = 0x2000;         // + dropout site
-inline constexpr std::uint32_t shuffle = 0x3000;
-inline constexpr std::uint32_t split = 0x4000;
-inline constexpr std::uint32_t sampling = 0x5000;        // + output index
-}  // namespace rng_stream
-
+// A stream keeps one use of a seed apart from the others; the library's own
+// (initialisation, dropout, shuffling, splits, sampling) are below 0x10000.
 std::uint32_t random_u32(std::uint64_t seed, std::uint32_t stream, std::uint64_t index);
 // Uniform in [0, 1) with 53 random bits (two draws: index * 2 and index * 2 + 1).
 double random_uniform(std::uint64_t seed, std::uint32_t stream, std::uint64_t index);

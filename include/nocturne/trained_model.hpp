@@ -67,6 +67,24 @@ MappedCorpus map_corpus(std::span<const CorpusFile> files, std::span<const std::
 // Window starts lying inside one piece.
 std::vector<std::int64_t> windows_within_pieces(const MappedCorpus& corpus, std::int64_t window);
 
+// The windows to evaluate a model on, over the MIDI files `files` read from
+// `folder`. On the folder the model trained on: the held-out pieces of a
+// piece split with the run's seed and held-out fraction (exactly a --split
+// piece run's validation pieces; a random-split run has seen every piece,
+// which split_note says). On another folder, or when the rebuilt vocabulary
+// differs (said in warnings): every window inside a piece.
+struct HeldoutWindows {
+  std::vector<std::int32_t> tokens;  // the pieces as vocabulary indices
+  std::vector<std::int64_t> starts;  // window starts in tokens
+  std::vector<std::vector<std::int32_t>> training_pieces;  // the pieces trained on (for copy detection)
+  std::vector<std::string> training_names;
+  std::string split_note;  // which windows these are, for people
+  std::int64_t heldout_pieces = 0;
+  std::vector<std::string> warnings;
+};
+HeldoutWindows heldout_windows(const TrainedModel& trained, const std::filesystem::path& folder,
+                               std::span<const CorpusFile> files);
+
 // ---- primers ------------------------------------------------------------------
 
 struct PrimerRequest {

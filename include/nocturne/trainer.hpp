@@ -19,8 +19,9 @@ struct WindowSet {
   std::size_t size() const { return starts.size(); }
 };
 
+// How each epoch trains. How many epochs to train is the caller's choice
+// (Trainer::train_epoch trains one; TrainingRun trains to its settings' epochs).
 struct TrainerConfig {
-  int epochs = 200;
   int batch = 256;
   AdamaxParams adamax;
   std::uint64_t seed = 1;  // shuffling and dropout masks
@@ -54,6 +55,7 @@ struct EpochResult {
 // Return false to stop after the current step.
 using ProgressCallback = std::function<bool(const Progress&)>;
 
+// Keeps a reference to its model (which must outlive it); one thread at a time.
 class Trainer {
  public:
   Trainer(Model& model, const TrainerConfig& config);

@@ -23,6 +23,7 @@
 #include "nocturne/byte_text.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/tokenizer.hpp"
+#include "checkpoint/fnv1a64.hpp"
 
 namespace nocturne {
 
@@ -102,7 +103,7 @@ void write_state(Writer& w, const Checkpoint& c) {
   w.put<std::int32_t>(c.model.embedding_dim);
   w.put<std::int32_t>(0);
   w.put<double>(c.model.dropout);
-  w.put<std::int32_t>(c.trainer.epochs);
+  w.put<std::int32_t>(c.epochs_total);
   w.put<std::int32_t>(c.trainer.batch);
   w.put<std::int32_t>(c.trainer.stats_every);
   w.put<std::int32_t>(c.epochs_done);
@@ -197,7 +198,7 @@ void read_state(Reader& r, Checkpoint& c, std::uint64_t& parameter_count, std::u
   c.model.embedding_dim = r.get<std::int32_t>("embedding size");
   (void)r.get<std::int32_t>("reserved");
   c.model.dropout = r.get<double>("dropout");
-  c.trainer.epochs = r.get<std::int32_t>("epochs");
+  c.epochs_total = r.get<std::int32_t>("epochs");
   c.trainer.batch = r.get<std::int32_t>("batch");
   c.trainer.stats_every = r.get<std::int32_t>("stats_every");
   c.epochs_done = r.get<std::int32_t>("epochs done");

@@ -18,25 +18,20 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "cli/commands.hpp"
+#include "cli/generate_outputs.hpp"
 #include "cli/outputs.hpp"
 #include "cli/signals.hpp"
-#include "midi/atomic_write.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/generate.hpp"
 #include "nocturne/machine.hpp"
 #include "nocturne/render.hpp"
-#include "nocturne/rng.hpp"
-#include "nocturne/tokenizer.hpp"
 
 namespace nocturne::cli {
 
 namespace {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 
 struct GenerateArgs {
   std::string model;
@@ -124,7 +119,7 @@ void run_generate(const GenerateArgs& a) {
                  std::to_string(a.count) + " outputs of " + std::to_string(a.notes) + " notes",
                  "lower --count or --notes");
   place_model_cli(loaded, a.device, std::min(a.count, std::max(a.batch, 1)),
-              a.count < a.batch ? "--count " + std::to_string(a.count) : "--batch " + std::to_string(a.batch));
+                  a.count < a.batch ? "--count " + std::to_string(a.count) : "--batch " + std::to_string(a.batch));
   const std::vector<std::string>& vocab = loaded.checkpoint.vocabulary;
   std::printf("model: %s (vocabulary %zu, window %d, epoch %d) on %s\n", loaded.path.string().c_str(), vocab.size(),
               loaded.checkpoint.model.window, loaded.checkpoint.epochs_done, loaded.device.description.c_str());
@@ -135,25 +130,8 @@ void run_generate(const GenerateArgs& a) {
               primers.indices.front().size(), request.sampling.describe().c_str(),
               static_cast<unsigned long long>(a.seed), a.count, a.count == 1 ? "" : "s", a.notes);
 
-  // Where the outputs go, and how, is settled before the work starts.
-  const fs::path out(a.out);
-  std::error_code ec;
-  fs::create_directories(out, ec);
-  if (!fs::is_directory(out, ec)) throw FileError(out.string() + ": cannot create the output folder");
-  std::optional<fs::path> soundfont;
-  const WavLevel level{!a.no_normalize, a.gain_db};
-  if (!a.no_audio) {
-    if (!audio_rendering_available())
-      std::printf("audio: not written (this build has no FluidSynth)\n");
-    else if (!(soundfont = find_soundfont(a.soundfont)))
-      std::printf("audio: not written (no soundfont found; give --soundfont <file.sf2>)\n");
-  }
-  const bool lilypond = !a.no_score && lilypond_available();
-  if (!a.no_score && !lilypond)
-    std::printf("score: MusicXML only, no PNG score: LilyPond is not installed (no lilypond program on PATH; "
-                "Debian package lilypond, which tools/setup.sh installs)\n");
-  std::fflush(stdout);
-
+  const OutputOptions options{a.out, a.seed, a.no_primer, a.no_score, a.no_audio, a.no_normalize, a.gain_db, a.soundfont};
+  OutputWriter writer(options);  // where the outputs go, and how, is settled before the work starts
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::vector<std::int32_t>> generated;
   try {
@@ -174,69 +152,13 @@ void run_generate(const GenerateArgs& a) {
   std::fflush(stdout);
 
   for (std::size_t k = 0; k < generated.size(); ++k) {
-    const std::string stem = "output-" + two_digits(int(k) + 1);
     if (stop_requested()) {
       std::printf("interrupted by %s: %zu of %zu outputs written\n", stop_signal_name(), k, generated.size());
       throw CLI::RuntimeError(kInterruptedExitCode);
     }
-    remove_stale_outputs(out, stem, !a.no_score, lilypond, soundfont.has_value());
-    std::vector<std::string> primer_symbols, new_symbols, all;
-    for (std::int32_t t : primers.indices[k]) primer_symbols.push_back(vocab[std::size_t(t)]);
-    for (std::int32_t t : generated[k]) new_symbols.push_back(vocab[std::size_t(t)]);
-    if (!a.no_primer) all = primer_symbols;
-    all.insert(all.end(), new_symbols.begin(), new_symbols.end());
-
-    const MidiFile midi = tokens_to_midi(all);
-    write_midi(out / (stem + ".mid"), midi);
-    json j = {{"model", loaded.path.string()},
-              {"output", k + 1},
-              {"seed", a.seed},
-              {"sampling_stream", sampling_stream(k)},
-              {"decoding", request.sampling.describe()},
-              {"greedy", request.sampling.greedy},
-              {"temperature", request.sampling.temperature},
-              {"top_k", request.sampling.top_k},
-              {"top_p", request.sampling.top_p},
-              {"primer_source", primers.source},
-              {"primer_included", !a.no_primer},
-              {"primer", primer_symbols},
-              {"generated", new_symbols},
-              {"tokens", all}};
-    detail::write_file_atomically(out / (stem + ".tokens.json"),
-                                  j.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
-
-    const std::vector<ScoreEvent> events = token_events(all);
-    PianoRollOptions roll;
-    if (!a.no_primer) roll.primer_end_tick = std::int64_t(primer_symbols.size()) * midi.ticks_per_quarter;
-    write_piano_roll(out / (stem + ".roll.png"), midi, roll);
-    std::string written = stem + ".mid, .tokens.json, .roll.png";
-    if (!a.no_score) {
-      write_musicxml(out / (stem + ".musicxml"), events, "Nocturne output " + std::to_string(k + 1));
-      written += ", .musicxml";
-      if (lilypond) {
-        const auto pages = write_lilypond_png(out / (stem + ".png"), events, "Nocturne output " + std::to_string(k + 1));
-        written += ", .ly, " + (pages.size() == 1 ? std::string(".png (score)")
-                                                  : std::to_string(pages.size()) + " score pages");
-      }
-    }
-    if (soundfont) {
-      const WavInfo wav = write_wav(out / (stem + ".wav"), midi, *soundfont, level);
-      char text[96];
-      if (std::isfinite(wav.peak_dbfs))
-        std::snprintf(text, sizeof text, ", .wav (%.1f s, peak %.1f dBFS%s)", wav.seconds, wav.peak_dbfs,
-                      a.no_normalize && a.gain_db == 0 ? ", FluidSynth's level" : "");
-      else
-        std::snprintf(text, sizeof text, ", .wav (%.1f s, silent)", wav.seconds);
-      written += text;
-      if (wav.clipped > 0)  // by a gain past the peak, or FluidSynth's own level past full scale
-        print_warning(stem + ".wav: " + std::to_string(wav.clipped) + " samples clipped at full scale (" +
-                      (a.gain_db == 0 ? std::string("FluidSynth's level") : "--gain " + format_db(a.gain_db) + " dB") +
-                      (a.no_normalize ? "" : " past the -1 dBFS peak") + ")");
-    }
-    std::printf("%s: %s\n", (out / stem).string().c_str(), written.c_str());
-    std::fflush(stdout);
+    writer.write(k, loaded, primers, generated[k], request);
   }
-  note_other_outputs(out, int(generated.size()));
+  writer.finish(int(generated.size()));
 }
 
 void add_generate_command(CLI::App& app) {
@@ -266,14 +188,7 @@ void add_generate_command(CLI::App& app) {
   cmd->add_flag("--no-score", a->no_score, "Do not write MusicXML or LilyPond scores");
   cmd->add_option("--data", a->data, "MIDI folder for the held-out primer pool (default: the folder the model trained on)");
   cmd->add_option("--batch", a->batch, "Outputs generated together")->capture_default_str()->check(at_least(1));
-  cmd->add_option("--device", a->device.device, "auto, cpu or cuda")->capture_default_str();
-  cmd->add_option("--precision", a->device.precision,
-                  "GEMM operands: fp32, tf32 or bf16 (tensor cores on the GPU; an emulation on the CPU)")
-      ->capture_default_str();
-  cmd->add_option("--lstm-impl", a->device.lstm_impl,
-                  "LSTM layers: classic ('ours' is its former name), fused (on the CPU too) or cudnn (GPU only)")
-      ->capture_default_str();
-  cmd->add_option("--threads", a->device.threads, kThreadsHelp);
+  add_model_device_options(*cmd, a->device);
   cmd->callback([a, t, k, p] {
     GenerateArgs args = *a;
     // Any of --temperature, --top-k, --top-p asks for sampling; without them

@@ -37,7 +37,7 @@ json checkpoint_json(const std::filesystem::path& path, const Checkpoint& c) {
   return {{"path", path.string()},
           {"format_version", checkpoint_format_version},
           {"epochs_done", c.epochs_done},
-          {"epochs", c.trainer.epochs},
+          {"epochs", c.epochs_total},
           {"optimizer_steps", c.optimizer_steps},
           {"vocabulary_size", c.model.vocab},
           {"window", c.model.window},

@@ -46,6 +46,17 @@ Primers cli_primers(const std::string& primer, const std::string& data, std::int
   return primers;
 }
 
+void add_model_device_options(CLI::App& cmd, DeviceRequest& device) {
+  cmd.add_option("--device", device.device, "auto, cpu or cuda")->capture_default_str();
+  cmd.add_option("--precision", device.precision,
+                 "GEMM operands: fp32, tf32 or bf16 (tensor cores on the GPU; an emulation on the CPU)")
+      ->capture_default_str();
+  cmd.add_option("--lstm-impl", device.lstm_impl,
+                 "LSTM layers: classic ('ours' is its former name), fused (on the CPU too) or cudnn (GPU only)")
+      ->capture_default_str();
+  cmd.add_option("--threads", device.threads, kThreadsHelp);
+}
+
 void place_model_cli(LoadedModel& loaded, const DeviceRequest& device, int max_batch, const std::string& batch_option) {
   place_model(loaded, device, max_batch, batch_option);
   if (!loaded.device.note.empty()) print_note(loaded.device.note);

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "nocturne/corpus.hpp"
 #include "nocturne/device.hpp"
 #include "nocturne/trained_model.hpp"
@@ -34,6 +36,9 @@ Corpus read_corpus_cli(const std::filesystem::path& folder, bool strict,
 // primer's notes printed on stdout ("primer: ...").
 Primers cli_primers(const std::string& primer, const std::string& data, std::int64_t count, std::uint64_t seed,
                     const LoadedModel& loaded);
+
+// --device, --precision, --lstm-impl and --threads of the commands that run a trained model.
+void add_model_device_options(CLI::App& cmd, DeviceRequest& device);
 
 // place_model, then the device's note on stderr.
 void place_model_cli(LoadedModel& loaded, const DeviceRequest& device, int max_batch, const std::string& batch_option);

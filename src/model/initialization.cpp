@@ -7,6 +7,7 @@
 
 #include "nocturne/error.hpp"
 #include "nocturne/rng.hpp"
+#include "core/rng_streams.hpp"
 
 namespace nocturne {
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "nocturne/model.hpp"
+#include "core/rng_streams.hpp"
 
 namespace nocturne {
 

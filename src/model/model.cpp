@@ -10,6 +10,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/optimizer.hpp"
 #include "nocturne/rng.hpp"
+#include "core/rng_streams.hpp"
 
 namespace nocturne {
 

@@ -7,6 +7,7 @@
 
 #include "nocturne/error.hpp"
 #include "nocturne/rng.hpp"
+#include "core/rng_streams.hpp"
 
 namespace nocturne {
 
@@ -29,7 +30,6 @@ void check_windows(const WindowSet& windows, int window, const char* what) {
 }  // namespace
 
 void TrainerConfig::validate() const {
-  if (epochs < 0) throw ConfigError("epochs must be >= 0, got " + std::to_string(epochs));
   if (batch <= 0) throw ConfigError("batch size must be positive, got " + std::to_string(batch));
   if (stats_every <= 0) throw ConfigError("stats_every must be positive, got " + std::to_string(stats_every));
   nocturne::validate(adamax);

@@ -11,6 +11,7 @@
 #include "nocturne/rng.hpp"
 #include "nocturne/tokenizer.hpp"
 #include "nocturne/trained_model.hpp"
+#include "core/rng_streams.hpp"
 
 namespace nocturne {
 

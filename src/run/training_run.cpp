@@ -17,6 +17,7 @@
 #include "nocturne/version.hpp"
 #include "run/best_checkpoint.hpp"
 #include "run/run_folder.hpp"
+#include "checkpoint/fnv1a64.hpp"
 
 namespace nocturne {
 
@@ -224,6 +225,7 @@ struct TrainingRun::State {
     c.model = model->config();
     c.trainer = trainer_config;
     c.vocabulary = dataset->vocab.symbols();
+    c.epochs_total = int(settings.epochs);
     c.epochs_done = trainer->epochs_done();
     c.optimizer_steps = trainer->optimizer().steps_taken();
     c.parameters = model->download_parameters();

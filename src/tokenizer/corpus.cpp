@@ -4,6 +4,7 @@
 
 #include "nocturne/corpus.hpp"
 #include "nocturne/error.hpp"
+#include "tokenizer/corpus_internal.hpp"
 
 namespace nocturne {
 

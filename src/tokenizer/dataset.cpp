@@ -6,6 +6,7 @@
 
 #include "nocturne/corpus.hpp"
 #include "nocturne/error.hpp"
+#include "tokenizer/corpus_internal.hpp"
 
 namespace nocturne {
 

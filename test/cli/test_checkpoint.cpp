@@ -37,7 +37,7 @@ void require_equal(const Checkpoint& a, const Checkpoint& b) {
   CHECK(a.model.dropout == b.model.dropout);
   CHECK(a.model.input == b.model.input);
   CHECK(a.model.embedding_dim == b.model.embedding_dim);
-  CHECK(a.trainer.epochs == b.trainer.epochs);
+  CHECK(a.epochs_total == b.epochs_total);
   CHECK(a.trainer.batch == b.trainer.batch);
   CHECK(a.trainer.stats_every == b.trainer.stats_every);
   CHECK(a.trainer.seed == b.trainer.seed);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nocturne/rng.hpp"
+#include "core/rng_streams.hpp"
 
 using namespace nocturne;
 

@@ -14,6 +14,7 @@
 #include "nocturne/midi.hpp"
 #include "nocturne/model.hpp"
 #include "nocturne/tokenizer.hpp"
+#include "checkpoint/fnv1a64.hpp"
 
 namespace nocturne::fuzz {
 namespace {

@@ -19,6 +19,8 @@
 #include "nocturne/checkpoint.hpp"
 #include "nocturne/corpus.hpp"
 #include "test_support.hpp"
+#include "tokenizer/corpus_internal.hpp"
+#include "checkpoint/fnv1a64.hpp"
 
 using nocturne::fuzz::Bytes;
 

@@ -13,6 +13,7 @@
 
 #include "gpu_test_support.hpp"
 #include "nocturne/rng.hpp"
+#include "core/rng_streams.hpp"
 
 namespace {
 

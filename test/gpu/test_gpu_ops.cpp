@@ -8,6 +8,7 @@
 #include "gpu_test_support.hpp"
 #include "nocturne/error.hpp"
 #include "test_support.hpp"
+#include "core/rng_streams.hpp"
 
 namespace {
 

@@ -6,6 +6,7 @@
 
 #include "gpu_test_support.hpp"
 #include "recipe_training.hpp"
+#include "core/rng_streams.hpp"
 
 namespace {
 

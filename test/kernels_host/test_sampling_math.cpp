@@ -18,6 +18,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/generate.hpp"
 #include "nocturne/rng.hpp"
+#include "core/rng_streams.hpp"
 
 namespace {
 

@@ -339,8 +339,8 @@ TEST_CASE("bad settings throw ConfigError naming the field", "[trainer][config]"
   trainer_bad[1].field = "beta1";
   trainer_bad[2].config.batch = 0;
   trainer_bad[2].field = "batch";
-  trainer_bad[3].config.epochs = -1;
-  trainer_bad[3].field = "epochs";
+  trainer_bad[3].config.batch = -3;
+  trainer_bad[3].field = "-3";
   trainer_bad[4].config.stats_every = 0;
   trainer_bad[4].field = "stats_every";
   for (const BadTrainer& b : trainer_bad) {

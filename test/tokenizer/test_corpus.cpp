@@ -9,6 +9,7 @@
 #include "nocturne/corpus.hpp"
 #include "nocturne/error.hpp"
 #include "test_support.hpp"
+#include "tokenizer/corpus_internal.hpp"
 
 using namespace nocturne;
 using Tokens = std::vector<std::string>;

@@ -1,0 +1,27 @@
+#pragma once
+// `nocturne evaluate --generated`: generated pieces (tokens JSON or MIDI
+// files) read, and measured against the corpus the model trained on.
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "nocturne/trained_model.hpp"
+
+namespace nocturne::cli {
+
+struct GeneratedPiece {
+  std::string name;
+  std::vector<std::string> tokens;
+};
+
+// Folders (their .tokens.json files, else their MIDI files) or files. Throws FileError.
+std::vector<GeneratedPiece> read_generated(const std::vector<std::string>& inputs);
+
+// Puts each piece's statistics into report["generated"] (and the corpus's
+// pitch range), printing the table as well when `table`.
+void add_generated_statistics(nlohmann::json& report, const std::vector<GeneratedPiece>& pieces,
+                              const std::vector<std::string>& vocab, const HeldoutWindows& held, bool table);
+
+}  // namespace nocturne::cli

@@ -1,0 +1,10 @@
+// The library's own version, compiled in: a program built against other
+// headers still learns which library it runs with.
+
+#include "nocturne/version.hpp"
+
+namespace nocturne {
+
+Version version() { return {NOCTURNE_VERSION_MAJOR, NOCTURNE_VERSION_MINOR, NOCTURNE_VERSION_PATCH, NOCTURNE_VERSION_STRING}; }
+
+}  // namespace nocturne
