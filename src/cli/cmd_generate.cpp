@@ -55,44 +55,6 @@ struct GenerateArgs {
   DeviceRequest device;
 };
 
-// "+3", "-6.5": a gain as the user would type it.
-std::string format_db(double db) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%+g", db);
-  return text;
-}
-
-std::string two_digits(int k) {
-  char text[16];
-  std::snprintf(text, sizeof text, "%02d", k);
-  return text;
-}
-
-// The files of an earlier run under this output's name that this run will
-// not write again (audio or score left out now, say) go, so that no folder
-// mixes the pieces of two runs under one name.
-void remove_stale_outputs(const fs::path& out, const std::string& stem, bool score, bool lilypond, bool audio) {
-  std::vector<std::string> stale;
-  if (!audio) stale.push_back(".wav");
-  if (!score) stale.push_back(".musicxml");
-  if (!lilypond) stale.insert(stale.end(), {".ly", ".png", ".lilypond.log"});
-  std::string removed;
-  for (const std::string& suffix : stale) {
-    std::error_code ec;
-    if (fs::remove(out / (stem + suffix), ec)) removed += (removed.empty() ? "" : ", ") + stem + suffix;
-  }
-  if (!removed.empty()) std::printf("removed %s from an earlier run in %s\n", removed.c_str(), out.string().c_str());
-}
-
-// Earlier runs' outputs numbered past this run's are another run's pieces: said, not touched.
-void note_other_outputs(const fs::path& out, int count) {
-  int last = 0;
-  for (int k = count + 1; fs::exists(out / ("output-" + two_digits(k) + ".mid")); ++k) last = k;
-  if (last > 0)
-    std::printf("note: %s also holds output-%s to output-%s from an earlier run\n", out.string().c_str(),
-                two_digits(count + 1).c_str(), two_digits(last).c_str());
-}
-
 void run_generate(const GenerateArgs& a) {
   // Ctrl-C: while generating nothing is written; between outputs, the ones
   // finished stay. Either way exit 130 (a second Ctrl-C ends at once).

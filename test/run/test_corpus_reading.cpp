@@ -55,8 +55,8 @@ TEST_CASE("a bad file is skipped and told, or stops the reading", "[corpus]") {
   CHECK(told == std::vector<std::string>{"demo-01b.mid"});
   CHECK(read.skipped == told);
   REQUIRE(read.files.size() == 3);
-  CHECK(read.files[0].name == "demo-00.mid");
-  CHECK(read.files[2].name == "demo-02.mid");
+  CHECK(read.files[0].name == "demo-01.mid");  // write_demo_corpus numbers from 01
+  CHECK(read.files[2].name == "demo-03.mid");
   CHECK_FALSE(read.files[0].tokens.empty());
 
   CorpusReadOptions stop;
@@ -69,7 +69,7 @@ TEST_CASE("a bad file is skipped and told, or stops the reading", "[corpus]") {
   CHECK_THROWS_WITH(read_corpus(dir.path, refuse), "refused demo-01b.mid");
 
   // An explicit list keeps its order and its names.
-  const std::vector<fs::path> list = {dir.path / "demo-02.mid", dir.path / "demo-01b.mid", dir.path / "demo-00.mid"};
+  const std::vector<fs::path> list = {dir.path / "demo-03.mid", dir.path / "demo-01b.mid", dir.path / "demo-01.mid"};
   const Corpus listed = read_corpus(std::span<const fs::path>(list));
   REQUIRE(listed.files.size() == 2);
   CHECK(listed.files[0].name == list[0].generic_string());
