@@ -5,16 +5,14 @@
 // 130 stopped by SIGINT/SIGTERM (last.ckpt holds the last completed epoch).
 
 #include <cstdio>
-#include <ctime>
 #include <memory>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "cli/commands.hpp"
 #include "cli/outputs.hpp"
 #include "cli/progress.hpp"
 #include "cli/signals.hpp"
+#include "cli/train_options.hpp"
 #include "cli/train_report.hpp"
 #include "nocturne/demo_corpus.hpp"
 #include "nocturne/error.hpp"
@@ -25,56 +23,6 @@ namespace nocturne::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TrainArgs {
-  std::string data, out, resume, preset;
-  TrainingSettings values;
-  DeviceRequest device;
-  CLI::Option* precision_option = nullptr;  // resuming keeps the run's precision unless given
-  bool jsonl = false, strict = false;
-  std::vector<std::pair<std::string, CLI::Option*>> setting_options;  // an option counts only when given
-};
-
-TrainingSettings apply_options(TrainingSettings s, const TrainArgs& a) {
-  const TrainingSettings& v = a.values;
-  for (const auto& [name, option] : a.setting_options) {
-    if (option->count() == 0) continue;
-    if (name == "window") s.window = v.window;
-    else if (name == "hidden1") s.hidden1 = v.hidden1;
-    else if (name == "hidden2") s.hidden2 = v.hidden2;
-    else if (name == "dense") s.dense = v.dense;
-    else if (name == "dropout") s.dropout = v.dropout;
-    else if (name == "input") s.input = v.input;
-    else if (name == "embedding_dim") s.embedding_dim = v.embedding_dim;
-    else if (name == "min_count") s.min_count = v.min_count;
-    else if (name == "split") s.split = v.split;
-    else if (name == "heldout") s.heldout = v.heldout;
-    else if (name == "epochs") s.epochs = v.epochs;
-    else if (name == "batch") s.batch = v.batch;
-    else if (name == "lr") s.lr = v.lr;
-    else if (name == "seed") s.seed = v.seed;
-  }
-  return s;
-}
-
-bool given(const TrainArgs& a, const std::string& setting) {
-  for (const auto& [name, option] : a.setting_options)
-    if (name == setting && option->count() > 0) return true;
-  return false;
-}
-
-std::string default_run_folder() {
-  const std::time_t now = std::time(nullptr);
-  std::tm local{};
-  localtime_r(&now, &local);
-  char stamp[32];
-  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &local);
-  const fs::path base = fs::path("runs") / (std::string("run-") + stamp);
-  fs::path candidate = base;
-  std::error_code ec;
-  for (int k = 2; fs::exists(candidate, ec); ++k) candidate = base.string() + "-" + std::to_string(k);
-  return candidate.string();
-}
 
 void run_train(TrainArgs& a) {
   Reporter reporter(a.jsonl);

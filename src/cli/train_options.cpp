@@ -1,0 +1,95 @@
+// The options of `nocturne train` (train_options.hpp).
+
+#include "cli/train_options.hpp"
+
+#include <ctime>
+#include <filesystem>
+
+#include "cli/commands.hpp"
+
+namespace nocturne::cli {
+
+namespace fs = std::filesystem;
+
+TrainingSettings apply_options(TrainingSettings s, const TrainArgs& a) {
+  const TrainingSettings& v = a.values;
+  for (const auto& [name, option] : a.setting_options) {
+    if (option->count() == 0) continue;
+    if (name == "window") s.window = v.window;
+    else if (name == "hidden1") s.hidden1 = v.hidden1;
+    else if (name == "hidden2") s.hidden2 = v.hidden2;
+    else if (name == "dense") s.dense = v.dense;
+    else if (name == "dropout") s.dropout = v.dropout;
+    else if (name == "input") s.input = v.input;
+    else if (name == "embedding_dim") s.embedding_dim = v.embedding_dim;
+    else if (name == "min_count") s.min_count = v.min_count;
+    else if (name == "split") s.split = v.split;
+    else if (name == "heldout") s.heldout = v.heldout;
+    else if (name == "epochs") s.epochs = v.epochs;
+    else if (name == "batch") s.batch = v.batch;
+    else if (name == "lr") s.lr = v.lr;
+    else if (name == "seed") s.seed = v.seed;
+  }
+  return s;
+}
+
+bool given(const TrainArgs& a, const std::string& setting) {
+  for (const auto& [name, option] : a.setting_options)
+    if (name == setting && option->count() > 0) return true;
+  return false;
+}
+
+std::string default_run_folder() {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &local);
+  const fs::path base = fs::path("runs") / (std::string("run-") + stamp);
+  fs::path candidate = base;
+  std::error_code ec;
+  for (int k = 2; fs::exists(candidate, ec); ++k) candidate = base.string() + "-" + std::to_string(k);
+  return candidate.string();
+}
+
+void add_setting_options(CLI::App& cmd, TrainingSettings& v, std::vector<std::pair<std::string, CLI::Option*>>& options) {
+  auto setting = [&](const std::string& key, CLI::Option* option) { options.emplace_back(key, option); };
+  setting("hidden1", cmd.add_option("--hidden1", v.hidden1, "Units of the first LSTM (recipe 512)"));
+  setting("hidden2", cmd.add_option("--hidden2", v.hidden2, "Units of the second LSTM (recipe 256)"));
+  setting("dense", cmd.add_option("--dense", v.dense, "Units of the hidden dense layer (recipe 256)"));
+  setting("window", cmd.add_option("--window", v.window, "Input steps per window (recipe 40)"));
+  setting("dropout", cmd.add_option("--dropout", v.dropout, "Dropout rate (recipe 0.1)"));
+  setting("input", cmd.add_option("--input", v.input, "Input features: scalar (index / V, the recipe's) or embedding")
+                       ->check(CLI::IsMember({"scalar", "embedding"})));
+  setting("embedding_dim", cmd.add_option("--embedding-dim", v.embedding_dim, "Embedding size for --input embedding"));
+  setting("min_count", cmd.add_option("--min-count", v.min_count, "Drop symbols rarer than this (recipe 100)"));
+  setting("split", cmd.add_option("--split", v.split, "Held-out split: random (windows, the recipe's) or piece")
+                       ->check(CLI::IsMember({"random", "piece"})));
+  setting("heldout", cmd.add_option("--heldout", v.heldout, "Held-out fraction used for validation (0.2; 0 = none)"));
+  setting("epochs", cmd.add_option("--epochs", v.epochs, "Epochs in total (recipe 200); with --resume, the new total")
+                        ->check(at_least(1)));
+  setting("batch", cmd.add_option("--batch", v.batch, "Windows per batch (recipe 256)"));
+  setting("lr", cmd.add_option("--lr", v.lr, "Adamax learning rate (recipe 0.01)"));
+  setting("seed", cmd.add_option("--seed", v.seed, "Seed of initialisation, split, shuffling and dropout (1)")
+                      ->check(seed_number()));
+}
+
+void add_device_options(CLI::App& cmd, DeviceRequest& device, CLI::Option** precision) {
+  cmd.add_option("--device", device.device, "auto (CUDA when usable, else CPU), cpu or cuda")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  *precision = cmd.add_option("--precision", device.precision,
+                              "GEMM operands: fp32, tf32 or bf16 (tensor cores on the GPU; an emulation on the CPU); "
+                              "kept when resuming unless given")
+                   ->capture_default_str();
+  cmd.add_option("--threads", device.threads, kThreadsHelp)->capture_default_str();
+  cmd.add_option("--lstm-impl", device.lstm_impl,
+                 "LSTM layers: classic (whole-sequence ops; 'ours' is its former name), fused (one step program "
+                 "per training step, the layers as a wavefront; on the CPU too) or cudnn (GPU only, for comparison)")
+      ->capture_default_str();
+  cmd.add_option("--cudnn-algo", device.cudnn_algo,
+                 "cuDNN's RNN algorithm with --lstm-impl cudnn: standard (default), persist_static, "
+                 "persist_dynamic or persist_static_small_h");
+}
+
+}  // namespace nocturne::cli
