@@ -14,7 +14,7 @@
 #include "launch_config.hpp"
 #include "math/adamax.hpp"
 
-namespace nocturne::kernels {
+namespace nocturne::inline v0::kernels {
 namespace {
 
 __global__ void adamax_device_kernel(std::size_t n, float* params, const float* grads, float* m, float* u,

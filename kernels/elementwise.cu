@@ -20,7 +20,7 @@
 #include "math/adamax.hpp"
 #include "math/philox.hpp"
 
-namespace nocturne::kernels {
+namespace nocturne::inline v0::kernels {
 namespace {
 
 __device__ __forceinline__ std::size_t first_index() { return std::size_t(blockIdx.x) * blockDim.x + threadIdx.x; }

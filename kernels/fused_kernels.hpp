@@ -18,7 +18,7 @@
 #include "fused_tiling.hpp"  // GemmOperands, lstm_partial_blocks
 #include "nocturne/backend.hpp"
 
-namespace nocturne::kernels {
+namespace nocturne::inline v0::kernels {
 
 using cuda::Launch;
 

@@ -25,7 +25,7 @@
 #define NOCTURNE_TILING constexpr
 #endif
 
-namespace nocturne::kernels {
+namespace nocturne::inline v0::kernels {
 
 // How the recurrent GEMM takes its operands: FP32 on CUDA cores, or rounded
 // to TF32 / BF16 (math/precision.hpp, to nearest even) on tensor cores; sums,

@@ -32,7 +32,7 @@
 #include "math/lstm_fused.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne::kernels {
+namespace nocturne::inline v0::kernels {
 namespace {
 
 constexpr unsigned kFull = 0xffffffffu;

@@ -14,7 +14,7 @@
 
 #include "cuda/cuda_check.hpp"
 
-namespace nocturne::kernels {
+namespace nocturne::inline v0::kernels {
 
 using cuda::Launch;
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstddef>
 
-namespace nocturne::kernels {
+namespace nocturne::inline v0::kernels {
 
 // Threads per block of the elementwise kernels.
 inline constexpr unsigned kThreads = 256;

@@ -19,7 +19,7 @@
 #include "launch_config.hpp"
 #include "math/lstm_cell.hpp"
 
-namespace nocturne::kernels {
+namespace nocturne::inline v0::kernels {
 namespace {
 
 // bias [4H], gates [n, 4H] in/out, c_prev [n, H] or null, c [n, H], h [n, H].

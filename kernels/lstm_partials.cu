@@ -15,7 +15,7 @@
 
 #include "fused_kernels.hpp"
 
-namespace nocturne::kernels {
+namespace nocturne::inline v0::kernels {
 namespace {
 
 constexpr unsigned kReduceThreads = 256;

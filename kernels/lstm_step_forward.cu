@@ -40,7 +40,7 @@
 #include "lstm_step_wmma.cuh"
 #include "nocturne/error.hpp"
 
-namespace nocturne::kernels {
+namespace nocturne::inline v0::kernels {
 namespace {
 
 template <int kIndex>

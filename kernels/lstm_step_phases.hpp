@@ -44,7 +44,7 @@
   ((condition) ? (void)0 : ::nocturne::kernels::simulation_failure(#condition, __FILE__, __LINE__))
 #endif
 
-namespace nocturne::kernels {
+namespace nocturne::inline v0::kernels {
 
 // A violated precondition of the device code, found by the host simulation.
 [[noreturn]] inline void simulation_failure(const char* condition, const char* file, int line) {

@@ -12,7 +12,7 @@
 
 #include "fused_tiling.hpp"
 
-namespace nocturne::kernels {
+namespace nocturne::inline v0::kernels {
 
 template <GemmOperands kOperands>
 struct Fragments;

@@ -19,7 +19,7 @@
 #include "kernels.hpp"
 #include "launch_config.hpp"
 
-namespace nocturne::kernels {
+namespace nocturne::inline v0::kernels {
 namespace {
 
 constexpr unsigned kColumnTile = 32;

@@ -27,7 +27,7 @@
 #include "math/sampling.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne::kernels {
+namespace nocturne::inline v0::kernels {
 namespace {
 
 constexpr unsigned kFull = 0xffffffffu;

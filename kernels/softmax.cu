@@ -22,7 +22,7 @@
 #include "kernels.hpp"
 #include "math/host_device.hpp"
 
-namespace nocturne::kernels {
+namespace nocturne::inline v0::kernels {
 namespace {
 
 constexpr unsigned kWarp = 32;

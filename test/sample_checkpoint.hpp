@@ -14,7 +14,7 @@
 #include "nocturne/rng.hpp"
 #include "checkpoint/fnv1a64.hpp"
 
-namespace nocturne::test {
+namespace nocturne::inline v0::test {
 
 inline Checkpoint sample_checkpoint(bool with_moments = true, InputMode input = InputMode::embedding) {
   Checkpoint c;

@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-namespace nocturne::test {
+namespace nocturne::inline v0::test {
 
 // A test executable that needs something absent says why through this hook:
 // set_skip_reason() from a static initialiser in that executable.

@@ -35,7 +35,7 @@
 #include "nocturne/buffer.hpp"
 #include "nocturne/fused_ops.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 enum class Transpose { no, yes };
 

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <utility>
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 enum class Device { cpu, cuda };
 

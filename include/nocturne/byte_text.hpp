@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 // Well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
 bool is_valid_utf8(std::string_view text);

@@ -17,7 +17,7 @@
 #include "nocturne/model.hpp"
 #include "nocturne/trainer.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 inline constexpr std::uint32_t checkpoint_format_version = 1;
 // The first eight bytes of every checkpoint.

@@ -16,7 +16,7 @@
 #include "nocturne/midi.hpp"
 #include "nocturne/tokenizer.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 // Every .mid/.midi file under `folder` (recursively), sorted by relative path bytewise.
 std::vector<std::filesystem::path> find_midi_files(const std::filesystem::path& folder);

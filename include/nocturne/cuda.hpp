@@ -9,7 +9,7 @@
 
 #include "nocturne/backend.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 // Which implementation runs the LSTM layers:
 // - classic: per time step one cuBLAS GEMM and our cell kernel, the layers one

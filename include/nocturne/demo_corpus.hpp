@@ -10,7 +10,7 @@
 
 #include "nocturne/midi.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 // The track-name prefix of every demo piece.
 inline constexpr const char* demo_corpus_label = "Nocturne demo corpus, generated";

@@ -13,7 +13,7 @@
 #include "nocturne/machine.hpp"
 #include "nocturne/model.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 struct DeviceRequest {
   std::string device = "auto";     // auto: CUDA when cuda_status().usable, else the CPU

@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 class Error : public std::runtime_error {
  public:

@@ -12,7 +12,7 @@
 
 #include "nocturne/model.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 // ---- the model on held-out windows -----------------------------------------
 

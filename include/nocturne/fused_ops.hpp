@@ -12,7 +12,7 @@
 
 #include <cstdint>
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 // Which dropout mask to draw (see backend.hpp); defined there.
 struct DropoutKey;

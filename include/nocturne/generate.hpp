@@ -19,7 +19,7 @@
 
 #include "nocturne/model.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 struct SamplingOptions {
   bool greedy = true;        // argmax (the first maximum): the recipe

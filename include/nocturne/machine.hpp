@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 struct MemoryLimit {
   std::uint64_t bytes = 0;

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 // One sounding note. Ticks are absolute, counted from the start of the track.
 struct Note {

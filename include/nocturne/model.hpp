@@ -24,7 +24,7 @@
 
 #include "nocturne/backend.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 enum class InputMode { scalar, embedding };
 

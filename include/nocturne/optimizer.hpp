@@ -8,7 +8,7 @@
 #include "nocturne/backend.hpp"
 #include "nocturne/model.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 // Throws ConfigError naming a learning rate, beta or epsilon that cannot work.
 void validate(const AdamaxParams& params);

@@ -15,7 +15,7 @@
 
 #include "nocturne/midi.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 // ---- loss curve -------------------------------------------------------------
 
@@ -153,7 +153,7 @@ std::vector<std::filesystem::path> write_lilypond_png(const std::filesystem::pat
 
 // ---- live playback (RtMidi over ALSA) ---------------------------------------
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 // True when the library was built with RtMidi.
 bool midi_playback_available();

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <span>
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 // A stream keeps one use of a seed apart from the others; the library's own
 // (initialisation, dropout, shuffling, splits, sampling) are below 0x10000.

@@ -13,7 +13,7 @@
 
 #include "nocturne/midi.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 // Positions and lengths after quantization, in 1/192 of a quarter note: every
 // point of the 1/4 and 1/3 grids and every bar length up to x/64 is whole.

@@ -22,7 +22,7 @@
 #include "nocturne/device.hpp"
 #include "nocturne/model.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 // What a checkpoint written by a training run (training_run.hpp) says about
 // its data; the defaults where the metadata is absent or from another writer.

@@ -9,7 +9,7 @@
 #include "nocturne/model.hpp"
 #include "nocturne/optimizer.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 // Windows over a token sequence: window k is tokens[starts[k], starts[k] + W)
 // and its target is tokens[starts[k] + W], W being the model's window.

@@ -33,7 +33,7 @@
 #include "nocturne/model.hpp"
 #include "nocturne/trainer.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 // Everything that decides what a run computes (the device does not).
 struct TrainingSettings {

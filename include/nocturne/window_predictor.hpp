@@ -32,7 +32,7 @@
 #include "nocturne/generate.hpp"
 #include "nocturne/model.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 template <typename T>
 class BasicWindowPredictor {

@@ -2,7 +2,7 @@
 
 #include "nocturne/cuda.hpp"
 
-namespace nocturne::detail {
+namespace nocturne::inline v0::detail {
 
 // A feature's definition as the build gave it: 1 = built in, 0 = left out,
 // absent = the build did not say.

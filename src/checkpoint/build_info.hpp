@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace nocturne::detail {
+namespace nocturne::inline v0::detail {
 
 struct BuildFeature {
   std::string name;

@@ -25,7 +25,7 @@
 #include "nocturne/tokenizer.hpp"
 #include "checkpoint/fnv1a64.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 static_assert(std::endian::native == std::endian::little, "checkpoints are little-endian; add byte swapping");
 

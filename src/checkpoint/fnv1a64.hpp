@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <span>
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 // FNV-1a 64 over `bytes`.
 std::uint64_t fnv1a64(std::span<const std::uint8_t> bytes);

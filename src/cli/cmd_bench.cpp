@@ -11,7 +11,7 @@
 #include "cli/commands.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include "cli/outputs.hpp"
 #include "nocturne/corpus.hpp"
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 namespace {
 struct CorpusArgs {

@@ -28,7 +28,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/evaluate.hpp"
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 namespace {
 

@@ -27,7 +27,7 @@
 #include "nocturne/machine.hpp"
 #include "nocturne/render.hpp"
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 namespace {
 

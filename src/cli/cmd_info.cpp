@@ -16,7 +16,7 @@
 #include "nocturne/cuda.hpp"
 #include "nocturne/version.hpp"
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 namespace {
 

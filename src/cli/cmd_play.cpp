@@ -15,7 +15,7 @@
 #include "nocturne/generate.hpp"
 #include "nocturne/render.hpp"
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 namespace {
 

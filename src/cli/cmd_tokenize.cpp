@@ -14,7 +14,7 @@
 #include "nocturne/byte_text.hpp"
 #include "nocturne/corpus.hpp"
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 namespace {
 struct TokenizeArgs {

@@ -18,7 +18,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/training_run.hpp"
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 namespace {
 

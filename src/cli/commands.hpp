@@ -7,7 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 using AddCommand = void (*)(CLI::App& app);
 

@@ -12,7 +12,7 @@
 #include "nocturne/generate.hpp"
 #include "nocturne/tokenizer.hpp"
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -9,7 +9,7 @@
 
 #include "nocturne/trained_model.hpp"
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 struct GeneratedPiece {
   std::string name;

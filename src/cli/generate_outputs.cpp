@@ -11,7 +11,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/tokenizer.hpp"
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -12,7 +12,7 @@
 #include "nocturne/generate.hpp"
 #include "nocturne/render.hpp"
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 struct OutputOptions {
   std::filesystem::path out;

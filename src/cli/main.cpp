@@ -16,7 +16,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/version.hpp"
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 namespace {
 std::vector<std::pair<int, AddCommand>>& registry() {

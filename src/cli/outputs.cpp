@@ -14,7 +14,7 @@
 #include "nocturne/machine.hpp"
 #include "nocturne/tokenizer.hpp"
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 namespace fs = std::filesystem;
 

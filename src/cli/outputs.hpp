@@ -16,7 +16,7 @@
 #include "nocturne/device.hpp"
 #include "nocturne/trained_model.hpp"
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 // The CLI's name for the library's trained model (nocturne/trained_model.hpp).
 using LoadedModel = TrainedModel;

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 namespace {
 double since(std::chrono::steady_clock::time_point t) {

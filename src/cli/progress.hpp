@@ -10,7 +10,7 @@
 
 #include "nocturne/trainer.hpp"
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 class Reporter {
  public:

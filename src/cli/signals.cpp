@@ -3,7 +3,7 @@
 #include <csignal>
 #include <ctime>
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 namespace {
 

@@ -4,7 +4,7 @@
 // a second one ends the process at once (the default action), unless it comes
 // within 200 ms of the first (`timeout` signals the process and its group).
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 // Installs the handlers for the lifetime of the guard; restores the previous ones after.
 class StopSignals {

@@ -7,7 +7,7 @@
 
 #include "cli/commands.hpp"
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 namespace fs = std::filesystem;
 

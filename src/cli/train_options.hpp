@@ -11,7 +11,7 @@
 #include "nocturne/device.hpp"
 #include "nocturne/training_run.hpp"
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 struct TrainArgs {
   std::string data, out, resume, preset;

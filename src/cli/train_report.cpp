@@ -13,7 +13,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/render.hpp"
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include "nocturne/device.hpp"
 #include "nocturne/training_run.hpp"
 
-namespace nocturne::cli {
+namespace nocturne::inline v0::cli {
 
 // Loads the run's data, starts it on the device and trains to its last epoch,
 // reporting as it goes; a stop signal ends it with kInterruptedExitCode after

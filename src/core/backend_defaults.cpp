@@ -6,7 +6,7 @@
 #include "nocturne/backend.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 const char* to_string(MathMode mode) {
   switch (mode) {

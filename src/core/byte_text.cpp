@@ -4,7 +4,7 @@
 
 #include "nocturne/error.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include "nocturne/cuda.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 CudaStatus cuda_status() {
   CudaStatus status;

@@ -13,7 +13,7 @@
 #include "core/cuda_module.hpp"
 #include "core/cuda_module_stamp.hpp"  // generated: NOCTURNE_CUDA_MODULE_STAMP
 
-namespace nocturne::cuda_module {
+namespace nocturne::inline v0::cuda_module {
 
 namespace {
 

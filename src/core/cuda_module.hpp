@@ -19,13 +19,13 @@
 #include "nocturne/backend.hpp"
 #include "nocturne/cuda.hpp"
 
-namespace nocturne::bench {
+namespace nocturne::inline v0::bench {
 struct LstmBenchOptions;
 struct Row;
 class Meta;
 }  // namespace nocturne::bench
 
-namespace nocturne::cuda_module {
+namespace nocturne::inline v0::cuda_module {
 
 // The module's file name, and the symbol it exports.
 inline constexpr const char* kFileName = "libnocturne-cuda.so";

@@ -7,7 +7,7 @@
 
 #include "nocturne/error.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 const char* to_string(CudnnAlgo algo) {
   switch (algo) {

@@ -5,7 +5,7 @@
 
 #include "nocturne/cuda.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 // Throws ConfigError naming the field: a negative device, a cuDNN algorithm
 // other than standard without LstmImpl::cudnn, or BF16 with cuDNN.

@@ -14,7 +14,7 @@
 #include "core/op_checks.hpp"
 #include "nocturne/backend.hpp"
 
-namespace nocturne::checks {
+namespace nocturne::inline v0::checks {
 
 inline void dropout_probability(const char* op, double p) {
   if (!(p >= 0.0 && p < 1.0))

@@ -12,7 +12,7 @@
 
 #include "nocturne/error.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 namespace {
 

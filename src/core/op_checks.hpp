@@ -15,7 +15,7 @@
 #include "nocturne/backend.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne::checks {
+namespace nocturne::inline v0::checks {
 
 inline void require(bool ok, const char* op, const std::string& what) {
   if (!ok) throw ShapeError(std::string(op) + ": " + what);

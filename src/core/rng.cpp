@@ -6,7 +6,7 @@
 
 #include "math/philox.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 __extension__ typedef unsigned __int128 uint128;
 

@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-namespace nocturne::rng_stream {
+namespace nocturne::inline v0::rng_stream {
 
 inline constexpr std::uint32_t initialization = 0x1000;  // + parameter index
 inline constexpr std::uint32_t dropout = 0x2000;         // + dropout site

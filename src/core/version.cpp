@@ -3,7 +3,7 @@
 
 #include "nocturne/version.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 Version version() { return {NOCTURNE_VERSION_MAJOR, NOCTURNE_VERSION_MINOR, NOCTURNE_VERSION_PATCH, NOCTURNE_VERSION_STRING}; }
 

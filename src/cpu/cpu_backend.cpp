@@ -14,7 +14,7 @@
 #include "math/adamax.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne::cpu {
+namespace nocturne::inline v0::cpu {
 namespace {
 
 constexpr std::size_t kAlignment = 64;  // one cache line; a full AVX-512 vector
@@ -157,7 +157,7 @@ template class CpuBackend<double>;
 
 }  // namespace nocturne::cpu
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 std::unique_ptr<BasicBackend<float>> make_cpu_backend(const CpuOptions& options) {
   return std::make_unique<cpu::CpuBackend<float>>(options);

@@ -9,7 +9,7 @@
 #include "cpu/cpu_kernels.hpp"
 #include "nocturne/backend.hpp"
 
-namespace nocturne::cpu {
+namespace nocturne::inline v0::cpu {
 
 template <typename T>
 class CpuBackend final : public BasicBackend<T> {

@@ -6,7 +6,7 @@
 
 #include "cpu/cpu_kernels.hpp"
 
-namespace nocturne::cpu {
+namespace nocturne::inline v0::cpu {
 namespace {
 
 CBLAS_TRANSPOSE to_cblas(Transpose t) { return t == Transpose::yes ? CblasTrans : CblasNoTrans; }

@@ -6,7 +6,7 @@
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_kernels.hpp"
 
-namespace nocturne::cpu {
+namespace nocturne::inline v0::cpu {
 
 template <typename T>
 void CpuBackend<T>::dense_forward(int n, int k, int m, const T* x, const T* w, const T* b, T* y) {

@@ -18,7 +18,7 @@
 #define NOCTURNE_CPU_SIMD_PHILOX 1
 #endif
 
-namespace nocturne::cpu {
+namespace nocturne::inline v0::cpu {
 namespace {
 
 template <typename T>

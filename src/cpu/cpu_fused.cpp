@@ -20,7 +20,7 @@
 #include "math/sampling.hpp"
 #include "nocturne/generate.hpp"
 
-namespace nocturne::cpu {
+namespace nocturne::inline v0::cpu {
 namespace {
 
 // Rows per block of lstm_step_backward's partial sums.

@@ -13,7 +13,7 @@
 #include "nocturne/backend.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne::cpu {
+namespace nocturne::inline v0::cpu {
 
 // ---- cpu_blas.cpp: row-major GEMM through CBLAS ---------------------------
 // Checks the sizes (CBLAS would print and carry on), routes m == 1 and n == 1

@@ -9,7 +9,7 @@
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_kernels.hpp"
 
-namespace nocturne::cpu {
+namespace nocturne::inline v0::cpu {
 namespace {
 
 // Below this input width the input projection is a plain loop: a GEMM with

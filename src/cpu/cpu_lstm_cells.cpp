@@ -10,7 +10,7 @@
 #include "cpu/cpu_simd.hpp"
 #include "math/lstm_cell.hpp"
 
-namespace nocturne::cpu {
+namespace nocturne::inline v0::cpu {
 namespace {
 
 template <typename T, bool kHasPrev>

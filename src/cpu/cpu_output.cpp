@@ -10,7 +10,7 @@
 #include "cpu/cpu_kernels.hpp"
 #include "math/host_device.hpp"
 
-namespace nocturne::cpu {
+namespace nocturne::inline v0::cpu {
 namespace {
 
 // Index of the first maximum of row[0..v).

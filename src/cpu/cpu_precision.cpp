@@ -11,7 +11,7 @@
 #include "cpu/cpu_kernels.hpp"
 #include "math/precision.hpp"
 
-namespace nocturne::cpu {
+namespace nocturne::inline v0::cpu {
 namespace {
 
 template <typename T>

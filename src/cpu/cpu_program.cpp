@@ -12,7 +12,7 @@
 #include "cpu/cpu_backend.hpp"
 #include "cpu/cpu_kernels.hpp"
 
-namespace nocturne::cpu {
+namespace nocturne::inline v0::cpu {
 namespace {
 
 std::string describe(std::span<const ProgramOp> program, std::size_t i) {

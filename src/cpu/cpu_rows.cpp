@@ -4,7 +4,7 @@
 
 #include "cpu/cpu_kernels.hpp"
 
-namespace nocturne::cpu {
+namespace nocturne::inline v0::cpu {
 
 template <typename T>
 void broadcast_rows(std::size_t rows, std::size_t cols, const T* v, T* out) {

@@ -9,7 +9,7 @@
 
 #include "nocturne/backend.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 int cpu_threads() {
   using GetThreads = int (*)();

@@ -8,7 +8,7 @@
 #include "cuda/gemm_mapping.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne::cuda {
+namespace nocturne::inline v0::cuda {
 
 std::size_t pointer_alignment(const void* p) {
   const auto address = reinterpret_cast<std::uintptr_t>(p);

@@ -21,7 +21,7 @@
 #include "cuda/cuda_resources.hpp"
 #include "nocturne/backend.hpp"
 
-namespace nocturne::cuda {
+namespace nocturne::inline v0::cuda {
 
 inline void destroy_lt(cublasLtHandle_t h) { cublasLtDestroy(h); }
 inline void destroy_lt_desc(cublasLtMatmulDesc_t d) { cublasLtMatmulDescDestroy(d); }

@@ -14,7 +14,7 @@
 #endif
 #include "nocturne/error.hpp"
 
-namespace nocturne::cuda {
+namespace nocturne::inline v0::cuda {
 namespace {
 
 // cuBLAS needs a workspace of its own to be recorded into a graph; 32 MiB is
@@ -165,7 +165,7 @@ void CudaBackend::synchronize() {
 
 // ---- status and factory ------------------------------------------------------
 
-namespace nocturne::cuda {
+namespace nocturne::inline v0::cuda {
 
 namespace {
 

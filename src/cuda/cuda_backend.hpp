@@ -19,7 +19,7 @@
 #include "nocturne/backend.hpp"
 #include "nocturne/cuda.hpp"
 
-namespace nocturne::cuda {
+namespace nocturne::inline v0::cuda {
 
 class CudaBackend final : public BasicBackend<float> {
  public:

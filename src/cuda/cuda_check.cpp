@@ -6,7 +6,7 @@
 
 #include "nocturne/error.hpp"
 
-namespace nocturne::cuda {
+namespace nocturne::inline v0::cuda {
 namespace {
 
 std::string where(const char* file, int line) {

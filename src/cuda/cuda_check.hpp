@@ -10,7 +10,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
-namespace nocturne::cuda {
+namespace nocturne::inline v0::cuda {
 
 [[noreturn]] void throw_cuda_error(cudaError_t error, const char* call, const char* file, int line);
 [[noreturn]] void throw_cublas_error(cublasStatus_t status, const char* call, const char* file, int line);

@@ -11,7 +11,7 @@
 #include "kernels/fused_kernels.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne::cuda {
+namespace nocturne::inline v0::cuda {
 
 kernels::GemmOperands CudaBackend::gemm_operands() const {
   switch (math_) {

@@ -26,7 +26,7 @@
 #endif
 #include "nocturne/error.hpp"
 
-namespace nocturne::cuda {
+namespace nocturne::inline v0::cuda {
 
 using checks::require_pointer;
 

@@ -23,7 +23,7 @@
 #include "cuda/phase_name.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne::cuda {
+namespace nocturne::inline v0::cuda {
 namespace {
 
 // Work kept and run call by call at every replay (no graph): the cuDNN path,

@@ -11,7 +11,7 @@
 
 #include "cuda/cuda_check.hpp"
 
-namespace nocturne::cuda {
+namespace nocturne::inline v0::cuda {
 
 // One owned handle; Destroy(handle) releases it.
 template <typename Handle, void (*Destroy)(Handle)>

@@ -16,7 +16,7 @@
 #include "nocturne/backend.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne::cuda {
+namespace nocturne::inline v0::cuda {
 
 // The arguments of one column-major call: C = op(first) * op(second), C
 // [rows, cols] with leading dimension ldc. first_is_b says which row-major

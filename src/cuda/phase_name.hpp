@@ -7,7 +7,7 @@
 #include <cctype>
 #include <string>
 
-namespace nocturne::cuda {
+namespace nocturne::inline v0::cuda {
 
 inline std::string phase_of(const std::string& op_name) {
   const std::size_t at = op_name.rfind(" t=");

@@ -20,7 +20,7 @@
 #include "cudnn/cudnn_refusal.hpp"
 #include "cudnn/gate_blocks.hpp"
 
-namespace nocturne::cuda {
+namespace nocturne::inline v0::cuda {
 
 [[noreturn]] inline void throw_cudnn_error(cudnnStatus_t status, const char* call, const char* file, int line) {
   char detail[512] = {0};
@@ -40,7 +40,7 @@ inline void check(cudnnStatus_t status, const char* call, const char* file, int 
 
 }  // namespace nocturne::cuda
 
-namespace nocturne::cudnn {
+namespace nocturne::inline v0::cudnn {
 namespace {
 
 using cuda::DeviceMemory;

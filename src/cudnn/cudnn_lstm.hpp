@@ -22,7 +22,7 @@
 #include "nocturne/cuda.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne::cudnn {
+namespace nocturne::inline v0::cudnn {
 
 // The public CudnnAlgo (nocturne/cuda.hpp), which CudaOptions carries.
 using Algo = CudnnAlgo;

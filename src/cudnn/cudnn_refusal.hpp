@@ -6,7 +6,7 @@
 
 #include <cudnn.h>
 
-namespace nocturne::cuda {
+namespace nocturne::inline v0::cuda {
 
 // The NOT_SUPPORTED codes (3xxx), and the BAD_PARAM codes (2xxx), with which
 // some algorithms refuse sizes past their limits (the persistent kernels with

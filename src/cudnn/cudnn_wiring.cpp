@@ -9,7 +9,7 @@
 
 #include "cudnn/cudnn_lstm.hpp"
 
-namespace nocturne::cudnn {
+namespace nocturne::inline v0::cudnn {
 namespace {
 
 struct Key {

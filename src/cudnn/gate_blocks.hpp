@@ -13,7 +13,7 @@
 
 #include <cstddef>
 
-namespace nocturne::cudnn {
+namespace nocturne::inline v0::cudnn {
 
 struct BlockTranspose {
   std::size_t src_offset = 0, dst_offset = 0;  // in floats

@@ -11,7 +11,7 @@
 #include "nocturne/tokenizer.hpp"
 #include "nocturne/window_predictor.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 std::vector<std::int32_t> primer_window(std::span<const std::int32_t> primer, int window) {
   if (primer.empty()) throw ConfigError("generate: the primer is empty");

@@ -10,7 +10,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/evaluate.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 HeldoutMetrics evaluate_windows(Model& model, std::span<const std::int32_t> tokens,
                                 std::span<const std::int64_t> starts,

@@ -10,7 +10,7 @@
 #include "nocturne/rng.hpp"
 #include "core/rng_streams.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 void SamplingOptions::validate() const {
   if (greedy) return;

@@ -4,7 +4,7 @@
 
 #include "nocturne/rng.hpp"
 
-namespace nocturne::bench {
+namespace nocturne::inline v0::bench {
 
 std::vector<Job> jobs(const LstmBenchOptions& o) {
   std::vector<Job> out;

@@ -16,7 +16,7 @@
 #include "lstm_bench/lstm_suite.hpp"
 #include "nocturne/backend.hpp"
 
-namespace nocturne::bench {
+namespace nocturne::inline v0::bench {
 
 inline constexpr const char* kPhases[] = {"forward", "backward", "forward+backward"};
 

@@ -6,7 +6,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
-namespace nocturne::bench {
+namespace nocturne::inline v0::bench {
 
 namespace {
 

@@ -15,7 +15,7 @@
 
 #include "nocturne/backend.hpp"
 
-namespace nocturne::bench {
+namespace nocturne::inline v0::bench {
 
 // "2.6.3 (git hash ...), CPU runtime OpenMP".
 std::string onednn_version();

@@ -6,7 +6,7 @@
 #include <map>
 #include <sstream>
 
-namespace nocturne::bench {
+namespace nocturne::inline v0::bench {
 
 Stats summarize(std::vector<double> ms) {
   Stats s;

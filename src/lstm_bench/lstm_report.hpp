@@ -10,7 +10,7 @@
 
 #include "nocturne/backend.hpp"
 
-namespace nocturne::bench {
+namespace nocturne::inline v0::bench {
 
 inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 

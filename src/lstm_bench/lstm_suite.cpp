@@ -47,7 +47,7 @@
 
 #include "git_commit.hpp"  // NOCTURNE_GIT_COMMIT, written at every build (src/lstm_bench/git_commit.cmake)
 
-namespace nocturne::bench {
+namespace nocturne::inline v0::bench {
 
 namespace {
 

@@ -6,7 +6,7 @@
 
 #include <string>
 
-namespace nocturne::bench {
+namespace nocturne::inline v0::bench {
 
 struct LstmBenchOptions {
   std::string device;     // "cuda" or "cpu"; empty: cuda where usable, else cpu

@@ -17,7 +17,7 @@
 #include "nocturne/cuda.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne::bench {
+namespace nocturne::inline v0::bench {
 
 namespace {
 

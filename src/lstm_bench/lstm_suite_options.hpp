@@ -6,7 +6,7 @@
 
 #include "lstm_bench/lstm_suite.hpp"
 
-namespace nocturne::bench {
+namespace nocturne::inline v0::bench {
 
 inline void add_lstm_bench_options(CLI::App& app, LstmBenchOptions& o) {
   app.add_option("--device", o.device, "cuda (ours, cuDNN) or cpu (ours, oneDNN); default: cuda where usable")

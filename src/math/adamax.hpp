@@ -6,7 +6,7 @@
 
 #include "math/host_device.hpp"
 
-namespace nocturne::math {
+namespace nocturne::inline v0::math {
 
 template <typename T>
 NOCTURNE_HD void adamax_element(T& p, T g, T& m, T& u, T lr_t, T beta1, T beta2, T eps) {
@@ -19,7 +19,7 @@ NOCTURNE_HD void adamax_element(T& p, T g, T& m, T& u, T lr_t, T beta1, T beta2,
 
 }  // namespace nocturne::math
 
-namespace nocturne::math {
+namespace nocturne::inline v0::math {
 
 // A double product and difference rounded on their own: on the device the
 // _rn intrinsics, which the compiler never fuses into an FMA with what

@@ -15,7 +15,7 @@
 
 #include "math/host_device.hpp"
 
-namespace nocturne::math {
+namespace nocturne::inline v0::math {
 
 inline constexpr int kGates = 4;
 

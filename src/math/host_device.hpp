@@ -11,7 +11,7 @@
 #define NOCTURNE_HD inline
 #endif
 
-namespace nocturne::math {
+namespace nocturne::inline v0::math {
 
 NOCTURNE_HD float exp_of(float x) { return expf(x); }
 NOCTURNE_HD double exp_of(double x) { return exp(x); }

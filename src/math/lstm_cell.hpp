@@ -5,7 +5,7 @@
 
 #include "math/host_device.hpp"
 
-namespace nocturne::math {
+namespace nocturne::inline v0::math {
 
 template <typename T>
 struct CellForward {

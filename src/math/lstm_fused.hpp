@@ -19,7 +19,7 @@
 #include "math/lstm_cell.hpp"
 #include "math/philox.hpp"
 
-namespace nocturne::math {
+namespace nocturne::inline v0::math {
 
 // One unit's pre-activation of gate k: sum + bias (F > 1 or no input term)...
 template <typename T>

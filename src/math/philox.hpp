@@ -8,7 +8,7 @@
 
 #include "math/host_device.hpp"
 
-namespace nocturne::math {
+namespace nocturne::inline v0::math {
 
 struct Philox4 {
   std::uint32_t v[4];

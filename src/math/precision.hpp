@@ -16,7 +16,7 @@
 
 #include "math/host_device.hpp"
 
-namespace nocturne::math {
+namespace nocturne::inline v0::math {
 
 NOCTURNE_HD std::uint32_t float_bits(float x) {
 #if defined(__CUDA_ARCH__)

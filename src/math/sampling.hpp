@@ -33,7 +33,7 @@
 #include "math/host_device.hpp"
 #include "math/philox.hpp"
 
-namespace nocturne::math {
+namespace nocturne::inline v0::math {
 
 // What choose_token_row returns for a row without a positive finite weight
 // (choose_token throws ConfigError there).

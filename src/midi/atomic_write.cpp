@@ -16,7 +16,7 @@
 
 #include "nocturne/error.hpp"
 
-namespace nocturne::detail {
+namespace nocturne::inline v0::detail {
 
 namespace {
 

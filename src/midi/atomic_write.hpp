@@ -17,7 +17,7 @@
 #include <filesystem>
 #include <string_view>
 
-namespace nocturne::detail {
+namespace nocturne::inline v0::detail {
 
 enum class Durability {
   normal,  // rename only

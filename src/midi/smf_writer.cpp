@@ -7,7 +7,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/midi.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 namespace {
 

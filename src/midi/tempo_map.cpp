@@ -3,7 +3,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/midi.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 TempoMap::TempoMap(int ticks_per_quarter, std::vector<TempoChange> changes) {
   if (ticks_per_quarter <= 0)

@@ -9,7 +9,7 @@
 #include "nocturne/rng.hpp"
 #include "core/rng_streams.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 void orthogonal_rows(int rows, int cols, std::uint64_t seed, std::uint32_t stream, double* out) {
   if (rows > cols) throw ShapeError("orthogonal_rows: more rows than columns");

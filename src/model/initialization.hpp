@@ -7,7 +7,7 @@
 #include "nocturne/model.hpp"
 #include "core/rng_streams.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 // Fills `values` (layout.buffer_size() elements, padding left at zero) with
 // the initial parameters for `seed`. Parameter view k draws from stream

@@ -12,7 +12,7 @@
 #include "nocturne/rng.hpp"
 #include "core/rng_streams.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 template <typename T>
 BasicModel<T>::BasicModel(BasicBackend<T>& backend, const ModelConfig& config, int max_batch)

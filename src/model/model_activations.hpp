@@ -6,7 +6,7 @@
 
 #include "nocturne/model.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 template <typename T>
 struct BasicModel<T>::Activations {

@@ -4,7 +4,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/model.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 const char* input_mode_name(InputMode mode) { return mode == InputMode::embedding ? "embedding" : "scalar"; }
 

@@ -21,7 +21,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/optimizer.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 namespace {
 
 constexpr int kBranch1 = 0;  // the input features, layer 1, layer 1's gradients, Adamax

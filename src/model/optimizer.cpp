@@ -6,7 +6,7 @@
 
 #include "nocturne/error.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 void validate(const AdamaxParams& p) {
   auto bad = [](const char* field, double value, const char* rule) {

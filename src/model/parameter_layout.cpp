@@ -3,7 +3,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/model.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 namespace {
 // Every view starts on a 128-byte boundary (32 floats) so device GEMMs see

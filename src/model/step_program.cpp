@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <vector>
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 namespace {
 
 using Bits = std::vector<std::uint64_t>;

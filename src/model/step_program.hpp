@@ -16,7 +16,7 @@
 #include "nocturne/backend.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 // A program that breaks a rule: the message names both ops and the range.
 class ScheduleError : public Error {

@@ -9,7 +9,7 @@
 #include "nocturne/rng.hpp"
 #include "core/rng_streams.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 namespace {
 

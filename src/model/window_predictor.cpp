@@ -7,7 +7,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/generate.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 // Device buffers: the input of one push, and each layer's state for every
 // slot, twice (lstm_step's outputs must not overlap its inputs).

@@ -23,7 +23,7 @@
 #include <fluidsynth.h>
 #endif
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 bool audio_rendering_available() {
 #ifdef NOCTURNE_WITH_FLUIDSYNTH

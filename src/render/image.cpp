@@ -11,7 +11,7 @@
 #include "midi/atomic_write.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne::render {
+namespace nocturne::inline v0::render {
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace nocturne::render {
+namespace nocturne::inline v0::render {
 
 struct Color {
   std::uint8_t r = 0, g = 0, b = 0;

@@ -7,7 +7,7 @@
 #include "nocturne/render.hpp"
 #include "render/image.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 namespace {
 

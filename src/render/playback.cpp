@@ -11,7 +11,7 @@
 #include <RtMidi.h>
 #endif
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 bool midi_playback_available() {
 #ifdef NOCTURNE_WITH_RTMIDI

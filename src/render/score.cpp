@@ -20,7 +20,7 @@
 
 extern char** environ;
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include "nocturne/checkpoint.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 namespace {
 

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 struct BestCheckpointPlan {
   enum Action {

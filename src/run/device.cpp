@@ -6,7 +6,7 @@
 #include "nocturne/cuda.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 DeviceChoice choose_device(const DeviceRequest& request) {
   if (request.device != "auto" && request.device != "cpu" && request.device != "cuda")

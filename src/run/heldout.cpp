@@ -5,7 +5,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/trained_model.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 namespace fs = std::filesystem;
 

@@ -13,7 +13,7 @@
 #include "nocturne/trained_model.hpp"
 #include "core/rng_streams.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include "nocturne/byte_text.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 namespace {
 

@@ -25,7 +25,7 @@
 
 #include "nocturne/training_run.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 nlohmann::json to_json(const HistoryRow& row);
 HistoryRow history_row_from_json(const nlohmann::json& j);

@@ -8,7 +8,7 @@
 #include "nocturne/generate.hpp"
 #include "run/run_folder.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 namespace {
 

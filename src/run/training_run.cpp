@@ -19,7 +19,7 @@
 #include "run/run_folder.hpp"
 #include "checkpoint/fnv1a64.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 namespace {
 

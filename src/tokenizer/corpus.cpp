@@ -6,7 +6,7 @@
 #include "nocturne/error.hpp"
 #include "tokenizer/corpus_internal.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 namespace {
 bool is_midi_name(const std::filesystem::path& p) {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 // The deterministic generator behind the splits (splitmix64).
 class SplitMix64 {

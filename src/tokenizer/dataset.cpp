@@ -8,7 +8,7 @@
 #include "nocturne/error.hpp"
 #include "tokenizer/corpus_internal.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 std::uint64_t SplitMix64::next() {
   std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);

@@ -3,7 +3,7 @@
 #include "nocturne/corpus.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 MidiFile tokens_to_midi(std::span<const std::string> tokens, const DecodeOptions& options) {
   if (options.ticks_per_quarter <= 0 || options.ticks_per_quarter > 0x7FFF)

@@ -18,7 +18,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/rng.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 namespace {
 

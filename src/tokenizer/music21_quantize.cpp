@@ -5,7 +5,7 @@
 
 #include "nocturne/tokenizer.hpp"
 
-namespace nocturne::detail {
+namespace nocturne::inline v0::detail {
 
 namespace {
 

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-namespace nocturne::detail {
+namespace nocturne::inline v0::detail {
 
 struct GridMatch {
   std::int64_t units;  // the snapped value in kUnitsPerQuarter units

@@ -6,7 +6,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/tokenizer.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 std::vector<int> normal_order(std::span<const int> pitch_classes) {
   std::vector<int> pcs;

@@ -8,7 +8,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/tokenizer.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 namespace {
 constexpr std::array<const char*, 12> kSpelling = {"C", "C#", "D", "E-", "E", "F", "F#", "G", "G#", "A", "B-", "B"};

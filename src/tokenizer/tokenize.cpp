@@ -9,7 +9,7 @@
 #include "nocturne/tokenizer.hpp"
 #include "tokenizer/music21_quantize.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 namespace {
 

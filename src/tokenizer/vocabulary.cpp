@@ -5,7 +5,7 @@
 #include "nocturne/corpus.hpp"
 #include "nocturne/error.hpp"
 
-namespace nocturne {
+namespace nocturne::inline v0 {
 
 Vocabulary::Vocabulary(std::vector<std::string> symbols) : symbols_(std::move(symbols)) {
   std::sort(symbols_.begin(), symbols_.end());

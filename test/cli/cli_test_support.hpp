@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-namespace nocturne::test {
+namespace nocturne::inline v0::test {
 
 namespace fs = std::filesystem;
 

@@ -11,7 +11,7 @@
 #include <random>
 #include <vector>
 
-namespace nocturne::test {
+namespace nocturne::inline v0::test {
 
 template <typename T = double>
 std::vector<T> random_vector(std::size_t n, std::uint32_t seed, double lo = -1.0, double hi = 1.0) {

@@ -16,7 +16,7 @@
 #include "nocturne/tokenizer.hpp"
 #include "checkpoint/fnv1a64.hpp"
 
-namespace nocturne::fuzz {
+namespace nocturne::inline v0::fuzz {
 namespace {
 
 void require(bool ok, const std::string& what) {

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace nocturne::fuzz {
+namespace nocturne::inline v0::fuzz {
 
 using Bytes = std::vector<std::uint8_t>;
 

@@ -14,7 +14,7 @@
 #include "nocturne/model.hpp"
 #include "sample_checkpoint.hpp"
 
-namespace nocturne::fuzz {
+namespace nocturne::inline v0::fuzz {
 namespace {
 
 constexpr const char* kTokenText =

@@ -28,7 +28,7 @@
 #include "nocturne/cuda.hpp"
 #include "nocturne/rng.hpp"
 
-namespace nocturne::test::gpu {
+namespace nocturne::inline v0::test::gpu {
 
 // The process's CUDA backend (strict FP32) and CPU reference, made on first use.
 inline Backend& gpu() {

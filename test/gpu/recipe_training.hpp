@@ -12,7 +12,7 @@
 #include "nocturne/model.hpp"
 #include "nocturne/optimizer.hpp"
 
-namespace nocturne::test::gpu {
+namespace nocturne::inline v0::test::gpu {
 
 struct TrainingRun {
   std::vector<double> losses;          // mean loss of each step's batch, before its update

@@ -23,7 +23,7 @@
 #include "nocturne/fused_ops.hpp"
 #include "nocturne/rng.hpp"
 
-namespace nocturne::test::fused {
+namespace nocturne::inline v0::test::fused {
 
 using kernels::GemmOperands;
 using kernels::kPartialRows;

@@ -28,7 +28,7 @@
 #include "kernels/fused_tiling.hpp"
 #include "kernels/lstm_step_phases.hpp"
 
-namespace nocturne::kernels::simulation {
+namespace nocturne::inline v0::kernels::simulation {
 
 enum class ThreadOrder { forwards, backwards, isolated };
 

@@ -5,7 +5,7 @@
 #include <initializer_list>
 #include <vector>
 
-namespace nocturne::test {
+namespace nocturne::inline v0::test {
 
 using Bytes = std::vector<std::uint8_t>;
 

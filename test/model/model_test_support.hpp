@@ -13,7 +13,7 @@
 #include "nocturne/model.hpp"
 #include "nocturne/rng.hpp"
 
-namespace nocturne::test {
+namespace nocturne::inline v0::test {
 
 // The small model every gradient check uses: V = 7, T = 5, H1 = 8, H2 = 4, D = 6.
 inline ModelConfig small_config(InputMode input, double dropout) {

@@ -40,7 +40,7 @@
 
 #include "nocturne/backend.hpp"
 
-namespace nocturne::test::envelopes {
+namespace nocturne::inline v0::test::envelopes {
 
 enum class Kind {
   forward,          // h, c, activated gates, logits

@@ -5,7 +5,7 @@
 
 #include "nocturne/midi.hpp"
 
-namespace nocturne::test {
+namespace nocturne::inline v0::test {
 
 // A conductor track (time signatures, no notes) followed by one track per note list.
 inline MidiFile make_file(std::vector<std::vector<Note>> tracks, std::vector<TimeSignature> signatures = {{}},
