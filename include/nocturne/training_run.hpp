@@ -142,8 +142,9 @@ class TrainingRun {
   // The settings as JSON text (config.json's "settings").
   std::string settings_json() const;
 
-  // Builds the model on `backend`, restores last.ckpt (resuming) or
-  // initialises it from the seed, and writes config.json (with
+  // Builds the model on `backend`, restores last.ckpt (resuming: after
+  // making best.ckpt the run's best epoch again where it is missing or stale,
+  // said in messages.warning) or initialises it from the seed, and writes config.json (with
   // `device_description`), vocabulary.txt, history.csv and, for a new run,
   // last.ckpt at epoch 0.
   void start(Backend& backend, const std::string& device_description, const RunMessages& messages = {});

@@ -176,9 +176,11 @@ struct TrainingRun::State {
   std::vector<HistoryRow> history;
   std::optional<BestEpoch> best;
 
-  // Resuming: last.ckpt until start() restores it, and its metadata.
+  // Resuming: last.ckpt until start() restores it, its metadata, and what
+  // best.ckpt needs (settled before anything is written, done by start()).
   std::optional<Checkpoint> last;
   json last_metadata;
+  BestCheckpointPlan best_plan;
 
   // After load_data / start.
   std::optional<Dataset> dataset;
@@ -353,8 +355,7 @@ void TrainingRun::load_data(const RunMessages& messages) {
   State& s = *s_;
   s.settings.validate();
   // Refusals now, before anything is written; best.ckpt is rebuilt once the data checks out.
-  BestCheckpointPlan plan;
-  if (s.resumed) plan = plan_best_checkpoint(s.folder.best(), s.last_metadata, s.last->epochs_done);
+  if (s.resumed) s.best_plan = plan_best_checkpoint(s.folder.best(), s.last_metadata, s.last->epochs_done);
   if (s.demo) {
     s.data_folder = fs::absolute(s.folder.demo_corpus());
     std::error_code ec;
@@ -390,7 +391,6 @@ void TrainingRun::load_data(const RunMessages& messages) {
     if (now != s.corpus)
       throw ConfigError(s.data_folder.string() + ": the data gives other windows than when the run began " +
                         "(files added, removed, renamed, reordered or changed)");
-    s.apply_best_plan(plan, messages);
   } else {
     s.corpus = now;
     s.skipped = corpus.skipped;
@@ -418,7 +418,7 @@ ModelConfig TrainingRun::model_config() const {
 std::string TrainingRun::corpus_json() const { return s_->corpus.dump(); }
 std::string TrainingRun::settings_json() const { return to_json(s_->settings).dump(); }
 
-void TrainingRun::start(Backend& backend, const std::string& device_description, const RunMessages&) {
+void TrainingRun::start(Backend& backend, const std::string& device_description, const RunMessages& messages) {
   State& s = *s_;
   const Dataset& ds = dataset();
   const ModelConfig mc = model_config();
@@ -427,6 +427,7 @@ void TrainingRun::start(Backend& backend, const std::string& device_description,
   s.model = std::make_unique<Model>(backend, mc, int(s.settings.batch));
   s.trainer = std::make_unique<Trainer>(*s.model, s.trainer_config);
   if (s.last) {
+    s.apply_best_plan(s.best_plan, messages);
     s.model->upload_parameters(s.last->parameters);
     s.trainer->optimizer().restore(s.last->optimizer_steps, s.last->first_moment, s.last->infinity_norm);
     s.trainer->set_epochs_done(s.last->epochs_done);

@@ -6,11 +6,17 @@
 #include <cmath>
 #include <cstdio>
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include <nocturne/nocturne.hpp>
 
 int main(int argc, char** argv) {
+  // The library it runs with is the one whose headers it was built with.
+  if (std::string(nocturne::version().text) != NOCTURNE_VERSION_STRING) {
+    std::fprintf(stderr, "consumer: library %s, headers %s\n", nocturne::version().text, NOCTURNE_VERSION_STRING);
+    return 1;
+  }
   const nocturne::CudaStatus cuda = nocturne::cuda_status();
   std::printf("consumer: cuda %s\n", cuda.usable ? "usable" : ("not usable: " + cuda.reason).c_str());
   auto backend = nocturne::make_cpu_backend();
