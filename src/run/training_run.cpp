@@ -100,6 +100,15 @@ std::string fixed(double value, int digits) {
   return text;
 }
 
+// A precision name the backends take (as choose_device says it).
+void check_precision(const std::string& precision) {
+  try {
+    (void)parse_math_mode(precision);
+  } catch (const ConfigError& e) {
+    throw ConfigError(std::string("--precision: ") + e.what());
+  }
+}
+
 void say(const std::function<void(const std::string&)>& to, const std::string& message) {
   if (to) to(message);
 }
@@ -269,7 +278,7 @@ TrainingRun::~TrainingRun() = default;
 TrainingRun TrainingRun::create(const fs::path& folder, const TrainingSettings& settings, const TrainingData& data,
                                 std::string precision) {
   settings.validate();
-  (void)parse_math_mode(precision);
+  check_precision(precision);
   if (!data.demo && data.folder.empty()) throw ConfigError("train: no data folder given");
   auto s = std::make_unique<State>();
   s->folder = RunFolder(folder);
@@ -331,7 +340,7 @@ void TrainingRun::set_epochs(std::int64_t total) {
 }
 
 void TrainingRun::set_precision(std::string precision) {
-  (void)parse_math_mode(precision);
+  check_precision(precision);
   s_->precision = std::move(precision);
 }
 
