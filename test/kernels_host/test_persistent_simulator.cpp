@@ -1,0 +1,243 @@
+// The persistent forward kernel on the host simulator (persistent_simulator.hpp):
+// a whole sequence of T steps, every block's slice of the weights resident,
+// h exchanged through flags, the blocks interleaved by several schedules.
+// Checked: each step against the double reference of the step op
+// (step_reference.hpp) from the simulated h_{t-1}, the whole sequence bit for
+// bit against the fused FP32 step kernel's simulation run step by step (same
+// summation order), the same bits whatever the schedule and the thread
+// order, and the checker itself: without its waits the kernel reads
+// unpublished h and the simulator says so.
+
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/lstm_persistent_phases.hpp"
+#include "kernels/persistent_partition.hpp"
+#include "persistent_simulator.hpp"
+#include "step_reference.hpp"
+#include "step_simulator.hpp"
+
+namespace {
+
+using namespace nocturne;
+using namespace nocturne::kernels;
+using namespace nocturne::test::fused;
+using simulation::BlockSchedule;
+using simulation::ThreadOrder;
+
+struct SequenceCase {
+  int steps, batch, input, hidden;
+  bool dropout = false;
+  bool misaligned = false;
+};
+
+std::string describe(const SequenceCase& s) {
+  return "T " + std::to_string(s.steps) + " N " + std::to_string(s.batch) + " F " + std::to_string(s.input) + " H " +
+         std::to_string(s.hidden) + (s.dropout ? " dropout" : "") + (s.misaligned ? " misaligned" : "");
+}
+
+// A layer's inputs and outputs over the sequence, seeded.
+struct SequenceData {
+  SequenceCase shape;
+  HostBuffer x, w, r, b, h, c, gates, h_dropped;
+  std::uint64_t device_offset = 77;  // the key's offset on the device, added to every index
+  DropoutKey key{0x5eed, 0x2000, 1000, &device_offset};
+  static constexpr float kDropoutP = 0.3f;
+
+  explicit SequenceData(const SequenceCase& s)
+      : shape(s),
+        x(std::size_t(s.steps) * s.batch * s.input, s.misaligned),
+        w(std::size_t(s.input) * 4 * s.hidden, s.misaligned),
+        r(std::size_t(s.hidden) * 4 * s.hidden, s.misaligned),
+        b(std::size_t(4) * s.hidden, s.misaligned),
+        h(std::size_t(s.steps) * s.batch * s.hidden, s.misaligned),
+        c(std::size_t(s.steps) * s.batch * s.hidden, s.misaligned),
+        gates(std::size_t(s.steps) * s.batch * 4 * s.hidden, s.misaligned),
+        h_dropped(std::size_t(s.steps) * s.batch * s.hidden, s.misaligned) {
+    const float scale = 1.0f / std::sqrt(float(s.hidden + s.input));
+    randomize(x, -1, 1);
+    randomize(w, -scale, scale);
+    randomize(r, -2 * scale, 2 * scale);
+    randomize(b, -0.5f, 0.5f);
+  }
+
+  PersistentForwardArgs args() {
+    for (HostBuffer* o : {&h, &c, &gates, &h_dropped}) std::fill(o->data(), o->data() + o->size(), kNaN);
+    return make_persistent_forward_args(shape.steps, shape.batch, shape.input, shape.hidden, x.data(), w.data(),
+                                        r.data(), b.data(), h.data(), c.data(), gates.data(),
+                                        shape.dropout ? h_dropped.data() : nullptr, shape.dropout ? &key : nullptr,
+                                        kDropoutP, nullptr);
+  }
+
+  // Step t as the fused step op takes it, on the given outputs.
+  LstmStepForward<float> step(int t, const float* h_seq, const float* c_seq, float* h_out, float* c_out,
+                              float* gates_out, float* h_dropped_out) const {
+    const std::size_t nh = std::size_t(shape.batch) * shape.hidden;
+    LstmStepForward<float> s;
+    s.batch = shape.batch;
+    s.input = shape.input;
+    s.hidden = shape.hidden;
+    s.x = x.data() + std::size_t(t) * shape.batch * shape.input;
+    s.w = w.data();
+    s.r = r.data();
+    s.b = b.data();
+    s.h_prev = t > 0 ? h_seq + (t - 1) * nh : nullptr;
+    s.c_prev = t > 0 ? c_seq + (t - 1) * nh : nullptr;
+    s.h = h_out;
+    s.c = c_out;
+    s.gates = gates_out;
+    if (shape.dropout) {
+      s.h_dropped = h_dropped_out;
+      s.dropout = &key;
+      s.dropout_p = kDropoutP;
+      s.dropout_index = std::uint64_t(t) * nh;
+    }
+    return s;
+  }
+};
+
+struct SequenceResult {
+  std::vector<float> h, c, gates, h_dropped;
+  simulation::PersistentStats stats;
+};
+
+SequenceResult run_persistent(SequenceData& d, ThreadOrder order, BlockSchedule schedule, std::uint64_t seed = 1) {
+  const PersistentPlan plan = persistent_plan(d.shape.batch, d.shape.input, d.shape.hidden, kH100);
+  REQUIRE(plan.fits());
+  SequenceResult out;
+  out.stats = simulation::persistent_forward(d.args(), plan, order, schedule, seed);
+  out.h = d.h.values();
+  out.c = d.c.values();
+  out.gates = d.gates.values();
+  if (d.shape.dropout) out.h_dropped = d.h_dropped.values();
+  return out;
+}
+
+// The fused FP32 step kernel's simulation, step after step, on the same inputs.
+SequenceResult run_fused(SequenceData& d) {
+  const std::size_t nh = std::size_t(d.shape.batch) * d.shape.hidden;
+  SequenceResult out;
+  out.h.assign(d.shape.steps * nh, kNaN);
+  out.c.assign(d.shape.steps * nh, kNaN);
+  out.gates.assign(d.shape.steps * 4 * nh, kNaN);
+  out.h_dropped.assign(d.shape.steps * nh, kNaN);
+  for (int t = 0; t < d.shape.steps; ++t) {
+    const LstmStepForward<float> s = d.step(t, out.h.data(), out.c.data(), out.h.data() + t * nh,
+                                            out.c.data() + t * nh, out.gates.data() + 4 * t * nh,
+                                            out.h_dropped.data() + t * nh);
+    simulation::forward(GemmOperands::fp32, make_forward_args(s), ThreadOrder::forwards);
+  }
+  if (!d.shape.dropout) out.h_dropped.clear();
+  return out;
+}
+
+constexpr double kStepTolerance = 2e-5;  // as the fused step's test: FP32 sums of O(1) terms vs double
+
+// Every step against the double reference, from the simulated h_{t-1} and c_{t-1}.
+void check_against_reference(SequenceData& d, const SequenceResult& got) {
+  const std::size_t nh = std::size_t(d.shape.batch) * d.shape.hidden;
+  for (int t = 0; t < d.shape.steps; ++t) {
+    INFO("step " << t);
+    std::vector<float> scratch(6 * nh);
+    const LstmStepForward<float> s = d.step(t, got.h.data(), got.c.data(), scratch.data(), scratch.data() + nh,
+                                            scratch.data() + 2 * nh, scratch.data() + 5 * nh);
+    const ForwardReference want = reference_forward_step(s, GemmOperands::fp32);
+    auto part = [&](const std::vector<float>& v, std::size_t per) {
+      return std::vector<float>(v.begin() + std::ptrdiff_t(t * per), v.begin() + std::ptrdiff_t((t + 1) * per));
+    };
+    require_close("gates", part(got.gates, 4 * nh), want.gates, kStepTolerance);
+    require_close("c", part(got.c, nh), want.c, kStepTolerance);
+    require_close("h", part(got.h, nh), want.h, kStepTolerance);
+    if (d.shape.dropout) require_close("h_dropped", part(got.h_dropped, nh), want.h_dropped, 2 * kStepTolerance);
+  }
+}
+
+void check_sequence(const SequenceCase& shape, bool every_schedule) {
+  INFO(describe(shape));
+  SequenceData d(shape);
+  const SequenceResult got = run_persistent(d, ThreadOrder::forwards, BlockSchedule::round_robin);
+  check_against_reference(d, got);
+  const SequenceResult fused = run_fused(d);
+  CHECK(same_bits(got.h, fused.h));
+  CHECK(same_bits(got.c, fused.c));
+  CHECK(same_bits(got.gates, fused.gates));
+  CHECK(same_bits(got.h_dropped, fused.h_dropped));
+  if (!every_schedule) return;
+  for (BlockSchedule schedule :
+       {BlockSchedule::round_robin_backwards, BlockSchedule::greedy_last_first, BlockSchedule::random}) {
+    INFO("schedule " << int(schedule));
+    const SequenceResult again = run_persistent(d, ThreadOrder::backwards, schedule, 7);
+    CHECK(same_bits(again.h, got.h));
+    CHECK(same_bits(again.c, got.c));
+    CHECK(same_bits(again.gates, got.gates));
+    CHECK(same_bits(again.h_dropped, got.h_dropped));
+  }
+}
+
+// Tails in N, H and F, F = 1 and F > 1 (resident W), one and two passes of
+// rows, every U (H 7 -> U 1, 200 -> 2, 300 -> 4, 600 -> 8), dropout,
+// misaligned buffers (the scalar fetches).
+const SequenceCase kSequences[] = {
+    {3, 1, 1, 1},
+    {4, 5, 1, 7, true},
+    {3, 33, 3, 20, false, true},
+    {4, 40, 17, 36, true},
+    {2, 300, 6, 33},
+    {2, 9, 1, 200},
+    {2, 7, 24, 300, true},
+    {2, 3, 1, 600, false, true},
+};
+
+TEST_CASE("persistent forward, simulated: every step equals the double reference and the fused kernel's bits",
+          "[kernels_host][persistent]") {
+  for (const SequenceCase& shape : kSequences)
+    check_sequence(shape, std::size_t(shape.batch) * shape.hidden <= 2000);
+}
+
+TEST_CASE("persistent forward, simulated: threads in isolation (no shared-memory race)",
+          "[kernels_host][persistent]") {
+  SequenceData d(SequenceCase{3, 6, 5, 20, true});
+  const SequenceResult in_order = run_persistent(d, ThreadOrder::forwards, BlockSchedule::round_robin);
+  const SequenceResult isolated = run_persistent(d, ThreadOrder::isolated, BlockSchedule::random, 3);
+  CHECK(same_bits(isolated.h, in_order.h));
+  CHECK(same_bits(isolated.gates, in_order.gates));
+}
+
+TEST_CASE("persistent forward, simulated: blocks wait for their producers and start before the last one",
+          "[kernels_host][persistent]") {
+  SequenceData d(SequenceCase{3, 4, 1, 64});
+  const PersistentPlan plan = persistent_plan(4, 1, 64, kH100);
+  REQUIRE(plan.blocks == 64);
+  // Consumers scheduled first stall on their producers ...
+  const SequenceResult greedy = run_persistent(d, ThreadOrder::forwards, BlockSchedule::greedy_last_first);
+  CHECK(greedy.stats.stalls > 0);
+  // ... and a block needs only the producers of its next slices: block 63
+  // may run step 1's first slices once blocks 0 .. 31 (slices 0 and 1 of
+  // 16 units each) published step 0.
+  CHECK(blocks_needed(plan, slices_ready_after(plan, -1)) == 32);
+}
+
+TEST_CASE("persistent forward, simulated: the checker catches reads of unpublished h", "[kernels_host][persistent]") {
+  SequenceData d(SequenceCase{2, 4, 1, 64});
+  const PersistentPlan plan = persistent_plan(4, 1, 64, kH100);
+  simulation::PersistentFaults no_waits;
+  no_waits.skip_waits = true;
+  // The last block runs step 1 before anyone published step 0.
+  REQUIRE_THROWS_WITH(
+      simulation::persistent_forward(d.args(), plan, ThreadOrder::forwards, BlockSchedule::greedy_last_first, 1,
+                                     no_waits),
+      Catch::Contains("before its producer published it"));
+  // With the waits the same schedule completes.
+  CHECK_NOTHROW(
+      simulation::persistent_forward(d.args(), plan, ThreadOrder::forwards, BlockSchedule::greedy_last_first));
+}
+
+TEST_CASE("persistent forward, simulated: the recipe's layers, two steps", "[kernels_host][persistent][recipe]") {
+  check_sequence({2, 256, 1, 512}, false);
+  check_sequence({2, 256, 512, 256, true}, false);
+}
+
+}  // namespace
