@@ -50,7 +50,7 @@ inline constexpr int kPersistentPad = 4;         // floats of padding per shared
 // Units per block, smallest first: the most blocks (the least work per step
 // and block) that still fit the device. Each thread computes U rows x 1 unit
 // (4U accumulators): rows (thread / U) U .. + U - 1, unit thread % U.
-inline constexpr int kPersistentUnitChoices[] = {1, 2, 4, 8};
+inline constexpr int kPersistentMaxUnits = 8;  // U = 1, 2, 4, 8
 
 // The shared-memory layout of a block, bytes.
 struct PersistentShared {
@@ -78,7 +78,13 @@ NOCTURNE_TILING PersistentShared persistent_shared(int units, int input, int hid
 }
 
 // Why a shape does not run persistently (the caller falls back to the fused path).
-enum class PersistentRefusal { none, empty_shape, too_many_blocks, shared_memory };
+enum class PersistentRefusal {
+  none,
+  empty_shape,
+  too_many_blocks,
+  shared_memory,
+  not_resident,  // found at launch: the occupancy API or the device refuses a co-resident grid
+};
 
 struct PersistentPlan {
   PersistentRefusal refusal = PersistentRefusal::empty_shape;
@@ -108,7 +114,7 @@ NOCTURNE_TILING PersistentPlan persistent_plan(int batch, int input, int hidden,
   p.hidden = hidden;
   if (batch <= 0 || input <= 0 || hidden <= 0 || device.sms <= 0) return p;
   p.refusal = PersistentRefusal::too_many_blocks;
-  for (int units : kPersistentUnitChoices) {
+  for (int units = 1; units <= kPersistentMaxUnits; units *= 2) {
     if (ceil_div(hidden, units) > device.sms) continue;
     const PersistentShared s = persistent_shared(units, input, hidden);
     p.units = units;
@@ -139,6 +145,8 @@ NOCTURNE_TILING const char* persistent_refusal_text(PersistentRefusal r) {
       return "more hidden units than the largest block slice times the multiprocessors";
     case PersistentRefusal::shared_memory:
       return "the block's weight slice does not fit its shared memory";
+    case PersistentRefusal::not_resident:
+      return "the device cannot keep every block resident (occupancy or cooperative launch)";
   }
   return "?";
 }
