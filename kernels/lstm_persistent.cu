@@ -138,6 +138,7 @@ PersistentPlan persistent_device_plan(int batch, int input, int hidden) {
   int per_sm = 0;
   NOCTURNE_CUDA_CHECK(
       cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kPersistentThreads, plan.shared.total));
+  plan.resident_per_sm = per_sm;
   if (!cooperative || per_sm < 1) plan.refusal = PersistentRefusal::not_resident;
   return plan;
 }

@@ -97,6 +97,7 @@ struct PersistentPlan {
   int cluster = 1;    // blocks per thread-block cluster (a divisor of blocks, <= the portable size)
   int clusters = 0;
   PersistentShared shared;
+  int resident_per_sm = 0;  // blocks an SM can hold (the occupancy API, at launch; 0 here)
   NOCTURNE_TILING bool fits() const { return refusal == PersistentRefusal::none; }
 };
 

@@ -658,7 +658,8 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--lstm-impl", a->device.lstm_impl,
                   "LSTM layers: classic (whole-sequence ops; 'ours' is its former name), fused (one step program "
-                  "per training step, the layers as a wavefront; on the CPU too) or cudnn (GPU only, for comparison)")
+                  "per training step, the layers as a wavefront; on the CPU too), persistent (fused, each layer's "
+                  "forward sequence one persistent kernel where it fits) or cudnn (GPU only, for comparison)")
       ->capture_default_str();
   cmd->add_option("--cudnn-algo", a->device.cudnn_algo,
                   "cuDNN's RNN algorithm with --lstm-impl cudnn: standard (default), persist_static, "
