@@ -10,7 +10,7 @@
 // ahead of the fetch. No grid-wide barrier: a block starts step t on the
 // first slices while the last producers still finish step t - 1. The grid
 // must be co-resident (a block spinning on a flag of a block that never runs
-// would hang): the launch is cooperative, which fails rather than run a grid
+// would hang): the launch is cooperative (cudaLaunchAttributeCooperative), which fails rather than run a grid
 // that does not fit, and persistent_device_plan checks the occupancy first.
 //
 // Strict FP32 on CUDA cores: each thread U rows x 1 unit (4U accumulators),
@@ -152,8 +152,19 @@ void lstm_persistent_forward(const Launch& launch, const PersistentPlan& plan, c
   PersistentForwardArgs a = args;
   PersistentPlan p = plan;
   void* params[] = {&a, &p};
-  NOCTURNE_CUDA_CHECK(cudaLaunchCooperativeKernel(kernel, dim3(unsigned(plan.blocks)), dim3(kPersistentThreads),
-                                                  params, plan.shared.total, launch.stream));
+  // Cooperative through the launch attribute (which stream capture records
+  // as a cooperative kernel node): the grid runs all at once or not at all.
+  cudaLaunchAttribute cooperative[1];
+  cooperative[0].id = cudaLaunchAttributeCooperative;
+  cooperative[0].val.cooperative = 1;
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3(unsigned(plan.blocks));
+  config.blockDim = dim3(kPersistentThreads);
+  config.dynamicSmemBytes = plan.shared.total;
+  config.stream = launch.stream;
+  config.attrs = cooperative;
+  config.numAttrs = 1;
+  NOCTURNE_CUDA_CHECK(cudaLaunchKernelExC(&config, kernel, params));
   NOCTURNE_CHECK_LAUNCH("lstm_persistent_forward", launch);
 }
 

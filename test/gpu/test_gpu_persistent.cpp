@@ -4,8 +4,10 @@
 // the host simulator is checked), the whole sequence against the fused FP32
 // step kernel run step by step (the same sums in the same order: only the
 // cell's expf / tanhf could differ), the recipe's two layers for all 40
-// steps, a second launch with the same bits (the flags are reset), and the
-// refusals that send a layer back to the fused path.
+// steps, a second launch with the same bits (the flags are reset), the
+// refusals that send a layer back to the fused path, and the recipe's
+// training steps on the persistent path against the fused path's (strict
+// FP32; TF32 and BF16 run the fused kernels on both).
 // Part of test_gpu_backend: skipped where no GPU can run our kernels.
 
 #include <cstdint>
@@ -16,6 +18,7 @@
 #include "kernels/persistent_kernels.hpp"
 #include "nocturne/error.hpp"
 #include "persistent_reference.hpp"
+#include "recipe_training.hpp"
 
 namespace {
 
@@ -128,6 +131,25 @@ TEST_CASE("persistent forward kernel: shapes that do not fit are refused, not ru
   const kernels::PersistentPlan wide = kernels::persistent_device_plan(256, 1, 4096);
   CHECK_FALSE(wide.fits());
   CHECK_THROWS_AS(kernels::lstm_persistent_forward(kLaunch, wide, kernels::PersistentForwardArgs{}), ShapeError);
+}
+
+TEST_CASE("the persistent path's training steps follow the fused path's (fp32)", "[gpu][persistent][training]") {
+  CudaOptions options;
+  options.lstm_impl = LstmImpl::persistent;
+  const std::unique_ptr<Backend> persistent = make_cuda_backend(options);
+  CHECK(persistent->name().find("persistent") != std::string::npos);
+  REQUIRE(persistent->lstm_schedule() == LstmSchedule::persistent_sequences);
+  options.lstm_impl = LstmImpl::fused;
+  const std::unique_ptr<Backend> fused = make_cuda_backend(options);
+  const TrainingRun p = train(*persistent), f = train(*fused);
+  check_fp32_runs_agree("persistent vs fused (gpu, fp32)", p, f);
+  // Eager replay (graphs off) gives the captured graph's bits.
+  options.lstm_impl = LstmImpl::persistent;
+  options.graphs = false;
+  const std::unique_ptr<Backend> eager = make_cuda_backend(options);
+  const TrainingRun e = train(*eager);
+  CHECK(e.losses == p.losses);
+  CHECK(e.params == p.params);
 }
 
 }  // namespace
