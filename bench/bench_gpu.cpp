@@ -456,6 +456,7 @@ void print_persistent_plans() {
     const char* name;
     int input, hidden;
   } layers[] = {{"lstm1", 1, 512}, {"lstm2", 512, 256}};
+  kernels::prepare_persistent_kernels();
   for (const auto& l : layers) {
     const kernels::PersistentPlan p = kernels::persistent_device_plan(kBatch, l.input, l.hidden);
     std::printf("# persistent %s (N %d F %d H %d): %s; %d blocks of %d units, %.1f KB shared a block, %d resident a "

@@ -126,6 +126,13 @@ DeviceLimits current_device_limits() {
   return d;
 }
 
+void prepare_persistent_kernels() {
+  const DeviceLimits d = current_device_limits();
+  for (int units = 1; units <= kPersistentMaxUnits; units *= 2)
+    NOCTURNE_CUDA_CHECK(cudaFuncSetAttribute(forward_kernel(units), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             int(d.shared_per_block)));
+}
+
 PersistentPlan persistent_device_plan(int batch, int input, int hidden) {
   PersistentPlan plan = persistent_plan(batch, input, hidden, current_device_limits());
   if (!plan.fits()) return plan;
@@ -133,8 +140,6 @@ PersistentPlan persistent_device_plan(int batch, int input, int hidden) {
   NOCTURNE_CUDA_CHECK(cudaGetDevice(&device));
   NOCTURNE_CUDA_CHECK(cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device));
   const void* kernel = forward_kernel(plan.units);
-  NOCTURNE_CUDA_CHECK(
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(plan.shared.total)));
   int per_sm = 0;
   NOCTURNE_CUDA_CHECK(
       cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kPersistentThreads, plan.shared.total));

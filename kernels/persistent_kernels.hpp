@@ -15,7 +15,11 @@ using cuda::Launch;
 // The current device's limits (multiprocessors, opt-in shared memory per block).
 DeviceLimits current_device_limits();
 
-// The plan for a layer on the current device: persistent_plan, then the
+// Lets the kernels take the device's opt-in shared memory: once per device,
+// before any plan or launch (and outside any stream capture).
+void prepare_persistent_kernels();
+
+// The plan for a layer on the current device (prepare_persistent_kernels first): persistent_plan, then the
 // occupancy API (one block per SM at least) and cooperative launch support;
 // refusal not_resident where either fails. Callers fall back to the fused
 // step kernels on any refusal.

@@ -9,6 +9,7 @@
 
 #include "core/cuda_options.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/persistent_kernels.hpp"
 #if NOCTURNE_WITH_CUDNN
 #include "cudnn/cudnn_lstm.hpp"
 #endif
@@ -78,6 +79,7 @@ CudaBackend::CudaBackend(const CudaOptions& options)
     b.scratch = device_memory(kScratchFloats * sizeof(float));
     if (persistent_) b.flags = device_memory(std::size_t(prop.multiProcessorCount) * sizeof(unsigned));
   }
+  if (persistent_) kernels::prepare_persistent_kernels();
   sum_partials_ = device_memory((kernels::kSumSquaresBlocks + 1) * sizeof(double));
   for (StagingSlot& slot : staging_) {
     slot.host = pinned_memory(kStagingBytes);

@@ -94,6 +94,7 @@ Outputs run_fused(const SequenceData& d, DeviceSequence& m) {
 void check_gpu_sequence(const SequenceCase& shape) {
   INFO(describe(shape));
   SequenceData d(shape);
+  kernels::prepare_persistent_kernels();
   const kernels::PersistentPlan plan = kernels::persistent_device_plan(shape.batch, shape.input, shape.hidden);
   INFO("U " << plan.units << " blocks " << plan.blocks << " shared " << plan.shared.total << ": "
             << kernels::persistent_refusal_text(plan.refusal));
