@@ -187,7 +187,8 @@ Variant ours(LstmImpl impl, MathMode math, bool graphs) {
 
 // The decisive rows: ours with graphs.
 std::vector<Variant> decisive_variants() {
-  return {ours(LstmImpl::persistent, MathMode::strict_fp32, true), ours(LstmImpl::fused, MathMode::strict_fp32, true), ours(LstmImpl::fused, MathMode::tf32, true),
+  return {ours(LstmImpl::persistent, MathMode::strict_fp32, true), ours(LstmImpl::fused, MathMode::strict_fp32, true),
+          ours(LstmImpl::fused, MathMode::tf32, true),
           ours(LstmImpl::fused, MathMode::bf16, true), ours(LstmImpl::classic, MathMode::strict_fp32, true),
           ours(LstmImpl::classic, MathMode::tf32, true)};
 }

@@ -60,7 +60,8 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
     const int n = persistent_slices(plan, t);
     const ForwardArgs step = persistent_step_args(a, t);
     auto wait = [&](int interval, int& ready) {
-      if (t > 0) wait_for_producers(a.flags, unsigned(t), blocks_needed(plan, slices_ready_after(plan, interval)), ready);
+      if (t > 0)
+        wait_for_producers(a.flags, unsigned(t), blocks_needed(plan, slices_ready_after(plan, interval)), ready);
     };
     int ready = 0;
     for (int pass = 0; pass < plan.passes; ++pass) {

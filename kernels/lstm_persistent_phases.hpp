@@ -142,7 +142,8 @@ struct PersistentForwardSimt {
   // Transposed ([k][row]), so a thread reads its U rows as one run.
   static NOCTURNE_HD void store(const PersistentPlan& p, int thread, int stage, const Registers& r,
                                 unsigned char* shared) {
-    store_slice<kA, true>(a_stage(p, shared, stage), p.shared.a_pitch, r.vector_a, thread, r.a, Staging<GemmOperands::fp32>{});
+    store_slice<kA, true>(a_stage(p, shared, stage), p.shared.a_pitch, r.vector_a, thread, r.a,
+                          Staging<GemmOperands::fp32>{});
   }
 
   // acc += A[the thread's rows, slice] * weights[slice's rows, the thread's unit's 4 columns].

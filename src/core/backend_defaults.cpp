@@ -41,8 +41,10 @@ void BasicBackend<T>::lstm_step_backward(const LstmStepBackward<T>&) {
 }
 template <typename T>
 void BasicBackend<T>::lstm_sequence_forward(const LstmSequenceForward<T>& q) {
-  if (q.steps < 0) throw ShapeError("lstm_sequence_forward: steps must not be negative, got " + std::to_string(q.steps));
-  const std::size_t nh = std::size_t(q.batch) * std::size_t(q.hidden), nf = std::size_t(q.batch) * std::size_t(q.input);
+  if (q.steps < 0)
+    throw ShapeError("lstm_sequence_forward: steps must not be negative, got " + std::to_string(q.steps));
+  const std::size_t nh = std::size_t(q.batch) * std::size_t(q.hidden);
+  const std::size_t nf = std::size_t(q.batch) * std::size_t(q.input);
   for (int t = 0; t < q.steps; ++t) {
     const std::size_t at = std::size_t(t);
     LstmStepForward<T> s;

@@ -34,7 +34,8 @@ void CudaBackend::lstm_step_backward(const LstmStepBackward<float>& step) {
 }
 
 void CudaBackend::lstm_sequence_forward(const LstmSequenceForward<float>& q) {
-  if (!persistent_ || math_ != MathMode::strict_fp32 || q.steps <= 0) return BasicBackend<float>::lstm_sequence_forward(q);
+  if (!persistent_ || math_ != MathMode::strict_fp32 || q.steps <= 0)
+    return BasicBackend<float>::lstm_sequence_forward(q);
   const kernels::PersistentPlan plan = kernels::persistent_device_plan(q.batch, q.input, q.hidden);
   if (!plan.fits() || plan.blocks > multiprocessors_) return BasicBackend<float>::lstm_sequence_forward(q);
   // The step op's checks for the first and the last step (the same shapes and strides).

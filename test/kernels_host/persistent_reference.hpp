@@ -56,10 +56,10 @@ struct SequenceData {
 
   kernels::PersistentForwardArgs args() {
     for (HostBuffer* o : {&h, &c, &gates, &h_dropped}) std::fill(o->data(), o->data() + o->size(), kNaN);
-    return kernels::make_persistent_forward_args(shape.steps, shape.batch, shape.input, shape.hidden, x.data(), w.data(),
-                                        r.data(), b.data(), h.data(), c.data(), gates.data(),
-                                        shape.dropout ? h_dropped.data() : nullptr, shape.dropout ? &key : nullptr,
-                                        kDropoutP, nullptr);
+    return kernels::make_persistent_forward_args(shape.steps, shape.batch, shape.input, shape.hidden, x.data(),
+                                                 w.data(), r.data(), b.data(), h.data(), c.data(), gates.data(),
+                                                 shape.dropout ? h_dropped.data() : nullptr,
+                                                 shape.dropout ? &key : nullptr, kDropoutP, nullptr);
   }
 
   // Step t as the fused step op takes it, on the given outputs.
