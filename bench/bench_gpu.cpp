@@ -1,8 +1,10 @@
 // GPU benchmark for the recipe's shapes (V = 127, window 40, LSTM 512 then
 // 256, dense 256, batch 256). What it prints, the decisive rows first so that
 // a run cut short still shows them:
-//   1. ours with CUDA graphs, the fused path in FP32, TF32 and BF16 and the
-//      classic path in FP32 and TF32: ms per training step (set_batch, the
+//   0. the persistent path's plan for the recipe's layers on this device
+//      (blocks, shared memory, occupancy, cluster shape);
+//   1. ours with CUDA graphs, the persistent path in FP32, the fused path in
+//      FP32, TF32 and BF16 and the classic path in FP32 and TF32: ms per training step (set_batch, the
 //      recorded step and Adamax; CUDA events after a warm-up: median, p10,
 //      p90, min), TFLOP/s, one epoch as the Trainer runs it (167 steps, loss
 //      read back every step) and the projected 200-epoch time. Before it is
@@ -40,6 +42,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/persistent_kernels.hpp"
 #include "nocturne/cuda.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/generate.hpp"
@@ -184,7 +187,8 @@ Variant ours(LstmImpl impl, MathMode math, bool graphs) {
 
 // The decisive rows: ours with graphs.
 std::vector<Variant> decisive_variants() {
-  return {ours(LstmImpl::fused, MathMode::strict_fp32, true), ours(LstmImpl::fused, MathMode::tf32, true),
+  return {ours(LstmImpl::persistent, MathMode::strict_fp32, true), ours(LstmImpl::fused, MathMode::strict_fp32, true),
+          ours(LstmImpl::fused, MathMode::tf32, true),
           ours(LstmImpl::fused, MathMode::bf16, true), ours(LstmImpl::classic, MathMode::strict_fp32, true),
           ours(LstmImpl::classic, MathMode::tf32, true)};
 }
@@ -193,6 +197,7 @@ std::vector<Variant> decisive_variants() {
 std::vector<Variant> comparison_variants(bool with_cudnn) {
   std::vector<Variant> list;
   for (MathMode math : {MathMode::strict_fp32, MathMode::tf32}) {
+    if (math == MathMode::strict_fp32) list.push_back(ours(LstmImpl::persistent, math, false));
     list.push_back(ours(LstmImpl::fused, math, false));
     list.push_back(ours(LstmImpl::classic, math, false));
     if (!with_cudnn) continue;
@@ -445,6 +450,23 @@ bool parse(int argc, char** argv, Arguments& a) {
   return a.notes >= 2;
 }
 
+// The persistent path's partition of the recipe's layers on this device:
+// blocks, units a block, shared memory, occupancy, the cluster shape.
+void print_persistent_plans() {
+  const struct {
+    const char* name;
+    int input, hidden;
+  } layers[] = {{"lstm1", 1, 512}, {"lstm2", 512, 256}};
+  kernels::prepare_persistent_kernels();
+  for (const auto& l : layers) {
+    const kernels::PersistentPlan p = kernels::persistent_device_plan(kBatch, l.input, l.hidden);
+    std::printf("# persistent %s (N %d F %d H %d): %s; %d blocks of %d units, %.1f KB shared a block, %d resident a "
+                "SM, clusters of %d (%d; h through L2 flags)\n",
+                l.name, kBatch, l.input, l.hidden, kernels::persistent_refusal_text(p.refusal), p.blocks, p.units,
+                double(p.shared.total) / 1024.0, p.resident_per_sm, p.cluster, p.clusters);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -466,6 +488,7 @@ int main(int argc, char** argv) {
   }
   try {
     bool all_well = true;
+    print_persistent_plans();
     const Batches batches = make_batches(recipe_config(), kBatch, 8);
     std::printf("# reference: the CPU backend's first %d losses from the same parameters and batches\n",
                 kCheckedSteps);

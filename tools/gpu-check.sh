@@ -599,10 +599,11 @@ LSTM_BIN=$(find_bin bench_lstm)
 
 # ---- GPU tests and benchmarks, most valuable first ----------------------------------
 if [ -n "$TEST_BIN" ]; then
-  # The fused path's tests first, so that a time-out later cannot take their
-  # result with it.
+  # The fused path's tests first, then the persistent kernels', so that a
+  # time-out later cannot take their result with it.
   run_stage gpu-tests 180 env NOCTURNE_REQUIRE_ALL_TESTS=1 bash -c \
-    '"$0" "[fused]" --durations yes; first=$?; "$0" "~[fused]" --durations yes; exit $((first | $?))' \
+    '"$0" "[fused]" --durations yes; a=$?; "$0" "[persistent]" --durations yes; b=$?;
+     "$0" "~[fused]~[persistent]" --durations yes; exit $((a | b | $?))' \
     "$TEST_BIN" || FAILED=1
 else
   STATUS[gpu-tests]=$(not_built "not in this build")

@@ -89,8 +89,10 @@ MathMode parse_math_mode(std::string_view name);
 // - fused_steps: one lstm_step_forward / lstm_step_backward op per layer and
 //   time step, on gate-interleaved weights, as a step program whose two
 //   layers may run as a wavefront (record_program), with the head in one op
-//   and Adamax inside the recorded step.
-enum class LstmSchedule { whole_sequence, fused_steps };
+//   and Adamax inside the recorded step;
+// - persistent_sequences: the fused path with each layer's forward sequence
+//   as one lstm_sequence_forward op (a persistent kernel on the GPU).
+enum class LstmSchedule { whole_sequence, fused_steps, persistent_sequences };
 
 // A byte range of backend memory an op reads or writes (schedule checks).
 struct MemoryRange {
@@ -255,6 +257,8 @@ class BasicBackend {
   virtual LstmSchedule lstm_schedule() const { return LstmSchedule::whole_sequence; }
   virtual void lstm_step_forward(const LstmStepForward<T>& step);
   virtual void lstm_step_backward(const LstmStepBackward<T>& step);
+  // The default runs lstm_step_forward step after step.
+  virtual void lstm_sequence_forward(const LstmSequenceForward<T>& sequence);
   // Row blocks P of lstm_step_backward's partial sums for N rows.
   virtual int lstm_partial_blocks(int batch) const;
   // out[j] = sum over steps t = 0..steps-1, then blocks p = 0..blocks-1 (in
@@ -282,6 +286,9 @@ struct CpuOptions {
   bool fused_lstm = false;
   // How record_program() orders a program's ops.
   ProgramOrder order = ProgramOrder::list;
+  // The persistent path's program (the fused path with one forward op per
+  // layer and sequence, LstmSchedule::persistent_sequences).
+  bool persistent_lstm = false;
 };
 std::unique_ptr<BasicBackend<float>> make_cpu_backend(const CpuOptions& options = {});
 std::unique_ptr<BasicBackend<double>> make_cpu_backend_double(const CpuOptions& options = {});

@@ -48,6 +48,31 @@ struct LstmStepForward {
   std::uint64_t dropout_index = 0;
 };
 
+// All T forward steps of one LSTM layer from the zero state, as one op:
+// exactly lstm_step_forward for t = 0 .. T - 1 with x_t = x + t N F, h_{t-1}
+// and c_{t-1} the previous step's outputs (none at t = 0), outputs at
+// h + t N H, c + t N H, gates + t N 4H, h_dropped + t N H, and dropout_index
+// = t N H (the mask dropout_forward draws over the whole sequence). The
+// default implementation is that loop of step ops (the reference); the CUDA
+// backend's persistent path runs it as one kernel where the layer fits.
+template <typename T>
+struct LstmSequenceForward {
+  int steps = 0;   // T
+  int batch = 0;   // N
+  int input = 0;   // F
+  int hidden = 0;  // H
+  const T* x = nullptr;  // [T, N, F]
+  const T* w = nullptr;  // [F, 4H]
+  const T* r = nullptr;  // [H, 4H]
+  const T* b = nullptr;  // [4H]
+  T* h = nullptr;        // [T, N, H] out
+  T* c = nullptr;        // [T, N, H] out
+  T* gates = nullptr;    // [T, N, 4H] out
+  T* h_dropped = nullptr;  // [T, N, H] out, or null for none
+  const DropoutKey* dropout = nullptr;
+  T dropout_p = 0;
+};
+
 // One backward time step of one LSTM layer (t from T - 1 down to 0):
 //   dh_total[n, u] = dh[n, u] (* the dropout mask and scale, where given)
 //                    + sum_j dgates_next[n, j] R[u, j]

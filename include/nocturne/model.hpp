@@ -108,7 +108,7 @@ class BasicModel {
   // embedding uniform in [-0.05, 0.05].
   void initialize(std::uint64_t seed);
 
-  // True where the backend runs the fused schedule (LstmSchedule::fused_steps).
+  // True where the backend runs the fused schedule (fused_steps or persistent_sequences).
   bool fused() const { return fused_; }
 
   // The buffers on the device, in the backend's layout: on the fused path

@@ -52,7 +52,8 @@ void add_model_device_options(CLI::App& cmd, DeviceRequest& device) {
                  "GEMM operands: fp32, tf32 or bf16 (tensor cores on the GPU; an emulation on the CPU)")
       ->capture_default_str();
   cmd.add_option("--lstm-impl", device.lstm_impl,
-                 "LSTM layers: classic ('ours' is its former name), fused (on the CPU too) or cudnn (GPU only)")
+                 "LSTM layers: classic ('ours' is its former name), fused (on the CPU too), persistent (fused with "
+                 "persistent forward kernels where they fit) or cudnn (GPU only)")
       ->capture_default_str();
   cmd.add_option("--threads", device.threads, kThreadsHelp);
 }

@@ -85,7 +85,8 @@ void add_device_options(CLI::App& cmd, DeviceRequest& device, CLI::Option** prec
   cmd.add_option("--threads", device.threads, kThreadsHelp)->capture_default_str();
   cmd.add_option("--lstm-impl", device.lstm_impl,
                  "LSTM layers: classic (whole-sequence ops; 'ours' is its former name), fused (one step program "
-                 "per training step, the layers as a wavefront; on the CPU too) or cudnn (GPU only, for comparison)")
+                 "per training step, the layers as a wavefront; on the CPU too), persistent (fused, each layer's "
+                 "forward sequence one persistent kernel where it fits) or cudnn (GPU only, for comparison)")
       ->capture_default_str();
   cmd.add_option("--cudnn-algo", device.cudnn_algo,
                  "cuDNN's RNN algorithm with --lstm-impl cudnn: standard (default), persist_static, "

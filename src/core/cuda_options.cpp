@@ -33,15 +33,16 @@ const char* to_string(LstmImpl impl) {
     case LstmImpl::classic: return "classic";
     case LstmImpl::fused: return "fused";
     case LstmImpl::cudnn: return "cudnn";
+    case LstmImpl::persistent: return "persistent";
   }
   return "unknown";
 }
 
 LstmImpl parse_lstm_impl(const std::string& name) {
   if (name == "ours") return LstmImpl::classic;
-  for (LstmImpl impl : {LstmImpl::classic, LstmImpl::fused, LstmImpl::cudnn})
+  for (LstmImpl impl : {LstmImpl::classic, LstmImpl::fused, LstmImpl::cudnn, LstmImpl::persistent})
     if (name == to_string(impl)) return impl;
-  throw ConfigError("unknown LSTM implementation '" + name + "' (expected classic, fused or cudnn)");
+  throw ConfigError("unknown LSTM implementation '" + name + "' (expected classic, fused, cudnn or persistent)");
 }
 
 void check_cuda_options(const CudaOptions& options) {
@@ -51,7 +52,7 @@ void check_cuda_options(const CudaOptions& options) {
                       "' needs the cuDNN LSTM path (CudaOptions::lstm_impl = LstmImpl::cudnn)");
   if (options.math == MathMode::bf16 && options.lstm_impl == LstmImpl::cudnn)
     throw ConfigError("precision bf16 is not offered by the cuDNN LSTM path (cuDNN converts FP32 data to TF32 at "
-                      "most): use --lstm-impl classic or fused");
+                      "most): use --lstm-impl classic, fused or persistent");
 }
 
 }  // namespace nocturne

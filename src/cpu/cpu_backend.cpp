@@ -58,7 +58,10 @@ template <typename T>
 std::string CpuBackend<T>::name() const {
   std::string text = sizeof(T) == sizeof(float) ? "cpu (float32, OpenBLAS" : "cpu (float64, OpenBLAS";
   if (options_.math != MathMode::strict_fp32) text += std::string(", emulated ") + to_string(options_.math);
-  if (options_.fused_lstm) text += ", fused LSTM";
+  if (options_.persistent_lstm)
+    text += ", persistent LSTM (sequence ops)";
+  else if (options_.fused_lstm)
+    text += ", fused LSTM";
   return text + ")";
 }
 

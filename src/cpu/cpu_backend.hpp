@@ -62,7 +62,8 @@ class CpuBackend final : public BasicBackend<T> {
   // The fused path's ops (cpu_fused.cpp), by composition: the same GEMMs
   // and cell loops as the classic ops, on gate-interleaved columns.
   LstmSchedule lstm_schedule() const override {
-    return options_.fused_lstm ? LstmSchedule::fused_steps : LstmSchedule::whole_sequence;
+    if (!options_.fused_lstm && !options_.persistent_lstm) return LstmSchedule::whole_sequence;
+    return options_.persistent_lstm ? LstmSchedule::persistent_sequences : LstmSchedule::fused_steps;
   }
   void lstm_step_forward(const LstmStepForward<T>& step) override;
   void lstm_step_backward(const LstmStepBackward<T>& step) override;

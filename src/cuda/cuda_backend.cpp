@@ -9,6 +9,7 @@
 
 #include "core/cuda_options.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/persistent_kernels.hpp"
 #if NOCTURNE_WITH_CUDNN
 #include "cudnn/cudnn_lstm.hpp"
 #endif
@@ -42,7 +43,8 @@ std::string version_text(int v) { return std::to_string(v / 1000) + "." + std::t
 CudaBackend::CudaBackend(const CudaOptions& options)
     : device_(options.device),
       debug_sync_(options.debug_sync || env_flag("NOCTURNE_CUDA_DEBUG_SYNC")),
-      fused_(options.lstm_impl == LstmImpl::fused),
+      fused_(options.lstm_impl == LstmImpl::fused || options.lstm_impl == LstmImpl::persistent),
+      persistent_(options.lstm_impl == LstmImpl::persistent),
       wavefront_(options.wavefront),
       cudnn_algo_(options.cudnn_algo),
       math_(options.math),
@@ -57,7 +59,9 @@ CudaBackend::CudaBackend(const CudaOptions& options)
   NOCTURNE_CUDA_CHECK(cudaSetDevice(device_));
   cudaDeviceProp prop{};
   NOCTURNE_CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
+  multiprocessors_ = prop.multiProcessorCount;
   const std::string lstm = cudnn_lstm_ ? std::string("cuDNN LSTM ") + to_string(cudnn_algo_)
+                           : persistent_ ? std::string("persistent LSTM forward, fused steps otherwise")
                            : fused_   ? std::string("fused LSTM") + (wavefront_ ? ", wavefront" : ", serial")
                                       : std::string("cuBLAS + cell kernels");
   name_ = "cuda:" + std::to_string(device_) + " (" + prop.name + ", " + math_description(math_) + ", " + lstm +
@@ -73,7 +77,9 @@ CudaBackend::CudaBackend(const CudaOptions& options)
         b.cublas.get(), math_ == MathMode::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     if (fused_) b.lt.init(kCublasWorkspaceBytes);
     b.scratch = device_memory(kScratchFloats * sizeof(float));
+    if (persistent_) b.flags = device_memory(std::size_t(prop.multiProcessorCount) * sizeof(unsigned));
   }
+  if (persistent_) kernels::prepare_persistent_kernels();
   sum_partials_ = device_memory((kernels::kSumSquaresBlocks + 1) * sizeof(double));
   for (StagingSlot& slot : staging_) {
     slot.host = pinned_memory(kStagingBytes);

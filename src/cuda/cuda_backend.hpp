@@ -79,10 +79,14 @@ class CudaBackend final : public BasicBackend<float> {
 
   // ---- the fused path (cuda_fused_ops.cpp) ----------------------------------
   LstmSchedule lstm_schedule() const override {
-    return fused_ ? LstmSchedule::fused_steps : LstmSchedule::whole_sequence;
+    if (!fused_) return LstmSchedule::whole_sequence;
+    return persistent_ ? LstmSchedule::persistent_sequences : LstmSchedule::fused_steps;
   }
   void lstm_step_forward(const LstmStepForward<float>& step) override;
   void lstm_step_backward(const LstmStepBackward<float>& step) override;
+  // The persistent kernel where the layer fits (persistent path, strict
+  // fp32), else the fused step kernels one step after another.
+  void lstm_sequence_forward(const LstmSequenceForward<float>& sequence) override;
   int lstm_partial_blocks(int batch) const override;
   void lstm_partials_reduce(int steps, int blocks, int cols, const float* partials, float* out) override;
   void head_train_step(const HeadTrainStep<float>& head) override;
@@ -134,6 +138,7 @@ class CudaBackend final : public BasicBackend<float> {
     DeviceMemory cublas_workspace;
     LtGemm lt;              // the fused path's GEMMs (cuBLASLt, its own workspace)
     DeviceMemory scratch;   // column-sum partials (kScratchFloats floats)
+    DeviceMemory flags;     // the persistent kernels' per-block step flags (one per SM)
   };
   // Phase timing of eager work: events around each op (or between phase
   // marks), read back by phase_times().
@@ -157,6 +162,8 @@ class CudaBackend final : public BasicBackend<float> {
   bool capturing_ = false;   // a graph capture is open
   bool cudnn_lstm_ = false;  // LSTM layers through cuDNN (CudaOptions::lstm_impl)
   bool fused_ = false;       // the fused path (CudaOptions::lstm_impl)
+  bool persistent_ = false;  // ... with persistent sequence kernels (LstmImpl::persistent)
+  int multiprocessors_ = 0;
   bool wavefront_ = true;    // CudaOptions::wavefront
   CudnnAlgo cudnn_algo_ = CudnnAlgo::standard;
   MathMode math_ = MathMode::strict_fp32;  // CudaOptions::math

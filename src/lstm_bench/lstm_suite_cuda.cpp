@@ -5,17 +5,23 @@
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "cuda/cuda_backend.hpp"
+#include "kernels/persistent_kernels.hpp"
 #include "lstm_bench/lstm_layer.hpp"
 #if NOCTURNE_WITH_CUDNN
 #include "cudnn/cudnn_lstm.hpp"
 #endif
 #include "nocturne/cuda.hpp"
 #include "nocturne/error.hpp"
+#include "nocturne/fused_ops.hpp"
+#include "math/gate_layout.hpp"
 
 namespace nocturne::inline v0::bench {
 
@@ -51,6 +57,55 @@ Stats time_gpu(int warmup, int reps, const Step& setup, const Step& work) {
   return summarize(ms);
 }
 
+// The persistent forward kernel on one layer (forward only: its backward is
+// the fused path's step kernels), from gate-interleaved weights; checked on h
+// against ours in fp32. The note says which plan ran (or why the fused steps did).
+void time_persistent(std::vector<Row>& rows, Row row, BasicBackend<float>& be, const LstmShape& s, const HostData& d,
+                     const std::vector<float>& want_h, int warmup, int reps) {
+  const std::size_t hidden = std::size_t(s.hidden), tn = std::size_t(s.steps) * std::size_t(s.batch);
+  std::vector<float> w(d.w.size()), r(d.r.size()), b(d.b.size());
+  math::interleave_gates(std::span<const float>(d.w), std::span<float>(w), std::size_t(s.input), hidden);
+  math::interleave_gates(std::span<const float>(d.r), std::span<float>(r), hidden, hidden);
+  math::interleave_gates(std::span<const float>(d.b), std::span<float>(b), 1, hidden);
+  Buffer<float> dw = be.upload(std::span<const float>(w)), dr = be.upload(std::span<const float>(r)),
+                db = be.upload(std::span<const float>(b)), x = be.upload(std::span<const float>(d.x[0]));
+  Buffer<float> h = be.allocate<float>(tn * hidden), c = be.allocate<float>(tn * hidden),
+                gates = be.allocate<float>(4 * tn * hidden);
+  LstmSequenceForward<float> q;
+  q.steps = s.steps;
+  q.batch = s.batch;
+  q.input = s.input;
+  q.hidden = s.hidden;
+  q.x = x.data();
+  q.w = dw.data();
+  q.r = dr.data();
+  q.b = db.data();
+  q.h = h.data();
+  q.c = c.data();
+  q.gates = gates.data();
+  const kernels::PersistentPlan plan = kernels::persistent_device_plan(s.batch, s.input, s.hidden);
+  row.note = plan.fits() ? std::to_string(plan.blocks) + " blocks of " + std::to_string(plan.units) + " units, " +
+                               std::to_string(plan.shared.total) + " B shared, " +
+                               std::to_string(plan.resident_per_sm) + " resident a SM, clusters of " +
+                               std::to_string(plan.cluster) + " (h through L2)"
+                         : std::string("fused steps: ") + kernels::persistent_refusal_text(plan.refusal);
+  be.lstm_sequence_forward(q);
+  const std::vector<float> got = be.download(h);
+  double err = 0;
+  for (std::size_t i = 0; i < got.size() && i < want_h.size(); ++i) {
+    if (!std::isfinite(got[i])) {
+      err = kNaN;
+      break;
+    }
+    err = std::max(err, std::fabs(double(got[i]) - double(want_h[i])) / std::max(1.0, std::fabs(double(want_h[i]))));
+  }
+  row.check_err = err;
+  if (!(row.check_err < 1e-4)) row.status = "mismatch";
+  row.phase = kPhases[0];
+  row.stats = time_gpu(warmup, reps, nullptr, [&](int) { be.lstm_sequence_forward(q); });
+  rows.push_back(row);
+}
+
 std::string version_text(int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); }
 
 }  // namespace
@@ -73,6 +128,9 @@ void run_cuda(const LstmBenchOptions& o, Meta& meta, std::vector<Row>& rows) {
   tf32_options.math = MathMode::tf32;
   auto fp32 = cuda::module_make_cuda_backend(fp32_options);
   auto tf32 = cuda::module_make_cuda_backend(tf32_options);
+  CudaOptions persistent_options;
+  persistent_options.lstm_impl = LstmImpl::persistent;
+  auto persistent = cuda::module_make_cuda_backend(persistent_options);
   meta.set("backend_fp32", fp32->name());
   meta.set("backend_tf32", tf32->name());
 
@@ -113,6 +171,13 @@ void run_cuda(const LstmBenchOptions& o, Meta& meta, std::vector<Row>& rows) {
       row.check_err = max_error(ours_tf32.outputs(), want);
       if (!(row.check_err < 5e-2)) row.status = "mismatch";
       time_ours(rows, row, ours_tf32, &time_gpu, warmup, reps, false);
+    }
+    {
+      Row row = base;
+      row.impl = "ours";
+      row.variant = "persistent/fp32";
+      row.math = "fp32";
+      time_persistent(rows, row, *persistent, s, d, want.h, warmup, reps);
     }
 
 #if NOCTURNE_WITH_CUDNN

@@ -20,7 +20,7 @@ BasicModel<T>::BasicModel(BasicBackend<T>& backend, const ModelConfig& config, i
       config_(config),
       layout_(config),
       max_batch_(max_batch),
-      fused_(backend.lstm_schedule() == LstmSchedule::fused_steps) {
+      fused_(backend.lstm_schedule() != LstmSchedule::whole_sequence) {
   if (max_batch <= 0) throw ConfigError("batch size must be positive, got " + std::to_string(max_batch));
   params_ = backend.template allocate<T>(layout_.buffer_size());
   grads_ = backend.template allocate<T>(layout_.buffer_size());

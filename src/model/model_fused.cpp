@@ -88,6 +88,53 @@ void BasicModel<T>::add_fused_forward(std::vector<ProgramOp>& ops, bool dropout,
 
   const T p = T(c.dropout);
   const DropoutKey key1 = site_key(key, 0);
+  if (backend.lstm_schedule() == LstmSchedule::persistent_sequences) {
+    // The persistent path: each layer's whole forward sequence is one op
+    // (layer 2 after all of layer 1: no wavefront between the two launches).
+    LstmSequenceForward<T> s1;
+    s1.steps = w;
+    s1.batch = n;
+    s1.input = f;
+    s1.hidden = hidden1;
+    s1.x = x1.at(0);
+    s1.w = parameter("lstm1.W");
+    s1.r = parameter("lstm1.R");
+    s1.b = parameter("lstm1.b");
+    s1.h = h1.at(0);
+    s1.c = c1.at(0);
+    s1.gates = g1.at(0);
+    std::vector<MemoryRange> reads{x1.steps(0, w), param("lstm1.W"), param("lstm1.R"), param("lstm1.b")};
+    std::vector<MemoryRange> writes{h1.steps(0, w), c1.steps(0, w), g1.steps(0, w)};
+    if (dropout) {
+      s1.h_dropped = drop1.at(0);
+      s1.dropout_p = p;
+      reads.push_back(offset);
+      writes.push_back(drop1.steps(0, w));
+    }
+    const std::size_t layer1 =
+        add_op(ops, "lstm1 forward", kBranch1, std::move(reads), std::move(writes), [&backend, s1, key1, dropout] {
+          LstmSequenceForward<T> q = s1;
+          q.dropout = dropout ? &key1 : nullptr;
+          backend.lstm_sequence_forward(q);
+        });
+    LstmSequenceForward<T> s2;
+    s2.steps = w;
+    s2.batch = n;
+    s2.input = hidden1;
+    s2.hidden = hidden2;
+    s2.x = dropout ? drop1.at(0) : h1.at(0);
+    s2.w = parameter("lstm2.W");
+    s2.r = parameter("lstm2.R");
+    s2.b = parameter("lstm2.b");
+    s2.h = h2.at(0);
+    s2.c = c2.at(0);
+    s2.gates = g2.at(0);
+    add_op(ops, "lstm2 forward", kBranch2,
+           {dropout ? drop1.steps(0, w) : h1.steps(0, w), param("lstm2.W"), param("lstm2.R"), param("lstm2.b")},
+           {h2.steps(0, w), c2.steps(0, w), g2.steps(0, w)}, [&backend, s2] { backend.lstm_sequence_forward(s2); },
+           {layer1});
+    return;
+  }
   std::vector<std::size_t> layer1(static_cast<std::size_t>(w));
   for (int t = 0; t < w; ++t) {
     LstmStepForward<T> s;

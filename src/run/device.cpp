@@ -27,7 +27,7 @@ DeviceChoice choose_device(const DeviceRequest& request) {
   if (impl == LstmImpl::cudnn && request.device == "cpu")
     throw ConfigError("--lstm-impl cudnn needs --device cuda (or auto with a usable GPU)");
   if (impl == LstmImpl::cudnn && math == MathMode::bf16)
-    throw ConfigError("--precision bf16 is not offered with --lstm-impl cudnn (use classic or fused)");
+    throw ConfigError("--precision bf16 is not offered with --lstm-impl cudnn (use classic, fused or persistent)");
   CudnnAlgo cudnn_algo = CudnnAlgo::standard;
   if (!request.cudnn_algo.empty()) {
     try {
@@ -64,10 +64,14 @@ DeviceChoice choose_device(const DeviceRequest& request) {
   auto add_note = [&](const std::string& note) { choice.note += (choice.note.empty() ? "" : "; ") + note; };
   CpuOptions options;
   options.math = math;
-  options.fused_lstm = impl == LstmImpl::fused;
+  options.fused_lstm = impl == LstmImpl::fused || impl == LstmImpl::persistent;
+  options.persistent_lstm = impl == LstmImpl::persistent;
   std::string details;
   auto add_detail = [&](const std::string& detail) { details += (details.empty() ? "" : ", ") + detail; };
-  if (options.fused_lstm) add_detail("fused LSTM");
+  if (options.persistent_lstm)
+    add_detail("persistent LSTM program");
+  else if (options.fused_lstm)
+    add_detail("fused LSTM");
   if (math != MathMode::strict_fp32) {
     add_detail(std::string("emulated ") + to_string(math));
     choice.emulation_note = std::string("--precision ") + to_string(math) +

@@ -217,7 +217,7 @@ TEST_CASE("--precision and --lstm-impl: unknown values and impossible pairs are 
   expect_one_line_error("train --data demo --precision fp16 --out " + quote((dir.path / "p").string()),
                         {"--precision", "'fp16'", "fp32, tf32 or bf16"});
   expect_one_line_error("train --data demo --lstm-impl turbo --out " + quote((dir.path / "l").string()),
-                        {"--lstm-impl", "'turbo'", "classic, fused or cudnn"});
+                        {"--lstm-impl", "'turbo'", "classic, fused, cudnn or persistent"});
   expect_one_line_error("train --data demo --lstm-impl cudnn --precision bf16 --out " +
                             quote((dir.path / "c").string()),
                         {"--precision bf16", "--lstm-impl cudnn"});

@@ -113,6 +113,13 @@ TEST_CASE("the run keeps its precision when resumed; --precision and --lstm-impl
   CHECK(c.out.find("emulat") == std::string::npos);
   CHECK(read_text(run / "config.json").find("\"precision\": \"fp32\"") != std::string::npos);
   CHECK(nocturne::load_checkpoint(run / "last.ckpt").epochs_done == 3);
+  // The persistent path's program (one forward op per layer) resumes the same checkpoint.
+  const RunResult d = run_cli("train --resume " + quote(run.string()) + " --epochs 4 --threads 1 "
+                              "--lstm-impl persistent");
+  INFO(d.out << d.err);
+  REQUIRE(d.exit_code == 0);
+  CHECK(d.out.find("cpu (persistent LSTM program") != std::string::npos);
+  CHECK(nocturne::load_checkpoint(run / "last.ckpt").epochs_done == 4);
 }
 
 namespace {

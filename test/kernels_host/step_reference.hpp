@@ -168,8 +168,7 @@ struct ForwardReference {
 
 // fused_ops.hpp's LstmStepForward, in double, with the GEMM operands rounded
 // as `operands` takes them (the rank-one F == 1 term never is).
-inline ForwardReference reference_forward(const ForwardData& d, GemmOperands operands) {
-  const LstmStepForward<float>& s = d.step;
+inline ForwardReference reference_forward_step(const LstmStepForward<float>& s, GemmOperands operands) {
   const std::size_t n_rows = std::size_t(s.batch), hidden = std::size_t(s.hidden), cols = 4 * hidden;
   ForwardReference out;
   out.h.resize(n_rows * hidden);
@@ -209,6 +208,10 @@ inline ForwardReference reference_forward(const ForwardData& d, GemmOperands ope
       }
     }
   return out;
+}
+
+inline ForwardReference reference_forward(const ForwardData& d, GemmOperands operands) {
+  return reference_forward_step(d.step, operands);
 }
 
 // ---- backward step --------------------------------------------------------------------------------

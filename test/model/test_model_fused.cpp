@@ -3,14 +3,17 @@
 // loss, the gradients and several Adamax steps agree to rounding; the layout
 // conversion is exact; a checkpoint written from a fused run serves a classic
 // model; resuming a fused run is exact; and the wavefront order gives the
-// bits of the list order. (Finite differences of the fused path's gradients:
+// bits of the list order, and so does the persistent path's program (one
+// forward op per layer and sequence). (Finite differences of the fused path's gradients:
 // test_model_gradients.cpp.)
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <numeric>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -363,4 +366,115 @@ TEST_CASE("fused path: a batch below max_batch trains as a model sized for it; u
   BasicModel<double> classic(*classic_backend, config, 3);
   classic.set_batch(small.tokens, small.targets);
   CHECK_THROWS_AS(classic.training_program(1, nullptr), ConfigError);
+}
+
+TEST_CASE("the persistent program (one forward op per layer) trains bit for bit as the fused one does",
+          "[model][fused][persistent]") {
+  auto fused = make_cpu_backend(fused_options());
+  CpuOptions persistent_options = fused_options(ProgramOrder::wavefront);
+  persistent_options.persistent_lstm = true;
+  auto persistent = make_cpu_backend(persistent_options);
+  REQUIRE(persistent->lstm_schedule() == LstmSchedule::persistent_sequences);
+  const ModelConfig config = small_config(InputMode::scalar, 0.2);
+  const Windows data = phrase_windows(config.vocab, config.window, 70);
+  TrainerConfig tc;
+  tc.batch = 8;
+  struct Run {
+    std::vector<double> losses;
+    std::vector<float> params, grads;
+    std::size_t program_ops = 0;
+  };
+  auto run = [&](BasicBackend<float>& backend) {
+    Model model(backend, config, 8);
+    model.initialize(6);
+    Trainer trainer(model, tc);
+    Run out;
+    for (int e = 0; e < 2; ++e)
+      trainer.train_epoch(data.set(), nullptr, [&](const Progress& p) {
+        out.losses.push_back(p.loss);
+        return true;
+      });
+    out.params = model.download_parameters();
+    out.grads = model.download_gradients();
+    const auto b = random_batch(config, 8, 3);
+    model.set_batch(b.tokens, b.targets);
+    out.program_ops = model.training_program(1, &trainer.optimizer()).size();
+    return out;
+  };
+  const Run a = run(*fused), b = run(*persistent);
+  REQUIRE(a.losses.size() == 18);
+  CHECK(a.losses == b.losses);
+  CHECK(a.params == b.params);
+  CHECK(a.grads == b.grads);
+  // Each layer's window of forward steps became one op.
+  CHECK(b.program_ops == a.program_ops - 2 * std::size_t(config.window - 1));
+}
+
+TEST_CASE("lstm_sequence_forward is the step op, step after step", "[model][fused][persistent]") {
+  auto backend = make_cpu_backend(fused_options());
+  const int steps = 5, n = 3, f = 2, h = 4;
+  const std::size_t nh = std::size_t(n * h);
+  auto values = [](std::size_t count, float scale) {
+    std::vector<float> v(count);
+    for (std::size_t i = 0; i < count; ++i) v[i] = scale * float(std::sin(0.7 * double(i) + 0.3));
+    return v;
+  };
+  Buffer<float> x = backend->upload(std::span<const float>(values(std::size_t(steps * n * f), 1.0f)));
+  Buffer<float> w = backend->upload(std::span<const float>(values(std::size_t(f * 4 * h), 0.4f)));
+  Buffer<float> r = backend->upload(std::span<const float>(values(std::size_t(h * 4 * h), 0.3f)));
+  Buffer<float> bias = backend->upload(std::span<const float>(values(std::size_t(4 * h), 0.2f)));
+  const std::uint64_t zero = 0;
+  Buffer<std::uint64_t> offset = backend->upload(std::span<const std::uint64_t>(&zero, 1));
+  const DropoutKey key{99, 7, 0, offset.data()};
+  auto outputs = [&] {
+    struct Out {
+      Buffer<float> h, c, g, d;
+    };
+    return Out{backend->allocate<float>(steps * nh), backend->allocate<float>(steps * nh),
+               backend->allocate<float>(4 * steps * nh), backend->allocate<float>(steps * nh)};
+  };
+  auto seq = outputs();
+  LstmSequenceForward<float> q;
+  q.steps = steps;
+  q.batch = n;
+  q.input = f;
+  q.hidden = h;
+  q.x = x.data();
+  q.w = w.data();
+  q.r = r.data();
+  q.b = bias.data();
+  q.h = seq.h.data();
+  q.c = seq.c.data();
+  q.gates = seq.g.data();
+  q.h_dropped = seq.d.data();
+  q.dropout = &key;
+  q.dropout_p = 0.25f;
+  backend->lstm_sequence_forward(q);
+  auto one = outputs();
+  for (int t = 0; t < steps; ++t) {
+    LstmStepForward<float> s;
+    s.batch = n;
+    s.input = f;
+    s.hidden = h;
+    s.x = x.data() + std::size_t(t * n * f);
+    s.w = w.data();
+    s.r = r.data();
+    s.b = bias.data();
+    s.h_prev = t > 0 ? one.h.data() + std::size_t(t - 1) * nh : nullptr;
+    s.c_prev = t > 0 ? one.c.data() + std::size_t(t - 1) * nh : nullptr;
+    s.h = one.h.data() + std::size_t(t) * nh;
+    s.c = one.c.data() + std::size_t(t) * nh;
+    s.gates = one.g.data() + 4 * std::size_t(t) * nh;
+    s.h_dropped = one.d.data() + std::size_t(t) * nh;
+    s.dropout = &key;
+    s.dropout_p = 0.25f;
+    s.dropout_index = std::uint64_t(t) * nh;
+    backend->lstm_step_forward(s);
+  }
+  CHECK(backend->download(seq.h) == backend->download(one.h));
+  CHECK(backend->download(seq.c) == backend->download(one.c));
+  CHECK(backend->download(seq.g) == backend->download(one.g));
+  const std::vector<float> dropped = backend->download(seq.d);
+  CHECK(dropped == backend->download(one.d));
+  CHECK(std::count(dropped.begin(), dropped.end(), 0.0f) > 0);  // the mask dropped some
 }

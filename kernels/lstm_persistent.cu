@@ -1,0 +1,177 @@
+// Persistent LSTM forward: one cooperative launch runs all T steps of a
+// layer, each block keeping its slice of the weights (4U columns of R, and of
+// W when F > 1) in shared memory for the whole sequence, so a step reads
+// only h_{t-1} (from L2) and x_t, never the weights again.
+//
+// Partition and exchange (persistent_partition.hpp): block b owns U hidden
+// units, all N rows and all four gates; it publishes its units of h_t by
+// flags[b] = t + 1 (fence, then a release store) and, before each K slice of
+// h_{t-1}, thread 0 acquires the flags of that slice's producers one barrier
+// ahead of the fetch. No grid-wide barrier: a block starts step t on the
+// first slices while the last producers still finish step t - 1. The grid
+// must be co-resident (a block spinning on a flag of a block that never runs
+// would hang): the launch is cooperative (cudaLaunchAttributeCooperative), which fails rather than run a grid
+// that does not fit, and persistent_device_plan checks the occupancy first.
+//
+// Strict FP32 on CUDA cores: each thread U rows x 1 unit (4U accumulators),
+// the sums in the fused FP32 step kernel's order (the same bits), the cell
+// in the epilogue from registers (forward_cell, lstm_step_phases.hpp).
+// h_{t-1} is read with plain loads: each step's h is a fresh part of the
+// [T, N, H] output that no block read before it was published, so no SM holds
+// a stale line of it.
+//
+// History: v1 (this one) - first version, written without a GPU: the phases
+// and the waits checked by the host simulator (test/kernels_host), to be
+// checked on a GPU against the CPU backend.
+
+#include <cuda/atomic>
+
+#include <string>
+
+#include "nocturne/error.hpp"
+#include "persistent_kernels.hpp"
+
+namespace nocturne::kernels {
+namespace {
+
+// Thread 0: until the first `need` blocks have published step `step` (flags
+// >= step); `ready` counts the leading blocks already seen published.
+__device__ void wait_for_producers(unsigned* flags, unsigned step, int need, int& ready) {
+  if (threadIdx.x != 0) return;
+  while (ready < need) {
+    ::cuda::atomic_ref<unsigned, ::cuda::thread_scope_device> flag(flags[ready]);
+    if (flag.load(::cuda::memory_order_acquire) >= step)
+      ++ready;
+    else
+      __nanosleep(32);
+  }
+}
+
+template <int kUnits>
+__global__ void __launch_bounds__(kPersistentThreads, 1)
+    lstm_persistent_forward_simt(PersistentForwardArgs a, PersistentPlan plan) {
+  using K = PersistentForwardSimt<kUnits>;
+  extern __shared__ __align__(128) unsigned char shared[];
+  const int block = int(blockIdx.x), thread = int(threadIdx.x);
+  K::load_weights(a, plan, block, thread, shared);
+  __syncthreads();
+  typename K::Registers r;
+  for (int t = 0; t < a.steps; ++t) {
+    const int n = persistent_slices(plan, t);
+    const ForwardArgs step = persistent_step_args(a, t);
+    auto wait = [&](int interval, int& ready) {
+      if (t > 0)
+        wait_for_producers(a.flags, unsigned(t), blocks_needed(plan, slices_ready_after(plan, interval)), ready);
+    };
+    int ready = 0;
+    for (int pass = 0; pass < plan.passes; ++pass) {
+      K::begin(r);
+      if (t > 0) {
+        wait(-2, ready);
+        __syncthreads();
+      }
+      if (n > 0) {
+        K::fetch(a, plan, t, pass, 0, thread, r);
+        K::store(plan, thread, 0, r, shared);
+      }
+      wait(-1, ready);
+      __syncthreads();
+      for (int s = 0; s < n; ++s) {
+        if (s + 1 < n) K::fetch(a, plan, t, pass, s + 1, thread, r);
+        K::multiply(plan, t, s, thread, s & 1, shared, r);
+        if (s + 1 < n) K::store(plan, thread, (s + 1) & 1, r, shared);
+        wait(s, ready);
+        __syncthreads();
+      }
+      K::finish(step, plan, block, pass, thread, r);
+    }
+    // Every thread's h_t is written: publish the block's units of step t.
+    __syncthreads();
+    if (thread == 0) {
+      __threadfence();
+      ::cuda::atomic_ref<unsigned, ::cuda::thread_scope_device> flag(a.flags[block]);
+      flag.store(unsigned(t) + 1, ::cuda::memory_order_release);
+    }
+  }
+}
+
+template <int kUnits>
+const void* forward_kernel() {
+  return reinterpret_cast<const void*>(&lstm_persistent_forward_simt<kUnits>);
+}
+const void* forward_kernel(int units) {
+  switch (units) {
+    case 1:
+      return forward_kernel<1>();
+    case 2:
+      return forward_kernel<2>();
+    case 4:
+      return forward_kernel<4>();
+    case 8:
+      return forward_kernel<8>();
+    default:
+      throw ShapeError("lstm_persistent_forward: no kernel for " + std::to_string(units) + " units a block");
+  }
+}
+
+}  // namespace
+
+DeviceLimits current_device_limits() {
+  int device = 0, sms = 0, optin = 0;
+  NOCTURNE_CUDA_CHECK(cudaGetDevice(&device));
+  NOCTURNE_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  NOCTURNE_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  DeviceLimits d;
+  d.sms = sms;
+  d.shared_per_block = std::size_t(optin);
+  return d;
+}
+
+void prepare_persistent_kernels() {
+  const DeviceLimits d = current_device_limits();
+  for (int units = 1; units <= kPersistentMaxUnits; units *= 2)
+    NOCTURNE_CUDA_CHECK(cudaFuncSetAttribute(forward_kernel(units), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             int(d.shared_per_block)));
+}
+
+PersistentPlan persistent_device_plan(int batch, int input, int hidden) {
+  PersistentPlan plan = persistent_plan(batch, input, hidden, current_device_limits());
+  if (!plan.fits()) return plan;
+  int device = 0, cooperative = 0;
+  NOCTURNE_CUDA_CHECK(cudaGetDevice(&device));
+  NOCTURNE_CUDA_CHECK(cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device));
+  const void* kernel = forward_kernel(plan.units);
+  int per_sm = 0;
+  NOCTURNE_CUDA_CHECK(
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kPersistentThreads, plan.shared.total));
+  plan.resident_per_sm = per_sm;
+  if (!cooperative || per_sm < 1) plan.refusal = PersistentRefusal::not_resident;
+  return plan;
+}
+
+void lstm_persistent_forward(const Launch& launch, const PersistentPlan& plan, const PersistentForwardArgs& args) {
+  if (!plan.fits())
+    throw ShapeError(std::string("lstm_persistent_forward: ") + persistent_refusal_text(plan.refusal));
+  if (args.steps <= 0) return;
+  NOCTURNE_CUDA_CHECK(cudaMemsetAsync(args.flags, 0, std::size_t(plan.blocks) * sizeof(unsigned), launch.stream));
+  const void* kernel = forward_kernel(plan.units);
+  PersistentForwardArgs a = args;
+  PersistentPlan p = plan;
+  void* params[] = {&a, &p};
+  // Cooperative through the launch attribute (which stream capture records
+  // as a cooperative kernel node): the grid runs all at once or not at all.
+  cudaLaunchAttribute cooperative[1];
+  cooperative[0].id = cudaLaunchAttributeCooperative;
+  cooperative[0].val.cooperative = 1;
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3(unsigned(plan.blocks));
+  config.blockDim = dim3(kPersistentThreads);
+  config.dynamicSmemBytes = plan.shared.total;
+  config.stream = launch.stream;
+  config.attrs = cooperative;
+  config.numAttrs = 1;
+  NOCTURNE_CUDA_CHECK(cudaLaunchKernelExC(&config, kernel, params));
+  NOCTURNE_CHECK_LAUNCH("lstm_persistent_forward", launch);
+}
+
+}  // namespace nocturne::kernels

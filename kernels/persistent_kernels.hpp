@@ -1,0 +1,33 @@
+#pragma once
+// Launch wrappers of the persistent LSTM kernels (lstm_persistent.cu). Same
+// rules as kernels.hpp: plain C++, device pointers, launched on
+// launch.stream, checked, never waiting, never allocating. The partition is
+// persistent_partition.hpp; the block loop's phases lstm_persistent_phases.hpp.
+
+#include "cuda/cuda_check.hpp"
+#include "lstm_persistent_phases.hpp"
+#include "persistent_partition.hpp"
+
+namespace nocturne::kernels {
+
+using cuda::Launch;
+
+// The current device's limits (multiprocessors, opt-in shared memory per block).
+DeviceLimits current_device_limits();
+
+// Lets the kernels take the device's opt-in shared memory: once per device,
+// before any plan or launch (and outside any stream capture).
+void prepare_persistent_kernels();
+
+// The plan for a layer on the current device (prepare_persistent_kernels first): persistent_plan, then the
+// occupancy API (one block per SM at least) and cooperative launch support;
+// refusal not_resident where either fails. Callers fall back to the fused
+// step kernels on any refusal.
+PersistentPlan persistent_device_plan(int batch, int input, int hidden);
+
+// All T forward steps of one layer from the zero state (strict FP32, CUDA
+// cores), one cooperative launch: args.flags [plan.blocks] is zeroed on the
+// stream first. The plan must fit (persistent_device_plan).
+void lstm_persistent_forward(const Launch& launch, const PersistentPlan& plan, const PersistentForwardArgs& args);
+
+}  // namespace nocturne::kernels

@@ -1,0 +1,203 @@
+#pragma once
+// Partition of the persistent LSTM kernels (lstm_persistent.cu): one launch
+// runs all T steps of a layer, each block keeping its slice of the weights in
+// shared memory for the whole sequence. Plain constexpr C++ with no CUDA
+// header, so test/kernels_host checks it for every shape the model and the
+// benchmarks use, and the host simulator (persistent_simulator.hpp) runs the
+// very same ownership and wait arithmetic as the kernel.
+//
+// Ownership: block b owns hidden units [b U, min(H, (b + 1) U)) for all N
+// rows and all four gates (interleaved columns 4u .. 4u + 3, gate_layout.hpp);
+// it holds those 4U columns of R [H, 4H] (and of W [F, 4H] when F > 1) in
+// shared memory. Every step it computes h_{t-1} R (+ x_t W) for its columns
+// in passes of kPersistentPassRows rows, K in slices of kPersistentDepth
+// values staged through shared memory (register double-buffering, as the
+// fused step kernels), then the cells of its units in the epilogue.
+//
+// Exchange: h_t lives in the sequence output [T, N, H], which is never
+// overwritten within a launch (no write-after-read hazard). Block b publishes
+// its units of h_t by setting flags[b] = t + 1 (release, GPU scope) after a
+// block barrier. A K slice of h_{t-1} holds units produced by a contiguous
+// range of blocks (slice_producers); before the barrier that ends K interval
+// j, thread 0 waits (acquire) until the producers of the first
+// slices_ready_after(j) slices have published step t - 1, so every slice is
+// known published one barrier before any thread fetches it, and a block
+// starts on the first slices while later producers still finish their step:
+// no grid-wide barrier. The grid must be co-resident (one block per SM at
+// most here; the launch checks the occupancy and uses a cooperative launch),
+// or a waiting block could spin on a block that never runs.
+
+#include <cstddef>
+
+#include "fused_tiling.hpp"
+
+namespace nocturne::kernels {
+
+// What the partition needs to know of the device. The launch fills it from
+// cudaGetDeviceProperties; kH100 is the H100 SXM the goals are set for.
+struct DeviceLimits {
+  int sms = 0;                        // multiprocessors
+  std::size_t shared_per_block = 0;   // bytes a block may opt in to
+  int portable_cluster = 8;           // largest cluster size every launch accepts
+  int nonportable_cluster = 16;       // with cudaFuncAttributeNonPortableClusterSizeAllowed
+};
+inline constexpr DeviceLimits kH100{132, kSm90SharedBytes, 8, 16};
+
+inline constexpr int kPersistentThreads = 256;
+inline constexpr int kPersistentPassRows = 256;  // batch rows per pass
+inline constexpr int kPersistentDepth = 16;      // K values per staged slice
+inline constexpr int kPersistentPad = 4;         // floats of padding per shared row (16-byte aligned rows)
+// Units per block, smallest first: the most blocks (the least work per step
+// and block) that still fit the device. Each thread computes U rows x 1 unit
+// (4U accumulators): rows (thread / U) U .. + U - 1, unit thread % U.
+inline constexpr int kPersistentMaxUnits = 8;  // U = 1, 2, 4, 8
+
+// The shared-memory layout of a block, bytes.
+struct PersistentShared {
+  // R's rows, then W's from input_row0 (F > 1), each part rounded up to whole
+  // K slices with zero rows, so a slice's tail multiplies zeros by zeros.
+  int input_row0 = 0;
+  int weight_rows = 0;
+  int weight_pitch = 0;  // floats per weight row: 4U + pad
+  int a_pitch = 0;       // floats per staged K row ([k][row], transposed): pass rows + pad
+  std::size_t weights = 0;  // bytes of the resident weights (offset 0)
+  std::size_t a_stage = 0;  // bytes of one staged slice (two stages after the weights)
+  std::size_t total = 0;
+};
+
+NOCTURNE_TILING PersistentShared persistent_shared(int units, int input, int hidden) {
+  PersistentShared s;
+  s.input_row0 = int(round_up(std::size_t(hidden), kPersistentDepth));
+  s.weight_rows = s.input_row0 + (input > 1 ? int(round_up(std::size_t(input), kPersistentDepth)) : 0);
+  s.weight_pitch = kUnitGates * units + kPersistentPad;
+  s.a_pitch = kPersistentPassRows + kPersistentPad;
+  s.weights = round_up(std::size_t(s.weight_rows) * std::size_t(s.weight_pitch) * 4, 128);
+  s.a_stage = round_up(std::size_t(kPersistentDepth) * std::size_t(s.a_pitch) * 4, 128);
+  s.total = s.weights + 2 * s.a_stage;
+  return s;
+}
+
+// Why a shape does not run persistently (the caller falls back to the fused path).
+enum class PersistentRefusal {
+  none,
+  empty_shape,
+  too_many_blocks,
+  shared_memory,
+  not_resident,  // found at launch: the occupancy API or the device refuses a co-resident grid
+};
+
+struct PersistentPlan {
+  PersistentRefusal refusal = PersistentRefusal::empty_shape;
+  int batch = 0, input = 0, hidden = 0;
+  int units = 0;    // U: hidden units per block
+  int blocks = 0;   // ceil(H / U), one per SM at most
+  int passes = 0;   // ceil(N / pass rows)
+  int recurrent_slices = 0;  // ceil(H / depth): K slices of h_{t-1} R (none at t = 0)
+  int input_slices = 0;      // ceil(F / depth) when F > 1; F == 1 is the epilogue's rank-one term
+  int cluster = 1;    // blocks per thread-block cluster (a divisor of blocks, <= the portable size)
+  int clusters = 0;
+  PersistentShared shared;
+  int resident_per_sm = 0;  // blocks an SM can hold (the occupancy API, at launch; 0 here)
+  NOCTURNE_TILING bool fits() const { return refusal == PersistentRefusal::none; }
+};
+
+// The largest cluster size up to `most` that divides `blocks` (1 always does).
+NOCTURNE_TILING int persistent_cluster(int blocks, int most) {
+  for (int c = most; c > 1; --c)
+    if (blocks % c == 0 && (c & (c - 1)) == 0) return c;
+  return 1;
+}
+
+NOCTURNE_TILING PersistentPlan persistent_plan(int batch, int input, int hidden, DeviceLimits device) {
+  PersistentPlan p;
+  p.batch = batch;
+  p.input = input;
+  p.hidden = hidden;
+  if (batch <= 0 || input <= 0 || hidden <= 0 || device.sms <= 0) return p;
+  p.refusal = PersistentRefusal::too_many_blocks;
+  for (int units = 1; units <= kPersistentMaxUnits; units *= 2) {
+    if (ceil_div(hidden, units) > device.sms) continue;
+    const PersistentShared s = persistent_shared(units, input, hidden);
+    p.units = units;
+    p.shared = s;
+    if (s.total > device.shared_per_block) {
+      p.refusal = PersistentRefusal::shared_memory;  // larger U only needs more
+      return p;
+    }
+    p.refusal = PersistentRefusal::none;
+    p.blocks = ceil_div(hidden, units);
+    p.passes = ceil_div(batch, kPersistentPassRows);
+    p.recurrent_slices = ceil_div(hidden, kPersistentDepth);
+    p.input_slices = input > 1 ? ceil_div(input, kPersistentDepth) : 0;
+    p.cluster = persistent_cluster(p.blocks, device.portable_cluster);
+    p.clusters = p.blocks / p.cluster;
+    return p;
+  }
+  return p;
+}
+
+NOCTURNE_TILING const char* persistent_refusal_text(PersistentRefusal r) {
+  switch (r) {
+    case PersistentRefusal::none:
+      return "fits";
+    case PersistentRefusal::empty_shape:
+      return "empty shape";
+    case PersistentRefusal::too_many_blocks:
+      return "more hidden units than the largest block slice times the multiprocessors";
+    case PersistentRefusal::shared_memory:
+      return "the block's weight slice does not fit its shared memory";
+    case PersistentRefusal::not_resident:
+      return "the device cannot keep every block resident (occupancy or cooperative launch)";
+  }
+  return "?";
+}
+
+// ---- ownership and the exchange ----------------------------------------------------------
+struct UnitRange {
+  int first = 0;
+  int end = 0;  // one past the last
+};
+// The hidden units block b owns.
+NOCTURNE_TILING UnitRange block_units(const PersistentPlan& p, int block) {
+  const int first = block * p.units;
+  const int end = first + p.units < p.hidden ? first + p.units : p.hidden;
+  return {first, end};
+}
+NOCTURNE_TILING int unit_owner(const PersistentPlan& p, int unit) { return unit / p.units; }
+
+// The blocks whose units K slice s of h_{t-1} holds: [first, end).
+struct BlockRange {
+  int first = 0;
+  int end = 0;
+};
+NOCTURNE_TILING BlockRange slice_producers(const PersistentPlan& p, int slice) {
+  const int k0 = slice * kPersistentDepth;
+  const int k1 = k0 + kPersistentDepth < p.hidden ? k0 + kPersistentDepth : p.hidden;
+  return {unit_owner(p, k0), unit_owner(p, k1 - 1) + 1};
+}
+
+// K intervals of one pass: j = -2 before the prologue (step start), -1 the
+// prologue (fetch and store slice 0), then 0 .. n - 1 (fetch slice j + 1,
+// multiply slice j, store slice j + 1). Interval j fetches recurrent slice
+// j + 1, so before the barrier that ends interval j the slices below j + 3
+// must be published: one barrier ahead of every fetch.
+NOCTURNE_TILING int slices_ready_after(const PersistentPlan& p, int interval) {
+  const int n = interval + 3;
+  return n < 0 ? 0 : n < p.recurrent_slices ? n : p.recurrent_slices;
+}
+// How many leading blocks must have published step t - 1 so that the first
+// `slices` recurrent slices may be read (0: none).
+NOCTURNE_TILING int blocks_needed(const PersistentPlan& p, int slices) {
+  return slices <= 0 ? 0 : slice_producers(p, slices - 1).end;
+}
+
+// Thread roles of the CUDA-core (FP32) kernel: rows and unit within the pass.
+struct PersistentRole {
+  int row = 0;   // first of the thread's U rows within the pass
+  int unit = 0;  // unit within the block's slice
+};
+NOCTURNE_TILING PersistentRole persistent_role(int units, int thread) {
+  return {(thread / units) * units, thread % units};
+}
+
+}  // namespace nocturne::kernels

@@ -1,0 +1,216 @@
+#pragma once
+// A host simulator of the persistent forward kernel (kernels/lstm_persistent.cu):
+// every block is a state machine over the kernel's barrier intervals
+// (kernels/lstm_persistent_phases.hpp), the blocks interleaved by a schedule,
+// the threads of one interval run as step_simulator.hpp runs them.
+//
+// Memory order, emulated: a block's h_t writes go to a private buffer and
+// become visible to the other blocks only when the block publishes step t
+// (its release of flags[block]); h_{t-1} is read from the visible buffer,
+// which holds NaN until then. So a block that fetches a slice before its
+// producers published it reads NaN, and the simulator stops with the block,
+// step and slice (the checker); a published element written twice, an
+// element never published, and a schedule where no block can move (a
+// deadlock) are errors too.
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/lstm_persistent_phases.hpp"
+#include "kernels/persistent_partition.hpp"
+#include "step_simulator.hpp"
+
+namespace nocturne::kernels::simulation {
+
+// How the blocks interleave: one interval each in turn (forwards or
+// backwards), each as far as it can before the next (greedy, from the last
+// block: the consumers run ahead of the producers), or a seeded random pick.
+enum class BlockSchedule { round_robin, round_robin_backwards, greedy_last_first, random };
+
+struct PersistentFaults {
+  bool skip_waits = false;  // the kernel without its waits: the checker must catch it
+};
+
+struct PersistentStats {
+  long long intervals = 0;  // barrier intervals run, all blocks
+  long long stalls = 0;     // times a block was picked and had to wait
+};
+
+template <int kUnits>
+PersistentStats persistent_forward(PersistentForwardArgs a, const PersistentPlan& plan, ThreadOrder order,
+                                   BlockSchedule schedule, std::uint64_t seed = 1, PersistentFaults faults = {}) {
+  using K = PersistentForwardSimt<kUnits>;
+  if (!plan.fits() || plan.units != kUnits) throw std::logic_error("persistent_forward: plan does not fit");
+  const std::size_t nh = std::size_t(a.batch) * std::size_t(a.hidden), all = std::size_t(a.steps) * nh;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  float* out = a.h;
+  std::vector<float> visible(all, nan), pending(all, nan);
+  std::vector<unsigned> flags(std::size_t(plan.blocks), 0);
+  a.h = pending.data();
+  a.h_read = visible.data();
+  a.flags = flags.data();
+
+  struct Block {
+    SharedMemory shared;
+    std::vector<typename K::Registers> regs;
+    std::vector<std::pair<std::size_t, float>> written;  // h_t elements not yet published
+    int t = 0, pass = 0;
+    int interval = -3;  // -3 the weights, -2 step start, -1 prologue, 0 .. n - 1 K, n finish, n + 1 publish
+    int need = 0;       // blocks that must have published step t - 1 before the next interval
+    bool done = false;
+  };
+  std::vector<Block> blocks;
+  blocks.reserve(std::size_t(plan.blocks));
+  for (int b = 0; b < plan.blocks; ++b)
+    blocks.push_back(Block{SharedMemory(plan.shared.total), std::vector<typename K::Registers>(K::kThreads), {}});
+
+  PersistentStats stats;
+  auto published = [&](const Block& blk) {
+    for (int b = 0; b < blk.need; ++b)
+      if (flags[std::size_t(b)] < unsigned(blk.t)) return false;
+    return true;
+  };
+  auto check_fetched = [&](int b, const Block& blk, int slice) {
+    for (const auto& r : blk.regs)
+      for (float v : r.a)
+        if (std::isnan(v))
+          throw std::logic_error("block " + std::to_string(b) + " step " + std::to_string(blk.t) + " slice " +
+                                 std::to_string(slice) + ": read h before its producer published it");
+  };
+  // Runs block b's next interval; false where it must still wait.
+  auto advance = [&](int b) -> bool {
+    Block& blk = blocks[std::size_t(b)];
+    if (blk.done) return false;
+    if (!faults.skip_waits && !published(blk)) {
+      ++stats.stalls;
+      return false;
+    }
+    ++stats.intervals;
+    const int n = persistent_slices(plan, blk.t);
+    const int j = blk.interval;
+    auto wait_after = [&](int interval) {
+      blk.need = blk.t > 0 ? blocks_needed(plan, slices_ready_after(plan, interval)) : 0;
+    };
+    if (j == -3) {
+      interval(K::kThreads, order, blk.shared,
+               [&](int th, unsigned char* s) { K::load_weights(a, plan, b, th, s); });
+      blk.need = 0;
+    } else if (j == -2) {
+      wait_after(-2);
+    } else if (j == -1) {
+      interval(K::kThreads, order, blk.shared, [&](int th, unsigned char* s) {
+        typename K::Registers& r = blk.regs[std::size_t(th)];
+        K::begin(r);
+        if (n == 0) return;
+        K::fetch(a, plan, blk.t, blk.pass, 0, th, r);
+        K::store(plan, th, 0, r, s);
+      });
+      if (n > 0) check_fetched(b, blk, 0);
+      wait_after(-1);
+    } else if (j < n) {
+      // The fetch of slice j + 1 and the multiply of slice j share the interval.
+      interval(K::kThreads, order, blk.shared, [&](int th, unsigned char* s) {
+        typename K::Registers& r = blk.regs[std::size_t(th)];
+        if (j + 1 < n) K::fetch(a, plan, blk.t, blk.pass, j + 1, th, r);
+        K::multiply(plan, blk.t, j, th, j & 1, s, r);
+        if (j + 1 < n) K::store(plan, th, (j + 1) & 1, r, s);
+      });
+      if (j + 1 < n) check_fetched(b, blk, j + 1);
+      wait_after(j);
+    } else if (j == n) {
+      const ForwardArgs step = persistent_step_args(a, blk.t);
+      interval(K::kThreads, order, blk.shared,
+               [&](int th, unsigned char*) { K::finish(step, plan, b, blk.pass, th, blk.regs[std::size_t(th)]); });
+      // What the block wrote of h_t stays private until it publishes.
+      float* h = pending.data() + std::size_t(blk.t) * nh;
+      for (std::size_t i = 0; i < nh; ++i)
+        if (!std::isnan(h[i])) {
+          blk.written.push_back({std::size_t(blk.t) * nh + i, h[i]});
+          h[i] = nan;
+        }
+      blk.need = 0;
+      if (++blk.pass < plan.passes) {
+        blk.interval = -2;
+        return true;
+      }
+    } else {
+      for (const auto& [index, value] : blk.written) {
+        if (!std::isnan(visible[index]))
+          throw std::logic_error("h element " + std::to_string(index) + " published twice (block " +
+                                 std::to_string(b) + ")");
+        visible[index] = value;
+      }
+      blk.written.clear();
+      flags[std::size_t(b)] = unsigned(blk.t) + 1;
+      blk.pass = 0;
+      blk.need = 0;
+      if (++blk.t == a.steps) {
+        blk.done = true;
+        return true;
+      }
+      blk.interval = -2;
+      return true;
+    }
+    ++blk.interval;
+    return true;
+  };
+
+  auto all_done = [&] {
+    for (const Block& blk : blocks)
+      if (!blk.done) return false;
+    return true;
+  };
+  std::uint64_t state = seed;
+  while (!all_done()) {
+    bool moved = false;
+    switch (schedule) {
+      case BlockSchedule::round_robin:
+        for (int b = 0; b < plan.blocks; ++b) moved = advance(b) || moved;
+        break;
+      case BlockSchedule::round_robin_backwards:
+        for (int b = plan.blocks - 1; b >= 0; --b) moved = advance(b) || moved;
+        break;
+      case BlockSchedule::greedy_last_first:
+        for (int b = plan.blocks - 1; b >= 0; --b)
+          while (advance(b)) moved = true;
+        break;
+      case BlockSchedule::random:
+        for (int i = 0; i < plan.blocks; ++i) {
+          state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+          moved = advance(int((state >> 33) % std::uint64_t(plan.blocks))) || moved;
+        }
+        if (!moved)  // a random round may miss the one block that can move
+          for (int b = 0; b < plan.blocks; ++b) moved = advance(b) || moved;
+        break;
+    }
+    if (!moved) throw std::logic_error("deadlock: no block can move");
+  }
+  for (std::size_t i = 0; i < all; ++i)
+    if (std::isnan(visible[i])) throw std::logic_error("h element " + std::to_string(i) + " never published");
+  std::copy(visible.begin(), visible.end(), out);
+  return stats;
+}
+
+// The kernel for the plan's U.
+inline PersistentStats persistent_forward(const PersistentForwardArgs& a, const PersistentPlan& plan,
+                                          ThreadOrder order, BlockSchedule schedule, std::uint64_t seed = 1,
+                                          PersistentFaults faults = {}) {
+  switch (plan.units) {
+    case 1:
+      return persistent_forward<1>(a, plan, order, schedule, seed, faults);
+    case 2:
+      return persistent_forward<2>(a, plan, order, schedule, seed, faults);
+    case 4:
+      return persistent_forward<4>(a, plan, order, schedule, seed, faults);
+    case 8:
+      return persistent_forward<8>(a, plan, order, schedule, seed, faults);
+    default:
+      throw std::logic_error("persistent_forward: no kernel for U " + std::to_string(plan.units));
+  }
+}
+
+}  // namespace nocturne::kernels::simulation

@@ -1,0 +1,181 @@
+// The persistent kernels' partition (kernels/persistent_partition.hpp) for
+// the recipe's layers and every shape the benchmarks sweep: every output
+// element owned by exactly one block and one thread, the grid within the
+// multiprocessors (co-resident at one block per SM), shared memory within the
+// H100's opt-in limit, a legal cluster shape, and waits that cover every
+// slice one barrier before it is fetched.
+
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "kernels/persistent_partition.hpp"
+
+namespace {
+
+using namespace nocturne::kernels;
+
+struct Shape {
+  int batch, input, hidden;
+};
+
+std::vector<Shape> persistent_shapes() {
+  std::vector<Shape> shapes = {
+      {256, 1, 512}, {256, 512, 256}, {256, 64, 512},                           // the recipe
+      {1, 1, 1},     {3, 5, 7},       {33, 17, 20},   {70, 3, 33}, {300, 100, 100},  // tails, two passes
+  };
+  for (int input_is_hidden : {0, 1})  // src/lstm_bench's sweep
+    for (int hidden : {128, 256, 512, 1024})
+      for (int batch : {1, 8, 32, 64, 128, 256, 512}) shapes.push_back({batch, input_is_hidden ? hidden : 1, hidden});
+  for (int streams : {1, 2, 4, 8, 32, 64, 256})  // generation: 40 window slots per stream
+    for (Shape layer : {Shape{0, 1, 512}, Shape{0, 512, 256}})
+      shapes.push_back({40 * streams, layer.input, layer.hidden});
+  return shapes;
+}
+
+std::string describe(const Shape& s) {
+  return "N " + std::to_string(s.batch) + " F " + std::to_string(s.input) + " H " + std::to_string(s.hidden);
+}
+
+void check_plan(const Shape& s, const PersistentPlan& p, DeviceLimits device) {
+  INFO(describe(s) << ": U " << p.units << " blocks " << p.blocks << " shared " << p.shared.total);
+  REQUIRE(p.fits());
+  CHECK(p.blocks <= device.sms);
+  CHECK(p.shared.total <= device.shared_per_block);
+  // Clusters: a power of two that divides the grid, within the portable size.
+  CHECK(p.cluster >= 1);
+  CHECK(p.cluster <= device.portable_cluster);
+  CHECK((p.cluster & (p.cluster - 1)) == 0);
+  CHECK(p.blocks % p.cluster == 0);
+  CHECK(p.clusters * p.cluster == p.blocks);
+  // Every unit (its four gate columns) owned by exactly one block.
+  std::vector<int> owners(std::size_t(s.hidden), 0);
+  for (int b = 0; b < p.blocks; ++b) {
+    const UnitRange u = block_units(p, b);
+    CHECK(u.first < u.end);  // no idle block
+    for (int unit = u.first; unit < u.end; ++unit) {
+      ++owners[std::size_t(unit)];
+      CHECK(unit_owner(p, unit) == b);
+    }
+  }
+  for (int unit = 0; unit < s.hidden; ++unit) CHECK(owners[std::size_t(unit)] == 1);
+  // Passes cover the rows, the last one not empty.
+  CHECK(p.passes * kPersistentPassRows >= s.batch);
+  CHECK((p.passes - 1) * kPersistentPassRows < s.batch);
+  // Slices: the recurrent ones cover H, the input ones F (F > 1 only), and
+  // the weights' shared rows hold both parts rounded to whole slices.
+  CHECK(p.recurrent_slices * kPersistentDepth >= s.hidden);
+  CHECK((p.recurrent_slices - 1) * kPersistentDepth < s.hidden);
+  if (s.input > 1) {
+    CHECK(p.input_slices * kPersistentDepth >= s.input);
+    CHECK((p.input_slices - 1) * kPersistentDepth < s.input);
+  } else {
+    CHECK(p.input_slices == 0);
+  }
+  CHECK(p.shared.input_row0 == p.recurrent_slices * kPersistentDepth);
+  CHECK(p.shared.weight_rows == (p.recurrent_slices + p.input_slices) * kPersistentDepth);
+  CHECK(p.shared.weight_pitch % 4 == 0);  // 16-byte rows for the float4 reads
+  CHECK(p.shared.a_pitch % 4 == 0);
+  CHECK(p.shared.weights % 128 == 0);
+  CHECK(p.shared.a_stage >= std::size_t(kPersistentDepth) * std::size_t(p.shared.a_pitch) * 4);
+  // A slice's producers are exactly the owners of its units.
+  for (int slice = 0; slice < p.recurrent_slices; ++slice) {
+    const BlockRange r = slice_producers(p, slice);
+    const int k0 = slice * kPersistentDepth, k1 = std::min(s.hidden, k0 + kPersistentDepth);
+    CHECK(r.first == unit_owner(p, k0));
+    CHECK(r.end == unit_owner(p, k1 - 1) + 1);
+    for (int k = k0; k < k1; ++k) CHECK((unit_owner(p, k) >= r.first && unit_owner(p, k) < r.end));
+  }
+  // Waits: interval j fetches slice j + 1 (the prologue, j = -1, slice 0);
+  // the wait at the end of interval j - 1 must already cover it, and the
+  // waits never shrink.
+  int before = 0;
+  for (int j = -2; j < p.recurrent_slices; ++j) {
+    const int ready = slices_ready_after(p, j);
+    CHECK(ready >= before);
+    before = ready;
+    const int fetched_next = j + 2;  // fetched in interval j + 1
+    if (fetched_next < p.recurrent_slices) CHECK(ready > fetched_next);
+    CHECK(blocks_needed(p, ready) <= p.blocks);
+  }
+  CHECK(blocks_needed(p, p.recurrent_slices) == p.blocks);
+  CHECK(blocks_needed(p, 0) == 0);
+}
+
+TEST_CASE("persistent partition: the recipe's layers on an H100", "[kernels_host][persistent]") {
+  const PersistentPlan layer1 = persistent_plan(256, 1, 512, kH100);
+  REQUIRE(layer1.fits());
+  CHECK(layer1.units == 4);
+  CHECK(layer1.blocks == 128);
+  CHECK(layer1.passes == 1);
+  CHECK(layer1.cluster == 8);
+  CHECK(layer1.clusters == 16);
+  // R's slice: 512 rows x (16 + 4) floats; two staged slices of 16 x (256 + 4) floats.
+  CHECK(layer1.shared.weights == 512 * 20 * 4);
+  CHECK(layer1.shared.total == 512 * 20 * 4 + 2 * 16 * 260 * 4);
+  const PersistentPlan layer2 = persistent_plan(256, 512, 256, kH100);
+  REQUIRE(layer2.fits());
+  CHECK(layer2.units == 2);
+  CHECK(layer2.blocks == 128);
+  CHECK(layer2.input_slices == 32);
+  // R's and W's slices: (256 + 512) rows x (8 + 4) floats.
+  CHECK(layer2.shared.weights == 768 * 12 * 4);
+  check_plan({256, 1, 512}, layer1, kH100);
+  check_plan({256, 512, 256}, layer2, kH100);
+}
+
+TEST_CASE("persistent partition: every benchmark and generation shape owned once, within the H100",
+          "[kernels_host][persistent]") {
+  int refused = 0;
+  for (const Shape& s : persistent_shapes()) {
+    const PersistentPlan p = persistent_plan(s.batch, s.input, s.hidden, kH100);
+    if (!p.fits()) {
+      // Only the largest sweep layer (F = H = 1024: R and W need 288 KB a block) falls back.
+      INFO(describe(s) << ": " << persistent_refusal_text(p.refusal));
+      CHECK(p.refusal == PersistentRefusal::shared_memory);
+      CHECK(s.input == 1024);
+      CHECK(s.hidden == 1024);
+      CHECK(p.shared.total > kH100.shared_per_block);
+      ++refused;
+      continue;
+    }
+    check_plan(s, p, kH100);
+  }
+  CHECK(refused == 7);  // the seven batches of F = H = 1024
+}
+
+TEST_CASE("persistent partition: refusals name their reason", "[kernels_host][persistent]") {
+  CHECK(persistent_plan(0, 1, 512, kH100).refusal == PersistentRefusal::empty_shape);
+  CHECK(persistent_plan(256, 1, 2048, kH100).refusal == PersistentRefusal::too_many_blocks);  // 2048 / 8 > 132
+  // Without the opt-in (48 KB a block) layer 1's R slice and staging (72.5 KB) do not fit.
+  const PersistentPlan p = persistent_plan(256, 1, 512, DeviceLimits{132, kStaticSharedBytes, 8, 16});
+  CHECK(p.refusal == PersistentRefusal::shared_memory);
+  CHECK(p.units == 4);
+  CHECK(std::string(persistent_refusal_text(p.refusal)).find("shared memory") != std::string::npos);
+  // Without enough SMs for any U (an L4's 58: 512 / 8 = 64 blocks), the blocks are the reason.
+  CHECK(persistent_plan(256, 1, 512, DeviceLimits{58, 99 * 1024, 8, 8}).refusal ==
+        PersistentRefusal::too_many_blocks);
+}
+
+TEST_CASE("persistent partition: cluster sizes", "[kernels_host][persistent]") {
+  CHECK(persistent_cluster(128, 8) == 8);
+  CHECK(persistent_cluster(128, 16) == 16);
+  CHECK(persistent_cluster(100, 8) == 4);
+  CHECK(persistent_cluster(7, 8) == 1);
+  CHECK(persistent_cluster(1, 8) == 1);
+  CHECK(persistent_cluster(6, 8) == 2);
+}
+
+TEST_CASE("persistent partition: the threads' micro-tiles cover a pass once", "[kernels_host][persistent]") {
+  for (int units = 1; units <= kPersistentMaxUnits; units *= 2) {
+    std::vector<int> seen(std::size_t(kPersistentPassRows) * std::size_t(units), 0);
+    for (int thread = 0; thread < kPersistentThreads; ++thread) {
+      const PersistentRole r = persistent_role(units, thread);
+      CHECK(r.row % units == 0);  // aligned runs of U rows in the transposed stage
+      for (int i = 0; i < units; ++i) ++seen[std::size_t(r.row + i) * std::size_t(units) + std::size_t(r.unit)];
+    }
+    for (int count : seen) CHECK(count == 1);
+  }
+}
+
+}  // namespace
