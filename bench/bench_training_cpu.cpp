@@ -6,6 +6,10 @@
 //
 //   training step: model.set_batch + model.train_step (forward + backward)
 //                  + Adamax::step, median of --reps after --warmup
+//   phases:        the same steps again with the backend's phase timing on:
+//                  ms per step by kind of work (input projection, recurrent
+//                  GEMMs, cells, weight-gradient GEMMs, head, dropout, Adamax)
+//                  and by layer
 //   generation:    batch 1, greedy, median ms per note: the window predictor
 //                  (what generate runs), and beside it the recipe's loop
 //                  (set_batch + predict() on the 40-token window, sliding)
@@ -26,6 +30,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -99,6 +104,39 @@ std::vector<std::int32_t> random_tokens(std::size_t n, int vocab, std::uint64_t 
   return v;
 }
 
+// The CPU backend's phase times: "<phase> / <kind>" inside its ops, "<phase>"
+// for the span between marks, "<kind>" for ops outside any mark (Adamax).
+void print_phases(const std::vector<PhaseTime>& times, int reps, double step_ms) {
+  std::vector<std::string> kinds;
+  std::map<std::string, double> by_kind;
+  std::vector<std::pair<std::string, double>> by_phase;
+  double parts = 0;
+  for (const PhaseTime& t : times) {
+    const auto cut = t.phase.find(" / ");
+    const bool is_part = cut != std::string::npos || t.phase == "adamax";
+    if (!is_part) {
+      by_phase.emplace_back(t.phase, t.ms / reps);
+      continue;
+    }
+    const std::string kind = cut == std::string::npos ? t.phase : t.phase.substr(cut + 3);
+    if (!by_kind.count(kind)) kinds.push_back(kind);
+    by_kind[kind] += t.ms / reps;
+    parts += t.ms / reps;
+  }
+  std::printf("phases of a training step (phase timing on, %d steps, median step %.2f ms):\n", reps, step_ms);
+  std::printf("  %-34s %9s %7s\n", "kind of work", "ms/step", "share");
+  for (const std::string& kind : kinds) {
+    std::printf("  %-34s %9.2f %6.1f%%\n", kind.c_str(), by_kind[kind], 100.0 * by_kind[kind] / step_ms);
+    std::string key = kind;
+    for (char& ch : key) ch = ch == ' ' || ch == '-' ? '_' : ch;
+    std::printf("RESULT phase_%s_ms=%.3f\n", key.c_str(), by_kind[kind]);
+  }
+  std::printf("  %-34s %9.2f %6.1f%%\n", "rest (staging, fills, copies)", step_ms - parts,
+              100.0 * (step_ms - parts) / step_ms);
+  std::printf("  %-34s %9s %7s\n", "model phase", "ms/step", "share");
+  for (const auto& [phase, ms] : by_phase) std::printf("  %-34s %9.2f %6.1f%%\n", phase.c_str(), ms, 100.0 * ms / step_ms);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -155,6 +193,18 @@ int main(int argc, char** argv) {
   std::printf("RESULT train_step_ms=%.3f\n", step.median);
   std::printf("RESULT windows_per_s=%.2f\n", windows_per_s);
   std::printf("RESULT train_gflops=%.2f\n", train_gflops);
+
+  // Where a step's time goes: the same steps with phase timing on.
+  backend->set_phase_timing(true);
+  const Timing timed = time_ms(0, opt.reps, [&](int i) {
+    const auto k = std::size_t(i % kBatches);
+    backend->mark_phase("stage");
+    model.set_batch(tokens[k], targets[k]);
+    model.train_step(1, std::uint64_t(i));
+    backend->mark_phase("");
+    adamax.step(model.parameters().data(), model.gradients().data());
+  });
+  print_phases(backend->phase_times(), opt.reps, timed.median);
 
   // Generation at batch 1, greedy. What `nocturne generate` runs: the window
   // predictor (one batched step of the 40 windows that share the new token per

@@ -134,11 +134,13 @@ double CpuBackend<T>::sum_squares(const T* x, std::size_t n) {
 
 template <typename T>
 void CpuBackend<T>::dropout_forward(const DropoutKey& key, T p, std::size_t n, const T* x, T* y) {
+  auto span = phases_.span(kPartDropout);
   if (checks::dropout("dropout_forward", double(p), n, x, y)) dropout(key, p, n, x, y);
 }
 
 template <typename T>
 void CpuBackend<T>::dropout_backward(const DropoutKey& key, T p, std::size_t n, const T* dy, T* dx) {
+  auto span = phases_.span(kPartDropout);
   if (checks::dropout("dropout_backward", double(p), n, dy, dx)) dropout(key, p, n, dy, dx);
 }
 
@@ -146,6 +148,7 @@ template <typename T>
 void CpuBackend<T>::adamax(std::size_t n, T* params, const T* grads, T* m, T* u, const AdamaxParams& hp,
                            std::int64_t step) {
   if (!checks::adamax(n, params, grads, m, u, hp, step)) return;
+  auto span = phases_.span(kPartAdamax);
   // Bias correction in double, then one rounding to T.
   const T lr_t = T(math::adamax_step_size(hp.learning_rate, hp.beta1, step));
   const T beta1 = T(hp.beta1), beta2 = T(hp.beta2), eps = T(hp.epsilon);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cpu/cpu_kernels.hpp"
+#include "cpu/cpu_phases.hpp"
 #include "nocturne/backend.hpp"
 
 namespace nocturne::cpu {
@@ -25,6 +26,11 @@ class CpuBackend final : public BasicBackend<T> {
   void copy_to_host(void* host_dst, const void* src, std::size_t bytes) override;
   void copy_on_device(void* dst, const void* src, std::size_t bytes) override;
   void synchronize() override {}
+  // Wall-clock phases between marks, and inside them the ops' kinds of work
+  // as "<phase> / <kind>" (cpu_phases.hpp).
+  void mark_phase(const char* phase) override { phases_.mark(phase); }
+  void set_phase_timing(bool on) override { phases_.set_on(on); }
+  std::vector<PhaseTime> phase_times() override { return phases_.take(); }
   std::unique_ptr<Replayable> record(std::function<void()> work) override;
   // In options().order (cpu_program.cpp).
   std::unique_ptr<Replayable> record_program(std::vector<ProgramOp> program) override;
@@ -84,6 +90,7 @@ class CpuBackend final : public BasicBackend<T> {
   CpuOptions options_;
   OperandCopies<T> operand_copies_;  // the reduced modes' rounded GEMM operands
   std::vector<T> scratch_;
+  PhaseClock phases_;
 };
 
 extern template class CpuBackend<float>;

@@ -45,13 +45,19 @@ void CpuBackend<T>::lstm_forward(const LstmShape& s, const T* x, const T* w, con
   const int n = s.batch, hidden = s.hidden, width = 4 * s.hidden;
   const std::size_t step_h = std::size_t(n) * hidden, step_g = std::size_t(n) * width;
 
-  input_projection(s.steps * n, s.input, width, x, w, b, gates);
+  {
+    auto span = phases_.span(kPartInputProjection);
+    input_projection(s.steps * n, s.input, width, x, w, b, gates);
+  }
   for (int t = 0; t < s.steps; ++t) {
     T* gates_t = gates + t * step_g;
     const T* h_prev = t > 0 ? h + (t - 1) * step_h : nullptr;
     const T* c_prev = t > 0 ? c + (t - 1) * step_h : nullptr;
-    if (h_prev)
+    if (h_prev) {
+      auto span = phases_.span(kPartRecurrentGemm);
       gemm(Transpose::no, Transpose::no, n, width, hidden, T(1), h_prev, hidden, r, width, T(1), gates_t, width);
+    }
+    auto span = phases_.span(kPartCells);
     lstm_cells_forward(n, hidden, gates_t, c_prev, c + t * step_h, h + t * step_h);
   }
 }
@@ -73,14 +79,19 @@ void CpuBackend<T>::lstm_backward(const LstmShape& s, const T* x, const T* w, co
   for (int t = s.steps - 1; t >= 0; --t) {
     T* dgates_t = dgates + t * step_g;
     const T* c_prev = t > 0 ? c + (t - 1) * step_h : nullptr;
-    lstm_cells_backward(n, hidden, gates + t * step_g, c + t * step_h, c_prev, dh + t * step_h, dh_next, dc_carry,
-                        dgates_t);
+    {
+      auto span = phases_.span(kPartCells);
+      lstm_cells_backward(n, hidden, gates + t * step_g, c + t * step_h, c_prev, dh + t * step_h, dh_next, dc_carry,
+                          dgates_t);
+    }
     // dh_{t-1} from the recurrence: dgates_t R^T.
+    auto span = phases_.span(kPartRecurrentGemm);
     if (t > 0)
       gemm(Transpose::no, Transpose::yes, n, hidden, width, T(1), dgates_t, width, r, width, T(0), dh_next,
                 hidden);
   }
 
+  auto span = phases_.span(kPartWeightGradients);
   // dW = x^T dgates over all steps; for F == 1 this is a GEMV.
   gemm(Transpose::yes, Transpose::no, input, width, rows, T(1), x, input, dgates, width, T(0), dw, width);
   // dR = sum over t >= 1 of h_{t-1}^T dgates_t: h rows of steps 0..T-2 against
