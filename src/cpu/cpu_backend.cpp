@@ -57,7 +57,10 @@ void dropout(const DropoutKey& key, T p, std::size_t n, const T* in, T* out) {
 template <typename T>
 std::string CpuBackend<T>::name() const {
   std::string text = sizeof(T) == sizeof(float) ? "cpu (float32, OpenBLAS" : "cpu (float64, OpenBLAS";
-  if (options_.math != MathMode::strict_fp32) text += std::string(", emulated ") + to_string(options_.math);
+  if (bf16_kernels_)
+    text += ", bf16 GEMMs on AVX-512 BF16";
+  else if (options_.math != MathMode::strict_fp32)
+    text += std::string(", emulated ") + to_string(options_.math);
   if (options_.fused_lstm) text += ", fused LSTM";
   return text + ")";
 }
@@ -109,6 +112,10 @@ void CpuBackend<T>::gemm(Transpose trans_a, Transpose trans_b, int m, int n, int
                          const T* b, int ldb, T beta, T* c, int ldc) {
   // Every GEMM of the backend's ops comes through here: the math mode's
   // operand rounding covers them all.
+  if constexpr (sizeof(T) == sizeof(float)) {
+    if (bf16_kernels_)
+      return bf16_gemm(bf16_packing_, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
   gemm_in_mode(options_.math, operand_copies_, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
@@ -161,6 +168,8 @@ template class CpuBackend<double>;
 }  // namespace nocturne::cpu
 
 namespace nocturne {
+
+bool cpu_has_bf16_gemm() { return cpu::bf16_gemm_supported(); }
 
 std::unique_ptr<BasicBackend<float>> make_cpu_backend(const CpuOptions& options) {
   return std::make_unique<cpu::CpuBackend<float>>(options);

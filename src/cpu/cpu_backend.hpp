@@ -15,7 +15,12 @@ namespace nocturne::cpu {
 template <typename T>
 class CpuBackend final : public BasicBackend<T> {
  public:
-  explicit CpuBackend(const CpuOptions& options = {}) : options_(options) {}
+  explicit CpuBackend(const CpuOptions& options = {})
+      : options_(options),
+        bf16_kernels_(sizeof(T) == sizeof(float) && options.math == MathMode::bf16 && options.bf16_gemm &&
+                      bf16_gemm_supported()) {}
+  // Whether the BF16 mode runs on the processor's BF16 unit (else it is emulated).
+  bool bf16_kernels() const { return bf16_kernels_; }
   const CpuOptions& options() const { return options_; }
 
   Device device() const override { return Device::cpu; }
@@ -89,6 +94,8 @@ class CpuBackend final : public BasicBackend<T> {
 
   CpuOptions options_;
   OperandCopies<T> operand_copies_;  // the reduced modes' rounded GEMM operands
+  Bf16Packing bf16_packing_;         // the BF16 kernels' packed operands
+  bool bf16_kernels_ = false;        // MathMode::bf16 on the AVX-512 BF16 kernels (float only)
   std::vector<T> scratch_;
   PhaseClock phases_;
 };

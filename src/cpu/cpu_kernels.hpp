@@ -44,6 +44,18 @@ void gemm_in_mode(MathMode mode, OperandCopies<double>& copies, Transpose trans_
 void round_in_mode(MathMode mode, std::size_t n, float* x);
 void round_in_mode(MathMode mode, std::size_t n, double* x);
 
+// ---- cpu_bf16_gemm.cpp: BF16 GEMMs with FP32 sums (AVX-512 BF16) ----------
+// Whether the processor has VDPBF16PS (checked once, at run time).
+bool bf16_gemm_supported();
+// The packed BF16 operands of one call, kept between calls.
+struct Bf16Packing {
+  std::vector<std::uint16_t> a, b;
+};
+// C = alpha op(A) op(B) + beta C with op(A) and op(B) rounded to BF16 as
+// math::bf16_bits rounds them and FP32 sums; only where bf16_gemm_supported().
+void bf16_gemm(Bf16Packing& packing, Transpose trans_a, Transpose trans_b, int m, int n, int k, float alpha,
+               const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc);
+
 // ---- cpu_lstm_cells.cpp: one time step's fused cell loops ------------------
 // gates [n, 4H]: pre-activations in, activated i, f, g, o out. c_prev [n, H]
 // or null for the zero initial state.
