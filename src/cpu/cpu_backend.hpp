@@ -89,12 +89,18 @@ class CpuBackend final : public BasicBackend<T> {
  private:
   // gates[r, :] = b + x[r, :] W for the rows of x [rows, F] (cpu_lstm.cpp).
   void input_projection(int rows, int input, int width, const T* x, const T* w, const T* b, T* gates);
+  // The recurrent GEMM C [m, n] (+)= A [m, k] op(R) of a whole sequence: in
+  // the BF16 mode on its kernels, R packed once by pack_recurrent (which says
+  // whether it packed), else gemm.
+  bool pack_recurrent(Transpose trans_r, int k, int n, const T* r);
+  void recurrent_gemm(bool packed, Transpose trans_r, int m, int n, int k, const T* a, const T* r, T beta, T* c);
   // A scratch area of at least `count` elements (the fused ops' per-call temporaries).
   T* scratch(std::size_t count);
 
   CpuOptions options_;
   OperandCopies<T> operand_copies_;  // the reduced modes' rounded GEMM operands
   Bf16Packing bf16_packing_;         // the BF16 kernels' packed operands
+  Bf16Matrix packed_r_;              // R of the sequence op running, packed for the BF16 kernels
   bool bf16_kernels_ = false;        // MathMode::bf16 on the AVX-512 BF16 kernels (float only)
   std::vector<T> scratch_;
   PhaseClock phases_;

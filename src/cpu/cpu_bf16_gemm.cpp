@@ -38,13 +38,35 @@ inline float element(const float* x, int ld, Transpose t, int row, int col) {
   return t == Transpose::no ? x[std::size_t(row) * ld + col] : x[std::size_t(col) * ld + row];
 }
 
+// The BF16 value of each float lane in its top 16 bits (the low 16 are left
+// over): math::bf16_bits's rounding, nearest even, NaN made quiet.
+NOCTURNE_BF16_TARGET inline __m512i round_high(__m512i bits) {
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+  const __m512i sum = _mm512_add_epi32(bits, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lsb));
+  const __mmask16 nan =
+      _mm512_cmpgt_epu32_mask(_mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+  return _mm512_mask_mov_epi32(sum, nan, _mm512_or_si512(bits, _mm512_set1_epi32(0x00400000)));
+}
+
+// up to 16 floats (mask) of `in`, rounded, in the low halves of the lanes.
+NOCTURNE_BF16_TARGET inline __m512i load_low(const float* in, __mmask16 mask) {
+  return _mm512_srli_epi32(round_high(_mm512_maskz_loadu_epi32(mask, in)), 16);
+}
+
+NOCTURNE_BF16_TARGET inline __mmask16 first(int count) {
+  return count >= 16 ? __mmask16(0xffff) : __mmask16((1u << count) - 1);
+}
+
 // A packed: row i of op(A) as BF16, k padded with a zero to `pairs` pairs.
-void pack_a(Transpose t, int m, int k, const float* a, int lda, int pairs, std::uint16_t* out) {
+NOCTURNE_BF16_TARGET void pack_a(Transpose t, int m, int k, const float* a, int lda, int pairs, std::uint16_t* out) {
   for (int i = 0; i < m; ++i) {
     std::uint16_t* row = out + std::size_t(i) * 2 * pairs;
     if (t == Transpose::no) {
       const float* in = a + std::size_t(i) * lda;
-      for (int j = 0; j < k; ++j) row[j] = math::bf16_bits(in[j]);
+      for (int j = 0; j < k; j += 16) {
+        const __mmask16 mask = first(k - j);
+        _mm256_mask_storeu_epi16(row + j, mask, _mm512_cvtepi32_epi16(load_low(in + j, mask)));
+      }
     } else {
       for (int j = 0; j < k; ++j) row[j] = math::bf16_bits(a[std::size_t(j) * lda + i]);
     }
@@ -52,32 +74,47 @@ void pack_a(Transpose t, int m, int k, const float* a, int lda, int pairs, std::
   }
 }
 
+}  // namespace
+
 // B packed in panels of 32 columns: panel q, pair p holds 64 values, column c's
 // pair (op(B)[2p, c], op(B)[2p + 1, c]) at 2c, 2c + 1; zeros past n and k.
-void pack_b(Transpose t, int k, int n, const float* b, int ldb, int pairs, std::uint16_t* out) {
-  const int panels = (n + kPanel - 1) / kPanel;
+NOCTURNE_BF16_TARGET void bf16_pack_b(Transpose t, int k, int n, const float* b, int ldb, Bf16Matrix& out) {
+  const int pairs = (k + 1) / 2, panels = (n + kPanel - 1) / kPanel;
+  out.k = k;
+  out.n = n;
+  out.pairs = pairs;
+  out.data.resize(std::size_t(panels) * pairs * 2 * kPanel);
   for (int q = 0; q < panels; ++q) {
-    std::uint16_t* panel = out + std::size_t(q) * pairs * 2 * kPanel;
+    std::uint16_t* panel = out.data.data() + std::size_t(q) * pairs * 2 * kPanel;
     const int c0 = q * kPanel, cols = std::min(kPanel, n - c0);
-    for (int p = 0; p < pairs; ++p) {
-      std::uint16_t* dst = panel + std::size_t(p) * 2 * kPanel;
-      for (int half = 0; half < 2; ++half) {
-        const int row = 2 * p + half;
-        if (row >= k) {
-          for (int c = 0; c < kPanel; ++c) dst[2 * c + half] = 0;
-          continue;
+    if (t == Transpose::no) {
+      for (int p = 0; p < pairs; ++p) {
+        const float* row0 = b + std::size_t(2 * p) * ldb + c0;
+        const bool has_odd = 2 * p + 1 < k;
+        for (int half = 0; half < 2; ++half) {
+          const __mmask16 mask = cols > 16 * half ? first(cols - 16 * half) : __mmask16(0);
+          const __m512i lo = load_low(row0 + 16 * half, mask);
+          const __m512i hi = has_odd ? load_low(row0 + ldb + 16 * half, mask) : _mm512_setzero_si512();
+          _mm512_storeu_si512(panel + std::size_t(p) * 2 * kPanel + 32 * half,
+                              _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
         }
-        if (t == Transpose::no) {
-          const float* in = b + std::size_t(row) * ldb + c0;
-          for (int c = 0; c < cols; ++c) dst[2 * c + half] = math::bf16_bits(in[c]);
-        } else {
-          for (int c = 0; c < cols; ++c) dst[2 * c + half] = math::bf16_bits(b[std::size_t(c0 + c) * ldb + row]);
-        }
-        for (int c = cols; c < kPanel; ++c) dst[2 * c + half] = 0;
       }
+    } else {
+      // op(B)[2p, c] and op(B)[2p + 1, c] lie side by side in B's row c.
+      for (int c = 0; c < kPanel; ++c)
+        for (int p = 0; p < pairs; ++p) {
+          std::uint16_t* dst = panel + std::size_t(p) * 2 * kPanel + 2 * c;
+          dst[0] = dst[1] = 0;
+          if (c >= cols) continue;
+          const float* in = b + std::size_t(c0 + c) * ldb;
+          dst[0] = math::bf16_bits(in[2 * p]);
+          if (2 * p + 1 < k) dst[1] = math::bf16_bits(in[2 * p + 1]);
+        }
     }
   }
 }
+
+namespace {
 
 // C[rows, cols] += alpha * A-tile . B-panel over pairs [p0, p1).
 template <int Rows>
@@ -146,21 +183,19 @@ bool bf16_gemm_supported() {
 #endif
 }
 
-void bf16_gemm(Bf16Packing& packing, Transpose trans_a, Transpose trans_b, int m, int n, int k, float alpha,
-               const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc) {
-  check_gemm(trans_a, trans_b, m, n, k, lda, ldb, ldc);
+void bf16_gemm_packed(Bf16Packing& packing, Transpose trans_a, int m, float alpha, const float* a, int lda,
+                      const Bf16Matrix& b, float beta, float* c, int ldc) {
+  const int n = b.n, k = b.k;
+  check_gemm(trans_a, Transpose::no, m, n, k, lda, std::max(1, n), ldc);
   if (m == 0 || n == 0) return;
   for (int i = 0; i < m; ++i) {
     float* row = c + std::size_t(i) * ldc;
     for (int j = 0; j < n; ++j) row[j] = beta == 0.0f ? 0.0f : beta * row[j];
   }
   if (k == 0) return;
-  const int pairs = (k + 1) / 2, panels = (n + kPanel - 1) / kPanel;
-  packing.a.resize(std::size_t(m) * 2 * pairs);
-  packing.b.resize(std::size_t(panels) * pairs * 2 * kPanel);
-  pack_a(trans_a, m, k, a, lda, pairs, packing.a.data());
-  pack_b(trans_b, k, n, b, ldb, pairs, packing.b.data());
-  const Packed pk{packing.a.data(), packing.b.data(), pairs};
+  packing.a.resize(std::size_t(m) * 2 * b.pairs);
+  pack_a(trans_a, m, k, a, lda, b.pairs, packing.a.data());
+  const Packed pk{packing.a.data(), b.data.data(), b.pairs};
 
   const double flops = 2.0 * m * n * double(k);
   const int threads = flops < kThreadFlops ? 1 : std::max(1, std::min(cpu_threads(), 16));
@@ -183,6 +218,13 @@ void bf16_gemm(Bf16Packing& packing, Transpose trans_a, Transpose trans_b, int m
   else
     compute(pk, 0, part(1, m, kRows), 0, n, alpha, c, ldc);
   for (std::thread& th : pool) th.join();
+}
+
+void bf16_gemm(Bf16Packing& packing, Transpose trans_a, Transpose trans_b, int m, int n, int k, float alpha,
+               const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc) {
+  check_gemm(trans_a, trans_b, m, n, k, lda, ldb, ldc);
+  bf16_pack_b(trans_b, k, n, b, ldb, packing.b);
+  bf16_gemm_packed(packing, trans_a, m, alpha, a, lda, packing.b, beta, c, ldc);
 }
 
 }  // namespace nocturne::cpu
