@@ -66,7 +66,8 @@ struct AdamaxParams {
 // Floating-point modes for the GEMMs: strict FP32; TF32 or BF16 operands
 // (rounded to nearest even, math/precision.hpp) with FP32 sums. The CUDA
 // backend runs the reduced modes on tensor cores; the CPU backend emulates
-// them by rounding its GEMM operands the same way (slower, for checking).
+// them by rounding its GEMM operands the same way (slower, for checking),
+// except BF16 on a processor with AVX-512 BF16 (CpuOptions::bf16_gemm).
 enum class MathMode { strict_fp32, tf32, bf16 };
 // "fp32", "tf32", "bf16" (the CLI's --precision values).
 const char* to_string(MathMode mode);
