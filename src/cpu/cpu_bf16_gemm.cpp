@@ -133,8 +133,8 @@ NOCTURNE_BF16_TARGET void tile(const std::uint16_t* a, std::size_t a_stride, con
       acc[r][1] = _mm512_dpbf16_ps(acc[r][1], (__m512bh)av, (__m512bh)b1);
     }
   }
-  const __mmask16 m0 = cols >= 16 ? __mmask16(0xffff) : __mmask16((1u << cols) - 1);
-  const __mmask16 m1 = cols >= 32 ? __mmask16(0xffff) : cols > 16 ? __mmask16((1u << (cols - 16)) - 1) : 0;
+  const __mmask16 m0 = first(cols);
+  const __mmask16 m1 = cols > 16 ? first(cols - 16) : __mmask16(0);
   const __m512 va = _mm512_set1_ps(alpha);
   for (int r = 0; r < Rows; ++r) {
     float* row = c + std::size_t(r) * ldc;
