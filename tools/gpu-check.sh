@@ -532,11 +532,11 @@ prebuilt_problem() {
     [ "${cap/./}-real" = "$built_arch" ] || { echo "built for $built_arch, the GPU is compute $cap"; return; }
   done
   [ -n "$caps" ] || { echo "no compute capability from nvidia-smi"; return; }
-  for bin in "$PREBUILT"/test/gpu/test_gpu_backend "$PREBUILT"/bench/bench_gpu; do
+  for bin in "$PREBUILT"/test/gpu/test_gpu_backend "$PREBUILT"/bench/bench_gpu "$PREBUILT"/lib/libnocturne-cuda.so; do
     [ -x "$bin" ] || { echo "$bin is missing"; return; }
   done
   for bin in $(find "$PREBUILT" -type f -perm -u+x); do
-    missing=$(ldd "$bin" 2>&1 | grep -E "not found" | awk '{print $1}' | sort -u | paste -sd' ')
+    missing=$(LD_LIBRARY_PATH="$PREBUILT/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" ldd "$bin" 2>&1 | grep -E "not found" | awk '{print $1}' | sort -u | paste -sd' ')
     [ -z "$missing" ] || { echo "$(basename "$bin") lacks $missing here"; return; }
   done
 }
@@ -557,6 +557,8 @@ if [ "$USE_PREBUILT" = 1 ]; then
   STATUS[configure]="skipped: prebuilt GPU programs"
   STATUS[build]="prebuilt: $(sed -n 's/^commit: //p' "$PREBUILT/MANIFEST"), $(sed -n 's/^nvcc: //p' "$PREBUILT/MANIFEST")"
   ARCH_NOTE="$(sed -n 's/^cuda-architectures: //p' "$PREBUILT/MANIFEST") (prebuilt)"
+  # The programs link the CUDA module, which the prebuild puts in lib/.
+  export LD_LIBRARY_PATH="$PREBUILT/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   find_bin() { find "$PREBUILT" -name "$1" -type f -perm -u+x 2>/dev/null | head -1; }
 elif run_stage configure 120 cmake -S "$ROOT" -B "$BUILD" "${GENERATOR[@]}" -DNOCTURNE_CUDA=ON \
   -DCMAKE_BUILD_TYPE=Release "${ARCH_ARGS[@]}" "${CMAKE_DEPS_ARGS[@]}"; then

@@ -3,7 +3,10 @@
 # GPU machine whose time is short: gpu-prebuilt/ (ignored by git) gets
 # test_gpu_backend, test_gpu_cudnn, bench_gpu and bench_lstm for one CUDA
 # architecture (default 90-real: H100 and H200), laid out as in a build folder,
-# with a MANIFEST naming the sources they were built from. Carried to the GPU
+# with a MANIFEST naming the sources they were built from. The core is linked
+# statically (BUILD_SHARED_LIBS=OFF); the CUDA backend, a shared module in any
+# build, is copied to gpu-prebuilt/lib/, which tools/gpu-check.sh puts on
+# LD_LIBRARY_PATH. Carried to the GPU
 # machine with gpu-deps/ (tools/gpu-deps.sh), they let tools/gpu-check.sh skip
 # its build stage: it uses them only when the MANIFEST's source stamp equals
 # the stamp of the tree it runs in, the GPU's architecture is the one built,
@@ -23,7 +26,7 @@ out=gpu-prebuilt
 programs=(test/gpu/test_gpu_backend test/cudnn/test_gpu_cudnn bench/bench_gpu bench/bench_lstm)
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DNOCTURNE_CUDA=ON -DNOCTURNE_WERROR=ON \
-  -DCMAKE_CUDA_ARCHITECTURES="$arch" -DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON >/dev/null
+  -DCMAKE_CUDA_ARCHITECTURES="$arch" -DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON -DBUILD_SHARED_LIBS=OFF >/dev/null
 targets=()
 for p in "${programs[@]}"; do targets+=("$(basename "$p")"); done
 cmake --build "$build" -j "$(nproc)" --target "${targets[@]}"
@@ -33,6 +36,8 @@ for p in "${programs[@]}"; do
   mkdir -p "$out/$(dirname "$p")"
   cp "$build/$p" "$out/$p"
 done
+mkdir -p "$out/lib"
+cp "$build/libnocturne-cuda.so" "$out/lib/"
 {
   echo "source-stamp: $(bash tools/source-stamp.sh)"
   echo "cuda-architectures: $arch"

@@ -79,7 +79,7 @@ exec "$@"
 STUB
 chmod +x "$bin"/*
 
-all_packages="cmake g++ make pkg-config catch2 libopenblas-dev libcli11-dev nlohmann-json3-dev libpng-dev libdnnl-dev
+all_packages="cmake g++ make pkg-config dpkg-dev file catch2 libopenblas-dev libcli11-dev nlohmann-json3-dev libpng-dev libdnnl-dev
 libfluidsynth-dev fluid-soundfont-gm librtmidi-dev lilypond"
 
 # fresh <installed packages...>: a new fake machine; sets FAKE.
@@ -154,7 +154,7 @@ expect_no_match "check: no update or install" "$(cat "$FAKE/calls")" 'update|ins
 run_setup --check --without-lilypond
 expect_eq "check --without-lilypond: exit status" "$rc" 1
 expect_eq "check --without-lilypond: last line" "$(tail -n 1 <<<"$out")" \
-  "setup.sh: 1 of 13 packages missing; bash tools/setup.sh installs them"
+  "setup.sh: 1 of 15 packages missing; bash tools/setup.sh installs them"
 
 # ---- failures: exit 1, one line on stderr naming apt's error and the log ----------
 fresh cmake
@@ -162,7 +162,7 @@ touch "$FAKE/install-fails"
 run_setup
 expect_eq "install fails: exit status" "$rc" 1
 expect_match "install fails: the step's line" "$(tail -n 1 <<<"$out")" '^setup\.sh: installing build tools: .* \.\.\. failed$'
-expect_eq "install fails: stderr" "$err" "setup.sh: error: installing build tools: g++ make pkg-config (6 packages, 6.0 MB download, 13 MB on disk) failed (exit 100): E: Sub-process /usr/bin/dpkg returned an error code (1); the full log is $FAKE/setup.log"
+expect_eq "install fails: stderr" "$err" "setup.sh: error: installing build tools: g++ make pkg-config dpkg-dev file (10 packages, 10.0 MB download, 21 MB on disk) failed (exit 100): E: Sub-process /usr/bin/dpkg returned an error code (1); the full log is $FAKE/setup.log"
 expect_match "install fails: the log holds apt's output" "$(cat "$FAKE/setup.log")" 'Unpacking g\+\+'
 expect_eq "install fails: no later step" "$(grep -c 'install -y' "$FAKE/calls")" 1
 
