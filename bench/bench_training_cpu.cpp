@@ -6,6 +6,10 @@
 //
 //   training step: model.set_batch + model.train_step (forward + backward)
 //                  + Adamax::step, median of --reps after --warmup
+//   phases:        the same steps again with the backend's phase timing on:
+//                  ms per step by kind of work (input projection, recurrent
+//                  GEMMs, cells, weight-gradient GEMMs, head, dropout, Adamax)
+//                  and by layer
 //   generation:    batch 1, greedy, median ms per note: the window predictor
 //                  (what generate runs), and beside it the recipe's loop
 //                  (set_batch + predict() on the 40-token window, sliding)
@@ -26,6 +30,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -87,6 +93,25 @@ Timing time_ms(int warmup, int reps, const std::function<void(int)>& work) {
   return {times[times.size() / 2], times.front(), times.back()};
 }
 
+// Each work in turn, once per repetition, so a busy machine slows them alike.
+std::vector<Timing> time_interleaved(int warmup, int reps, const std::vector<std::function<void(int)>>& works) {
+  for (int i = 0; i < warmup; ++i)
+    for (const auto& work : works) work(i);
+  std::vector<std::vector<double>> times(works.size());
+  for (int i = 0; i < reps; ++i)
+    for (std::size_t w = 0; w < works.size(); ++w) {
+      const auto start = std::chrono::steady_clock::now();
+      works[w](warmup + i);
+      times[w].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+  std::vector<Timing> out;
+  for (auto& t : times) {
+    std::sort(t.begin(), t.end());
+    out.push_back({t[t.size() / 2], t.front(), t.back()});
+  }
+  return out;
+}
+
 std::vector<float> random_floats(std::size_t n, std::uint64_t seed) {
   std::vector<float> v(n);
   for (std::size_t i = 0; i < n; ++i) v[i] = float(2.0 * random_uniform(seed, 0xbe7c, i) - 1.0);
@@ -97,6 +122,39 @@ std::vector<std::int32_t> random_tokens(std::size_t n, int vocab, std::uint64_t 
   std::vector<std::int32_t> v(n);
   for (std::size_t i = 0; i < n; ++i) v[i] = std::int32_t(random_below(std::uint64_t(vocab), seed, 0xbe7d, i));
   return v;
+}
+
+// The CPU backend's phase times: "<phase> / <kind>" inside its ops, "<phase>"
+// for the span between marks, "<kind>" for ops outside any mark (Adamax).
+void print_phases(const std::vector<PhaseTime>& times, int reps, double step_ms) {
+  std::vector<std::string> kinds;
+  std::map<std::string, double> by_kind;
+  std::vector<std::pair<std::string, double>> by_phase;
+  double parts = 0;
+  for (const PhaseTime& t : times) {
+    const auto cut = t.phase.find(" / ");
+    const bool is_part = cut != std::string::npos || t.phase == "adamax";
+    if (!is_part) {
+      by_phase.emplace_back(t.phase, t.ms / reps);
+      continue;
+    }
+    const std::string kind = cut == std::string::npos ? t.phase : t.phase.substr(cut + 3);
+    if (!by_kind.count(kind)) kinds.push_back(kind);
+    by_kind[kind] += t.ms / reps;
+    parts += t.ms / reps;
+  }
+  std::printf("phases of a training step (phase timing on, %d steps, median step %.2f ms):\n", reps, step_ms);
+  std::printf("  %-34s %9s %7s\n", "kind of work", "ms/step", "share");
+  for (const std::string& kind : kinds) {
+    std::printf("  %-34s %9.2f %6.1f%%\n", kind.c_str(), by_kind[kind], 100.0 * by_kind[kind] / step_ms);
+    std::string key = kind;
+    for (char& ch : key) ch = ch == ' ' || ch == '-' ? '_' : ch;
+    std::printf("RESULT phase_%s_ms=%.3f\n", key.c_str(), by_kind[kind]);
+  }
+  std::printf("  %-34s %9.2f %6.1f%%\n", "rest (staging, fills, copies)", step_ms - parts,
+              100.0 * (step_ms - parts) / step_ms);
+  std::printf("  %-34s %9s %7s\n", "model phase", "ms/step", "share");
+  for (const auto& [phase, ms] : by_phase) std::printf("  %-34s %9.2f %6.1f%%\n", phase.c_str(), ms, 100.0 * ms / step_ms);
 }
 
 }  // namespace
@@ -113,18 +171,30 @@ int main(int argc, char** argv) {
   std::printf("BLAS: %s, %d threads (OPENBLAS_NUM_THREADS=%s)\n", cpu_blas_description().c_str(), cpu_threads(),
               std::getenv("OPENBLAS_NUM_THREADS") ? std::getenv("OPENBLAS_NUM_THREADS") : "unset");
 
-  // The machine's GEMM rate, measured now.
+  // The machine's GEMM rate, measured now: OpenBLAS's SGEMM and, where the
+  // processor has AVX-512 BF16, the BF16 mode's GEMM, interleaved.
   {
     const int n = 2048;
     const auto a = random_floats(std::size_t(n) * n, 1), b = random_floats(std::size_t(n) * n, 2);
     std::vector<float> c(std::size_t(n) * n);
-    const Timing t = time_ms(1, opt.sgemm_reps, [&](int) {
+    auto bf16 = make_cpu_backend(CpuOptions{MathMode::bf16, false, ProgramOrder::list, true});
+    std::vector<std::function<void(int)>> works{[&](int) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(),
                   n);
-    });
-    const double gflops = 2.0 * n * n * double(n) / (t.median * 1e-3) / 1e9;
-    std::printf("sgemm 2048^3 (cblas_sgemm)          %9.2f ms   %7.1f GFLOP/s\n", t.median, gflops);
+    }};
+    if (cpu_has_bf16_gemm())
+      works.push_back([&](int) {
+        bf16->gemm(Transpose::no, Transpose::no, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+      });
+    const std::vector<Timing> t = time_interleaved(1, opt.sgemm_reps, works);
+    const double gflops = 2.0 * n * n * double(n) / (t[0].median * 1e-3) / 1e9;
+    std::printf("sgemm 2048^3 (cblas_sgemm)          %9.2f ms   %7.1f GFLOP/s\n", t[0].median, gflops);
     std::printf("RESULT sgemm_gflops=%.2f\n", gflops);
+    if (t.size() > 1) {
+      const double bf16_gflops = 2.0 * n * n * double(n) / (t[1].median * 1e-3) / 1e9;
+      std::printf("bf16 GEMM 2048^3 (AVX-512 BF16)     %9.2f ms   %7.1f GFLOP/s\n", t[1].median, bf16_gflops);
+      std::printf("RESULT bf16_gemm_gflops=%.2f\n", bf16_gflops);
+    }
   }
 
   auto backend = make_cpu_backend();
@@ -139,22 +209,62 @@ int main(int argc, char** argv) {
     targets.push_back(random_tokens(std::size_t(batch), config.vocab, std::uint64_t(20 + k)));
   }
 
-  // One training step: stage, forward + backward, Adamax.
-  const Timing step = time_ms(opt.warmup, opt.reps, [&](int i) {
-    const auto k = std::size_t(i % kBatches);
-    model.set_batch(tokens[k], targets[k]);
-    model.train_step(1, std::uint64_t(i));
-    adamax.step(model.parameters().data(), model.gradients().data());
-  });
+  // One training step: stage, forward + backward, Adamax. Where the processor
+  // has AVX-512 BF16, the same step in --precision bf16 (BF16 GEMM operands,
+  // FP32 sums and state) is timed too, interleaved with FP32 step by step so
+  // both see the same machine.
+  auto step_of = [&](Model& m, Adamax& opt_state) {
+    return [&m, &opt_state, &tokens, &targets](int i) {
+      const auto k = std::size_t(i % kBatches);
+      m.set_batch(tokens[k], targets[k]);
+      m.train_step(1, std::uint64_t(i));
+      opt_state.step(m.parameters().data(), m.gradients().data());
+    };
+  };
+  std::unique_ptr<Backend> bf16_backend;
+  std::unique_ptr<Model> bf16_model;
+  std::unique_ptr<Adamax> bf16_adamax;
+  std::vector<std::function<void(int)>> steps{step_of(model, adamax)};
+  if (cpu_has_bf16_gemm()) {
+    bf16_backend = make_cpu_backend(CpuOptions{MathMode::bf16, false, ProgramOrder::list, true});
+    bf16_model = std::make_unique<Model>(*bf16_backend, config, batch);
+    bf16_model->initialize(1);
+    bf16_adamax = std::make_unique<Adamax>(*bf16_backend, bf16_model->parameters().size(), AdamaxParams{});
+    steps.push_back(step_of(*bf16_model, *bf16_adamax));
+  }
+  const std::vector<Timing> step_times = time_interleaved(opt.warmup, opt.reps, steps);
+  const Timing step = step_times[0];
   const double windows_per_s = batch / (step.median * 1e-3);
   const double train_gflops = kFlopsPerWindow * windows_per_s / 1e9;
   std::printf("training step, batch %d                %9.2f ms   (min %.2f, max %.2f over %d reps, %d warm-up)\n",
               batch, step.median, step.min, step.max, opt.reps, opt.warmup);
   std::printf("  windows per second                   %9.1f\n", windows_per_s);
   std::printf("  achieved                             %9.1f GFLOP/s (441 MFLOP per window)\n", train_gflops);
+  if (step_times.size() > 1) {
+    const Timing& b = step_times[1];
+    std::printf("training step, bf16 (%s)\n", bf16_backend->name().c_str());
+    std::printf("                                       %9.2f ms   (min %.2f, max %.2f), %.2f of fp32's time\n",
+                b.median, b.min, b.max, b.median / step.median);
+    std::printf("RESULT train_step_bf16_ms=%.3f\n", b.median);
+    std::printf("RESULT bf16_over_fp32=%.3f\n", b.median / step.median);
+  } else {
+    std::printf("training step, bf16: skipped (no AVX-512 BF16 on this processor; the bf16 mode is an emulation)\n");
+  }
   std::printf("RESULT train_step_ms=%.3f\n", step.median);
   std::printf("RESULT windows_per_s=%.2f\n", windows_per_s);
   std::printf("RESULT train_gflops=%.2f\n", train_gflops);
+
+  // Where a step's time goes: the same steps with phase timing on.
+  backend->set_phase_timing(true);
+  const Timing timed = time_ms(0, opt.reps, [&](int i) {
+    const auto k = std::size_t(i % kBatches);
+    backend->mark_phase("stage");
+    model.set_batch(tokens[k], targets[k]);
+    model.train_step(1, std::uint64_t(i));
+    backend->mark_phase("");
+    adamax.step(model.parameters().data(), model.gradients().data());
+  });
+  print_phases(backend->phase_times(), opt.reps, timed.median);
 
   // Generation at batch 1, greedy. What `nocturne generate` runs: the window
   // predictor (one batched step of the 40 windows that share the new token per

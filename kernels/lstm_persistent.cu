@@ -31,7 +31,7 @@
 #include "nocturne/error.hpp"
 #include "persistent_kernels.hpp"
 
-namespace nocturne::kernels {
+namespace nocturne::inline v0::kernels {
 namespace {
 
 // Thread 0: until the first `need` blocks have published step `step` (flags

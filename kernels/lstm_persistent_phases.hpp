@@ -25,7 +25,7 @@
 #include "lstm_step_phases.hpp"
 #include "persistent_partition.hpp"
 
-namespace nocturne::kernels {
+namespace nocturne::inline v0::kernels {
 
 // A layer's whole forward sequence (T steps from the zero state).
 struct PersistentForwardArgs {

@@ -8,7 +8,7 @@
 #include "lstm_persistent_phases.hpp"
 #include "persistent_partition.hpp"
 
-namespace nocturne::kernels {
+namespace nocturne::inline v0::kernels {
 
 using cuda::Launch;
 

@@ -31,7 +31,7 @@
 
 #include "fused_tiling.hpp"
 
-namespace nocturne::kernels {
+namespace nocturne::inline v0::kernels {
 
 // What the partition needs to know of the device. The launch fills it from
 // cudaGetDeviceProperties; kH100 is the H100 SXM the goals are set for.

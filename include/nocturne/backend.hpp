@@ -76,7 +76,8 @@ struct AdamaxParams {
 // Floating-point modes for the GEMMs: strict FP32; TF32 or BF16 operands
 // (rounded to nearest even, math/precision.hpp) with FP32 sums. The CUDA
 // backend runs the reduced modes on tensor cores; the CPU backend emulates
-// them by rounding its GEMM operands the same way (slower, for checking).
+// them by rounding its GEMM operands the same way (slower, for checking),
+// except BF16 on a processor with AVX-512 BF16 (CpuOptions::bf16_gemm).
 enum class MathMode { strict_fp32, tf32, bf16 };
 // "fp32", "tf32", "bf16" (the CLI's --precision values).
 const char* to_string(MathMode mode);
@@ -289,7 +290,13 @@ struct CpuOptions {
   // The persistent path's program (the fused path with one forward op per
   // layer and sequence, LstmSchedule::persistent_sequences).
   bool persistent_lstm = false;
+  // MathMode::bf16 in float: BF16 GEMMs on the processor's AVX-512 BF16 unit
+  // where it has one (cpu_has_bf16_gemm()), the same rounded operands with
+  // FP32 sums; false, or a processor without it: the emulation.
+  bool bf16_gemm = true;
 };
+// Whether this processor has the AVX-512 BF16 instructions CpuOptions::bf16_gemm uses.
+bool cpu_has_bf16_gemm();
 std::unique_ptr<BasicBackend<float>> make_cpu_backend(const CpuOptions& options = {});
 std::unique_ptr<BasicBackend<double>> make_cpu_backend_double(const CpuOptions& options = {});
 

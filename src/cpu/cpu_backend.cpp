@@ -57,7 +57,10 @@ void dropout(const DropoutKey& key, T p, std::size_t n, const T* in, T* out) {
 template <typename T>
 std::string CpuBackend<T>::name() const {
   std::string text = sizeof(T) == sizeof(float) ? "cpu (float32, OpenBLAS" : "cpu (float64, OpenBLAS";
-  if (options_.math != MathMode::strict_fp32) text += std::string(", emulated ") + to_string(options_.math);
+  if (bf16_kernels_)
+    text += ", bf16 GEMMs on AVX-512 BF16";
+  else if (options_.math != MathMode::strict_fp32)
+    text += std::string(", emulated ") + to_string(options_.math);
   if (options_.persistent_lstm)
     text += ", persistent LSTM (sequence ops)";
   else if (options_.fused_lstm)
@@ -112,6 +115,10 @@ void CpuBackend<T>::gemm(Transpose trans_a, Transpose trans_b, int m, int n, int
                          const T* b, int ldb, T beta, T* c, int ldc) {
   // Every GEMM of the backend's ops comes through here: the math mode's
   // operand rounding covers them all.
+  if constexpr (sizeof(T) == sizeof(float)) {
+    if (bf16_kernels_)
+      return bf16_gemm(bf16_packing_, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
   gemm_in_mode(options_.math, operand_copies_, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
@@ -137,11 +144,13 @@ double CpuBackend<T>::sum_squares(const T* x, std::size_t n) {
 
 template <typename T>
 void CpuBackend<T>::dropout_forward(const DropoutKey& key, T p, std::size_t n, const T* x, T* y) {
+  auto span = phases_.span(kPartDropout);
   if (checks::dropout("dropout_forward", double(p), n, x, y)) dropout(key, p, n, x, y);
 }
 
 template <typename T>
 void CpuBackend<T>::dropout_backward(const DropoutKey& key, T p, std::size_t n, const T* dy, T* dx) {
+  auto span = phases_.span(kPartDropout);
   if (checks::dropout("dropout_backward", double(p), n, dy, dx)) dropout(key, p, n, dy, dx);
 }
 
@@ -149,6 +158,7 @@ template <typename T>
 void CpuBackend<T>::adamax(std::size_t n, T* params, const T* grads, T* m, T* u, const AdamaxParams& hp,
                            std::int64_t step) {
   if (!checks::adamax(n, params, grads, m, u, hp, step)) return;
+  auto span = phases_.span(kPartAdamax);
   // Bias correction in double, then one rounding to T.
   const T lr_t = T(math::adamax_step_size(hp.learning_rate, hp.beta1, step));
   const T beta1 = T(hp.beta1), beta2 = T(hp.beta2), eps = T(hp.epsilon);
@@ -161,6 +171,8 @@ template class CpuBackend<double>;
 }  // namespace nocturne::cpu
 
 namespace nocturne::inline v0 {
+
+bool cpu_has_bf16_gemm() { return cpu::bf16_gemm_supported(); }
 
 std::unique_ptr<BasicBackend<float>> make_cpu_backend(const CpuOptions& options) {
   return std::make_unique<cpu::CpuBackend<float>>(options);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cpu/cpu_kernels.hpp"
+#include "cpu/cpu_phases.hpp"
 #include "nocturne/backend.hpp"
 
 namespace nocturne::inline v0::cpu {
@@ -14,7 +15,12 @@ namespace nocturne::inline v0::cpu {
 template <typename T>
 class CpuBackend final : public BasicBackend<T> {
  public:
-  explicit CpuBackend(const CpuOptions& options = {}) : options_(options) {}
+  explicit CpuBackend(const CpuOptions& options = {})
+      : options_(options),
+        bf16_kernels_(sizeof(T) == sizeof(float) && options.math == MathMode::bf16 && options.bf16_gemm &&
+                      bf16_gemm_supported()) {}
+  // Whether the BF16 mode runs on the processor's BF16 unit (else it is emulated).
+  bool bf16_kernels() const { return bf16_kernels_; }
   const CpuOptions& options() const { return options_; }
 
   Device device() const override { return Device::cpu; }
@@ -25,6 +31,11 @@ class CpuBackend final : public BasicBackend<T> {
   void copy_to_host(void* host_dst, const void* src, std::size_t bytes) override;
   void copy_on_device(void* dst, const void* src, std::size_t bytes) override;
   void synchronize() override {}
+  // Wall-clock phases between marks, and inside them the ops' kinds of work
+  // as "<phase> / <kind>" (cpu_phases.hpp).
+  void mark_phase(const char* phase) override { phases_.mark(phase); }
+  void set_phase_timing(bool on) override { phases_.set_on(on); }
+  std::vector<PhaseTime> phase_times() override { return phases_.take(); }
   std::unique_ptr<Replayable> record(std::function<void()> work) override;
   // In options().order (cpu_program.cpp).
   std::unique_ptr<Replayable> record_program(std::vector<ProgramOp> program) override;
@@ -79,12 +90,21 @@ class CpuBackend final : public BasicBackend<T> {
  private:
   // gates[r, :] = b + x[r, :] W for the rows of x [rows, F] (cpu_lstm.cpp).
   void input_projection(int rows, int input, int width, const T* x, const T* w, const T* b, T* gates);
+  // The recurrent GEMM C [m, n] (+)= A [m, k] op(R) of a whole sequence: in
+  // the BF16 mode on its kernels, R packed once by pack_recurrent (which says
+  // whether it packed), else gemm.
+  bool pack_recurrent(Transpose trans_r, int k, int n, const T* r);
+  void recurrent_gemm(bool packed, Transpose trans_r, int m, int n, int k, const T* a, const T* r, T beta, T* c);
   // A scratch area of at least `count` elements (the fused ops' per-call temporaries).
   T* scratch(std::size_t count);
 
   CpuOptions options_;
   OperandCopies<T> operand_copies_;  // the reduced modes' rounded GEMM operands
+  Bf16Packing bf16_packing_;         // the BF16 kernels' packed operands
+  Bf16Matrix packed_r_;              // R of the sequence op running, packed for the BF16 kernels
+  bool bf16_kernels_ = false;        // MathMode::bf16 on the AVX-512 BF16 kernels (float only)
   std::vector<T> scratch_;
+  PhaseClock phases_;
 };
 
 extern template class CpuBackend<float>;

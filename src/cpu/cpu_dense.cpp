@@ -11,6 +11,7 @@ namespace nocturne::inline v0::cpu {
 template <typename T>
 void CpuBackend<T>::dense_forward(int n, int k, int m, const T* x, const T* w, const T* b, T* y) {
   checks::dense_forward(n, k, m, x, w, b, y);
+  auto span = phases_.span(kPartHead);
   broadcast_rows(std::size_t(n), std::size_t(m), b, y);
   gemm(Transpose::no, Transpose::no, n, m, k, T(1), x, k, w, m, T(1), y, m);
 }
@@ -18,6 +19,7 @@ void CpuBackend<T>::dense_forward(int n, int k, int m, const T* x, const T* w, c
 template <typename T>
 void CpuBackend<T>::dense_backward(int n, int k, int m, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
   checks::dense_backward(n, k, m, x, w, dy, dw, db);
+  auto span = phases_.span(kPartHead);
   gemm(Transpose::yes, Transpose::no, k, m, n, T(1), x, k, dy, m, T(0), dw, m);
   column_sums(std::size_t(n), std::size_t(m), dy, db);
   if (dx) gemm(Transpose::no, Transpose::yes, n, k, m, T(1), dy, m, w, m, T(0), dx, k);

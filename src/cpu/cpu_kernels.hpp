@@ -44,6 +44,29 @@ void gemm_in_mode(MathMode mode, OperandCopies<double>& copies, Transpose trans_
 void round_in_mode(MathMode mode, std::size_t n, float* x);
 void round_in_mode(MathMode mode, std::size_t n, double* x);
 
+// ---- cpu_bf16_gemm.cpp: BF16 GEMMs with FP32 sums (AVX-512 BF16) ----------
+// Whether the processor has VDPBF16PS (checked once, at run time).
+bool bf16_gemm_supported();
+// op(B) [k, n] as the kernels take it: BF16 pairs along k in panels of 32
+// columns. Packed once, it serves every GEMM over the same B (the LSTM's R).
+struct Bf16Matrix {
+  std::vector<std::uint16_t> data;
+  int k = 0, n = 0, pairs = 0;
+};
+void bf16_pack_b(Transpose trans_b, int k, int n, const float* b, int ldb, Bf16Matrix& out);
+// The packed operands of one call, kept between calls.
+struct Bf16Packing {
+  std::vector<std::uint16_t> a;
+  Bf16Matrix b;
+};
+// C = alpha op(A) op(B) + beta C with op(A) and op(B) rounded to BF16 as
+// math::bf16_bits rounds them and FP32 sums; only where bf16_gemm_supported().
+void bf16_gemm(Bf16Packing& packing, Transpose trans_a, Transpose trans_b, int m, int n, int k, float alpha,
+               const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc);
+// The same over a B packed before: C [m, b.n] = alpha op(A) B + beta C.
+void bf16_gemm_packed(Bf16Packing& packing, Transpose trans_a, int m, float alpha, const float* a, int lda,
+                      const Bf16Matrix& b, float beta, float* c, int ldc);
+
 // ---- cpu_lstm_cells.cpp: one time step's fused cell loops ------------------
 // gates [n, 4H]: pre-activations in, activated i, f, g, o out. c_prev [n, H]
 // or null for the zero initial state.

@@ -39,19 +39,50 @@ void CpuBackend<T>::input_projection(int rows, int input, int width, const T* x,
 }
 
 template <typename T>
+bool CpuBackend<T>::pack_recurrent(Transpose trans_r, int k, int n, const T* r) {
+  if constexpr (sizeof(T) == sizeof(float)) {
+    if (bf16_kernels_) {
+      bf16_pack_b(trans_r, k, n, r, trans_r == Transpose::no ? n : k, packed_r_);
+      return true;
+    }
+  }
+  return false;
+}
+
+template <typename T>
+void CpuBackend<T>::recurrent_gemm(bool packed, Transpose trans_r, int m, int n, int k, const T* a, const T* r,
+                                   T beta, T* c) {
+  if constexpr (sizeof(T) == sizeof(float)) {
+    if (packed) return bf16_gemm_packed(bf16_packing_, Transpose::no, m, 1.0f, a, k, packed_r_, beta, c, n);
+  }
+  gemm(Transpose::no, trans_r, m, n, k, T(1), a, k, r, trans_r == Transpose::no ? n : k, beta, c, n);
+}
+
+template <typename T>
 void CpuBackend<T>::lstm_forward(const LstmShape& s, const T* x, const T* w, const T* r, const T* b, T* h, T* c,
                                  T* gates) {
   checks::lstm_forward(s, {x, w, r, b, h, c, gates});
   const int n = s.batch, hidden = s.hidden, width = 4 * s.hidden;
   const std::size_t step_h = std::size_t(n) * hidden, step_g = std::size_t(n) * width;
 
-  input_projection(s.steps * n, s.input, width, x, w, b, gates);
+  {
+    auto span = phases_.span(kPartInputProjection);
+    input_projection(s.steps * n, s.input, width, x, w, b, gates);
+  }
+  bool packed = false;
+  if (s.steps > 1) {
+    auto span = phases_.span(kPartRecurrentGemm);
+    packed = pack_recurrent(Transpose::no, hidden, width, r);
+  }
   for (int t = 0; t < s.steps; ++t) {
     T* gates_t = gates + t * step_g;
     const T* h_prev = t > 0 ? h + (t - 1) * step_h : nullptr;
     const T* c_prev = t > 0 ? c + (t - 1) * step_h : nullptr;
-    if (h_prev)
-      gemm(Transpose::no, Transpose::no, n, width, hidden, T(1), h_prev, hidden, r, width, T(1), gates_t, width);
+    if (h_prev) {
+      auto span = phases_.span(kPartRecurrentGemm);
+      recurrent_gemm(packed, Transpose::no, n, width, hidden, h_prev, r, T(1), gates_t);
+    }
+    auto span = phases_.span(kPartCells);
     lstm_cells_forward(n, hidden, gates_t, c_prev, c + t * step_h, h + t * step_h);
   }
 }
@@ -70,17 +101,25 @@ void CpuBackend<T>::lstm_backward(const LstmShape& s, const T* x, const T* w, co
   T* dc_carry = dh_next + step_h;
   for (std::size_t i = 0; i < 2 * step_h; ++i) dh_next[i] = T(0);
 
+  bool packed = false;
+  if (s.steps > 1) {
+    auto span = phases_.span(kPartRecurrentGemm);
+    packed = pack_recurrent(Transpose::yes, width, hidden, r);
+  }
   for (int t = s.steps - 1; t >= 0; --t) {
     T* dgates_t = dgates + t * step_g;
     const T* c_prev = t > 0 ? c + (t - 1) * step_h : nullptr;
-    lstm_cells_backward(n, hidden, gates + t * step_g, c + t * step_h, c_prev, dh + t * step_h, dh_next, dc_carry,
-                        dgates_t);
+    {
+      auto span = phases_.span(kPartCells);
+      lstm_cells_backward(n, hidden, gates + t * step_g, c + t * step_h, c_prev, dh + t * step_h, dh_next, dc_carry,
+                          dgates_t);
+    }
     // dh_{t-1} from the recurrence: dgates_t R^T.
-    if (t > 0)
-      gemm(Transpose::no, Transpose::yes, n, hidden, width, T(1), dgates_t, width, r, width, T(0), dh_next,
-                hidden);
+    auto span = phases_.span(kPartRecurrentGemm);
+    if (t > 0) recurrent_gemm(packed, Transpose::yes, n, hidden, width, dgates_t, r, T(0), dh_next);
   }
 
+  auto span = phases_.span(kPartWeightGradients);
   // dW = x^T dgates over all steps; for F == 1 this is a GEMV.
   gemm(Transpose::yes, Transpose::no, input, width, rows, T(1), x, input, dgates, width, T(0), dw, width);
   // dR = sum over t >= 1 of h_{t-1}^T dgates_t: h rows of steps 0..T-2 against
@@ -105,6 +144,12 @@ void CpuBackend<T>::lstm_step(int batch, int input, int hidden, const T* x, cons
   lstm_cells_forward(batch, hidden, gates, c_prev, c, h);
 }
 
+template bool CpuBackend<float>::pack_recurrent(Transpose, int, int, const float*);
+template bool CpuBackend<double>::pack_recurrent(Transpose, int, int, const double*);
+template void CpuBackend<float>::recurrent_gemm(bool, Transpose, int, int, int, const float*, const float*, float,
+                                                float*);
+template void CpuBackend<double>::recurrent_gemm(bool, Transpose, int, int, int, const double*, const double*, double,
+                                                 double*);
 template void CpuBackend<float>::input_projection(int, int, int, const float*, const float*, const float*, float*);
 template void CpuBackend<double>::input_projection(int, int, int, const double*, const double*, const double*,
                                                    double*);

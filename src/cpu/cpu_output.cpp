@@ -53,6 +53,7 @@ void CpuBackend<T>::softmax_cross_entropy(int n, int vocab, const T* logits, con
                                           T grad_scale, T* dlogits, double* stats) {
   const char* op = "softmax_cross_entropy";
   checks::softmax_cross_entropy(n, vocab, logits, targets, stats);
+  auto span = phases_.span(kPartHead);
   const std::size_t v = std::size_t(vocab);
   double loss = 0.0;
   double correct = 0.0;

@@ -72,11 +72,14 @@ DeviceChoice choose_device(const DeviceRequest& request) {
     add_detail("persistent LSTM program");
   else if (options.fused_lstm)
     add_detail("fused LSTM");
-  if (math != MathMode::strict_fp32) {
+  if (math == MathMode::bf16 && cpu_has_bf16_gemm()) {
+    add_detail("bf16 GEMMs on AVX-512 BF16");
+  } else if (math != MathMode::strict_fp32) {
     add_detail(std::string("emulated ") + to_string(math));
     choice.emulation_note = std::string("--precision ") + to_string(math) +
                             " on the CPU is an emulation (GEMM operands rounded as the GPU's tensor cores take them): "
-                            "slower than fp32, for checking";
+                            "slower than fp32, for checking" +
+                            (math == MathMode::bf16 ? "; this processor has no AVX-512 BF16 for real BF16 GEMMs" : "");
     add_note(choice.emulation_note);
   }
   choice.backend = make_cpu_backend(options);

@@ -14,7 +14,7 @@
 #include "nocturne/fused_ops.hpp"
 #include "step_reference.hpp"
 
-namespace nocturne::test::persistent {
+namespace nocturne::inline v0::test::persistent {
 
 using namespace nocturne::test::fused;
 

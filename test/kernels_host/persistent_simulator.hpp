@@ -24,7 +24,7 @@
 #include "kernels/persistent_partition.hpp"
 #include "step_simulator.hpp"
 
-namespace nocturne::kernels::simulation {
+namespace nocturne::inline v0::kernels::simulation {
 
 // How the blocks interleave: one interval each in turn (forwards or
 // backwards), each as far as it can before the next (greedy, from the last

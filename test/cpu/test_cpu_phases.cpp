@@ -1,0 +1,73 @@
+// The CPU backend's phase timing (BasicBackend::set_phase_timing): off, it
+// reports nothing; on, a training step's marked phases and, inside the ops,
+// their kinds of work ("lstm1 forward / cells", ...), each counted as often
+// as the ops ran, and no part longer than the phase around it.
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "nocturne/backend.hpp"
+#include "nocturne/model.hpp"
+#include "nocturne/optimizer.hpp"
+#include "nocturne/rng.hpp"
+
+using namespace nocturne;
+
+TEST_CASE("CPU phase timing: marked phases and the kinds of work inside the ops", "[cpu][phases]") {
+  ModelConfig config;
+  config.vocab = 19;
+  config.window = 7;
+  config.hidden1 = 24;
+  config.hidden2 = 12;
+  config.dense = 10;
+  const int batch = 5;
+  auto backend = make_cpu_backend();
+  Model model(*backend, config, batch);
+  model.initialize(1);
+  Adamax adamax(*backend, model.parameters().size(), AdamaxParams{});
+  std::vector<std::int32_t> tokens(std::size_t(config.window) * batch);
+  std::vector<std::int32_t> targets(static_cast<std::size_t>(batch));
+  for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = std::int32_t(random_below(19, 3, 1, i));
+  for (std::size_t i = 0; i < targets.size(); ++i) targets[i] = std::int32_t(random_below(19, 3, 2, i));
+  model.set_batch(tokens, targets);
+
+  model.train_step(1, adamax);
+  CHECK(backend->phase_times().empty());  // off by default
+
+  backend->set_phase_timing(true);
+  model.train_step(1, adamax);
+  std::map<std::string, PhaseTime> by_name;
+  for (const PhaseTime& t : backend->phase_times()) {
+    CHECK(t.ms >= 0);
+    CHECK(t.spans > 0);
+    by_name[t.phase] = t;
+  }
+  for (const char* name : {"lstm1 forward", "lstm2 forward", "head", "lstm2 backward", "lstm1 backward", "adamax",
+                           "lstm1 forward / input projection", "lstm1 forward / recurrent GEMMs",
+                           "lstm1 forward / cells", "lstm2 backward / cells", "lstm2 backward / recurrent GEMMs",
+                           "lstm2 backward / weight-gradient GEMMs", "head / head", "dropout / dropout",
+                           "adamax / adamax"}) {
+    INFO(name);
+    CHECK(by_name.count(name) == 1);
+  }
+  // One cell loop per step, forward and backward.
+  CHECK(by_name["lstm1 forward / cells"].spans == config.window);
+  CHECK(by_name["lstm2 backward / cells"].spans == config.window);
+  // The parts lie inside their phase.
+  for (const char* phase : {"lstm1 forward", "lstm2 backward"}) {
+    double parts = 0;
+    for (const auto& [name, t] : by_name)
+      if (name.rfind(std::string(phase) + " / ", 0) == 0) parts += t.ms;
+    INFO(phase << ": parts " << parts << " ms, phase " << by_name[phase].ms << " ms");
+    CHECK(parts <= by_name[phase].ms * 1.0001 + 1e-6);
+  }
+  CHECK(backend->phase_times().empty());  // read and cleared
+
+  backend->set_phase_timing(false);
+  model.train_step(1, adamax);
+  CHECK(backend->phase_times().empty());
+}
