@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "core/fused_op_checks.hpp"
 #include "nocturne/backend.hpp"
 #include "nocturne/error.hpp"
 
@@ -43,31 +44,7 @@ template <typename T>
 void BasicBackend<T>::lstm_sequence_forward(const LstmSequenceForward<T>& q) {
   if (q.steps < 0)
     throw ShapeError("lstm_sequence_forward: steps must not be negative, got " + std::to_string(q.steps));
-  const std::size_t nh = std::size_t(q.batch) * std::size_t(q.hidden);
-  const std::size_t nf = std::size_t(q.batch) * std::size_t(q.input);
-  for (int t = 0; t < q.steps; ++t) {
-    const std::size_t at = std::size_t(t);
-    LstmStepForward<T> s;
-    s.batch = q.batch;
-    s.input = q.input;
-    s.hidden = q.hidden;
-    s.x = q.x + at * nf;
-    s.w = q.w;
-    s.r = q.r;
-    s.b = q.b;
-    s.h_prev = t > 0 ? q.h + (at - 1) * nh : nullptr;
-    s.c_prev = t > 0 ? q.c + (at - 1) * nh : nullptr;
-    s.h = q.h + at * nh;
-    s.c = q.c + at * nh;
-    s.gates = q.gates + at * 4 * nh;
-    if (q.h_dropped) {
-      s.h_dropped = q.h_dropped + at * nh;
-      s.dropout = q.dropout;
-      s.dropout_p = q.dropout_p;
-      s.dropout_index = std::uint64_t(at * nh);
-    }
-    lstm_step_forward(s);
-  }
+  for (int t = 0; t < q.steps; ++t) lstm_step_forward(sequence_step(q, t));
 }
 template <typename T>
 int BasicBackend<T>::lstm_partial_blocks(int) const {

@@ -14,6 +14,39 @@
 #include "core/op_checks.hpp"
 #include "nocturne/backend.hpp"
 
+namespace nocturne::inline v0 {
+
+// Step t of a sequence op as a step op: the pointers advanced to step t, the
+// dropout stream's offset where that step's mask starts. The step-op loop of
+// the reference lstm_sequence_forward and the persistent kernel's checks use it.
+template <typename T>
+LstmStepForward<T> sequence_step(const LstmSequenceForward<T>& q, int t) {
+  const std::size_t at = std::size_t(t);
+  const std::size_t nh = std::size_t(q.batch) * std::size_t(q.hidden);
+  LstmStepForward<T> s;
+  s.batch = q.batch;
+  s.input = q.input;
+  s.hidden = q.hidden;
+  s.x = q.x + at * std::size_t(q.batch) * std::size_t(q.input);
+  s.w = q.w;
+  s.r = q.r;
+  s.b = q.b;
+  s.h_prev = t > 0 ? q.h + (at - 1) * nh : nullptr;
+  s.c_prev = t > 0 ? q.c + (at - 1) * nh : nullptr;
+  s.h = q.h + at * nh;
+  s.c = q.c + at * nh;
+  s.gates = q.gates + at * 4 * nh;
+  if (q.h_dropped) {
+    s.h_dropped = q.h_dropped + at * nh;
+    s.dropout = q.dropout;
+    s.dropout_p = q.dropout_p;
+    s.dropout_index = std::uint64_t(at * nh);
+  }
+  return s;
+}
+
+}  // namespace nocturne::v0
+
 namespace nocturne::inline v0::checks {
 
 inline void dropout_probability(const char* op, double p) {

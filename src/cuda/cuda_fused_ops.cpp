@@ -39,26 +39,7 @@ void CudaBackend::lstm_sequence_forward(const LstmSequenceForward<float>& q) {
   const kernels::PersistentPlan plan = kernels::persistent_device_plan(q.batch, q.input, q.hidden);
   if (!plan.fits() || plan.blocks > multiprocessors_) return BasicBackend<float>::lstm_sequence_forward(q);
   // The step op's checks for the first and the last step (the same shapes and strides).
-  for (int t : {0, q.steps - 1}) {
-    const std::size_t at = std::size_t(t), nh = std::size_t(q.batch) * std::size_t(q.hidden);
-    LstmStepForward<float> s;
-    s.batch = q.batch;
-    s.input = q.input;
-    s.hidden = q.hidden;
-    s.x = q.x + at * std::size_t(q.batch) * std::size_t(q.input);
-    s.w = q.w;
-    s.r = q.r;
-    s.b = q.b;
-    s.h_prev = t > 0 ? q.h + (at - 1) * nh : nullptr;
-    s.c_prev = t > 0 ? q.c + (at - 1) * nh : nullptr;
-    s.h = q.h + at * nh;
-    s.c = q.c + at * nh;
-    s.gates = q.gates + at * 4 * nh;
-    s.h_dropped = q.h_dropped ? q.h_dropped + at * nh : nullptr;
-    s.dropout = q.dropout;
-    s.dropout_p = q.dropout_p;
-    checks::lstm_step_forward(s);
-  }
+  for (int t : {0, q.steps - 1}) checks::lstm_step_forward(sequence_step(q, t));
   auto* flags = static_cast<unsigned*>(branch().flags.get());
   const kernels::PersistentForwardArgs args = kernels::make_persistent_forward_args(
       q.steps, q.batch, q.input, q.hidden, q.x, q.w, q.r, q.b, q.h, q.c, q.gates, q.h_dropped, q.dropout,
