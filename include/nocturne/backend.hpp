@@ -287,13 +287,13 @@ struct CpuOptions {
   bool fused_lstm = false;
   // How record_program() orders a program's ops.
   ProgramOrder order = ProgramOrder::list;
-  // The persistent path's program (the fused path with one forward op per
-  // layer and sequence, LstmSchedule::persistent_sequences).
-  bool persistent_lstm = false;
   // MathMode::bf16 in float: BF16 GEMMs on the processor's AVX-512 BF16 unit
   // where it has one (cpu_has_bf16_gemm()), the same rounded operands with
   // FP32 sums; false, or a processor without it: the emulation.
   bool bf16_gemm = true;
+  // The persistent path's program (the fused path with one forward op per
+  // layer and sequence, LstmSchedule::persistent_sequences).
+  bool persistent_lstm = false;
 };
 // Whether this processor has the AVX-512 BF16 instructions CpuOptions::bf16_gemm uses.
 bool cpu_has_bf16_gemm();

@@ -51,8 +51,8 @@ bool have_kernels() {
 
 TEST_CASE("BF16 kernels: the sums of the rounded operands, odd sizes, all transposes", "[cpu][bf16]") {
   if (!have_kernels()) return;
-  auto native = make_cpu_backend(CpuOptions{MathMode::bf16, false, ProgramOrder::list, true});
-  auto emulated = make_cpu_backend(CpuOptions{MathMode::bf16, false, ProgramOrder::list, false});
+  auto native = make_cpu_backend(CpuOptions{.math = MathMode::bf16, .bf16_gemm = true});
+  auto emulated = make_cpu_backend(CpuOptions{.math = MathMode::bf16, .bf16_gemm = false});
   const int sizes[][3] = {{1, 1, 1},   {3, 5, 7},     {17, 9, 13},  {1, 33, 8},    {21, 1, 6},
                           {8, 8, 1},   {64, 70, 65},  {9, 100, 1031}, {300, 40, 20}, {40, 600, 300}};
   std::uint32_t seed = 7;
@@ -82,9 +82,9 @@ TEST_CASE("BF16 kernels: the sums of the rounded operands, odd sizes, all transp
 
 TEST_CASE("BF16 kernels: beta 0 ignores C, k 0 scales C, threads change no bit", "[cpu][bf16]") {
   if (!have_kernels()) return;
-  auto native = make_cpu_backend(CpuOptions{MathMode::bf16, false, ProgramOrder::list, true});
+  auto native = make_cpu_backend(CpuOptions{.math = MathMode::bf16, .bf16_gemm = true});
   CHECK(native->name().find("AVX-512 BF16") != std::string::npos);
-  auto emulated = make_cpu_backend(CpuOptions{MathMode::bf16, false, ProgramOrder::list, false});
+  auto emulated = make_cpu_backend(CpuOptions{.math = MathMode::bf16, .bf16_gemm = false});
   CHECK(emulated->name().find("emulated bf16") != std::string::npos);
 
   const int m = 70, n = 300, k = 260;
@@ -112,8 +112,8 @@ TEST_CASE("BF16 kernels: beta 0 ignores C, k 0 scales C, threads change no bit",
 
 TEST_CASE("BF16 kernels: an LSTM sequence (R packed once) matches the emulation", "[cpu][bf16]") {
   if (!have_kernels()) return;
-  auto native = make_cpu_backend(CpuOptions{MathMode::bf16, false, ProgramOrder::list, true});
-  auto emulated = make_cpu_backend(CpuOptions{MathMode::bf16, false, ProgramOrder::list, false});
+  auto native = make_cpu_backend(CpuOptions{.math = MathMode::bf16, .bf16_gemm = true});
+  auto emulated = make_cpu_backend(CpuOptions{.math = MathMode::bf16, .bf16_gemm = false});
   // Odd sizes: H 37 gives 4H = 148 columns (panels of 32 with a ragged last one).
   const LstmShape s{6, 11, 9, 37};
   const int width = 4 * s.hidden;

@@ -111,7 +111,7 @@ void check_emulated_gemm(MathMode mode) {
   auto strict = make_cpu_backend_double();
   std::unique_ptr<BasicBackend<T>> emulated, plain;
   if constexpr (sizeof(T) == sizeof(float)) {
-    emulated = make_cpu_backend(CpuOptions{mode, false, ProgramOrder::list, false});
+    emulated = make_cpu_backend(CpuOptions{.math = mode, .bf16_gemm = false});
     plain = make_cpu_backend();
   } else {
     emulated = make_cpu_backend_double(CpuOptions{mode, false, ProgramOrder::list});
