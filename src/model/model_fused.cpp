@@ -32,6 +32,14 @@ MemoryRange bytes_of(const E* p, std::size_t count) {
   return MemoryRange{p, count * sizeof(E)};
 }
 
+// The bytes of the tensor `name` in a buffer laid out as the parameters (the
+// parameters themselves, or their gradients).
+template <typename T>
+MemoryRange tensor_bytes(const ParameterLayout& layout, const Buffer<T>& values, const char* name) {
+  const ParameterView& v = layout.view(name);
+  return bytes_of(values.data() + v.offset, v.size());
+}
+
 // A [steps, rows, cols] tensor of the staged batch, step by step.
 template <typename T>
 struct Steps {
@@ -62,10 +70,7 @@ void BasicModel<T>::add_fused_forward(std::vector<ProgramOp>& ops, bool dropout,
   const Steps<T> x1{a.x1.data(), rows * f}, h1{a.h1.data(), rows * hidden1}, c1{a.c1.data(), rows * hidden1},
       g1{a.g1.data(), rows * 4 * hidden1}, drop1{a.drop1.data(), rows * hidden1}, h2{a.h2.data(), rows * hidden2},
       c2{a.c2.data(), rows * hidden2}, g2{a.g2.data(), rows * 4 * hidden2};
-  auto param = [&](const char* name) {
-    const ParameterView& v = layout_.view(name);
-    return bytes_of(params_.data() + v.offset, v.size());
-  };
+  auto param = [&](const char* name) { return tensor_bytes(layout_, params_, name); };
   const MemoryRange offset = bytes_of(a.dropout_offset.data(), 1);
 
   BasicBackend<T>& backend = backend_;
@@ -210,14 +215,8 @@ void BasicModel<T>::add_fused_backward(std::vector<ProgramOp>& ops, bool dropout
   const MemoryRange dc1 = bytes_of(a.dc1.data(), rows * hidden1), dc2 = bytes_of(a.dc2.data(), rows * hidden2);
   const MemoryRange d_h2_last = bytes_of(a.d_h2_last.data(), rows * hidden2);
   const MemoryRange offset = bytes_of(a.dropout_offset.data(), 1);
-  auto param = [&](const char* name) {
-    const ParameterView& v = layout_.view(name);
-    return bytes_of(params_.data() + v.offset, v.size());
-  };
-  auto gradient = [&](const char* name) {
-    const ParameterView& v = layout_.view(name);
-    return bytes_of(grads_.data() + v.offset, v.size());
-  };
+  auto param = [&](const char* name) { return tensor_bytes(layout_, params_, name); };
+  auto gradient = [&](const char* name) { return tensor_bytes(layout_, grads_, name); };
   BasicBackend<T>& backend = backend_;
   const T p = T(c.dropout);
 
@@ -373,14 +372,8 @@ std::vector<ProgramOp> BasicModel<T>::fused_program(Program kind, const DropoutK
   std::vector<ProgramOp> ops;
   add_fused_forward(ops, dropout, key);
 
-  auto param = [&](const char* name) {
-    const ParameterView& v = layout_.view(name);
-    return bytes_of(params_.data() + v.offset, v.size());
-  };
-  auto gradient = [&](const char* name) {
-    const ParameterView& v = layout_.view(name);
-    return bytes_of(grads_.data() + v.offset, v.size());
-  };
+  auto param = [&](const char* name) { return tensor_bytes(layout_, params_, name); };
+  auto gradient = [&](const char* name) { return tensor_bytes(layout_, grads_, name); };
   BasicBackend<T>& backend = backend_;
   const T* last = a.h2.data() + std::size_t(c.window - 1) * rows * std::size_t(hidden2);
   const MemoryRange last_range = bytes_of(last, rows * std::size_t(hidden2));
