@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/fused_op_checks.hpp"  // sequence_step
 #include "model/model_activations.hpp"
 #include "model/step_program.hpp"
 #include "nocturne/error.hpp"
@@ -93,26 +94,42 @@ void BasicModel<T>::add_fused_forward(std::vector<ProgramOp>& ops, bool dropout,
 
   const T p = T(c.dropout);
   const DropoutKey key1 = site_key(key, 0);
+  // Each layer's forward sequence, as one op on the persistent path or step
+  // by step (sequence_step) on the fused one.
+  LstmSequenceForward<T> s1;
+  s1.steps = w;
+  s1.batch = n;
+  s1.input = f;
+  s1.hidden = hidden1;
+  s1.x = x1.at(0);
+  s1.w = parameter("lstm1.W");
+  s1.r = parameter("lstm1.R");
+  s1.b = parameter("lstm1.b");
+  s1.h = h1.at(0);
+  s1.c = c1.at(0);
+  s1.gates = g1.at(0);
+  if (dropout) {
+    s1.h_dropped = drop1.at(0);
+    s1.dropout_p = p;
+  }
+  LstmSequenceForward<T> s2;
+  s2.steps = w;
+  s2.batch = n;
+  s2.input = hidden1;
+  s2.hidden = hidden2;
+  s2.x = dropout ? drop1.at(0) : h1.at(0);
+  s2.w = parameter("lstm2.W");
+  s2.r = parameter("lstm2.R");
+  s2.b = parameter("lstm2.b");
+  s2.h = h2.at(0);
+  s2.c = c2.at(0);
+  s2.gates = g2.at(0);
+
   if (backend.lstm_schedule() == LstmSchedule::persistent_sequences) {
-    // The persistent path: each layer's whole forward sequence is one op
-    // (layer 2 after all of layer 1: no wavefront between the two launches).
-    LstmSequenceForward<T> s1;
-    s1.steps = w;
-    s1.batch = n;
-    s1.input = f;
-    s1.hidden = hidden1;
-    s1.x = x1.at(0);
-    s1.w = parameter("lstm1.W");
-    s1.r = parameter("lstm1.R");
-    s1.b = parameter("lstm1.b");
-    s1.h = h1.at(0);
-    s1.c = c1.at(0);
-    s1.gates = g1.at(0);
+    // The persistent path (layer 2 after all of layer 1: no wavefront between the two launches).
     std::vector<MemoryRange> reads{x1.steps(0, w), param("lstm1.W"), param("lstm1.R"), param("lstm1.b")};
     std::vector<MemoryRange> writes{h1.steps(0, w), c1.steps(0, w), g1.steps(0, w)};
     if (dropout) {
-      s1.h_dropped = drop1.at(0);
-      s1.dropout_p = p;
       reads.push_back(offset);
       writes.push_back(drop1.steps(0, w));
     }
@@ -122,18 +139,6 @@ void BasicModel<T>::add_fused_forward(std::vector<ProgramOp>& ops, bool dropout,
           q.dropout = dropout ? &key1 : nullptr;
           backend.lstm_sequence_forward(q);
         });
-    LstmSequenceForward<T> s2;
-    s2.steps = w;
-    s2.batch = n;
-    s2.input = hidden1;
-    s2.hidden = hidden2;
-    s2.x = dropout ? drop1.at(0) : h1.at(0);
-    s2.w = parameter("lstm2.W");
-    s2.r = parameter("lstm2.R");
-    s2.b = parameter("lstm2.b");
-    s2.h = h2.at(0);
-    s2.c = c2.at(0);
-    s2.gates = g2.at(0);
     add_op(ops, "lstm2 forward", kBranch2,
            {dropout ? drop1.steps(0, w) : h1.steps(0, w), param("lstm2.W"), param("lstm2.R"), param("lstm2.b")},
            {h2.steps(0, w), c2.steps(0, w), g2.steps(0, w)}, [&backend, s2] { backend.lstm_sequence_forward(s2); },
@@ -142,26 +147,11 @@ void BasicModel<T>::add_fused_forward(std::vector<ProgramOp>& ops, bool dropout,
   }
   std::vector<std::size_t> layer1(static_cast<std::size_t>(w));
   for (int t = 0; t < w; ++t) {
-    LstmStepForward<T> s;
-    s.batch = n;
-    s.input = f;
-    s.hidden = hidden1;
-    s.x = x1.at(t);
-    s.w = parameter("lstm1.W");
-    s.r = parameter("lstm1.R");
-    s.b = parameter("lstm1.b");
-    s.h_prev = t > 0 ? h1.at(t - 1) : nullptr;
-    s.c_prev = t > 0 ? c1.at(t - 1) : nullptr;
-    s.h = h1.at(t);
-    s.c = c1.at(t);
-    s.gates = g1.at(t);
+    const LstmStepForward<T> s = sequence_step(s1, t);
     std::vector<MemoryRange> reads{x1.step(t), param("lstm1.W"), param("lstm1.R"), param("lstm1.b")};
     std::vector<MemoryRange> writes{h1.step(t), c1.step(t), g1.step(t)};
     if (t > 0) reads.insert(reads.end(), {h1.step(t - 1), c1.step(t - 1)});
     if (dropout) {
-      s.h_dropped = drop1.at(t);
-      s.dropout_p = p;
-      s.dropout_index = std::uint64_t(t) * rows * std::size_t(hidden1);
       reads.push_back(offset);
       writes.push_back(drop1.step(t));
     }
@@ -173,19 +163,7 @@ void BasicModel<T>::add_fused_forward(std::vector<ProgramOp>& ops, bool dropout,
                                     });
   }
   for (int t = 0; t < w; ++t) {
-    LstmStepForward<T> s;
-    s.batch = n;
-    s.input = hidden1;
-    s.hidden = hidden2;
-    s.x = dropout ? drop1.at(t) : h1.at(t);
-    s.w = parameter("lstm2.W");
-    s.r = parameter("lstm2.R");
-    s.b = parameter("lstm2.b");
-    s.h_prev = t > 0 ? h2.at(t - 1) : nullptr;
-    s.c_prev = t > 0 ? c2.at(t - 1) : nullptr;
-    s.h = h2.at(t);
-    s.c = c2.at(t);
-    s.gates = g2.at(t);
+    const LstmStepForward<T> s = sequence_step(s2, t);
     std::vector<MemoryRange> reads{dropout ? drop1.step(t) : h1.step(t), param("lstm2.W"), param("lstm2.R"),
                                    param("lstm2.b")};
     if (t > 0) reads.insert(reads.end(), {h2.step(t - 1), c2.step(t - 1)});
