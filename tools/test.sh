@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="${1:-build-test}"
+case "$root" in /*) ;; *) root="$PWD/$root" ;; esac  # absolute, so the install prefix is where it says
 jobs="$(nproc)"
 
 bash tools/setup.sh
@@ -17,7 +18,7 @@ if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then cuda
 
 echo "== release build (CUDA ${cuda})"
 cmake -S . -B "$root/release" -DCMAKE_BUILD_TYPE=Release -DNOCTURNE_WERROR=ON -DNOCTURNE_CUDA="$cuda" \
-      -DCMAKE_INSTALL_PREFIX="$PWD/$root/install"
+      -DCMAKE_INSTALL_PREFIX="$root/install"
 cmake --build "$root/release" -j"$jobs"
 ctest --test-dir "$root/release" --output-on-failure -j"$jobs"
 
@@ -30,7 +31,7 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 
 echo "== install and consumer"
 cmake --install "$root/release" >/dev/null
-cmake -S test/consumer -B "$root/consumer" -DCMAKE_PREFIX_PATH="$PWD/$root/install"
+cmake -S test/consumer -B "$root/consumer" -DCMAKE_PREFIX_PATH="$root/install"
 cmake --build "$root/consumer" -j"$jobs"
 "$root/consumer/nocturne_consumer"
 echo "== all tests passed"
