@@ -66,6 +66,12 @@ std::vector<std::vector<std::int32_t>> generate_tokens(Model& model, std::span<c
                                                        const GenerationRequest& request,
                                                        const GenerationProgress& progress = {});
 
+// Throws ConfigError unless the memory available holds what generate_tokens
+// keeps for `outputs` outputs of `notes` new tokens after a `window`-token
+// primer each (every output's tokens stay until it returns); `advice` says
+// what to lower (machine.hpp, require_memory).
+void require_generation_memory(std::int64_t outputs, std::int64_t notes, std::int64_t window, std::string_view advice);
+
 // The last `window` tokens the model reads for a primer (left-padded as above).
 std::vector<std::int32_t> primer_window(std::span<const std::int32_t> primer, int window);
 
