@@ -11,6 +11,11 @@ function(nocturne_exports target)
     set(_map ${PROJECT_SOURCE_DIR}/cmake/nocturne-exports.map)
     target_link_options(${target} PRIVATE "LINKER:--version-script=${_map}")
     set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${_map})
+    # An internal symbol that another of our libraries needs and that is not
+    # exported fails at that library's link, not at a program's.
+    if(NOT NOCTURNE_SANITIZE AND NOT NOCTURNE_FUZZ)
+      target_link_options(${target} PRIVATE LINKER:-z,defs)
+    endif()
   endif()
 endfunction()
 
