@@ -33,13 +33,14 @@
 #include <vector>
 
 #include "nocturne/buffer.hpp"
+#include "nocturne/export.hpp"
 #include "nocturne/fused_ops.hpp"
 
 namespace nocturne::inline v0 {
 
 enum class Transpose { no, yes };
 
-struct LstmShape {
+struct NOCTURNE_API LstmShape {
   int steps = 0;   // T
   int batch = 0;   // N
   int input = 0;   // F
@@ -51,7 +52,7 @@ struct LstmShape {
 // (math::dropout_keep). Where offset_on_device is set (a pointer on the
 // backend's device), the value it points to when the op runs is added to
 // offset: a recorded training step then draws a fresh mask on every replay.
-struct DropoutKey {
+struct NOCTURNE_API DropoutKey {
   std::uint64_t seed = 0;
   std::uint32_t stream = 0;
   std::uint64_t offset = 0;
@@ -60,13 +61,13 @@ struct DropoutKey {
 
 // Work recorded once and issued again by replay() with the same pointers and
 // shapes (a CUDA graph on the GPU; a plain call on the CPU).
-class Replayable {
+class NOCTURNE_API Replayable {
  public:
   virtual ~Replayable() = default;
   virtual void replay() = 0;
 };
 
-struct AdamaxParams {
+struct NOCTURNE_API AdamaxParams {
   double learning_rate = 0.01;
   double beta1 = 0.9;
   double beta2 = 0.999;
@@ -80,9 +81,9 @@ struct AdamaxParams {
 // except BF16 on a processor with AVX-512 BF16 (CpuOptions::bf16_gemm).
 enum class MathMode { strict_fp32, tf32, bf16 };
 // "fp32", "tf32", "bf16" (the CLI's --precision values).
-const char* to_string(MathMode mode);
+NOCTURNE_API const char* to_string(MathMode mode);
 // The inverse of to_string; throws ConfigError naming the value and the choices.
-MathMode parse_math_mode(std::string_view name);
+NOCTURNE_API MathMode parse_math_mode(std::string_view name);
 
 // How the model runs its LSTM layers on a backend:
 // - whole_sequence: lstm_forward / lstm_backward over the whole window, in
@@ -96,7 +97,7 @@ MathMode parse_math_mode(std::string_view name);
 enum class LstmSchedule { whole_sequence, fused_steps, persistent_sequences };
 
 // A byte range of backend memory an op reads or writes (schedule checks).
-struct MemoryRange {
+struct NOCTURNE_API MemoryRange {
   const void* begin = nullptr;
   std::size_t bytes = 0;
 };
@@ -107,7 +108,7 @@ struct MemoryRange {
 // `after` an event; the CPU runs the ops one by one in an order that respects
 // both. reads and writes name every range the op touches, so a program can be
 // checked for races (src/model/step_program.hpp) before it runs.
-struct ProgramOp {
+struct NOCTURNE_API ProgramOp {
   std::string name;
   int branch = 0;  // 0 or 1
   std::vector<std::size_t> after;
@@ -116,7 +117,7 @@ struct ProgramOp {
 };
 
 // Time spent in one phase of recorded work (phase timing, below).
-struct PhaseTime {
+struct NOCTURNE_API PhaseTime {
   std::string phase;  // "lstm1 forward", "head", "adamax", ...
   double ms = 0;      // summed over the ops of the phase and the replays timed
   int spans = 0;      // how many ops or marked spans were added up
@@ -128,7 +129,7 @@ struct PhaseTime {
 enum class ProgramOrder { list, wavefront };
 
 template <typename T>
-class BasicBackend {
+class NOCTURNE_API BasicBackend {
  public:
   virtual ~BasicBackend() = default;
 
@@ -279,7 +280,7 @@ class BasicBackend {
 using Backend = BasicBackend<float>;
 
 // The reference backend: OpenBLAS GEMMs and fused loops.
-struct CpuOptions {
+struct NOCTURNE_API CpuOptions {
   // Reduced modes round every GEMM operand as the GPU's tensor cores take it
   // (an emulation for checking: slower than strict_fp32).
   MathMode math = MathMode::strict_fp32;
@@ -296,9 +297,9 @@ struct CpuOptions {
   bool persistent_lstm = false;
 };
 // Whether this processor has the AVX-512 BF16 instructions CpuOptions::bf16_gemm uses.
-bool cpu_has_bf16_gemm();
-std::unique_ptr<BasicBackend<float>> make_cpu_backend(const CpuOptions& options = {});
-std::unique_ptr<BasicBackend<double>> make_cpu_backend_double(const CpuOptions& options = {});
+NOCTURNE_API bool cpu_has_bf16_gemm();
+NOCTURNE_API std::unique_ptr<BasicBackend<float>> make_cpu_backend(const CpuOptions& options = {});
+NOCTURNE_API std::unique_ptr<BasicBackend<double>> make_cpu_backend_double(const CpuOptions& options = {});
 
 // The threads the CPU backend's GEMMs use (its BLAS library's setting): 0 where
 // the BLAS has no thread control. set_cpu_threads(n) returns false there, or
@@ -307,13 +308,13 @@ std::unique_ptr<BasicBackend<double>> make_cpu_backend_double(const CpuOptions& 
 // with it, and the last call wins. OpenBLAS's threads meet at the end of every
 // GEMM, so on a busy machine a GEMM goes at the pace of its slowest thread: on
 // 2 cores, two threads lose to one as soon as another process takes a core.
-int cpu_threads();
-bool set_cpu_threads(int threads);
+NOCTURNE_API int cpu_threads();
+NOCTURNE_API bool set_cpu_threads(int threads);
 // The BLAS library the CPU backend runs on, as it describes itself, e.g.
 // "OpenBLAS 0.3.21 DYNAMIC_ARCH ... MAX_THREADS=64; kernels Haswell
 // (OPENBLAS_CORETYPE=Haswell)": OpenBLAS picks its kernels by processor at
 // run time unless OPENBLAS_CORETYPE says which, and the choice can double or
 // halve GEMM speed. "unknown BLAS (not OpenBLAS)" for another library.
-std::string cpu_blas_description();
+NOCTURNE_API std::string cpu_blas_description();
 
 }  // namespace nocturne

@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <utility>
 
+#include "nocturne/export.hpp"
+
 namespace nocturne::inline v0 {
 
 enum class Device { cpu, cuda };
@@ -12,7 +14,7 @@ enum class Device { cpu, cuda };
 inline const char* device_name(Device d) { return d == Device::cpu ? "cpu" : "cuda"; }
 
 // Untyped owned allocation; `release` frees it on the device it came from.
-class RawBuffer {
+class NOCTURNE_API RawBuffer {
  public:
   using Release = void (*)(void*);
 
@@ -51,7 +53,7 @@ class RawBuffer {
 // A typed array of `size()` elements on one device. data() is a device
 // pointer for Device::cuda: pass it to backend ops, never dereference it.
 template <typename E>
-class Buffer {
+class NOCTURNE_API Buffer {
  public:
   Buffer() = default;
   Buffer(RawBuffer raw, std::size_t size) : raw_(std::move(raw)), size_(size) {}

@@ -7,20 +7,22 @@
 #include <string>
 #include <string_view>
 
+#include "nocturne/export.hpp"
+
 namespace nocturne::inline v0 {
 
 // Well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
-bool is_valid_utf8(std::string_view text);
+NOCTURNE_API bool is_valid_utf8(std::string_view text);
 
 // Percent-escaping, lossless: '%', control bytes (0x00-0x1F, 0x7F) and every
 // byte outside well-formed UTF-8 become %XX (two upper-case hex digits); all
 // else is kept. A valid UTF-8 name without '%' or control bytes is unchanged.
-std::string escape_bytes(std::string_view bytes);
+NOCTURNE_API std::string escape_bytes(std::string_view bytes);
 // The inverse of escape_bytes. Throws ConfigError for a '%' not followed by
 // two hex digits.
-std::string unescape_bytes(std::string_view text);
+NOCTURNE_API std::string unescape_bytes(std::string_view text);
 
 // For messages: valid UTF-8 kept, other and control bytes as \xNN.
-std::string display_text(std::string_view bytes);
+NOCTURNE_API std::string display_text(std::string_view bytes);
 
 }  // namespace nocturne

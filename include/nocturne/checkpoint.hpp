@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "nocturne/export.hpp"
 #include "nocturne/model.hpp"
 #include "nocturne/trainer.hpp"
 
@@ -23,7 +24,7 @@ inline constexpr std::uint32_t checkpoint_format_version = 1;
 // The first eight bytes of every checkpoint.
 inline constexpr char checkpoint_magic[8] = {'N', 'O', 'C', 'T', 'C', 'K', 'P', 'T'};
 
-struct Checkpoint {
+struct NOCTURNE_API Checkpoint {
   ModelConfig model;
   TrainerConfig trainer;                // seed, batch, Adamax settings
   std::vector<std::string> vocabulary;  // symbol of each index; size == model.vocab
@@ -39,19 +40,19 @@ struct Checkpoint {
 // Writes to a temporary file beside `path`, flushes it to disk and renames it
 // into place, so a reader never sees half a checkpoint (a link at `path` is
 // followed, docs/cli.md "Output files"). Throws FileError.
-void save_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint);
+NOCTURNE_API void save_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint);
 
 // Validates magic, version, sizes, offsets and checksum before allocating or
 // trusting anything; then that every vocabulary symbol is a note or chord
 // token, none repeated, and that every parameter (and moment) is finite.
 // Throws FileError naming the file and what is wrong (the symbol, the tensor).
-Checkpoint load_checkpoint(const std::filesystem::path& path);
+NOCTURNE_API Checkpoint load_checkpoint(const std::filesystem::path& path);
 
 // The bytes save_checkpoint writes. Throws ConfigError when the checkpoint is
 // inconsistent (a vocabulary or buffer of the wrong size, a symbol that is
 // not a token or repeats).
-std::vector<std::uint8_t> encode_checkpoint(const Checkpoint& checkpoint);
+NOCTURNE_API std::vector<std::uint8_t> encode_checkpoint(const Checkpoint& checkpoint);
 // Parses and validates bytes held in memory; `name` only appears in messages.
-Checkpoint decode_checkpoint(std::span<const std::uint8_t> bytes, std::string_view name);
+NOCTURNE_API Checkpoint decode_checkpoint(std::span<const std::uint8_t> bytes, std::string_view name);
 
 }  // namespace nocturne

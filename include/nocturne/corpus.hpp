@@ -13,15 +13,16 @@
 #include <vector>
 
 #include "nocturne/error.hpp"
+#include "nocturne/export.hpp"
 #include "nocturne/midi.hpp"
 #include "nocturne/tokenizer.hpp"
 
 namespace nocturne::inline v0 {
 
 // Every .mid/.midi file under `folder` (recursively), sorted by relative path bytewise.
-std::vector<std::filesystem::path> find_midi_files(const std::filesystem::path& folder);
+NOCTURNE_API std::vector<std::filesystem::path> find_midi_files(const std::filesystem::path& folder);
 
-struct CorpusFile {
+struct NOCTURNE_API CorpusFile {
   std::string name;  // path relative to the corpus folder, '/'-separated
   std::vector<std::string> tokens;
 };
@@ -32,7 +33,7 @@ enum class BadFilePolicy {
   stop,  // throw the file's FileError
 };
 
-struct CorpusReadOptions {
+struct NOCTURNE_API CorpusReadOptions {
   TokenizerOptions tokenizer;
   BadFilePolicy on_bad_file = BadFilePolicy::skip;
   // Called for each skipped file: its name (relative to the folder) and why.
@@ -40,7 +41,7 @@ struct CorpusReadOptions {
   std::function<void(const std::string& name, const Error& why)> on_skip;
 };
 
-struct Corpus {
+struct NOCTURNE_API Corpus {
   std::vector<CorpusFile> files;     // the files read, in the order given (a folder's: sorted)
   std::vector<std::string> skipped;  // names of the files left out
 };
@@ -49,17 +50,18 @@ struct Corpus {
 // folder, a path that is not a folder, a folder without MIDI files ("no MIDI
 // files (.mid or .midi) in the data folder", "(it is empty)" when it is), and
 // when no file can be read; a bad file as `options` say.
-Corpus read_corpus(const std::filesystem::path& folder, const CorpusReadOptions& options = {});
+NOCTURNE_API Corpus read_corpus(const std::filesystem::path& folder, const CorpusReadOptions& options = {});
 // An explicit list of files (names are the paths as given, '/'-separated).
 // Throws FileError for an empty list, and when no file can be read.
-Corpus read_corpus(std::span<const std::filesystem::path> files, const CorpusReadOptions& options = {});
+NOCTURNE_API Corpus read_corpus(std::span<const std::filesystem::path> files, const CorpusReadOptions& options = {});
 
 // One token list per file, files in sorted order: read_corpus with
 // BadFilePolicy::stop. Throws FileError naming a bad file or an empty folder.
-std::vector<CorpusFile> load_corpus(const std::filesystem::path& folder, const TokenizerOptions& options = {});
+NOCTURNE_API std::vector<CorpusFile> load_corpus(const std::filesystem::path& folder,
+                                                 const TokenizerOptions& options = {});
 
 // Symbols sorted as byte strings (std::string operator<), as the recipe's sorted(set(...)).
-class Vocabulary {
+class NOCTURNE_API Vocabulary {
  public:
   Vocabulary() = default;
   explicit Vocabulary(std::vector<std::string> symbols);  // sorted and deduplicated here
@@ -79,14 +81,14 @@ class Vocabulary {
   std::vector<std::string> symbols_;
 };
 
-std::map<std::string, std::int64_t> count_symbols(std::span<const std::string> tokens);
+NOCTURNE_API std::map<std::string, std::int64_t> count_symbols(std::span<const std::string> tokens);
 
 // Drops every occurrence of every symbol occurring fewer than min_count times.
-std::vector<std::string> filter_rare(std::span<const std::string> tokens, std::int64_t min_count);
+NOCTURNE_API std::vector<std::string> filter_rare(std::span<const std::string> tokens, std::int64_t min_count);
 
 enum class SplitMode { random, piece };
 
-struct DatasetOptions {
+struct NOCTURNE_API DatasetOptions {
   std::int64_t min_count = 100;   // symbols rarer than this are dropped
   // The recipe's own loop, which removes from the list while iterating over
   // it: after each removal the next element is skipped, so only part of the
@@ -98,7 +100,7 @@ struct DatasetOptions {
   double heldout_fraction = 0.2;
 };
 
-struct PieceRange {
+struct NOCTURNE_API PieceRange {
   std::string name;
   std::int64_t begin = 0;  // [begin, end) in Dataset::tokens
   std::int64_t end = 0;
@@ -113,7 +115,7 @@ struct PieceRange {
 // shuffled the same way and whole pieces are held out until the held-out
 // windows reach the fraction, so no window of a held-out piece is in training.
 // Both start lists are sorted ascending.
-struct Dataset {
+struct NOCTURNE_API Dataset {
   Vocabulary vocab;
   std::vector<std::int32_t> tokens;  // filtered, as vocabulary indices
   std::vector<PieceRange> pieces;
@@ -127,7 +129,7 @@ struct Dataset {
   std::int32_t target(std::int64_t start) const { return tokens[static_cast<std::size_t>(start + window)]; }
 };
 
-struct CorpusStats {
+struct NOCTURNE_API CorpusStats {
   std::int64_t files = 0;
   std::int64_t tokens = 0;            // before filtering
   std::int64_t distinct_symbols = 0;  // before filtering
@@ -142,10 +144,10 @@ struct CorpusStats {
 
 // Throws ConfigError for unusable options (window < 1, fraction outside [0, 1),
 // nothing left after filtering), and for no files or no tokens at all (an empty corpus).
-Dataset build_dataset(std::span<const CorpusFile> files, const DatasetOptions& options = {},
-                      CorpusStats* stats = nullptr);
+NOCTURNE_API Dataset build_dataset(std::span<const CorpusFile> files, const DatasetOptions& options = {},
+                                   CorpusStats* stats = nullptr);
 
-struct DecodeOptions {
+struct NOCTURNE_API DecodeOptions {
   int ticks_per_quarter = 480;
   int velocity = 90;
   int microseconds_per_quarter = 500000;  // 120 bpm
@@ -156,6 +158,6 @@ struct DecodeOptions {
 // chord of quarter notes) at quarter k; note tokens keep their octave, chord
 // pitch classes go to octave 4 (MIDI 60 + pc), each chord written once.
 // Track 0: tempo and 4/4; track 1: program change and the notes.
-MidiFile tokens_to_midi(std::span<const std::string> tokens, const DecodeOptions& options = {});
+NOCTURNE_API MidiFile tokens_to_midi(std::span<const std::string> tokens, const DecodeOptions& options = {});
 
 }  // namespace nocturne

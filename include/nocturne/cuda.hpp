@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nocturne/backend.hpp"
+#include "nocturne/export.hpp"
 
 namespace nocturne::inline v0 {
 
@@ -26,10 +27,10 @@ namespace nocturne::inline v0 {
 // `ours` is classic's former name.
 enum class LstmImpl { classic, ours = classic, fused, cudnn, persistent };
 // "classic", "fused", "cudnn", "persistent".
-const char* to_string(LstmImpl impl);
+NOCTURNE_API const char* to_string(LstmImpl impl);
 // The inverse of to_string (also "ours" for classic); throws ConfigError
 // naming the value and the choices.
-LstmImpl parse_lstm_impl(const std::string& name);
+NOCTURNE_API LstmImpl parse_lstm_impl(const std::string& name);
 
 // cuDNN's RNN algorithm (cudnnRNNAlgo_t) for LstmImpl::cudnn: STANDARD, or one
 // of its persistent kernels (PERSIST_DYNAMIC compiles its kernel for the shape
@@ -42,11 +43,11 @@ enum class CudnnAlgo { standard, persist_static, persist_dynamic, persist_static
 inline constexpr std::array<CudnnAlgo, 4> kCudnnAlgos = {CudnnAlgo::standard, CudnnAlgo::persist_static,
                                                          CudnnAlgo::persist_dynamic, CudnnAlgo::persist_static_small_h};
 // "standard", "persist_static", "persist_dynamic", "persist_static_small_h".
-const char* to_string(CudnnAlgo algo);
+NOCTURNE_API const char* to_string(CudnnAlgo algo);
 // The inverse of to_string; throws ConfigError naming the value and the choices.
-CudnnAlgo parse_cudnn_algo(const std::string& name);
+NOCTURNE_API CudnnAlgo parse_cudnn_algo(const std::string& name);
 
-struct CudaOptions {
+struct NOCTURNE_API CudaOptions {
   int device = 0;
   // GEMM operands: strict FP32, or TF32 / BF16 on tensor cores (cuBLAS's
   // GEMMs and the fused kernels alike; BF16 not with cuDNN).
@@ -67,7 +68,7 @@ struct CudaOptions {
   bool wavefront = true;
 };
 
-struct CudaDeviceInfo {
+struct NOCTURNE_API CudaDeviceInfo {
   int index = 0;
   std::string name;
   int compute_major = 0, compute_minor = 0;
@@ -75,7 +76,7 @@ struct CudaDeviceInfo {
   int multiprocessors = 0;
 };
 
-struct CudaStatus {
+struct NOCTURNE_API CudaStatus {
   bool built = false;        // the library was compiled with the CUDA backend
   bool cudnn_built = false;  // ... and with the cuDNN LSTM path
   bool usable = false;       // at least one device can run our kernels
@@ -86,9 +87,9 @@ struct CudaStatus {
 };
 
 // Never throws: everything that went wrong is in `reason`.
-CudaStatus cuda_status();
+NOCTURNE_API CudaStatus cuda_status();
 
 // Throws DeviceError naming the reason when no usable device exists.
-std::unique_ptr<Backend> make_cuda_backend(const CudaOptions& options = {});
+NOCTURNE_API std::unique_ptr<Backend> make_cuda_backend(const CudaOptions& options = {});
 
 }  // namespace nocturne

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "nocturne/export.hpp"
 #include "nocturne/midi.hpp"
 
 namespace nocturne::inline v0 {
@@ -16,11 +17,11 @@ namespace nocturne::inline v0 {
 inline constexpr const char* demo_corpus_label = "Nocturne demo corpus, generated";
 
 // Piece `index` (0-based) of the demo corpus; the same index always gives the same piece.
-MidiFile demo_piece(int index);
+NOCTURNE_API MidiFile demo_piece(int index);
 
 // Writes pieces 0..count-1 as demo-NN.mid into `folder` (created when absent)
 // and returns their paths. Throws ConfigError for count < 1, FileError when a
 // file cannot be written.
-std::vector<std::filesystem::path> write_demo_corpus(const std::filesystem::path& folder, int count = 16);
+NOCTURNE_API std::vector<std::filesystem::path> write_demo_corpus(const std::filesystem::path& folder, int count = 16);
 
 }  // namespace nocturne

@@ -10,12 +10,13 @@
 #include <string>
 
 #include "nocturne/backend.hpp"
+#include "nocturne/export.hpp"
 #include "nocturne/machine.hpp"
 #include "nocturne/model.hpp"
 
 namespace nocturne::inline v0 {
 
-struct DeviceRequest {
+struct NOCTURNE_API DeviceRequest {
   std::string device = "auto";     // auto: CUDA when cuda_status().usable, else the CPU
   std::string precision = "fp32";  // fp32 (strict), tf32 or bf16 (GEMM operands; emulated on the CPU)
   int threads = 0;                 // CPU GEMM threads; 0 = the BLAS library's default
@@ -24,7 +25,7 @@ struct DeviceRequest {
 };
 
 // The backend must outlive every Model made on it (a Model holds a reference).
-struct DeviceChoice {
+struct NOCTURNE_API DeviceChoice {
   std::unique_ptr<Backend> backend;
   std::string description;  // e.g. "cpu (fused LSTM, 2 BLAS threads)" or "cuda:0 NVIDIA H100 (fp32, LSTM classic)"
   std::string note;         // why auto chose what it chose, and emulation_note; may be empty
@@ -40,16 +41,16 @@ inline constexpr const char* kThreadsHelp =
 // DeviceError (one line, no fallback) when --device cuda is asked for and no
 // usable GPU exists. --threads past the cores available is capped to them
 // (said in the note): more BLAS threads only add their buffers and contention.
-DeviceChoice choose_device(const DeviceRequest& request);
+NOCTURNE_API DeviceChoice choose_device(const DeviceRequest& request);
 
 // The memory the chosen device offers: the GPU's, or what the machine has available.
-std::optional<MemoryLimit> device_memory(const DeviceChoice& choice);
+NOCTURNE_API std::optional<MemoryLimit> device_memory(const DeviceChoice& choice);
 
 // Refuses, before allocating, a model whose buffers for batches of max_batch
 // windows (with the optimizer's moments when training) exceed the device's
 // memory, naming the option to lower: `batch_option` ("--batch 512") or the
 // layer sizes, whichever takes more. Throws ConfigError.
-void require_model_memory(const DeviceChoice& device, const ModelConfig& config, int max_batch, bool training,
-                          const std::string& batch_option);
+NOCTURNE_API void require_model_memory(const DeviceChoice& device, const ModelConfig& config, int max_batch,
+                                       bool training, const std::string& batch_option);
 
 }  // namespace nocturne

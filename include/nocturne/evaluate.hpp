@@ -10,13 +10,14 @@
 #include <span>
 #include <vector>
 
+#include "nocturne/export.hpp"
 #include "nocturne/model.hpp"
 
 namespace nocturne::inline v0 {
 
 // ---- the model on held-out windows -----------------------------------------
 
-struct HeldoutMetrics {
+struct NOCTURNE_API HeldoutMetrics {
   std::int64_t windows = 0;
   double cross_entropy = 0;  // mean of -ln p(target), in nats
   double perplexity = 0;     // exp(cross_entropy)
@@ -29,38 +30,39 @@ struct HeldoutMetrics {
 // zero count as 1e-30 in the logarithm. progress(done, total) after each
 // batch; returning false cancels: evaluate_windows throws Cancelled.
 using EvaluationProgress = std::function<bool(std::int64_t done, std::int64_t total)>;
-HeldoutMetrics evaluate_windows(Model& model, std::span<const std::int32_t> tokens,
-                                std::span<const std::int64_t> starts, const EvaluationProgress& progress = {});
+NOCTURNE_API HeldoutMetrics evaluate_windows(Model& model, std::span<const std::int32_t> tokens,
+                                             std::span<const std::int64_t> starts,
+                                             const EvaluationProgress& progress = {});
 
 // ---- statistics of token sequences -----------------------------------------
 
 // Share of each pitch class (C = 0) among all pitches of all events (a chord
 // counts each of its pitches); all zeros when there are none.
 using PitchClassHistogram = std::array<double, 12>;
-PitchClassHistogram pitch_class_histogram(std::span<const std::vector<int>> events);
+NOCTURNE_API PitchClassHistogram pitch_class_histogram(std::span<const std::vector<int>> events);
 
 // Jensen-Shannon divergence in bits (log base 2): 0 for equal histograms, 1 for
 // disjoint ones. Inputs are renormalised; an all-zero histogram throws ConfigError.
-double jensen_shannon_divergence(const PitchClassHistogram& p, const PitchClassHistogram& q);
+NOCTURNE_API double jensen_shannon_divergence(const PitchClassHistogram& p, const PitchClassHistogram& q);
 // Total variation distance: half the L1 distance of the renormalised histograms, in [0, 1].
-double total_variation_distance(const PitchClassHistogram& p, const PitchClassHistogram& q);
+NOCTURNE_API double total_variation_distance(const PitchClassHistogram& p, const PitchClassHistogram& q);
 
-struct PitchRange {
+struct NOCTURNE_API PitchRange {
   int lowest = -1, highest = -1;  // MIDI numbers; -1 when there are no pitches
   int span() const { return lowest < 0 ? 0 : highest - lowest; }
 };
-PitchRange pitch_range(std::span<const std::vector<int>> events);
+NOCTURNE_API PitchRange pitch_range(std::span<const std::vector<int>> events);
 
 // Fraction of tokens (from the second on) equal to the token before: 0 for
 // fewer than two tokens.
-double repetition_rate(std::span<const std::int32_t> tokens);
+NOCTURNE_API double repetition_rate(std::span<const std::int32_t> tokens);
 // Distinct n-grams / all n-grams (positions 0..size-n): 1 = no n-gram repeats;
 // 0 when the sequence is shorter than n. n >= 1.
-double distinct_ngram_ratio(std::span<const std::int32_t> tokens, int n = 4);
+NOCTURNE_API double distinct_ngram_ratio(std::span<const std::int32_t> tokens, int n = 4);
 
 // ---- copying from the corpus -----------------------------------------------
 
-struct CopiedPassage {
+struct NOCTURNE_API CopiedPassage {
   std::int64_t length = 0;            // tokens
   std::int64_t generated_offset = 0;  // where the passage starts in the generated sequence
   std::int64_t piece = -1;            // which corpus piece holds it (its first occurrence); -1 when length 0
@@ -71,7 +73,7 @@ struct CopiedPassage {
 // two pieces): the longest common substring with any sequence in time linear
 // in that sequence's length. Symbols are any int32 values >= 0; negative ones
 // in a query never match.
-class CorpusIndex {
+class NOCTURNE_API CorpusIndex {
  public:
   explicit CorpusIndex(std::span<const std::vector<std::int32_t>> pieces);
   CopiedPassage longest_copy(std::span<const std::int32_t> generated) const;

@@ -12,6 +12,8 @@
 
 #include <cstdint>
 
+#include "nocturne/export.hpp"
+
 namespace nocturne::inline v0 {
 
 // Which dropout mask to draw (see backend.hpp); defined there.
@@ -23,7 +25,7 @@ struct DropoutKey;
 // With input == 1 the x W term is the rank-one x[n] * W[0, :], added in the
 // epilogue in FP32 (never through reduced-precision operands).
 template <typename T>
-struct LstmStepForward {
+struct NOCTURNE_API LstmStepForward {
   int batch = 0;   // N
   int input = 0;   // F
   int hidden = 0;  // H
@@ -56,7 +58,7 @@ struct LstmStepForward {
 // default implementation is that loop of step ops (the reference); the CUDA
 // backend's persistent path runs it as one kernel where the layer fits.
 template <typename T>
-struct LstmSequenceForward {
+struct NOCTURNE_API LstmSequenceForward {
   int steps = 0;   // T
   int batch = 0;   // N
   int input = 0;   // F
@@ -86,7 +88,7 @@ struct LstmSequenceForward {
 // (input == 1), dw_partial[p, j] = sum over its rows of x[n] da[n, j].
 // lstm_partials_reduce adds them over steps and blocks.
 template <typename T>
-struct LstmStepBackward {
+struct NOCTURNE_API LstmStepBackward {
   int batch = 0;   // N
   int hidden = 0;  // H
   const T* r = nullptr;            // [H, 4H]
@@ -117,7 +119,7 @@ struct LstmStepBackward {
 // y1, y1_dropped, logits, dlogits and dy1 are the caller's scratch, left
 // holding those values (the GPU hands them from one kernel to the next).
 template <typename T>
-struct HeadTrainStep {
+struct NOCTURNE_API HeadTrainStep {
   int batch = 0;  // N
   int input = 0;  // K: layer 2's hidden size
   int dense = 0;  // D
@@ -152,7 +154,7 @@ struct HeadTrainStep {
 // and history and token 0 in tokens (so the next step's input stays in
 // range); the host reports it when it reads the tokens back.
 template <typename T>
-struct SampleTokens {
+struct NOCTURNE_API SampleTokens {
   int streams = 0;  // S
   int vocab = 0;    // V
   const T* probs = nullptr;  // [S, V]: each stream's probabilities (any non-negative weights)

@@ -17,11 +17,12 @@
 #include <string_view>
 #include <vector>
 
+#include "nocturne/export.hpp"
 #include "nocturne/model.hpp"
 
 namespace nocturne::inline v0 {
 
-struct SamplingOptions {
+struct NOCTURNE_API SamplingOptions {
   bool greedy = true;        // argmax (the first maximum): the recipe
   double temperature = 1.0;  // > 0; p_i^(1/T), renormalised
   int top_k = 0;             // keep the k most likely symbols; 0 = all
@@ -40,13 +41,13 @@ struct SamplingOptions {
 // renormalised mass is >= p; one uniform u = random_uniform(seed, stream, index)
 // then picks along the ranking from the cumulative kept mass.
 // Throws ConfigError for an empty row or one with no positive finite weight.
-std::int32_t choose_token(std::span<const float> probs, const SamplingOptions& options, std::uint64_t seed,
-                          std::uint32_t stream, std::uint64_t index);
+NOCTURNE_API std::int32_t choose_token(std::span<const float> probs, const SamplingOptions& options, std::uint64_t seed,
+                                       std::uint32_t stream, std::uint64_t index);
 
 // The stream of output `output`: rng_stream::sampling + output.
-std::uint32_t sampling_stream(std::uint64_t output);
+NOCTURNE_API std::uint32_t sampling_stream(std::uint64_t output);
 
-struct GenerationRequest {
+struct NOCTURNE_API GenerationRequest {
   int notes = 500;  // new tokens per output
   SamplingOptions sampling;
   std::uint64_t seed = 1;
@@ -62,32 +63,41 @@ using GenerationProgress = std::function<bool(int done, int total)>;
 // is not returned); an empty primer throws ConfigError. Outputs are generated
 // together in batches of up to model.max_batch(). Returns, per primer, only the
 // `notes` new tokens.
-std::vector<std::vector<std::int32_t>> generate_tokens(Model& model, std::span<const std::vector<std::int32_t>> primers,
-                                                       const GenerationRequest& request,
-                                                       const GenerationProgress& progress = {});
+NOCTURNE_API std::vector<std::vector<std::int32_t>> generate_tokens(Model& model,
+                                                                    std::span<const std::vector<std::int32_t>> primers,
+                                                                    const GenerationRequest& request,
+                                                                    const GenerationProgress& progress = {});
+
+// Throws ConfigError unless the memory available holds what generate_tokens
+// keeps for `outputs` outputs of `notes` new tokens after a `window`-token
+// primer each (every output's tokens stay until it returns); `advice` says
+// what to lower (machine.hpp, require_memory).
+NOCTURNE_API void require_generation_memory(std::int64_t outputs, std::int64_t notes, std::int64_t window,
+                                            std::string_view advice);
 
 // The last `window` tokens the model reads for a primer (left-padded as above).
-std::vector<std::int32_t> primer_window(std::span<const std::int32_t> primer, int window);
+NOCTURNE_API std::vector<std::int32_t> primer_window(std::span<const std::int32_t> primer, int window);
 
 // ---- primers ----------------------------------------------------------------
 
 // Symbols mapped to vocabulary indices; symbols absent from the vocabulary are
 // dropped and counted.
-struct MappedTokens {
+struct NOCTURNE_API MappedTokens {
   std::vector<std::int32_t> indices;
   std::int64_t dropped = 0;               // occurrences dropped
   std::vector<std::string> dropped_kinds;  // distinct dropped symbols, in first-seen order
 };
 // `vocabulary[i]` is the symbol of index i.
-MappedTokens map_to_vocabulary(std::span<const std::string> symbols, std::span<const std::string> vocabulary);
+NOCTURNE_API MappedTokens map_to_vocabulary(std::span<const std::string> symbols,
+                                            std::span<const std::string> vocabulary);
 
 // "C4 E4 0.4.7" or "C4,E4,0.4.7" -> {"C4", "E4", "0.4.7"} (whitespace and commas separate).
-std::vector<std::string> split_token_list(std::string_view text);
+NOCTURNE_API std::vector<std::string> split_token_list(std::string_view text);
 
 // ---- decoding ---------------------------------------------------------------
 
 // The MIDI pitches of each token as the recipe decodes them (notes keep their
 // octave, chord pitch classes go to octave 4). Throws ConfigError for a malformed token.
-std::vector<std::vector<int>> token_events(std::span<const std::string> tokens);
+NOCTURNE_API std::vector<std::vector<int>> token_events(std::span<const std::string> tokens);
 
 }  // namespace nocturne

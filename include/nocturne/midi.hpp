@@ -13,10 +13,12 @@
 #include <string_view>
 #include <vector>
 
+#include "nocturne/export.hpp"
+
 namespace nocturne::inline v0 {
 
 // One sounding note. Ticks are absolute, counted from the start of the track.
-struct Note {
+struct NOCTURNE_API Note {
   int pitch = 60;     // MIDI note number 0..127
   int velocity = 64;  // 1..127
   int channel = 0;    // 0..15
@@ -27,13 +29,13 @@ struct Note {
   friend bool operator==(const Note&, const Note&) = default;
 };
 
-struct TempoChange {
+struct NOCTURNE_API TempoChange {
   std::int64_t tick = 0;
   int microseconds_per_quarter = 500000;  // 120 beats per minute
   friend bool operator==(const TempoChange&, const TempoChange&) = default;
 };
 
-struct TimeSignature {
+struct NOCTURNE_API TimeSignature {
   std::int64_t tick = 0;
   int numerator = 4;
   int denominator = 4;  // a power of two
@@ -45,14 +47,14 @@ struct TimeSignature {
   friend bool operator==(const TimeSignature&, const TimeSignature&) = default;
 };
 
-struct KeySignature {
+struct NOCTURNE_API KeySignature {
   std::int64_t tick = 0;
   int sharps = 0;  // negative: flats
   bool minor = false;
   friend bool operator==(const KeySignature&, const KeySignature&) = default;
 };
 
-struct ProgramChange {
+struct NOCTURNE_API ProgramChange {
   std::int64_t tick = 0;
   int channel = 0;
   int program = 0;  // 0..127, 0 = acoustic grand piano
@@ -60,13 +62,13 @@ struct ProgramChange {
 };
 
 // A track-name or instrument-name meta event.
-struct TextEvent {
+struct NOCTURNE_API TextEvent {
   std::int64_t tick = 0;
   std::string text;
   friend bool operator==(const TextEvent&, const TextEvent&) = default;
 };
 
-struct MidiTrack {
+struct NOCTURNE_API MidiTrack {
   // Notes in the order of their note-ons. Each note-on is paired with the first
   // later unused note-off of the same pitch and channel (first in, first out);
   // a note-on with velocity 0 is a note-off; note-ons never closed are dropped.
@@ -83,7 +85,7 @@ struct MidiTrack {
   std::string name() const { return track_names.empty() ? std::string() : track_names.front().text; }
 };
 
-struct MidiFile {
+struct NOCTURNE_API MidiFile {
   int format = 1;  // 0 or 1
   int ticks_per_quarter = 480;
   std::vector<MidiTrack> tracks;
@@ -97,7 +99,7 @@ struct MidiFile {
 };
 
 // Turns ticks into seconds through a tempo map (120 bpm until the first change).
-class TempoMap {
+class NOCTURNE_API TempoMap {
  public:
   TempoMap(int ticks_per_quarter, std::vector<TempoChange> changes);
   explicit TempoMap(const MidiFile& file);
@@ -113,15 +115,15 @@ class TempoMap {
 };
 
 // Reads a Standard MIDI File. Throws FileError on unreadable or malformed input.
-MidiFile read_midi(const std::filesystem::path& path);
+NOCTURNE_API MidiFile read_midi(const std::filesystem::path& path);
 // Parses a file held in memory; `name` only appears in error messages.
-MidiFile read_midi_bytes(std::span<const std::uint8_t> bytes, std::string_view name);
+NOCTURNE_API MidiFile read_midi_bytes(std::span<const std::uint8_t> bytes, std::string_view name);
 
 // Encodes a format-1 file: per track its names, tempos, time and key
 // signatures, program changes and notes (note-on, then note-on velocity 0).
-std::vector<std::uint8_t> encode_midi(const MidiFile& file);
+NOCTURNE_API std::vector<std::uint8_t> encode_midi(const MidiFile& file);
 // Writes encode_midi(file) to a temporary file beside `path`, then renames it
 // into place, so a reader never sees half a file. Throws FileError.
-void write_midi(const std::filesystem::path& path, const MidiFile& file);
+NOCTURNE_API void write_midi(const std::filesystem::path& path, const MidiFile& file);
 
 }  // namespace nocturne

@@ -23,16 +23,17 @@
 #include <vector>
 
 #include "nocturne/backend.hpp"
+#include "nocturne/export.hpp"
 
 namespace nocturne::inline v0 {
 
 enum class InputMode { scalar, embedding };
 
-const char* input_mode_name(InputMode mode);
+NOCTURNE_API const char* input_mode_name(InputMode mode);
 // Throws ConfigError for anything but "scalar" or "embedding".
-InputMode parse_input_mode(std::string_view name);
+NOCTURNE_API InputMode parse_input_mode(std::string_view name);
 
-struct ModelConfig {
+struct NOCTURNE_API ModelConfig {
   int vocab = 0;      // V: output classes (and input symbols)
   int window = 40;    // T: steps per input window
   int hidden1 = 512;  // H1
@@ -49,7 +50,7 @@ struct ModelConfig {
 
 // One named parameter tensor inside the flat buffer: `rows` x `cols`,
 // row-major, starting at `offset` elements.
-struct ParameterView {
+struct NOCTURNE_API ParameterView {
   std::string name;
   std::size_t offset = 0;
   int rows = 0;
@@ -57,7 +58,7 @@ struct ParameterView {
   std::size_t size() const { return std::size_t(rows) * std::size_t(cols); }
 };
 
-class ParameterLayout {
+class NOCTURNE_API ParameterLayout {
  public:
   explicit ParameterLayout(const ModelConfig& config);
 
@@ -75,7 +76,7 @@ class ParameterLayout {
 };
 
 // Running sums of one pass over windows.
-struct BatchStats {
+struct NOCTURNE_API BatchStats {
   double loss_sum = 0;  // sum over windows of -log p(target)
   double correct = 0;   // windows whose most likely symbol is the target
 };
@@ -84,7 +85,7 @@ template <typename T>
 class BasicAdamax;
 
 template <typename T>
-class BasicModel {
+class NOCTURNE_API BasicModel {
  public:
   // Buffers are sized for batches of up to max_batch windows. The model keeps
   // a reference to `backend`, which must outlive it; one thread at a time.

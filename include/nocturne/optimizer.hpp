@@ -6,15 +6,16 @@
 #include <vector>
 
 #include "nocturne/backend.hpp"
+#include "nocturne/export.hpp"
 #include "nocturne/model.hpp"
 
 namespace nocturne::inline v0 {
 
 // Throws ConfigError naming a learning rate, beta or epsilon that cannot work.
-void validate(const AdamaxParams& params);
+NOCTURNE_API void validate(const AdamaxParams& params);
 
 template <typename T>
-class BasicAdamax {
+class NOCTURNE_API BasicAdamax {
  public:
   // Over `size` elements of any buffers.
   BasicAdamax(BasicBackend<T>& backend, std::size_t size, const AdamaxParams& params);

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "nocturne/export.hpp"
 #include "nocturne/midi.hpp"
 
 namespace nocturne::inline v0 {
@@ -19,7 +20,7 @@ namespace nocturne::inline v0 {
 // point of the 1/4 and 1/3 grids and every bar length up to x/64 is whole.
 inline constexpr std::int64_t kUnitsPerQuarter = 192;
 
-struct TokenizerOptions {
+struct NOCTURNE_API TokenizerOptions {
   // Split notes and chords that cross a barline into one token per bar, as
   // music21 does when it makes measures (bars from the conductor's time signatures).
   bool split_at_barlines = true;
@@ -37,7 +38,7 @@ struct TokenizerOptions {
 
 // One note or chord as music21 would place it in a measure (a tied piece of a
 // longer element is an element of its own).
-struct MusicElement {
+struct NOCTURNE_API MusicElement {
   std::int64_t offset = 0;    // kUnitsPerQuarter units from the start
   std::int64_t duration = 0;  // kUnitsPerQuarter units; 0 for a grace note
   std::vector<int> pitches;   // MIDI numbers in creation order; size 1 = a single note
@@ -48,26 +49,27 @@ struct MusicElement {
 };
 
 // MIDI note number -> spelled name with octave: 60 -> "C4", 70 -> "B-4", 0 -> "C-1".
-std::string pitch_name(int midi_pitch);
+NOCTURNE_API std::string pitch_name(int midi_pitch);
 // Inverse of pitch_name (also accepts "Db4", "C##4" spellings); throws ConfigError when malformed.
-int parse_pitch_name(std::string_view name);
+NOCTURNE_API int parse_pitch_name(std::string_view name);
 
 // Forte normal order of a set of pitch classes (music21 >= 9.3 Chord.normalOrder).
-std::vector<int> normal_order(std::span<const int> pitch_classes);
+NOCTURNE_API std::vector<int> normal_order(std::span<const int> pitch_classes);
 // The token of a chord made of these MIDI pitches: normal order joined by '.'.
-std::string chord_token(std::span<const int> midi_pitches);
+NOCTURNE_API std::string chord_token(std::span<const int> midi_pitches);
 
 // All notes and chords of a file, in music21's output order. Throws ConfigError
 // past the options' limits.
-std::vector<MusicElement> tokenize_elements(const MidiFile& file, const TokenizerOptions& options = {});
+NOCTURNE_API std::vector<MusicElement> tokenize_elements(const MidiFile& file, const TokenizerOptions& options = {});
 // The token strings of tokenize_elements.
-std::vector<std::string> tokenize(const MidiFile& file, const TokenizerOptions& options = {});
+NOCTURNE_API std::vector<std::string> tokenize(const MidiFile& file, const TokenizerOptions& options = {});
 // read_midi, then tokenize; every failure is a FileError naming the file.
-std::vector<std::string> tokenize_file(const std::filesystem::path& path, const TokenizerOptions& options = {});
+NOCTURNE_API std::vector<std::string> tokenize_file(const std::filesystem::path& path,
+                                                    const TokenizerOptions& options = {});
 
 // Decoding as the recipe does: a note token -> its MIDI pitch; a chord token ->
 // 60 + each pitch class (octave 4). Throws ConfigError for a malformed token.
-std::vector<int> token_pitches(std::string_view token);
-bool is_chord_token(std::string_view token);
+NOCTURNE_API std::vector<int> token_pitches(std::string_view token);
+NOCTURNE_API bool is_chord_token(std::string_view token);
 
 }  // namespace nocturne

@@ -20,13 +20,14 @@
 #include "nocturne/checkpoint.hpp"
 #include "nocturne/corpus.hpp"
 #include "nocturne/device.hpp"
+#include "nocturne/export.hpp"
 #include "nocturne/model.hpp"
 
 namespace nocturne::inline v0 {
 
 // What a checkpoint written by a training run (training_run.hpp) says about
 // its data; the defaults where the metadata is absent or from another writer.
-struct TrainingDataInfo {
+struct NOCTURNE_API TrainingDataInfo {
   std::optional<std::filesystem::path> folder;
   std::int64_t min_count = 100;
   std::int64_t window = 40;
@@ -36,7 +37,7 @@ struct TrainingDataInfo {
   std::vector<std::string> skipped;
 };
 
-struct TrainedModel {
+struct NOCTURNE_API TrainedModel {
   std::filesystem::path path;  // the checkpoint file
   Checkpoint checkpoint;       // vocabulary, configuration, parameters, metadata text
   TrainingDataInfo data;
@@ -48,24 +49,25 @@ struct TrainedModel {
 
 // `path` is a checkpoint, or a run folder (best.ckpt, else last.ckpt): the
 // checkpoint and its metadata, no model yet. Throws FileError.
-TrainedModel open_trained_model(const std::filesystem::path& path);
+NOCTURNE_API TrainedModel open_trained_model(const std::filesystem::path& path);
 // Chooses the device and uploads the model, sized for batches of up to
 // max_batch windows, after require_model_memory (`batch_option` names what
 // set max_batch in its message). The device's note is in trained.device.note.
-void place_model(TrainedModel& trained, const DeviceRequest& device, int max_batch,
-                 const std::string& batch_option = "batch");
+NOCTURNE_API void place_model(TrainedModel& trained, const DeviceRequest& device, int max_batch,
+                              const std::string& batch_option = "batch");
 // open_trained_model, then place_model: a model ready to predict and generate.
-TrainedModel load_model(const std::filesystem::path& path, const DeviceRequest& device = {}, int max_batch = 1);
+NOCTURNE_API TrainedModel load_model(const std::filesystem::path& path, const DeviceRequest& device = {},
+                                     int max_batch = 1);
 
 // Windows as vocabulary indices of a model, over pieces kept apart.
-struct MappedCorpus {
+struct NOCTURNE_API MappedCorpus {
   std::vector<std::int32_t> tokens;
   std::vector<PieceRange> pieces;
   std::int64_t dropped = 0;  // occurrences of symbols outside the model's vocabulary
 };
-MappedCorpus map_corpus(std::span<const CorpusFile> files, std::span<const std::string> vocabulary);
+NOCTURNE_API MappedCorpus map_corpus(std::span<const CorpusFile> files, std::span<const std::string> vocabulary);
 // Window starts lying inside one piece.
-std::vector<std::int64_t> windows_within_pieces(const MappedCorpus& corpus, std::int64_t window);
+NOCTURNE_API std::vector<std::int64_t> windows_within_pieces(const MappedCorpus& corpus, std::int64_t window);
 
 // The windows to evaluate a model on, over the MIDI files `files` read from
 // `folder`. On the folder the model trained on: the held-out pieces of a
@@ -73,7 +75,7 @@ std::vector<std::int64_t> windows_within_pieces(const MappedCorpus& corpus, std:
 // piece run's validation pieces; a random-split run has seen every piece,
 // which split_note says). On another folder, or when the rebuilt vocabulary
 // differs (said in warnings): every window inside a piece.
-struct HeldoutWindows {
+struct NOCTURNE_API HeldoutWindows {
   std::vector<std::int32_t> tokens;  // the pieces as vocabulary indices
   std::vector<std::int64_t> starts;  // window starts in tokens
   std::vector<std::vector<std::int32_t>> training_pieces;  // the pieces trained on (for copy detection)
@@ -82,12 +84,12 @@ struct HeldoutWindows {
   std::int64_t heldout_pieces = 0;
   std::vector<std::string> warnings;
 };
-HeldoutWindows heldout_windows(const TrainedModel& trained, const std::filesystem::path& folder,
-                               std::span<const CorpusFile> files);
+NOCTURNE_API HeldoutWindows heldout_windows(const TrainedModel& trained, const std::filesystem::path& folder,
+                                            std::span<const CorpusFile> files);
 
 // ---- primers ------------------------------------------------------------------
 
-struct PrimerRequest {
+struct NOCTURNE_API PrimerRequest {
   std::string primer = "heldout";  // heldout, a .mid file, or tokens:"C4 E4 0.4.7"
   std::filesystem::path data;      // the held-out pool's folder (empty: the run's)
   std::int64_t count = 1;          // outputs
@@ -95,7 +97,7 @@ struct PrimerRequest {
   CorpusReadOptions reading;       // for the held-out pool's files
 };
 
-struct Primers {
+struct NOCTURNE_API Primers {
   std::vector<std::vector<std::int32_t>> indices;  // one per output
   std::string source;                              // for people and the JSON
   std::vector<std::string> notes;                  // what was dropped or substituted, for people
@@ -105,6 +107,6 @@ struct Primers {
 // checkpoint's metadata (a random window of vocabulary symbols, said in
 // notes, when the data folder is unknown or absent). Throws ConfigError /
 // FileError naming the primer at fault.
-Primers make_primers(const PrimerRequest& request, const TrainedModel& trained);
+NOCTURNE_API Primers make_primers(const PrimerRequest& request, const TrainedModel& trained);
 
 }  // namespace nocturne

@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 
+#include "nocturne/export.hpp"
 #include "nocturne/model.hpp"
 #include "nocturne/optimizer.hpp"
 
@@ -13,7 +14,7 @@ namespace nocturne::inline v0 {
 
 // Windows over a token sequence: window k is tokens[starts[k], starts[k] + W)
 // and its target is tokens[starts[k] + W], W being the model's window.
-struct WindowSet {
+struct NOCTURNE_API WindowSet {
   std::span<const std::int32_t> tokens;  // vocabulary indices
   std::span<const std::int64_t> starts;
   std::size_t size() const { return starts.size(); }
@@ -21,7 +22,7 @@ struct WindowSet {
 
 // How each epoch trains. How many epochs to train is the caller's choice
 // (Trainer::train_epoch trains one; TrainingRun trains to its settings' epochs).
-struct TrainerConfig {
+struct NOCTURNE_API TrainerConfig {
   int batch = 256;
   AdamaxParams adamax;
   std::uint64_t seed = 1;  // shuffling and dropout masks
@@ -31,7 +32,7 @@ struct TrainerConfig {
   void validate() const;
 };
 
-struct Progress {
+struct NOCTURNE_API Progress {
   int epoch = 0;  // counted from 1
   std::int64_t step = 0, steps = 0;
   std::int64_t windows_done = 0, windows_total = 0;
@@ -39,12 +40,12 @@ struct Progress {
   double seconds = 0;             // since the epoch began
 };
 
-struct Evaluation {
+struct NOCTURNE_API Evaluation {
   double loss = 0, accuracy = 0, perplexity = 0;
   std::int64_t windows = 0;
 };
 
-struct EpochResult {
+struct NOCTURNE_API EpochResult {
   int epoch = 0;
   bool completed = false;  // false when on_progress asked to stop
   double loss = 0, accuracy = 0;
@@ -56,7 +57,7 @@ struct EpochResult {
 using ProgressCallback = std::function<bool(const Progress&)>;
 
 // Keeps a reference to its model (which must outlive it); one thread at a time.
-class Trainer {
+class NOCTURNE_API Trainer {
  public:
   Trainer(Model& model, const TrainerConfig& config);
 

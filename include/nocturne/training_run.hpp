@@ -30,13 +30,14 @@
 
 #include "nocturne/backend.hpp"
 #include "nocturne/corpus.hpp"
+#include "nocturne/export.hpp"
 #include "nocturne/model.hpp"
 #include "nocturne/trainer.hpp"
 
 namespace nocturne::inline v0 {
 
 // Everything that decides what a run computes (the device does not).
-struct TrainingSettings {
+struct NOCTURNE_API TrainingSettings {
   std::int64_t window = 40;
   std::int64_t hidden1 = 512, hidden2 = 256, dense = 256;
   double dropout = 0.1;
@@ -56,31 +57,31 @@ struct TrainingSettings {
 
 // recipe (the defaults), small (128/64/64, batch 128, 20 epochs) or demo (small
 // with window 32, min-count 2, embedding input, 15 epochs). Throws ConfigError.
-TrainingSettings training_preset(std::string_view name);
+NOCTURNE_API TrainingSettings training_preset(std::string_view name);
 
-ModelConfig model_config(const TrainingSettings& settings, std::int64_t vocab);
+NOCTURNE_API ModelConfig model_config(const TrainingSettings& settings, std::int64_t vocab);
 
 // Where a run's music comes from.
-struct TrainingData {
+struct NOCTURNE_API TrainingData {
   std::filesystem::path folder;  // MIDI files, searched recursively (unused for the demo corpus)
   bool demo = false;             // the built-in demo corpus, written into the run folder
   BadFilePolicy on_bad_file = BadFilePolicy::skip;
 };
 
-struct HistoryRow {
+struct NOCTURNE_API HistoryRow {
   int epoch = 0;
   double loss = 0, accuracy = 0;
   std::optional<double> val_loss, val_accuracy, val_perplexity;
   double seconds = 0, windows_per_second = 0;
 };
 
-struct BestEpoch {
+struct NOCTURNE_API BestEpoch {
   int epoch = 0;
   std::string metric;  // val_loss, or loss without a held-out set
   double value = 0;
 };
 
-struct RunEpoch {
+struct NOCTURNE_API RunEpoch {
   bool completed = false;  // false: the progress callback stopped it (discarded; last.ckpt unchanged)
   HistoryRow row;          // when completed
   bool best = false;       // this epoch is the new best.ckpt
@@ -88,11 +89,11 @@ struct RunEpoch {
 
 // Messages for people while a run loads and starts (skipped files, a batch
 // larger than the data, a repaired best.ckpt). Either may be empty.
-struct RunMessages {
+struct NOCTURNE_API RunMessages {
   std::function<void(const std::string&)> info, warning;
 };
 
-class TrainingRun {
+class NOCTURNE_API TrainingRun {
  public:
   // A new run in `folder`: a folder that is new, empty, or a run that never
   // saved a checkpoint; only the marker is written. Validates the settings.
@@ -164,9 +165,9 @@ class TrainingRun {
 
 // What resume() takes: the run folder, or its last.ckpt (then its folder).
 // Throws FileError for another file, saying to pass the folder.
-std::filesystem::path run_folder_to_resume(const std::filesystem::path& given);
+NOCTURNE_API std::filesystem::path run_folder_to_resume(const std::filesystem::path& given);
 
 // One row a line with the header "epoch,loss,accuracy,val_loss,...".
-std::string history_csv(std::span<const HistoryRow> rows);
+NOCTURNE_API std::string history_csv(std::span<const HistoryRow> rows);
 
 }  // namespace nocturne

@@ -29,13 +29,14 @@
 #include <span>
 #include <vector>
 
+#include "nocturne/export.hpp"
 #include "nocturne/generate.hpp"
 #include "nocturne/model.hpp"
 
 namespace nocturne::inline v0 {
 
 template <typename T>
-class BasicWindowPredictor {
+class NOCTURNE_API BasicWindowPredictor {
  public:
   // Predicts for `streams` independent token streams at a time (for example
   // one per generated piece). Allocates its own state on the model's backend;

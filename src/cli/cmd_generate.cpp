@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -24,7 +23,6 @@
 #include "cli/signals.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/generate.hpp"
-#include "nocturne/machine.hpp"
 #include "nocturne/render.hpp"
 
 namespace nocturne::inline v0::cli {
@@ -35,12 +33,7 @@ namespace fs = std::filesystem;
 
 struct GenerateArgs {
   std::string model;
-  int notes = 500;
-  bool greedy = false;
-  double temperature = 1.0;
-  int top_k = 0;
-  double top_p = 1.0;
-  std::uint64_t seed = 1;
+  GenerationRequest request;  // --notes, --seed and the decoding options
   std::string primer = "heldout";
   int count = 1;
   bool no_primer = false;
@@ -60,26 +53,13 @@ void run_generate(const GenerateArgs& a) {
   // finished stay. Either way exit 130 (a second Ctrl-C ends at once).
   StopSignals stop_signals;
   if (a.count < 1) throw ConfigError("--count must be >= 1, got " + std::to_string(a.count));
-  if (a.notes < 1) throw ConfigError("--notes must be >= 1, got " + std::to_string(a.notes));
-  if (!std::isfinite(a.gain_db) || std::abs(a.gain_db) > wav_max_gain_db)
-    throw ConfigError("--gain must be within -" + format_db(wav_max_gain_db).substr(1) + "..+" +
-                      format_db(wav_max_gain_db).substr(1) + " dB, got " + format_db(a.gain_db));
-  GenerationRequest request;
-  request.notes = a.notes;
-  request.seed = a.seed;
-  request.sampling.greedy = a.greedy;
-  request.sampling.temperature = a.temperature;
-  request.sampling.top_k = a.top_k;
-  request.sampling.top_p = a.top_p;
+  const GenerationRequest& request = a.request;
+  if (request.notes < 1) throw ConfigError("--notes must be >= 1, got " + std::to_string(request.notes));
+  check_gain_option(a.gain_db);
   request.sampling.validate();
 
   LoadedModel loaded = open_trained_model(a.model);
-  // Every output's primer and tokens stay in memory until the outputs are written.
-  const std::uint64_t output_tokens =
-      std::uint64_t(a.count) * (std::uint64_t(a.notes) + std::uint64_t(loaded.checkpoint.model.window));
-  require_memory(output_tokens * sizeof(std::int32_t), available_memory(),
-                 std::to_string(a.count) + " outputs of " + std::to_string(a.notes) + " notes",
-                 "lower --count or --notes");
+  require_generation_memory(a.count, request.notes, loaded.checkpoint.model.window, "lower --count or --notes");
   place_model_cli(loaded, a.device, std::min(a.count, std::max(a.batch, 1)),
                   a.count < a.batch ? "--count " + std::to_string(a.count) : "--batch " + std::to_string(a.batch));
   const std::vector<std::string>& vocab = loaded.checkpoint.vocabulary;
@@ -87,12 +67,13 @@ void run_generate(const GenerateArgs& a) {
               loaded.checkpoint.model.window, loaded.checkpoint.epochs_done, loaded.device.description.c_str());
   if (!loaded.device.emulation_note.empty())
     std::fprintf(stderr, "nocturne: note: %s\n", loaded.device.emulation_note.c_str());
-  const Primers primers = cli_primers(a.primer, a.data, a.count, a.seed, loaded);
+  const Primers primers = cli_primers(a.primer, a.data, a.count, request.seed, loaded);
   std::printf("primer: %s, %zu tokens; decoding: %s, seed %llu; %d output%s of %d notes\n", primers.source.c_str(),
               primers.indices.front().size(), request.sampling.describe().c_str(),
-              static_cast<unsigned long long>(a.seed), a.count, a.count == 1 ? "" : "s", a.notes);
+              static_cast<unsigned long long>(request.seed), a.count, a.count == 1 ? "" : "s", request.notes);
 
-  const OutputOptions options{a.out, a.seed, a.no_primer, a.no_score, a.no_audio, a.no_normalize, a.gain_db, a.soundfont};
+  const OutputOptions options{a.out, request.seed, a.no_primer, a.no_score,
+                              a.no_audio, a.no_normalize, a.gain_db, a.soundfont};
   OutputWriter writer(options);  // where the outputs go, and how, is settled before the work starts
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::vector<std::int32_t>> generated;
@@ -109,31 +90,29 @@ void run_generate(const GenerateArgs& a) {
   }
   end_progress_line();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("generated %d x %d tokens in %.2f s (%.2f ms per token)\n", a.count, a.notes, seconds,
-              1e3 * seconds / (double(a.count) * double(a.notes)));
+  std::printf("generated %d x %d tokens in %.2f s (%.2f ms per token)\n", a.count, request.notes, seconds,
+              1e3 * seconds / (double(a.count) * double(request.notes)));
   std::fflush(stdout);
 
-  for (std::size_t k = 0; k < generated.size(); ++k) {
-    if (stop_requested()) {
-      std::printf("interrupted by %s: %zu of %zu outputs written\n", stop_signal_name(), k, generated.size());
-      throw CLI::RuntimeError(kInterruptedExitCode);
-    }
-    writer.write(k, loaded, primers, generated[k], request);
-  }
-  writer.finish(int(generated.size()));
+  writer.write_all(loaded, primers, generated, request);
 }
 
 void add_generate_command(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
+  a->request.sampling.greedy = false;  // --greedy; settled in the callback
   CLI::App* cmd = app.add_subcommand("generate", "Generate new pieces from a trained model");
   cmd->add_option("--model", a->model, "Checkpoint file, or a run folder (its best.ckpt)")->required();
-  cmd->add_option("--notes", a->notes, "New tokens per output")->capture_default_str()->check(at_least(1));
-  auto* greedy = cmd->add_flag("--greedy", a->greedy, "Take the most likely symbol each step (the recipe; the default without sampling options)");
-  auto* t = cmd->add_option("--temperature", a->temperature, "Sampling temperature (> 0)")->capture_default_str();
-  auto* k = cmd->add_option("--top-k", a->top_k, "Sample among the k most likely symbols (0 = all)")->capture_default_str();
-  auto* p = cmd->add_option("--top-p", a->top_p, "Sample from the smallest set of mass >= p (1 = all)")->capture_default_str();
+  cmd->add_option("--notes", a->request.notes, "New tokens per output")->capture_default_str()->check(at_least(1));
+  SamplingOptions& sampling = a->request.sampling;
+  auto* greedy = cmd->add_flag("--greedy", sampling.greedy,
+                               "Take the most likely symbol each step (the recipe; the default without sampling options)");
+  auto* t = cmd->add_option("--temperature", sampling.temperature, "Sampling temperature (> 0)")->capture_default_str();
+  auto* k = cmd->add_option("--top-k", sampling.top_k, "Sample among the k most likely symbols (0 = all)")
+                ->capture_default_str();
+  auto* p = cmd->add_option("--top-p", sampling.top_p, "Sample from the smallest set of mass >= p (1 = all)")
+                ->capture_default_str();
   greedy->excludes(t)->excludes(k)->excludes(p);
-  cmd->add_option("--seed", a->seed, "Seed of the sampling draws and the held-out primer choice")
+  cmd->add_option("--seed", a->request.seed, "Seed of the sampling draws and the held-out primer choice")
       ->capture_default_str()
       ->check(seed_number());
   cmd->add_option("--primer", a->primer, "heldout (a held-out window, the recipe), a .mid file, or tokens:\"C4 E4 0.4.7\"")
@@ -155,7 +134,8 @@ void add_generate_command(CLI::App& app) {
     GenerateArgs args = *a;
     // Any of --temperature, --top-k, --top-p asks for sampling; without them
     // (or with --greedy) the recipe's greedy decoding.
-    args.greedy = a->greedy || (t->count() == 0 && k->count() == 0 && p->count() == 0);
+    const bool sampling_asked = t->count() + k->count() + p->count() > 0;
+    args.request.sampling.greedy = a->request.sampling.greedy || !sampling_asked;
     run_generate(args);
   });
 }

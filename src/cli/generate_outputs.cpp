@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/signals.hpp"
 #include "midi/atomic_write.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/tokenizer.hpp"
@@ -20,6 +21,12 @@ std::string format_db(double db) {
   char text[32];
   std::snprintf(text, sizeof text, "%+g", db);
   return text;
+}
+
+void check_gain_option(double gain_db) {
+  if (!std::isfinite(gain_db) || std::abs(gain_db) > wav_max_gain_db)
+    throw ConfigError("--gain must be within -" + format_db(wav_max_gain_db).substr(1) + "..+" +
+                      format_db(wav_max_gain_db).substr(1) + " dB, got " + format_db(gain_db));
 }
 
 namespace {
@@ -136,6 +143,17 @@ void OutputWriter::write(std::size_t k, const LoadedModel& loaded, const Primers
   std::fflush(stdout);
 }
 
-void OutputWriter::finish(int count) const { note_other_outputs(o_.out, count); }
+void OutputWriter::write_all(const LoadedModel& loaded, const Primers& primers,
+                             const std::vector<std::vector<std::int32_t>>& generated,
+                             const GenerationRequest& request) {
+  for (std::size_t k = 0; k < generated.size(); ++k) {
+    if (stop_requested()) {
+      std::printf("interrupted by %s: %zu of %zu outputs written\n", stop_signal_name(), k, generated.size());
+      throw CLI::RuntimeError(kInterruptedExitCode);
+    }
+    write(k, loaded, primers, generated[k], request);
+  }
+  note_other_outputs(o_.out, int(generated.size()));
+}
 
 }  // namespace nocturne::cli

@@ -31,8 +31,12 @@ class OutputWriter {
   // Writes output k (0-based; files output-NN.*) and prints what it wrote.
   void write(std::size_t k, const LoadedModel& loaded, const Primers& primers,
              const std::vector<std::int32_t>& generated, const GenerationRequest& request);
-  // Says which outputs past `count` an earlier run left in the folder.
-  void finish(int count) const;
+  // Writes every output in turn, then says which outputs past these an
+  // earlier run left in the folder. A stop request (Ctrl-C) between outputs
+  // keeps the ones written, says how many, and ends with the interrupted
+  // exit code.
+  void write_all(const LoadedModel& loaded, const Primers& primers,
+                 const std::vector<std::vector<std::int32_t>>& generated, const GenerationRequest& request);
 
  private:
   OutputOptions o_;
@@ -43,5 +47,7 @@ class OutputWriter {
 
 // "+3", "-6.5": a gain as the user would type it.
 std::string format_db(double db);
+// Throws ConfigError unless --gain is finite and within wav_max_gain_db.
+void check_gain_option(double gain_db);
 
 }  // namespace nocturne::cli

@@ -24,12 +24,14 @@ std::string last_dl_error() {
 
 // The file that holds `address`: a shared library, or the program itself
 // (whose link map has no name; the program is /proc/self/exe then).
-std::string object_path(const void* address) {
+std::string object_path(const void* address, bool* is_program = nullptr) {
   Dl_info info{};
   link_map* map = nullptr;
   if (!::dladdr1(address, &info, reinterpret_cast<void**>(&map), RTLD_DL_LINKMAP) || !map) return {};
+  const bool program = !(map->l_name && *map->l_name);
+  if (is_program) *is_program = program;
   std::error_code ec;
-  const std::filesystem::path path = map->l_name && *map->l_name ? map->l_name : "/proc/self/exe";
+  const std::filesystem::path path = program ? "/proc/self/exe" : map->l_name;
   return std::filesystem::weakly_canonical(std::filesystem::absolute(path, ec), ec).string();
 }
 
@@ -109,7 +111,7 @@ Loaded load(const Search& search) {
   if (!search.beside.empty()) {
     const std::string path = (std::filesystem::path(search.beside) / kFileName).string();
     if (is_file(path)) return open_file(path);
-    looked = search.beside + " (beside the Nocturne library)";
+    looked = search.beside + " (beside " + search.beside_what + ")";
   }
   if (search.loader_path) {
     ::dlerror();
@@ -132,8 +134,10 @@ Loaded load(const Search& search) {
 Search default_search() {
   Search search;
   if (const char* value = std::getenv(kPathVariable); value && *value) search.variable = value;
-  const std::string self = object_path(reinterpret_cast<const void*>(&core_stamp));
+  bool program = false;
+  const std::string self = object_path(reinterpret_cast<const void*>(&core_stamp), &program);
   if (!self.empty()) search.beside = std::filesystem::path(self).parent_path().string();
+  if (program) search.beside_what = "the program";
   return search;
 }
 

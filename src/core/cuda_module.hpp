@@ -64,6 +64,9 @@ struct Search {
   bool in_process = true;
   std::string variable;  // the value of NOCTURNE_CUDA_MODULE; empty: unset
   std::string beside;    // a folder; empty: skip
+  // What `beside` is the folder of, for the message that says where the
+  // module was looked for: the core library, or the program linked with it.
+  std::string beside_what = "the Nocturne library";
   bool loader_path = true;
 };
 

@@ -88,25 +88,41 @@ template <typename T>
     backward_rows<T, false>(n, hidden, gates, c, nullptr, dh, dh_next, dc_carry, dgates);
 }
 
+// The clones have internal linkage: GCC (12) exports the resolver of a
+// target_clones function whatever -fvisibility says, so the functions of
+// cpu_kernels.hpp are plain ones that jump to them.
+NOCTURNE_CPU_CLONES void forward_cells(int n, int hidden, float* gates, const float* c_prev, float* c, float* h) {
+  forward_step(n, hidden, gates, c_prev, c, h);
+}
+NOCTURNE_CPU_CLONES void forward_cells(int n, int hidden, double* gates, const double* c_prev, double* c,
+                                       double* h) {
+  forward_step(n, hidden, gates, c_prev, c, h);
+}
+NOCTURNE_CPU_CLONES void backward_cells(int n, int hidden, const float* gates, const float* c, const float* c_prev,
+                                        const float* dh, const float* dh_next, float* dc_carry, float* dgates) {
+  backward_step(n, hidden, gates, c, c_prev, dh, dh_next, dc_carry, dgates);
+}
+NOCTURNE_CPU_CLONES void backward_cells(int n, int hidden, const double* gates, const double* c,
+                                        const double* c_prev, const double* dh, const double* dh_next,
+                                        double* dc_carry, double* dgates) {
+  backward_step(n, hidden, gates, c, c_prev, dh, dh_next, dc_carry, dgates);
+}
+
 }  // namespace
 
-NOCTURNE_CPU_CLONES void lstm_cells_forward(int n, int hidden, float* gates, const float* c_prev, float* c,
-                                            float* h) {
-  forward_step(n, hidden, gates, c_prev, c, h);
+void lstm_cells_forward(int n, int hidden, float* gates, const float* c_prev, float* c, float* h) {
+  forward_cells(n, hidden, gates, c_prev, c, h);
 }
-NOCTURNE_CPU_CLONES void lstm_cells_forward(int n, int hidden, double* gates, const double* c_prev, double* c,
-                                            double* h) {
-  forward_step(n, hidden, gates, c_prev, c, h);
+void lstm_cells_forward(int n, int hidden, double* gates, const double* c_prev, double* c, double* h) {
+  forward_cells(n, hidden, gates, c_prev, c, h);
 }
-NOCTURNE_CPU_CLONES void lstm_cells_backward(int n, int hidden, const float* gates, const float* c,
-                                             const float* c_prev, const float* dh, const float* dh_next,
-                                             float* dc_carry, float* dgates) {
-  backward_step(n, hidden, gates, c, c_prev, dh, dh_next, dc_carry, dgates);
+void lstm_cells_backward(int n, int hidden, const float* gates, const float* c, const float* c_prev, const float* dh,
+                         const float* dh_next, float* dc_carry, float* dgates) {
+  backward_cells(n, hidden, gates, c, c_prev, dh, dh_next, dc_carry, dgates);
 }
-NOCTURNE_CPU_CLONES void lstm_cells_backward(int n, int hidden, const double* gates, const double* c,
-                                             const double* c_prev, const double* dh, const double* dh_next,
-                                             double* dc_carry, double* dgates) {
-  backward_step(n, hidden, gates, c, c_prev, dh, dh_next, dc_carry, dgates);
+void lstm_cells_backward(int n, int hidden, const double* gates, const double* c, const double* c_prev,
+                         const double* dh, const double* dh_next, double* dc_carry, double* dgates) {
+  backward_cells(n, hidden, gates, c, c_prev, dh, dh_next, dc_carry, dgates);
 }
 
 }  // namespace nocturne::cpu

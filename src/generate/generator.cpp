@@ -8,10 +8,18 @@
 
 #include "nocturne/error.hpp"
 #include "nocturne/generate.hpp"
+#include "nocturne/machine.hpp"
 #include "nocturne/tokenizer.hpp"
 #include "nocturne/window_predictor.hpp"
 
 namespace nocturne::inline v0 {
+
+void require_generation_memory(std::int64_t outputs, std::int64_t notes, std::int64_t window,
+                               std::string_view advice) {
+  const std::uint64_t tokens = std::uint64_t(outputs) * (std::uint64_t(notes) + std::uint64_t(window));
+  require_memory(tokens * sizeof(std::int32_t), available_memory(),
+                 std::to_string(outputs) + " outputs of " + std::to_string(notes) + " notes", advice);
+}
 
 std::vector<std::int32_t> primer_window(std::span<const std::int32_t> primer, int window) {
   if (primer.empty()) throw ConfigError("generate: the primer is empty");

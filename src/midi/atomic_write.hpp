@@ -17,6 +17,12 @@
 #include <filesystem>
 #include <string_view>
 
+// The one internal interface the shared core exports beyond its public
+// headers (which are all NOCTURNE_API exports): the render library writes
+// its files through these two functions. Not installed; docs/library.md,
+// "Versions and exported symbols".
+#define NOCTURNE_COMPONENT_API __attribute__((visibility("default")))
+
 namespace nocturne::inline v0::detail {
 
 enum class Durability {
@@ -24,11 +30,11 @@ enum class Durability {
   synced,  // fsync the file before the rename and the folder after it (checkpoints)
 };
 
-void write_file_atomically(const std::filesystem::path& path, std::string_view bytes,
-                           Durability durability = Durability::normal);
+NOCTURNE_COMPONENT_API void write_file_atomically(const std::filesystem::path& path, std::string_view bytes,
+                                                  Durability durability = Durability::normal);
 
 // Puts a file finished elsewhere (a program's output) at `target` under the
 // same policy, then removes `finished`.
-void install_file(const std::filesystem::path& finished, const std::filesystem::path& target);
+NOCTURNE_COMPONENT_API void install_file(const std::filesystem::path& finished, const std::filesystem::path& target);
 
 }  // namespace nocturne::detail

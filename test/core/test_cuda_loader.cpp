@@ -142,6 +142,10 @@ TEST_CASE("the process's own search starts beside the core library", "[cuda][loa
   CHECK(fs::is_directory(search.beside));
   CHECK(search.in_process);
   CHECK(search.loader_path);
+  // The tests link the core's internal static copy: the core is in the
+  // program, and the message says so.
+  CHECK(search.beside_what == "the program");
+  CHECK(fs::equivalent(search.beside, fs::canonical("/proc/self/exe").parent_path()));
 }
 
 TEST_CASE("cuda_status() and make_cuda_backend() say why there is no GPU", "[cuda][loader]") {
