@@ -28,11 +28,11 @@ TEST_CASE("train on the demo corpus writes a complete run folder", "[cli][train]
   const auto rows = read_csv(run / "history.csv");
   REQUIRE(rows.size() == 3);  // header + 2 epochs
   CHECK(rows[0] == std::vector<std::string>{"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "val_perplexity",
-                                            "seconds", "windows_per_second"});
+                                            "seconds", "windows_per_second", "lr"});
   CHECK(rows[1][0] == "1");
   CHECK(rows[2][0] == "2");
   for (std::size_t r2 = 1; r2 < rows.size(); ++r2) {
-    REQUIRE(rows[r2].size() == 8);
+    REQUIRE(rows[r2].size() == 9);
     for (const auto& cell : rows[r2]) CHECK_FALSE(cell.empty());
     CHECK(std::stod(rows[r2][1]) > 0);
   }
