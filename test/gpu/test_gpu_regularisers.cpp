@@ -162,7 +162,8 @@ TEST_CASE("training steps with every regulariser follow the CPU", "[gpu][regular
       Model model(*be, c, batch);
       model.initialize(3);
       Adamax opt(model, hp);
-      std::vector<std::int32_t> bt(std::size_t(c.window) * batch), targets(std::size_t(batch));
+      std::vector<std::int32_t> bt(std::size_t(c.window) * std::size_t(batch));
+      std::vector<std::int32_t> targets(static_cast<std::size_t>(batch));
       for (int s = 0; s < steps; ++s) {
         for (int j = 0; j < batch; ++j) {
           const std::size_t start = std::size_t(s * batch + j);
