@@ -76,17 +76,30 @@ __global__ void dropout_kernel(DropoutMask mask, std::size_t n, const float* in,
 
 // params, grads, m, u [n]
 __global__ void adamax_kernel(std::size_t n, float* params, const float* grads, float* m, float* u, float lr_t,
-                              float beta1, float beta2, float epsilon) {
+                              float beta1, float beta2, float epsilon, float decay) {
   for (std::size_t i = first_index(); i < n; i += grid_stride()) {
     float p = params[i], mi = m[i], ui = u[i];
-    math::adamax_element(p, grads[i], mi, ui, lr_t, beta1, beta2, epsilon);
+    math::adamax_element(p, grads[i], mi, ui, lr_t, beta1, beta2, epsilon, decay);
     params[i] = p;
     m[i] = mi;
     u[i] = ui;
   }
 }
 
+// x, y [steps, n], mask [n]: the same mask at every step (variational dropout).
+__global__ void mask_steps_kernel(std::size_t steps, std::size_t n, const float* mask, const float* x, float* y) {
+  const std::size_t total = steps * n;
+  for (std::size_t i = first_index(); i < total; i += grid_stride()) y[i] = x[i] * mask[i % n];
+}
+
 }  // namespace
+
+void mask_steps(const Launch& launch, std::size_t steps, std::size_t n, const float* mask, const float* x,
+                float* y) {
+  if (steps == 0 || n == 0) return;
+  mask_steps_kernel<<<blocks_for(steps * n), kThreads, 0, launch.stream>>>(steps, n, mask, x, y);
+  NOCTURNE_CHECK_LAUNCH("mask_steps", launch);
+}
 
 void fill(const Launch& launch, float* x, std::size_t n, float value) {
   if (n == 0) return;
@@ -130,10 +143,10 @@ void dropout(const Launch& launch, const DropoutMask& mask, std::size_t n, const
 }
 
 void adamax(const Launch& launch, std::size_t n, float* params, const float* grads, float* m, float* u, float lr_t,
-            float beta1, float beta2, float epsilon) {
+            float beta1, float beta2, float epsilon, float decay) {
   if (n == 0) return;
   adamax_kernel<<<blocks_for(n), kThreads, 0, launch.stream>>>(n, params, grads, m, u, lr_t, beta1, beta2,
-                                                               epsilon);
+                                                               epsilon, decay);
   NOCTURNE_CHECK_LAUNCH("adamax", launch);
 }
 

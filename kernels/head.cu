@@ -29,6 +29,7 @@
 #include "fused_kernels.hpp"
 #include "fused_tiling.hpp"
 #include "math/host_device.hpp"
+#include "math/label_smoothing.hpp"
 #include "math/lstm_fused.hpp"
 #include "nocturne/error.hpp"
 
@@ -71,6 +72,7 @@ struct HeadArgs {
   std::uint64_t offset;
   const std::uint64_t* offset_on_device;
   float p, scale, grad_scale;
+  float smoothing;  // label smoothing (0: none)
   float *y1, *y1_dropped, *logits, *dlogits, *dy1, *dx, *probs;
   float *dw1, *db1, *dw2, *db2;
   double* stats;
@@ -170,7 +172,7 @@ __global__ void __launch_bounds__(kHeadThreads) head_rows_kernel(HeadArgs a) {
       const float scale = a.grad_scale / sum;
       for (int j = lane; j < V; j += kWarp) {
         float g = math::exp_of(in[j] - best.value) * scale;
-        if (j == target) g -= a.grad_scale;
+        g -= math::smoothed_target(j == target, V, a.smoothing, a.grad_scale);
         a.dlogits[at + j] = g;
         in[j] = g;  // each lane rewrites only what it read
       }
@@ -248,8 +250,14 @@ __device__ __forceinline__ void loss_statistics(const HeadArgs& a, int thread) {
     float sum = 0.0f;
     for (int j = lane; j < V; j += kWarp) sum += math::exp_of(in[j] - best.value);
     sum = warp_sum(sum);
+    float logit_sum = 0.0f;  // for the smoothed loss (smoothing is the same in every lane)
+    if (a.smoothing != 0.0f) {
+      for (int j = lane; j < V; j += kWarp) logit_sum += in[j];
+      logit_sum = warp_sum(logit_sum);
+    }
     if (lane == 0) {
-      loss += valid ? double(math::log_of(sum) + best.value - in[target]) : double(NAN);
+      loss += valid ? math::smoothed_loss(math::log_of(sum) + best.value, in[target], logit_sum, V, a.smoothing)
+                    : double(NAN);
       if (best.index == target) correct += 1.0;
     }
   }
@@ -323,6 +331,7 @@ void head_train_step(const Launch& launch, const HeadTrainStep<float>& h) {
     a.scale = 1.0f / (1.0f - h.dropout_p);  // as the CPU backend computes it
   }
   a.grad_scale = h.grad_scale;
+  a.smoothing = h.label_smoothing;
   a.y1 = h.y1;
   a.y1_dropped = h.y1_dropped;
   a.logits = h.logits;

@@ -44,10 +44,12 @@ struct DropoutMask {
   float scale = 1;
 };
 void dropout(const Launch& launch, const DropoutMask& mask, std::size_t n, const float* in, float* out);
+// y [steps, n] = x [steps, n] * mask [n] at every step (x may equal y).
+void mask_steps(const Launch& launch, std::size_t steps, std::size_t n, const float* mask, const float* x, float* y);
 // One Adamax step over params, grads, m, u [n] (math::adamax_element);
-// lr_t = lr / (1 - beta1^t), computed by the caller in double.
+// lr_t = lr / (1 - beta1^t), computed by the caller in double; decay = lr * weight decay.
 void adamax(const Launch& launch, std::size_t n, float* params, const float* grads, float* m, float* u, float lr_t,
-            float beta1, float beta2, float epsilon);
+            float beta1, float beta2, float epsilon, float decay);
 
 // ---- reduce.cu ---------------------------------------------------------------
 // sums [cols] = column sums of m [rows, cols] in a fixed order (deterministic).
@@ -76,12 +78,14 @@ void lstm_cell_backward(const Launch& launch, int n, int hidden, const float* ga
 // ---- softmax.cu --------------------------------------------------------------
 // probs [n, vocab] = row-wise softmax of logits [n, vocab].
 void softmax(const Launch& launch, int n, int vocab, const float* logits, float* probs);
-// dlogits [n, vocab] (may be null) = (softmax - onehot(targets)) * grad_scale;
+// dlogits [n, vocab] (may be null) = (softmax - ((1 - eps) onehot(targets) + eps / V)) * grad_scale,
+// eps = smoothing (BasicBackend::softmax_cross_entropy_smoothed; 0: plain);
 // stats[0] += sum of -log softmax[target], stats[1] += rows whose first
 // maximum is the target. One block, a warp per row, partial sums added in a
 // fixed order: no atomics, reproducible.
 void softmax_cross_entropy(const Launch& launch, int n, int vocab, const float* logits,
-                           const std::int32_t* targets, float grad_scale, float* dlogits, double* stats);
+                           const std::int32_t* targets, float smoothing, float grad_scale, float* dlogits,
+                           double* stats);
 
 // ---- probe -------------------------------------------------------------------
 // cudaSuccess when the current device can run this build's kernels (an image

@@ -21,6 +21,7 @@
 
 #include "kernels.hpp"
 #include "math/host_device.hpp"
+#include "math/label_smoothing.hpp"
 
 namespace nocturne::inline v0::kernels {
 namespace {
@@ -69,7 +70,7 @@ __global__ void softmax_kernel(int n, int vocab, const float* logits, float* pro
 
 // logits [n, vocab], targets [n], dlogits [n, vocab] or null, stats [2]; one block.
 __global__ void softmax_cross_entropy_kernel(int n, int vocab, const float* logits, const std::int32_t* targets,
-                                             float grad_scale, float* dlogits, double* stats) {
+                                             float smoothing, float grad_scale, float* dlogits, double* stats) {
   __shared__ double warp_loss[kLossWarps];
   __shared__ double warp_correct[kLossWarps];
   const unsigned lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
@@ -87,12 +88,19 @@ __global__ void softmax_cross_entropy_kernel(int n, int vocab, const float* logi
       const float scale = grad_scale / sum;
       for (int j = int(lane); j < vocab; j += int(kWarp)) {
         float g = math::exp_of(in[j] - best.value) * scale;
-        if (j == target) g -= grad_scale;
+        g -= math::smoothed_target(j == target, vocab, smoothing, grad_scale);
         grad[j] = g;
       }
     }
+    // The mean logit, for the smoothed loss (smoothing is the same in every lane).
+    float logit_sum = 0.0f;
+    if (smoothing != 0.0f) {
+      for (int j = int(lane); j < vocab; j += int(kWarp)) logit_sum += in[j];
+      logit_sum = warp_sum(logit_sum);
+    }
     if (lane == 0) {
-      loss += valid ? double(math::log_of(sum) + best.value - in[target]) : double(NAN);
+      loss += valid ? math::smoothed_loss(math::log_of(sum) + best.value, in[target], logit_sum, vocab, smoothing)
+                    : double(NAN);
       if (best.index == target) correct += 1.0;
     }
   }
@@ -122,10 +130,11 @@ void softmax(const Launch& launch, int n, int vocab, const float* logits, float*
 }
 
 void softmax_cross_entropy(const Launch& launch, int n, int vocab, const float* logits,
-                           const std::int32_t* targets, float grad_scale, float* dlogits, double* stats) {
+                           const std::int32_t* targets, float smoothing, float grad_scale, float* dlogits,
+                           double* stats) {
   if (n <= 0 || vocab <= 0) return;
   softmax_cross_entropy_kernel<<<1, kLossWarps * kWarp, 0, launch.stream>>>(n, vocab, logits, targets,
-                                                                            grad_scale, dlogits, stats);
+                                                                            smoothing, grad_scale, dlogits, stats);
   NOCTURNE_CHECK_LAUNCH("softmax_cross_entropy", launch);
 }
 

@@ -72,6 +72,9 @@ struct NOCTURNE_API AdamaxParams {
   double beta1 = 0.9;
   double beta2 = 0.999;
   double epsilon = 1e-7;
+  // Decoupled weight decay (as AdamW for Adam): p -= learning_rate * weight_decay * p
+  // beside the update; 0 leaves the recipe's Adamax exactly.
+  double weight_decay = 0;
 };
 
 // Floating-point modes for the GEMMs: strict FP32; TF32 or BF16 operands
@@ -226,6 +229,21 @@ class NOCTURNE_API BasicBackend {
   virtual void lstm_step(int batch, int input, int hidden, const T* x, const T* w, const T* r, const T* b,
                          const T* h_prev, const T* c_prev, T* h, T* c, T* gates) = 0;
 
+  // ---- variational dropout (Gal & Ghahramani): one mask for every step ------
+  // The ops below have defaults that throw NotSupportedError where a mask is given.
+  // y [T, n] = x [T, n] * mask [n] at every step t (x may equal y).
+  virtual void mask_steps(int steps, std::size_t n, const T* mask, const T* x, T* y);
+  // lstm_forward with the recurrent state masked: step t's recurrent GEMM takes
+  // hm_{t-1} = h_{t-1} * mask (mask [N, H], the same at every step), written to
+  // h_masked [T, N, H] for the backward. A null mask is lstm_forward.
+  virtual void lstm_forward_masked(const LstmShape& shape, const T* x, const T* w, const T* r, const T* b,
+                                   const T* mask, T* h_masked, T* h, T* c, T* gates);
+  // lstm_backward of lstm_forward_masked: dR from h_masked, and the gradient
+  // carried to h_{t-1} multiplied by the mask. A null mask is lstm_backward.
+  virtual void lstm_backward_masked(const LstmShape& shape, const T* x, const T* w, const T* r, const T* mask,
+                                    const T* h_masked, const T* h, const T* c, const T* gates, const T* dh, T* dx,
+                                    T* dw, T* dr, T* db, T* workspace);
+
   // ---- dense layer --------------------------------------------------------
   // y [N, M] = x [N, K] * W [K, M] + b [M].
   virtual void dense_forward(int n, int k, int m, const T* x, const T* w, const T* b, T* y) = 0;
@@ -247,9 +265,17 @@ class NOCTURNE_API BasicBackend {
   virtual void softmax_cross_entropy(int n, int vocab, const T* logits, const std::int32_t* targets, T grad_scale,
                                      T* dlogits, double* stats) = 0;
 
+  // softmax_cross_entropy against targets smoothed by eps (label smoothing):
+  //   loss = (1 - eps) * CE(target) + eps * mean over k of -log softmax[k]
+  //   dlogits = (softmax - ((1 - eps) onehot(target) + eps / V)) * grad_scale
+  // stats[0] adds that loss; eps = 0 is softmax_cross_entropy (the default's only case).
+  virtual void softmax_cross_entropy_smoothed(int n, int vocab, const T* logits, const std::int32_t* targets,
+                                              T smoothing, T grad_scale, T* dlogits, double* stats);
+
   // ---- optimiser ----------------------------------------------------------
   // Adamax over n parameters, step t counted from 1:
   //   m = b1 m + (1 - b1) g;  u = max(b2 u, |g|);  p -= lr / (1 - b1^t) * m / (u + eps)
+  // and, where hp.weight_decay > 0, p -= lr * weight_decay * p (decoupled, on the old p).
   virtual void adamax(std::size_t n, T* params, const T* grads, T* m, T* u, const AdamaxParams& hp,
                       std::int64_t step) = 0;
 

@@ -133,6 +133,7 @@ struct NOCTURNE_API HeadTrainStep {
   const DropoutKey* dropout = nullptr;    // the mask of y1 (element n * D + d); null or p == 0: none
   T dropout_p = 0;
   T grad_scale = 1;
+  T label_smoothing = 0;    // as softmax_cross_entropy_smoothed
   T* y1 = nullptr;          // [N, D] scratch
   T* y1_dropped = nullptr;  // [N, D] scratch
   T* logits = nullptr;      // [N, V] scratch

@@ -42,6 +42,15 @@ struct NOCTURNE_API ModelConfig {
   double dropout = 0.1;
   InputMode input = InputMode::scalar;
   int embedding_dim = 64;  // used when input == embedding
+  // Training-only regularisers, all off in the recipe. Variational dropout
+  // (one mask per window for all its steps, redrawn every batch) on the
+  // LSTM inputs (layer 1's where it is an embedding, and layer 2's) and on
+  // each layer's recurrent state; the classic schedule only.
+  double input_dropout = 0;
+  double recurrent_dropout = 0;
+  // Training targets (1 - eps) onehot + eps / V (evaluation stays plain cross-entropy).
+  double label_smoothing = 0;
+  bool variational_dropout() const { return input_dropout > 0 || recurrent_dropout > 0; }
 
   int input_size() const { return input == InputMode::embedding ? embedding_dim : 1; }
   // Throws ConfigError naming the first bad field and its value.
@@ -158,6 +167,14 @@ class NOCTURNE_API BasicModel {
   void reset_stats();
   BatchStats read_stats();  // synchronises
 
+  // A buffer of the classic path's last forward, on the host (for tests and
+  // inspection): "lstm1.x", "lstm2.x" (each layer's input as it ran, after
+  // dropout and variational masks, [W, N, F]), "lstm1.h", "lstm2.h"
+  // ([W, N, H]) and "lstm1.h_masked", "lstm2.h_masked" (what the recurrent
+  // GEMM took with recurrent dropout). Throws ConfigError for another name,
+  // one the last forward did not write, or the fused path.
+  std::vector<T> download_activation(std::string_view name);
+
  private:
   struct Activations;
   // What a fused step program computes.
@@ -166,6 +183,19 @@ class NOCTURNE_API BasicModel {
   void backward(const DropoutKey& key);
   T* grad(std::string_view name);
   static DropoutKey site_key(const DropoutKey& key, std::uint32_t site);
+  // Variational dropout's mask sites (0 and 1 are the recipe's dropouts) and what a step masks.
+  static constexpr std::uint32_t kSiteInput1 = 2, kSiteInput2 = 3, kSiteRecurrent1 = 4, kSiteRecurrent2 = 5;
+  struct Variational {
+    bool input1 = false, input2 = false, recurrent = false;
+  };
+  Variational variational(bool training) const;
+  void draw_mask(const DropoutKey& key, std::uint32_t site, double p, std::size_t count, T* mask);
+  void lstm_forward_layer(const LstmShape& shape, const T* x, const char* layer, bool recurrent, std::uint32_t site,
+                          const DropoutKey& key, Buffer<T>& mask, Buffer<T>& h_masked, Buffer<T>& h, Buffer<T>& c,
+                          Buffer<T>& gates);
+  void lstm_backward_layer(const LstmShape& shape, const T* x, const char* layer, bool recurrent,
+                           const Buffer<T>& mask, const Buffer<T>& h_masked, const Buffer<T>& h, const Buffer<T>& c,
+                           const Buffer<T>& gates, const T* dh, T* dx);
   void require_targets(const char* what) const;
   void allocate_activations();
   void stage_dropout_offset(std::uint64_t step);
@@ -185,6 +215,8 @@ class NOCTURNE_API BasicModel {
   bool fused_ = false;
   Buffer<T> params_, grads_;
   std::unique_ptr<Activations> act_;
+  const T* last_lstm_input_[2] = {nullptr, nullptr};  // what the last classic forward fed each layer
+  bool last_recurrent_masked_ = false;
   std::map<int, std::unique_ptr<Replayable>> recorded_steps_;  // by batch size
   std::uint64_t recorded_seed_ = 0;
   // The fused path's recordings, by (kind, batch size, optimiser id).

@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <string_view>
 
 #include "nocturne/export.hpp"
 #include "nocturne/model.hpp"
@@ -20,11 +21,33 @@ struct NOCTURNE_API WindowSet {
   std::size_t size() const { return starts.size(); }
 };
 
+// The learning rate of each epoch: `warmup` epochs rising linearly
+// (epoch e <= warmup trains at lr * e / (warmup + 1)), then constant, or a
+// cosine or linear decay from lr to lr * floor at epoch decay_end, and
+// lr * floor after it. Per epoch, not per step: a fused model records its
+// update with the rate, once per epoch this way. A function of the epoch
+// alone, so a resumed run trains at the rates an uninterrupted one would.
+struct NOCTURNE_API LearningRateSchedule {
+  enum class Kind { constant, cosine, linear };
+  Kind kind = Kind::constant;
+  int warmup = 0;      // epochs
+  int decay_end = 0;   // the epoch that reaches the floor (cosine, linear)
+  double floor = 0.01;  // fraction of the base rate, in (0, 1] (Adamax needs a positive rate)
+  // The rate of epoch `epoch` (from 1) for the base rate `lr`.
+  double rate(double lr, int epoch) const;
+  // Throws ConfigError naming the bad field and value.
+  void validate() const;
+};
+// "constant", "cosine", "linear"; parse throws ConfigError naming the choices.
+NOCTURNE_API const char* schedule_name(LearningRateSchedule::Kind kind);
+NOCTURNE_API LearningRateSchedule::Kind parse_schedule(std::string_view name);
+
 // How each epoch trains. How many epochs to train is the caller's choice
 // (Trainer::train_epoch trains one; TrainingRun trains to its settings' epochs).
 struct NOCTURNE_API TrainerConfig {
   int batch = 256;
   AdamaxParams adamax;
+  LearningRateSchedule schedule;  // over adamax.learning_rate
   std::uint64_t seed = 1;  // shuffling and dropout masks
   // Read the running loss back every this many steps (a device sync on the GPU).
   int stats_every = 1;
@@ -51,6 +74,7 @@ struct NOCTURNE_API EpochResult {
   double loss = 0, accuracy = 0;
   std::optional<Evaluation> validation;
   double seconds = 0, windows_per_second = 0;
+  double learning_rate = 0;  // the rate the epoch trained at
 };
 
 // Return false to stop after the current step.

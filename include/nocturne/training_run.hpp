@@ -50,13 +50,24 @@ struct NOCTURNE_API TrainingSettings {
   std::int64_t batch = 256;
   double lr = 0.01;
   std::uint64_t seed = 1;
+  // Regularisers: off but in the quality preset (docs/cli.md, "train").
+  double weight_decay = 0;
+  double input_dropout = 0, recurrent_dropout = 0;
+  double label_smoothing = 0;
+  std::string lr_schedule = "constant";  // constant, cosine or linear
+  std::int64_t warmup = 0;               // epochs
+  std::int64_t lr_decay_epochs = 0;      // the epoch the decay ends; 0: the run's epochs, fixed when it is created
+  double lr_floor = 0.01;                // fraction of lr at the end of the decay
+  std::int64_t patience = 0;             // epochs without a better val_loss before stopping early; 0: never
 
   // Throws ConfigError naming the setting at fault (as the program's option, "--epochs").
   void validate() const;
 };
 
-// recipe (the defaults), small (128/64/64, batch 128, 20 epochs) or demo (small
-// with window 32, min-count 2, embedding input, 15 epochs). Throws ConfigError.
+// recipe (the defaults), small (128/64/64, batch 128, 20 epochs), demo (small
+// with window 32, min-count 2, embedding input, 15 epochs) or quality (for
+// held-out perplexity: embedding input, piece split, the regularisers on).
+// Throws ConfigError.
 NOCTURNE_API TrainingSettings training_preset(std::string_view name);
 
 NOCTURNE_API ModelConfig model_config(const TrainingSettings& settings, std::int64_t vocab);
@@ -73,6 +84,7 @@ struct NOCTURNE_API HistoryRow {
   double loss = 0, accuracy = 0;
   std::optional<double> val_loss, val_accuracy, val_perplexity;
   double seconds = 0, windows_per_second = 0;
+  std::optional<double> lr;  // the learning rate the epoch trained at (absent in runs from before schedules)
 };
 
 struct NOCTURNE_API BestEpoch {
@@ -119,7 +131,12 @@ class NOCTURNE_API TrainingRun {
   const std::filesystem::path& data_folder() const;  // absolute; the demo corpus's once loaded
   bool demo() const;
   int epochs_done() const;
-  bool finished() const { return epochs_done() >= settings().epochs; }
+  // All epochs done, or stopped early.
+  bool finished() const { return epochs_done() >= settings().epochs || stopped_early().has_value(); }
+  // Why the run stopped early, on one line: `patience` epochs without a
+  // lower val_loss than the best epoch's. A resumed run that stopped stays
+  // stopped, whatever --epochs says (its best epoch is behind it).
+  std::optional<std::string> stopped_early() const;
   const std::vector<HistoryRow>& history() const;
   std::optional<BestEpoch> best() const;
 

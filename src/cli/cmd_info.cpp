@@ -113,6 +113,16 @@ void run_info(const InfoArgs& a) {
     std::printf("  training: batch %d, learning rate %g, seed %llu\n", c["batch"].get<int>(),
                 c["learning_rate"].get<double>(), static_cast<unsigned long long>(c["seed"].get<std::uint64_t>()));
     const json& meta = c["metadata"];
+    if (meta.is_object() && meta.contains("settings") && meta["settings"].contains("weight_decay")) {
+      const json& s = meta["settings"];  // runs from before the regularisers have none
+      std::printf("  regularisers: weight decay %g, input dropout %g, recurrent dropout %g, label smoothing %g, "
+                  "lr schedule %s (warm-up %lld, decay end %lld, floor %g), patience %lld\n",
+                  s.value("weight_decay", 0.0), s.value("input_dropout", 0.0), s.value("recurrent_dropout", 0.0),
+                  s.value("label_smoothing", 0.0), s.value("lr_schedule", std::string("constant")).c_str(),
+                  static_cast<long long>(s.value("warmup", std::int64_t(0))),
+                  static_cast<long long>(s.value("lr_decay_epochs", std::int64_t(0))), s.value("lr_floor", 0.0),
+                  static_cast<long long>(s.value("patience", std::int64_t(0))));
+    }
     if (meta.is_object() && meta.contains("data"))
       std::printf("  data: %s%s\n", meta["data"].value("folder", std::string("?")).c_str(),
                   meta["data"].value("demo", false) ? " (the demo corpus)" : "");

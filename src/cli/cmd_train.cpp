@@ -14,6 +14,7 @@
 #include "cli/signals.hpp"
 #include "cli/train_options.hpp"
 #include "cli/train_report.hpp"
+#include "nocturne/cuda.hpp"
 #include "nocturne/demo_corpus.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/training_run.hpp"
@@ -23,6 +24,16 @@ namespace nocturne::inline v0::cli {
 namespace {
 
 namespace fs = std::filesystem;
+
+// Variational dropout runs on the classic LSTM schedule only: the fused and
+// persistent step programs have no masks, and cuDNN's LSTM takes none.
+void require_classic_lstm(const TrainingSettings& s, const DeviceRequest& request) {
+  if (s.input_dropout == 0 && s.recurrent_dropout == 0) return;
+  const LstmImpl impl = parse_lstm_impl(request.lstm_impl);
+  if (impl != LstmImpl::classic)
+    throw ConfigError(std::string("--input-dropout and --recurrent-dropout need --lstm-impl classic, not ") +
+                      to_string(impl));
+}
 
 void run_train(TrainArgs& a) {
   Reporter reporter(a.jsonl);
@@ -46,6 +57,11 @@ void run_train(TrainArgs& a) {
     if (given(a, "epochs")) run->set_epochs(a.values.epochs);
     if (!a.data.empty() && !(run->demo() && a.data == "demo")) run->set_data_folder(a.data);
     run->settings().validate();
+    require_classic_lstm(run->settings(), request);
+    if (const auto why = run->stopped_early()) {
+      reporter.info("run " + run->folder().string() + " already " + *why);
+      return;
+    }
     if (run->finished()) {
       reporter.info("run " + run->folder().string() + " already has " + std::to_string(run->epochs_done()) + " of " +
                     std::to_string(run->settings().epochs) + " epochs; pass --epochs N (more) to train further");
@@ -55,6 +71,7 @@ void run_train(TrainArgs& a) {
     const std::string preset_name = a.preset.empty() ? (a.data == "demo" ? "demo" : "recipe") : a.preset;
     const TrainingSettings settings = apply_options(training_preset(preset_name), a);
     settings.validate();
+    require_classic_lstm(settings, request);
     device = choose_device(request);
     const TrainingData data{a.data, a.data == "demo", a.strict ? BadFilePolicy::stop : BadFilePolicy::skip};
     run.emplace(TrainingRun::create(a.out.empty() ? default_run_folder() : a.out, settings, data, a.device.precision));
@@ -69,13 +86,14 @@ void add_train_command(CLI::App& app) {
   cmd->footer(
       "Presets: recipe (window 40, min-count 100, 512/256/256, dropout 0.1, Adamax 0.01, batch 256, 200 epochs),\n"
       "small (128/64/64, batch 128, 20 epochs), demo (small with window 32, min-count 2, embedding input,\n"
-      "15 epochs; the default "
-      "for --data demo). Options override the preset. Exit codes: 0 done, 1 error, 130 stopped by Ctrl-C/SIGTERM\n"
+      "15 epochs; the default for --data demo), quality (small on embeddings, split by piece, with the\n"
+      "regularisers; docs/cli.md). Options override the preset. Exit codes: 0 done, 1 error, 130 stopped by Ctrl-C/SIGTERM\n"
       "(last.ckpt keeps the last completed epoch; continue with --resume <run-folder>).");
   cmd->add_option("--data", a->data, "Folder of MIDI files (searched recursively), or 'demo' for the built-in demo corpus");
   cmd->add_option("--out", a->out, "Run folder to create (default runs/run-<date>-<time>)");
   cmd->add_option("--resume", a->resume, "Continue the run in this folder from its last completed epoch");
-  cmd->add_option("--preset", a->preset, "recipe, small or demo")->check(CLI::IsMember({"recipe", "small", "demo"}));
+  cmd->add_option("--preset", a->preset, "recipe, small, demo or quality")
+      ->check(CLI::IsMember({"recipe", "small", "demo", "quality"}));
   add_setting_options(*cmd, a->values, a->setting_options);
   add_device_options(*cmd, a->device, &a->precision_option);
   cmd->add_flag("--jsonl", a->jsonl, "Print one JSON object per event on stdout (for scripts)");

@@ -29,6 +29,15 @@ TrainingSettings apply_options(TrainingSettings s, const TrainArgs& a) {
     else if (name == "batch") s.batch = v.batch;
     else if (name == "lr") s.lr = v.lr;
     else if (name == "seed") s.seed = v.seed;
+    else if (name == "weight_decay") s.weight_decay = v.weight_decay;
+    else if (name == "input_dropout") s.input_dropout = v.input_dropout;
+    else if (name == "recurrent_dropout") s.recurrent_dropout = v.recurrent_dropout;
+    else if (name == "label_smoothing") s.label_smoothing = v.label_smoothing;
+    else if (name == "lr_schedule") s.lr_schedule = v.lr_schedule;
+    else if (name == "warmup") s.warmup = v.warmup;
+    else if (name == "lr_decay_epochs") s.lr_decay_epochs = v.lr_decay_epochs;
+    else if (name == "lr_floor") s.lr_floor = v.lr_floor;
+    else if (name == "patience") s.patience = v.patience;
   }
   return s;
 }
@@ -72,6 +81,24 @@ void add_setting_options(CLI::App& cmd, TrainingSettings& v, std::vector<std::pa
   setting("lr", cmd.add_option("--lr", v.lr, "Adamax learning rate (recipe 0.01)"));
   setting("seed", cmd.add_option("--seed", v.seed, "Seed of initialisation, split, shuffling and dropout (1)")
                       ->check(seed_number()));
+  // Regularisers (off but in the quality preset).
+  setting("weight_decay", cmd.add_option("--weight-decay", v.weight_decay,
+                                         "Decoupled weight decay of the weight matrices, lr * wd * p a step (0)"));
+  setting("input_dropout", cmd.add_option("--input-dropout", v.input_dropout,
+                                          "Variational dropout of the LSTM inputs, one mask per window (0)"));
+  setting("recurrent_dropout", cmd.add_option("--recurrent-dropout", v.recurrent_dropout,
+                                              "Variational dropout of the LSTM recurrent state (0)"));
+  setting("label_smoothing", cmd.add_option("--label-smoothing", v.label_smoothing,
+                                            "Label smoothing of the training targets (0)"));
+  setting("lr_schedule", cmd.add_option("--lr-schedule", v.lr_schedule,
+                                        "Learning rate by epoch after the warm-up: constant, cosine or linear")
+                             ->check(CLI::IsMember({"constant", "cosine", "linear"})));
+  setting("warmup", cmd.add_option("--warmup", v.warmup, "Epochs of linear learning-rate warm-up (0)"));
+  setting("lr_decay_epochs", cmd.add_option("--lr-decay-epochs", v.lr_decay_epochs,
+                                            "The epoch the decay reaches --lr-floor (0: --epochs)"));
+  setting("lr_floor", cmd.add_option("--lr-floor", v.lr_floor, "Final learning rate as a fraction of --lr (0.01)"));
+  setting("patience", cmd.add_option("--patience", v.patience,
+                                     "Stop after this many epochs without a lower val_loss (0: never)"));
 }
 
 void add_device_options(CLI::App& cmd, DeviceRequest& device, CLI::Option** precision) {

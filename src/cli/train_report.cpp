@@ -123,6 +123,7 @@ void train_with_reports(TrainingRun& run, DeviceChoice& device, Reporter& report
     if (stop_requested() && !run.finished()) interrupted(run, reporter, "after epoch " + std::to_string(run.epochs_done()));
   }
 
+  if (const auto why = run.stopped_early()) reporter.info(*why);
   const std::optional<BestEpoch> best = run.best();
   const std::string best_text =
       best ? "best.ckpt is epoch " + std::to_string(best->epoch) + " (" + best->metric + " " + fixed(best->value, 4) + ")"

@@ -33,6 +33,31 @@ namespace {
 }  // namespace
 
 template <typename T>
+void BasicBackend<T>::mask_steps(int, std::size_t, const T*, const T*, T*) {
+  throw NotSupportedError("mask_steps: the " + name() + " backend has no variational dropout");
+}
+template <typename T>
+void BasicBackend<T>::lstm_forward_masked(const LstmShape& s, const T* x, const T* w, const T* r, const T* b,
+                                          const T* mask, T*, T* h, T* c, T* gates) {
+  if (mask) throw NotSupportedError("lstm_forward_masked: the " + name() + " backend has no recurrent dropout");
+  lstm_forward(s, x, w, r, b, h, c, gates);
+}
+template <typename T>
+void BasicBackend<T>::lstm_backward_masked(const LstmShape& s, const T* x, const T* w, const T* r, const T* mask,
+                                           const T*, const T* h, const T* c, const T* gates, const T* dh, T* dx,
+                                           T* dw, T* dr, T* db, T* workspace) {
+  if (mask) throw NotSupportedError("lstm_backward_masked: the " + name() + " backend has no recurrent dropout");
+  lstm_backward(s, x, w, r, h, c, gates, dh, dx, dw, dr, db, workspace);
+}
+template <typename T>
+void BasicBackend<T>::softmax_cross_entropy_smoothed(int n, int vocab, const T* logits, const std::int32_t* targets,
+                                                     T smoothing, T grad_scale, T* dlogits, double* stats) {
+  if (smoothing != T(0))
+    throw NotSupportedError("softmax_cross_entropy_smoothed: the " + name() + " backend has no label smoothing");
+  softmax_cross_entropy(n, vocab, logits, targets, grad_scale, dlogits, stats);
+}
+
+template <typename T>
 void BasicBackend<T>::lstm_step_forward(const LstmStepForward<T>&) {
   no_fused_path(name(), "lstm_step_forward");
 }

@@ -162,7 +162,9 @@ void CpuBackend<T>::adamax(std::size_t n, T* params, const T* grads, T* m, T* u,
   // Bias correction in double, then one rounding to T.
   const T lr_t = T(math::adamax_step_size(hp.learning_rate, hp.beta1, step));
   const T beta1 = T(hp.beta1), beta2 = T(hp.beta2), eps = T(hp.epsilon);
-  for (std::size_t i = 0; i < n; ++i) math::adamax_element(params[i], grads[i], m[i], u[i], lr_t, beta1, beta2, eps);
+  const T decay = T(hp.learning_rate * hp.weight_decay);
+  for (std::size_t i = 0; i < n; ++i)
+    math::adamax_element(params[i], grads[i], m[i], u[i], lr_t, beta1, beta2, eps, decay);
 }
 
 template class CpuBackend<float>;

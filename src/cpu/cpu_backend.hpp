@@ -56,6 +56,12 @@ class CpuBackend final : public BasicBackend<T> {
                      const T* gates, const T* dh, T* dx, T* dw, T* dr, T* db, T* workspace) override;
   void lstm_step(int batch, int input, int hidden, const T* x, const T* w, const T* r, const T* b, const T* h_prev,
                  const T* c_prev, T* h, T* c, T* gates) override;
+  void mask_steps(int steps, std::size_t n, const T* mask, const T* x, T* y) override;
+  void lstm_forward_masked(const LstmShape& shape, const T* x, const T* w, const T* r, const T* b, const T* mask,
+                           T* h_masked, T* h, T* c, T* gates) override;
+  void lstm_backward_masked(const LstmShape& shape, const T* x, const T* w, const T* r, const T* mask,
+                            const T* h_masked, const T* h, const T* c, const T* gates, const T* dh, T* dx, T* dw,
+                            T* dr, T* db, T* workspace) override;
 
   void dense_forward(int n, int k, int m, const T* x, const T* w, const T* b, T* y) override;
   void dense_backward(int n, int k, int m, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) override;
@@ -66,6 +72,8 @@ class CpuBackend final : public BasicBackend<T> {
   void softmax(int n, int vocab, const T* logits, T* probs) override;
   void softmax_cross_entropy(int n, int vocab, const T* logits, const std::int32_t* targets, T grad_scale,
                              T* dlogits, double* stats) override;
+  void softmax_cross_entropy_smoothed(int n, int vocab, const T* logits, const std::int32_t* targets, T smoothing,
+                                      T grad_scale, T* dlogits, double* stats) override;
 
   void adamax(std::size_t n, T* params, const T* grads, T* m, T* u, const AdamaxParams& hp,
               std::int64_t step) override;

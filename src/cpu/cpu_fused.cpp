@@ -131,7 +131,8 @@ void CpuBackend<T>::head_train_step(const HeadTrainStep<T>& h) {
   dense_forward(n, h.input, h.dense, h.x, h.w1, h.b1, h.y1);
   masked_copy(h.dropout, h.dropout_p, 0, dense_values, h.y1, h.y1_dropped);
   dense_forward(n, h.dense, h.vocab, h.y1_dropped, h.w2, h.b2, h.logits);
-  softmax_cross_entropy(n, h.vocab, h.logits, h.targets, h.grad_scale, h.dlogits, h.stats);
+  softmax_cross_entropy_smoothed(n, h.vocab, h.logits, h.targets, h.label_smoothing, h.grad_scale, h.dlogits,
+                                 h.stats);
   dense_backward(n, h.dense, h.vocab, h.y1_dropped, h.w2, h.dlogits, h.dy1, h.dw2, h.db2);
   masked_copy(h.dropout, h.dropout_p, 0, dense_values, h.dy1, h.dy1);
   dense_backward(n, h.input, h.dense, h.x, h.w1, h.dy1, h.dx, h.dw1, h.db1);

@@ -62,6 +62,16 @@ template <typename T>
 void CpuBackend<T>::lstm_forward(const LstmShape& s, const T* x, const T* w, const T* r, const T* b, T* h, T* c,
                                  T* gates) {
   checks::lstm_forward(s, {x, w, r, b, h, c, gates});
+  lstm_forward_masked(s, x, w, r, b, nullptr, nullptr, h, c, gates);
+}
+
+// Variational dropout of the recurrent state: step t's recurrent GEMM takes
+// h_{t-1} * mask, kept in h_masked for the backward's dR.
+template <typename T>
+void CpuBackend<T>::lstm_forward_masked(const LstmShape& s, const T* x, const T* w, const T* r, const T* b,
+                                        const T* mask, T* h_masked, T* h, T* c, T* gates) {
+  checks::lstm_forward(s, {x, w, r, b, h, c, gates});
+  if (mask) checks::require_pointers("lstm_forward_masked", "h_masked", {h_masked});
   const int n = s.batch, hidden = s.hidden, width = 4 * s.hidden;
   const std::size_t step_h = std::size_t(n) * hidden, step_g = std::size_t(n) * width;
 
@@ -76,7 +86,7 @@ void CpuBackend<T>::lstm_forward(const LstmShape& s, const T* x, const T* w, con
   }
   for (int t = 0; t < s.steps; ++t) {
     T* gates_t = gates + t * step_g;
-    const T* h_prev = t > 0 ? h + (t - 1) * step_h : nullptr;
+    const T* h_prev = t > 0 ? (mask ? h_masked : h) + (t - 1) * step_h : nullptr;
     const T* c_prev = t > 0 ? c + (t - 1) * step_h : nullptr;
     if (h_prev) {
       auto span = phases_.span(kPartRecurrentGemm);
@@ -84,13 +94,24 @@ void CpuBackend<T>::lstm_forward(const LstmShape& s, const T* x, const T* w, con
     }
     auto span = phases_.span(kPartCells);
     lstm_cells_forward(n, hidden, gates_t, c_prev, c + t * step_h, h + t * step_h);
+    if (mask) mask_steps(1, step_h, mask, h + t * step_h, h_masked + t * step_h);
   }
 }
 
 template <typename T>
 void CpuBackend<T>::lstm_backward(const LstmShape& s, const T* x, const T* w, const T* r, const T* h, const T* c,
                                   const T* gates, const T* dh, T* dx, T* dw, T* dr, T* db, T* workspace) {
+  lstm_backward_masked(s, x, w, r, nullptr, nullptr, h, c, gates, dh, dx, dw, dr, db, workspace);
+}
+
+// With a recurrent mask: h_{t-1}'s gradient from the recurrence is
+// (dgates_t R^T) * mask, and dR sums h_masked_{t-1}^T dgates_t.
+template <typename T>
+void CpuBackend<T>::lstm_backward_masked(const LstmShape& s, const T* x, const T* w, const T* r, const T* mask,
+                                         const T* h_masked, const T* h, const T* c, const T* gates, const T* dh,
+                                         T* dx, T* dw, T* dr, T* db, T* workspace) {
   checks::lstm_backward(s, {x, w, r, h, c, gates, dh, dw, dr, db, workspace});
+  if (mask) checks::require_pointers("lstm_backward_masked", "h_masked", {h_masked});
   const int n = s.batch, hidden = s.hidden, width = 4 * s.hidden, input = s.input;
   const int rows = s.steps * n;
   const std::size_t step_h = std::size_t(n) * hidden, step_g = std::size_t(n) * width;
@@ -117,6 +138,7 @@ void CpuBackend<T>::lstm_backward(const LstmShape& s, const T* x, const T* w, co
     // dh_{t-1} from the recurrence: dgates_t R^T.
     auto span = phases_.span(kPartRecurrentGemm);
     if (t > 0) recurrent_gemm(packed, Transpose::yes, n, hidden, width, dgates_t, r, T(0), dh_next);
+    if (t > 0 && mask) mask_steps(1, step_h, mask, dh_next, dh_next);
   }
 
   auto span = phases_.span(kPartWeightGradients);
@@ -125,13 +147,20 @@ void CpuBackend<T>::lstm_backward(const LstmShape& s, const T* x, const T* w, co
   // dR = sum over t >= 1 of h_{t-1}^T dgates_t: h rows of steps 0..T-2 against
   // dgates rows of steps 1..T-1, one GEMM.
   if (s.steps > 1)
-    gemm(Transpose::yes, Transpose::no, hidden, width, rows - n, T(1), h, hidden, dgates + step_g, width, T(0),
-              dr, width);
+    gemm(Transpose::yes, Transpose::no, hidden, width, rows - n, T(1), mask ? h_masked : h, hidden, dgates + step_g,
+         width, T(0), dr, width);
   else
     for (std::size_t i = 0; i < std::size_t(hidden) * width; ++i) dr[i] = T(0);
   column_sums(std::size_t(rows), std::size_t(width), dgates, db);
   // dx = dgates W^T; for F == 1 a GEMV.
   if (dx) gemm(Transpose::no, Transpose::yes, rows, input, width, T(1), dgates, width, w, width, T(0), dx, input);
+}
+
+template <typename T>
+void CpuBackend<T>::mask_steps(int steps, std::size_t n, const T* mask, const T* x, T* y) {
+  checks::require_pointers("mask_steps", "a mask, input or output", {mask, x, y});
+  for (std::size_t t = 0; t < std::size_t(steps); ++t)
+    for (std::size_t i = 0; i < n; ++i) y[t * n + i] = x[t * n + i] * mask[i];
 }
 
 template <typename T>
@@ -157,6 +186,21 @@ template void CpuBackend<float>::lstm_step(int, int, int, const float*, const fl
                                            const float*, const float*, float*, float*, float*);
 template void CpuBackend<double>::lstm_step(int, int, int, const double*, const double*, const double*,
                                             const double*, const double*, const double*, double*, double*, double*);
+template void CpuBackend<float>::mask_steps(int, std::size_t, const float*, const float*, float*);
+template void CpuBackend<double>::mask_steps(int, std::size_t, const double*, const double*, double*);
+template void CpuBackend<float>::lstm_forward_masked(const LstmShape&, const float*, const float*, const float*,
+                                                     const float*, const float*, float*, float*, float*, float*);
+template void CpuBackend<double>::lstm_forward_masked(const LstmShape&, const double*, const double*, const double*,
+                                                      const double*, const double*, double*, double*, double*,
+                                                      double*);
+template void CpuBackend<float>::lstm_backward_masked(const LstmShape&, const float*, const float*, const float*,
+                                                      const float*, const float*, const float*, const float*,
+                                                      const float*, const float*, float*, float*, float*, float*,
+                                                      float*);
+template void CpuBackend<double>::lstm_backward_masked(const LstmShape&, const double*, const double*,
+                                                       const double*, const double*, const double*, const double*,
+                                                       const double*, const double*, const double*, double*,
+                                                       double*, double*, double*, double*);
 template void CpuBackend<float>::lstm_forward(const LstmShape&, const float*, const float*, const float*,
                                               const float*, float*, float*, float*);
 template void CpuBackend<double>::lstm_forward(const LstmShape&, const double*, const double*, const double*,

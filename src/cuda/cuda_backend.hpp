@@ -62,6 +62,14 @@ class CudaBackend final : public BasicBackend<float> {
                      float* db, float* workspace) override;
   void lstm_step(int batch, int input, int hidden, const float* x, const float* w, const float* r, const float* b,
                  const float* h_prev, const float* c_prev, float* h, float* c, float* gates) override;
+  void mask_steps(int steps, std::size_t n, const float* mask, const float* x, float* y) override;
+  // Nocturne's own LSTM with the mask (never cuDNN's, which takes none: a mask with it throws).
+  void lstm_forward_masked(const LstmShape& shape, const float* x, const float* w, const float* r, const float* b,
+                           const float* mask, float* h_masked, float* h, float* c, float* gates) override;
+  void lstm_backward_masked(const LstmShape& shape, const float* x, const float* w, const float* r,
+                            const float* mask, const float* h_masked, const float* h, const float* c,
+                            const float* gates, const float* dh, float* dx, float* dw, float* dr, float* db,
+                            float* workspace) override;
 
   void dense_forward(int n, int k, int m, const float* x, const float* w, const float* b, float* y) override;
   void dense_backward(int n, int k, int m, const float* x, const float* w, const float* dy, float* dx, float* dw,
@@ -73,6 +81,8 @@ class CudaBackend final : public BasicBackend<float> {
   void softmax(int n, int vocab, const float* logits, float* probs) override;
   void softmax_cross_entropy(int n, int vocab, const float* logits, const std::int32_t* targets, float grad_scale,
                              float* dlogits, double* stats) override;
+  void softmax_cross_entropy_smoothed(int n, int vocab, const float* logits, const std::int32_t* targets,
+                                      float smoothing, float grad_scale, float* dlogits, double* stats) override;
 
   void adamax(std::size_t n, float* params, const float* grads, float* m, float* u, const AdamaxParams& hp,
               std::int64_t step) override;

@@ -132,18 +132,37 @@ void CudaBackend::lstm_forward(const LstmShape& s, const float* x, const float* 
   if (cudnn_lstm_)
     return cudnn::cudnn_lstm_forward(s, x, w, r, b, h, c, gates, launch().stream, cudnn_config(cudnn_algo_, math_));
 #endif
+  lstm_forward_masked(s, x, w, r, b, nullptr, nullptr, h, c, gates);
+}
+
+void CudaBackend::mask_steps(int steps, std::size_t n, const float* mask, const float* x, float* y) {
+  if (!mask || !x || !y) throw ShapeError("mask_steps: a mask, input or output is null");
+  if (steps < 0) throw ShapeError("mask_steps: steps must not be negative, got " + std::to_string(steps));
+  kernels::mask_steps(launch(), std::size_t(steps), n, mask, x, y);
+}
+
+// With a mask: step t's recurrent GEMM takes h_masked_{t-1} = h_{t-1} * mask.
+void CudaBackend::lstm_forward_masked(const LstmShape& s, const float* x, const float* w, const float* r,
+                                      const float* b, const float* mask, float* h_masked, float* h, float* c,
+                                      float* gates) {
+  checks::lstm_forward(s, {x, w, r, b, h, c, gates});
+  if (mask && (cudnn_lstm_ || !h_masked))
+    throw ConfigError(std::string("lstm_forward_masked: ") +
+                      (cudnn_lstm_ ? "cuDNN's LSTM takes no recurrent mask (use --lstm-impl classic)" : "h_masked is null"));
   const int n = s.batch, hidden = s.hidden, g4 = 4 * s.hidden, rows = s.steps * s.batch;
   const std::size_t nh = std::size_t(n) * std::size_t(hidden), ng = std::size_t(n) * std::size_t(g4);
+  const float* h_in = mask ? h_masked : h;  // what the recurrent GEMM reads
   // Input projection of every step at once.
   gemm(Transpose::no, Transpose::no, rows, g4, s.input, 1.0f, x, s.input, w, g4, 0.0f, gates, g4);
   for (int t = 0; t < s.steps; ++t) {
     float* gates_t = gates + std::size_t(t) * ng;
     const float* c_prev = t > 0 ? c + std::size_t(t - 1) * nh : nullptr;
     if (t > 0)
-      gemm(Transpose::no, Transpose::no, n, g4, hidden, 1.0f, h + std::size_t(t - 1) * nh, hidden, r, g4, 1.0f,
+      gemm(Transpose::no, Transpose::no, n, g4, hidden, 1.0f, h_in + std::size_t(t - 1) * nh, hidden, r, g4, 1.0f,
            gates_t, g4);
     kernels::lstm_cell_forward(launch(), n, hidden, b, gates_t, c_prev, c + std::size_t(t) * nh,
                                h + std::size_t(t) * nh);
+    if (mask) kernels::mask_steps(launch(), 1, nh, mask, h + std::size_t(t) * nh, h_masked + std::size_t(t) * nh);
   }
 }
 
@@ -156,6 +175,18 @@ void CudaBackend::lstm_backward(const LstmShape& s, const float* x, const float*
     return cudnn::cudnn_lstm_backward(s, x, w, r, h, c, gates, dh, dx, dw, dr, db, workspace, launch().stream,
                                       cudnn_config(cudnn_algo_, math_));
 #endif
+  lstm_backward_masked(s, x, w, r, nullptr, nullptr, h, c, gates, dh, dx, dw, dr, db, workspace);
+}
+
+// With a mask: h_{t-1}'s gradient from the recurrence is (dgates_t R^T) * mask; dR from h_masked.
+void CudaBackend::lstm_backward_masked(const LstmShape& s, const float* x, const float* w, const float* r,
+                                       const float* mask, const float* h_masked, const float* h, const float* c,
+                                       const float* gates, const float* dh, float* dx, float* dw, float* dr,
+                                       float* db, float* workspace) {
+  checks::lstm_backward(s, {x, w, r, h, c, gates, dh, dw, dr, db, workspace});
+  if (mask && (cudnn_lstm_ || !h_masked))
+    throw ConfigError(std::string("lstm_backward_masked: ") +
+                      (cudnn_lstm_ ? "cuDNN's LSTM takes no recurrent mask (use --lstm-impl classic)" : "h_masked is null"));
   const int n = s.batch, hidden = s.hidden, g4 = 4 * s.hidden, rows = s.steps * s.batch;
   const std::size_t nh = std::size_t(n) * std::size_t(hidden), ng = std::size_t(n) * std::size_t(g4);
   // workspace: dgates [T, N, 4H], dh_next [N, H], dc [N, H].
@@ -169,11 +200,13 @@ void CudaBackend::lstm_backward(const LstmShape& s, const float* x, const float*
     kernels::lstm_cell_backward(launch(), n, hidden, gates + std::size_t(t) * ng, c + at,
                                 t > 0 ? c + at - nh : nullptr, dh + at, dh_next, dc, dgates_t);
     if (t > 0) gemm(Transpose::no, Transpose::yes, n, hidden, g4, 1.0f, dgates_t, g4, r, g4, 0.0f, dh_next, hidden);
+    if (t > 0 && mask) kernels::mask_steps(launch(), 1, nh, mask, dh_next, dh_next);
   }
   // Weight gradients, batched over all steps.
   gemm(Transpose::yes, Transpose::no, s.input, g4, rows, 1.0f, x, s.input, dgates, g4, 0.0f, dw, g4);
   if (s.steps > 1)
-    gemm(Transpose::yes, Transpose::no, hidden, g4, rows - n, 1.0f, h, hidden, dgates + ng, g4, 0.0f, dr, g4);
+    gemm(Transpose::yes, Transpose::no, hidden, g4, rows - n, 1.0f, mask ? h_masked : h, hidden, dgates + ng, g4,
+         0.0f, dr, g4);
   else
     kernels::fill(launch(), dr, std::size_t(hidden) * std::size_t(g4), 0.0f);
   column_sums(std::size_t(rows), std::size_t(g4), dgates, db);
@@ -241,8 +274,15 @@ void CudaBackend::softmax(int n, int vocab, const float* logits, float* probs) {
 
 void CudaBackend::softmax_cross_entropy(int n, int vocab, const float* logits, const std::int32_t* targets,
                                         float grad_scale, float* dlogits, double* stats) {
+  softmax_cross_entropy_smoothed(n, vocab, logits, targets, 0.0f, grad_scale, dlogits, stats);
+}
+
+void CudaBackend::softmax_cross_entropy_smoothed(int n, int vocab, const float* logits, const std::int32_t* targets,
+                                                 float smoothing, float grad_scale, float* dlogits, double* stats) {
   checks::softmax_cross_entropy(n, vocab, logits, targets, stats);
-  kernels::softmax_cross_entropy(launch(), n, vocab, logits, targets, grad_scale, dlogits, stats);
+  if (!(smoothing >= 0.0f && smoothing < 1.0f))
+    throw ShapeError("softmax_cross_entropy: label smoothing must lie in [0, 1), got " + std::to_string(smoothing));
+  kernels::softmax_cross_entropy(launch(), n, vocab, logits, targets, smoothing, grad_scale, dlogits, stats);
 }
 
 // ---- optimiser -------------------------------------------------------------------
@@ -252,7 +292,8 @@ void CudaBackend::adamax(std::size_t n, float* params, const float* grads, float
   if (!checks::adamax(n, params, grads, m, u, hp, step)) return;
   // Bias correction in double, then one rounding to float (as on the CPU).
   const float lr_t = float(math::adamax_step_size(hp.learning_rate, hp.beta1, step));
-  kernels::adamax(launch(), n, params, grads, m, u, lr_t, float(hp.beta1), float(hp.beta2), float(hp.epsilon));
+  kernels::adamax(launch(), n, params, grads, m, u, lr_t, float(hp.beta1), float(hp.beta2), float(hp.epsilon),
+                  float(hp.learning_rate * hp.weight_decay));
 }
 
 }  // namespace nocturne::cuda

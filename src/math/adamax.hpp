@@ -3,17 +3,21 @@
 //   m = b1 m + (1 - b1) g
 //   u = max(b2 u, |g|)
 //   p = p - lr_t * m / (u + eps),   lr_t = lr / (1 - b1^t)
+// with decoupled weight decay (Loshchilov & Hutter's AdamW, for Adamax):
+//   p = p - decay * p,   decay = lr * weight_decay (no bias correction),
+// taken first; decay = 0 skips it, so the recipe's update keeps its bits.
 
 #include "math/host_device.hpp"
 
 namespace nocturne::inline v0::math {
 
 template <typename T>
-NOCTURNE_HD void adamax_element(T& p, T g, T& m, T& u, T lr_t, T beta1, T beta2, T eps) {
+NOCTURNE_HD void adamax_element(T& p, T g, T& m, T& u, T lr_t, T beta1, T beta2, T eps, T decay = T(0)) {
   m = beta1 * m + (T(1) - beta1) * g;
   const T decayed = beta2 * u;
   const T mag = abs_of(g);
   u = decayed > mag ? decayed : mag;
+  if (decay != T(0)) p = p - decay * p;
   p = p - lr_t * m / (u + eps);
 }
 

@@ -22,6 +22,10 @@ BasicModel<T>::BasicModel(BasicBackend<T>& backend, const ModelConfig& config, i
       max_batch_(max_batch),
       fused_(backend.lstm_schedule() != LstmSchedule::whole_sequence) {
   if (max_batch <= 0) throw ConfigError("batch size must be positive, got " + std::to_string(max_batch));
+  config.validate();
+  if (fused_ && config.variational_dropout())
+    throw ConfigError("input and recurrent dropout run on the classic LSTM schedule only; the " + backend.name() +
+                      " backend runs the fused one (use --lstm-impl classic)");
   params_ = backend.template allocate<T>(layout_.buffer_size());
   grads_ = backend.template allocate<T>(layout_.buffer_size());
   allocate_activations();
@@ -64,6 +68,22 @@ void BasicModel<T>::allocate_activations() {
     const LstmShape s2{config.window, max_batch_, config.hidden1, config.hidden2};
     a.workspace =
         alloc(std::max(BasicBackend<T>::lstm_workspace_size(s1), BasicBackend<T>::lstm_workspace_size(s2)));
+    if (config.input_dropout > 0) {
+      a.in_mask1 = alloc(n * f);
+      a.in_mask2 = alloc(n * h1);
+      a.x1_masked = alloc(w * n * f);
+      a.in2_masked = alloc(w * n * h1);
+    }
+    if (config.recurrent_dropout > 0) {
+      a.rec_mask1 = alloc(n * h1);
+      a.rec_mask2 = alloc(n * h2);
+      a.h1_masked = alloc(w * n * h1);
+      a.h2_masked = alloc(w * n * h2);
+    }
+    if (config.variational_dropout()) {
+      a.ones = alloc(n * std::max({f, h1, h2}));
+      backend_.fill(a.ones.data(), a.ones.size(), T(1));
+    }
     return;
   }
   const std::size_t blocks = std::size_t(backend_.lstm_partial_blocks(max_batch_));
@@ -93,7 +113,11 @@ std::uint64_t BasicModel<T>::memory_bytes(const ModelConfig& config, int max_bat
   // y1, drop2, d_drop2, d_y1 (D) and logits, probs, d_logits (V).
   const long double per_window = w * (f * (config.input == InputMode::embedding ? 2 : 1) + h1 * 9 + h2 * 7) +
                                  4 * d + 3 * v + workspace_per_window;
-  const long double scalars = 2.0L * static_cast<long double>(layout.buffer_size()) + n * per_window;
+  // Variational dropout: the masked inputs and states, the masks and their ones.
+  const long double variational = (config.input_dropout > 0 ? w * (f + h1) + f + h1 : 0) +
+                                  (config.recurrent_dropout > 0 ? w * (h1 + h2) + h1 + h2 : 0) +
+                                  (config.variational_dropout() ? std::max({f, h1, h2}) : 0);
+  const long double scalars = 2.0L * static_cast<long double>(layout.buffer_size()) + n * (per_window + variational);
   const long double bytes = scalars * sizeof(T) + n * (w + 1) * sizeof(std::int32_t) + 64;
   if (bytes >= static_cast<long double>(std::numeric_limits<std::uint64_t>::max()))
     return std::numeric_limits<std::uint64_t>::max();
@@ -223,18 +247,34 @@ void BasicModel<T>::forward(bool training, const DropoutKey& key) {
   else
     backend_.scalar_input(a.tokens.data(), steps, c.vocab, a.x1.data());
 
+  const Variational v = variational(training);
+  const std::size_t nf = std::size_t(n) * std::size_t(c.input_size()), nh1 = std::size_t(n) * std::size_t(c.hidden1);
+  const T* in1 = a.x1.data();
+  if (v.input1) {
+    draw_mask(key, kSiteInput1, c.input_dropout, nf, a.in_mask1.data());
+    backend_.mask_steps(w, nf, a.in_mask1.data(), a.x1.data(), a.x1_masked.data());
+    in1 = a.x1_masked.data();
+  }
   backend_.mark_phase("lstm1 forward");
-  backend_.lstm_forward({w, n, c.input_size(), c.hidden1}, a.x1.data(), parameter("lstm1.W"), parameter("lstm1.R"),
-                        parameter("lstm1.b"), a.h1.data(), a.c1.data(), a.g1.data());
+  lstm_forward_layer({w, n, c.input_size(), c.hidden1}, in1, "lstm1", v.recurrent, kSiteRecurrent1, key, a.rec_mask1,
+                     a.h1_masked, a.h1, a.c1, a.g1);
   const T* in2 = a.h1.data();
   if (dropout) {
     backend_.mark_phase("dropout");
     backend_.dropout_forward(site_key(key, 0), p, steps * std::size_t(c.hidden1), a.h1.data(), a.drop1.data());
     in2 = a.drop1.data();
   }
+  if (v.input2) {
+    draw_mask(key, kSiteInput2, c.input_dropout, nh1, a.in_mask2.data());
+    backend_.mask_steps(w, nh1, a.in_mask2.data(), in2, a.in2_masked.data());
+    in2 = a.in2_masked.data();
+  }
+  last_lstm_input_[0] = in1;
+  last_lstm_input_[1] = in2;
+  last_recurrent_masked_ = v.recurrent;
   backend_.mark_phase("lstm2 forward");
-  backend_.lstm_forward({w, n, c.hidden1, c.hidden2}, in2, parameter("lstm2.W"), parameter("lstm2.R"), parameter("lstm2.b"),
-                        a.h2.data(), a.c2.data(), a.g2.data());
+  lstm_forward_layer({w, n, c.hidden1, c.hidden2}, in2, "lstm2", v.recurrent, kSiteRecurrent2, key, a.rec_mask2,
+                     a.h2_masked, a.h2, a.c2, a.g2);
   const T* last = a.h2.data() + std::size_t(w - 1) * std::size_t(n) * std::size_t(c.hidden2);
   backend_.mark_phase("head");
   backend_.dense_forward(n, c.hidden2, c.dense, last, parameter("dense1.W"), parameter("dense1.b"), a.y1.data());
@@ -270,11 +310,13 @@ void BasicModel<T>::backward(const DropoutKey& key) {
   backend_.fill(a.d_h2.data(), last_offset, T(0));
   backend_.dense_backward(n, c.hidden2, c.dense, a.h2.data() + last_offset, parameter("dense1.W"), d_y1,
                           a.d_h2.data() + last_offset, grad("dense1.W"), grad("dense1.b"));
-  const T* in2 = dropout ? a.drop1.data() : a.h1.data();
+  const Variational v = variational(true);
+  const std::size_t nf = std::size_t(n) * std::size_t(c.input_size()), nh1 = std::size_t(n) * std::size_t(c.hidden1);
+  const T* in2 = v.input2 ? a.in2_masked.data() : dropout ? a.drop1.data() : a.h1.data();
   backend_.mark_phase("lstm2 backward");
-  backend_.lstm_backward({w, n, c.hidden1, c.hidden2}, in2, parameter("lstm2.W"), parameter("lstm2.R"), a.h2.data(),
-                         a.c2.data(), a.g2.data(), a.d_h2.data(), a.d_drop1.data(), grad("lstm2.W"),
-                         grad("lstm2.R"), grad("lstm2.b"), a.workspace.data());
+  lstm_backward_layer({w, n, c.hidden1, c.hidden2}, in2, "lstm2", v.recurrent, a.rec_mask2, a.h2_masked, a.h2, a.c2,
+                      a.g2, a.d_h2.data(), a.d_drop1.data());
+  if (v.input2) backend_.mask_steps(w, nh1, a.in_mask2.data(), a.d_drop1.data(), a.d_drop1.data());
   const T* d_h1 = a.d_drop1.data();
   if (dropout) {
     backend_.mark_phase("dropout");
@@ -284,14 +326,62 @@ void BasicModel<T>::backward(const DropoutKey& key) {
   }
   const bool embedding = c.input == InputMode::embedding;
   backend_.mark_phase("lstm1 backward");
-  backend_.lstm_backward({w, n, c.input_size(), c.hidden1}, a.x1.data(), parameter("lstm1.W"), parameter("lstm1.R"),
-                         a.h1.data(), a.c1.data(), a.g1.data(), d_h1, embedding ? a.d_x1.data() : nullptr,
-                         grad("lstm1.W"), grad("lstm1.R"), grad("lstm1.b"), a.workspace.data());
+  lstm_backward_layer({w, n, c.input_size(), c.hidden1}, v.input1 ? a.x1_masked.data() : a.x1.data(), "lstm1",
+                      v.recurrent, a.rec_mask1, a.h1_masked, a.h1, a.c1, a.g1, d_h1,
+                      embedding ? a.d_x1.data() : nullptr);
   if (embedding) {
+    if (v.input1) backend_.mask_steps(w, nf, a.in_mask1.data(), a.d_x1.data(), a.d_x1.data());
     backend_.mark_phase("input");
     backend_.embedding_backward(a.tokens.data(), steps, c.vocab, c.embedding_dim, a.d_x1.data(), grad("embedding"));
   }
   backend_.mark_phase("");
+}
+
+template <typename T>
+typename BasicModel<T>::Variational BasicModel<T>::variational(bool training) const {
+  Variational v;
+  if (!training) return v;
+  v.input2 = config_.input_dropout > 0;
+  v.input1 = v.input2 && config_.input == InputMode::embedding;  // a scalar input would vanish whole
+  v.recurrent = config_.recurrent_dropout > 0;
+  return v;
+}
+
+// A variational mask [count]: the ones buffer through the dropout op, so
+// each element is 0 or 1 / (1 - p), drawn at (seed, site, step's offset + i).
+template <typename T>
+void BasicModel<T>::draw_mask(const DropoutKey& key, std::uint32_t site, double p, std::size_t count, T* mask) {
+  backend_.dropout_forward(site_key(key, site), T(p), count, act_->ones.data(), mask);
+}
+
+template <typename T>
+void BasicModel<T>::lstm_forward_layer(const LstmShape& shape, const T* x, const char* layer, bool recurrent,
+                                       std::uint32_t site, const DropoutKey& key, Buffer<T>& mask,
+                                       Buffer<T>& h_masked, Buffer<T>& h, Buffer<T>& c, Buffer<T>& gates) {
+  const std::string name(layer);
+  const T* w = parameter(name + ".W");
+  const T* r = parameter(name + ".R");
+  const T* b = parameter(name + ".b");
+  if (!recurrent) return backend_.lstm_forward(shape, x, w, r, b, h.data(), c.data(), gates.data());
+  draw_mask(key, site, config_.recurrent_dropout, std::size_t(shape.batch) * std::size_t(shape.hidden), mask.data());
+  backend_.lstm_forward_masked(shape, x, w, r, b, mask.data(), h_masked.data(), h.data(), c.data(), gates.data());
+}
+
+template <typename T>
+void BasicModel<T>::lstm_backward_layer(const LstmShape& shape, const T* x, const char* layer, bool recurrent,
+                                        const Buffer<T>& mask, const Buffer<T>& h_masked, const Buffer<T>& h,
+                                        const Buffer<T>& c, const Buffer<T>& gates, const T* dh, T* dx) {
+  const std::string name(layer);
+  const T* w = parameter(name + ".W");
+  const T* r = parameter(name + ".R");
+  T* dw = grad(name + ".W");
+  T* dr = grad(name + ".R");
+  T* db = grad(name + ".b");
+  T* workspace = act_->workspace.data();
+  if (!recurrent)
+    return backend_.lstm_backward(shape, x, w, r, h.data(), c.data(), gates.data(), dh, dx, dw, dr, db, workspace);
+  backend_.lstm_backward_masked(shape, x, w, r, mask.data(), h_masked.data(), h.data(), c.data(), gates.data(), dh,
+                                dx, dw, dr, db, workspace);
 }
 
 template <typename T>
@@ -330,8 +420,13 @@ void BasicModel<T>::train_step(std::uint64_t dropout_seed, std::uint64_t step) {
     const T grad_scale = T(1) / T(batch_);
     recorded = backend_.record([this, key, grad_scale] {
       forward(true, key);
-      backend_.softmax_cross_entropy(batch_, config_.vocab, act_->logits.data(), act_->targets.data(), grad_scale,
-                                     act_->d_logits.data(), act_->stats.data());
+      if (config_.label_smoothing > 0)
+        backend_.softmax_cross_entropy_smoothed(batch_, config_.vocab, act_->logits.data(), act_->targets.data(),
+                                                T(config_.label_smoothing), grad_scale, act_->d_logits.data(),
+                                                act_->stats.data());
+      else
+        backend_.softmax_cross_entropy(batch_, config_.vocab, act_->logits.data(), act_->targets.data(), grad_scale,
+                                       act_->d_logits.data(), act_->stats.data());
       backward(key);
     });
   }
@@ -394,6 +489,32 @@ std::vector<T> BasicModel<T>::predict() {
   std::vector<T> probs(std::size_t(batch_) * std::size_t(config_.vocab));
   backend_.copy_to_host(probs.data(), act_->probs.data(), probs.size() * sizeof(T));
   return probs;
+}
+
+template <typename T>
+std::vector<T> BasicModel<T>::download_activation(std::string_view name) {
+  const Activations& a = *act_;
+  const std::size_t steps = std::size_t(config_.window) * std::size_t(batch_);
+  const T* source = nullptr;
+  std::size_t width = 0;
+  if (name == "lstm1.x" || name == "lstm2.x") {
+    const int layer = name == "lstm1.x" ? 0 : 1;
+    source = last_lstm_input_[layer];
+    width = std::size_t(layer == 0 ? config_.input_size() : config_.hidden1);
+  } else if (name == "lstm1.h" || name == "lstm1.h_masked") {
+    source = name == "lstm1.h" ? a.h1.data() : last_recurrent_masked_ ? a.h1_masked.data() : nullptr;
+    width = std::size_t(config_.hidden1);
+  } else if (name == "lstm2.h" || name == "lstm2.h_masked") {
+    source = name == "lstm2.h" ? a.h2.data() : last_recurrent_masked_ ? a.h2_masked.data() : nullptr;
+    width = std::size_t(config_.hidden2);
+  } else {
+    throw ConfigError("download_activation: unknown buffer '" + std::string(name) + "'");
+  }
+  if (fused_ || !source || batch_ == 0)
+    throw ConfigError("download_activation: the last forward wrote no '" + std::string(name) + "'");
+  std::vector<T> host(steps * width);
+  backend_.copy_to_host(host.data(), source, host.size() * sizeof(T));
+  return host;
 }
 
 template <typename T>

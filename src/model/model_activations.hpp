@@ -26,6 +26,12 @@ struct BasicModel<T>::Activations {
   Buffer<T> d_h2;       // [W, N, H2]: zero except the last step
   Buffer<T> d_h1;       // [W, N, H1]
   Buffer<T> workspace;  // lstm_backward's
+  // Variational dropout (classic path): the masks of this step ([N, F],
+  // [N, H1] for the inputs of layers 1 and 2; [N, H1], [N, H2] for their
+  // recurrent states), drawn from `ones`; the masked inputs; the masked states.
+  Buffer<T> ones, in_mask1, in_mask2, rec_mask1, rec_mask2;
+  Buffer<T> x1_masked, in2_masked;  // [W, N, F], [W, N, H1]
+  Buffer<T> h1_masked, h2_masked;   // [W, N, H1], [W, N, H2]
 
   // Fused path only: each layer's own backward buffers, so that the two
   // branches of a step program never share one.

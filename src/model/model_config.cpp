@@ -1,5 +1,6 @@
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "nocturne/error.hpp"
 #include "nocturne/model.hpp"
@@ -34,8 +35,13 @@ void ModelConfig::validate() const {
   require_positive("hidden2", hidden2);
   require_positive("dense", dense);
   if (input == InputMode::embedding) require_positive("embedding_dim", embedding_dim);
-  if (!(dropout >= 0.0 && dropout < 1.0))
-    throw ConfigError("dropout must lie in [0, 1), got " + std::to_string(dropout));
+  const std::pair<const char*, double> rates[] = {{"dropout", dropout},
+                                                  {"input dropout", input_dropout},
+                                                  {"recurrent dropout", recurrent_dropout},
+                                                  {"label smoothing", label_smoothing}};
+  for (const auto& [field, rate] : rates)
+    if (!(rate >= 0.0 && rate < 1.0))
+      throw ConfigError(std::string(field) + " must lie in [0, 1), got " + std::to_string(rate));
   if (input != InputMode::scalar && input != InputMode::embedding)
     throw ConfigError("input mode: unknown value " + std::to_string(int(input)));
 }

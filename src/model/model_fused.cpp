@@ -400,6 +400,7 @@ std::vector<ProgramOp> BasicModel<T>::fused_program(Program kind, const DropoutK
   head.targets = a.targets.data();
   head.dropout_p = dropout ? T(c.dropout) : T(0);
   head.grad_scale = T(1) / T(n);
+  head.label_smoothing = T(c.label_smoothing);
   head.y1 = y1;
   head.y1_dropped = a.drop2.data();
   head.logits = logits;
@@ -441,8 +442,13 @@ std::vector<ProgramOp> BasicModel<T>::fused_program(Program kind, const DropoutK
   add_op(ops, "adamax", kBranch1,
          {bytes_of(params, count), bytes_of(grads, count), bytes_of(m, count), bytes_of(u, count), bytes_of(step, 1)},
          {bytes_of(params, count), bytes_of(m, count), bytes_of(u, count)},
-         [&backend, count, params, grads, m, u, hp, step] {
-           backend.adamax_device_step(count, params, grads, m, u, hp, step);
+         [&backend, ranges = optimizer->ranges(), params, grads, m, u, hp, step] {
+           for (const auto& r : ranges) {
+             AdamaxParams range_hp = hp;
+             if (!r.decay) range_hp.weight_decay = 0;
+             backend.adamax_device_step(r.count, params + r.offset, grads + r.offset, m + r.offset, u + r.offset,
+                                        range_hp, step);
+           }
          },
          {last_of_branch2});
   return ops;
@@ -450,7 +456,14 @@ std::vector<ProgramOp> BasicModel<T>::fused_program(Program kind, const DropoutK
 
 template <typename T>
 void BasicModel<T>::run_fused(Program kind, const DropoutKey& key, BasicAdamax<T>* optimizer) {
-  auto& recorded = recorded_programs_[{int(kind), batch_, optimizer ? optimizer->id_ : 0}];
+  const std::tuple<int, int, std::uint64_t> id{int(kind), batch_, optimizer ? optimizer->id_ : 0};
+  // An optimiser whose learning rate changed has a new id: its old recordings go.
+  if (optimizer && !recorded_programs_.contains(id))
+    std::erase_if(recorded_programs_, [&](const auto& entry) {
+      return std::get<0>(entry.first) == int(kind) && std::get<1>(entry.first) == batch_ &&
+             std::get<2>(entry.first) != 0;
+    });
+  auto& recorded = recorded_programs_[id];
   if (!recorded) {
     std::vector<ProgramOp> program = fused_program(kind, key, optimizer);
     // Names for the checker's messages.

@@ -1,7 +1,9 @@
 #include "nocturne/trainer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <numbers>
 #include <numeric>
 #include <string>
 
@@ -29,10 +31,48 @@ void check_windows(const WindowSet& windows, int window, const char* what) {
 
 }  // namespace
 
+const char* schedule_name(LearningRateSchedule::Kind kind) {
+  switch (kind) {
+    case LearningRateSchedule::Kind::constant: return "constant";
+    case LearningRateSchedule::Kind::cosine: return "cosine";
+    case LearningRateSchedule::Kind::linear: return "linear";
+  }
+  return "unknown";
+}
+
+LearningRateSchedule::Kind parse_schedule(std::string_view name) {
+  using Kind = LearningRateSchedule::Kind;
+  for (Kind kind : {Kind::constant, Kind::cosine, Kind::linear})
+    if (name == schedule_name(kind)) return kind;
+  throw ConfigError("learning-rate schedule: unknown value '" + std::string(name) +
+                    "' (expected constant, cosine or linear)");
+}
+
+double LearningRateSchedule::rate(double lr, int epoch) const {
+  if (epoch <= warmup) return lr * double(epoch) / double(warmup + 1);
+  if (kind == Kind::constant) return lr;
+  // Progress from 0 (the first epoch after the warm-up) to 1 (decay_end).
+  const int span = std::max(1, decay_end - warmup - 1);
+  const double q = std::clamp(double(epoch - warmup - 1) / double(span), 0.0, 1.0);
+  const double low = lr * floor;
+  if (kind == Kind::linear) return lr - (lr - low) * q;
+  return low + (lr - low) * 0.5 * (1.0 + std::cos(std::numbers::pi * q));
+}
+
+void LearningRateSchedule::validate() const {
+  if (warmup < 0) throw ConfigError("warm-up must be >= 0 epochs, got " + std::to_string(warmup));
+  if (decay_end < 0) throw ConfigError("decay end must be >= 0 epochs, got " + std::to_string(decay_end));
+  if (!(floor > 0 && floor <= 1))
+    throw ConfigError("learning-rate floor must lie in (0, 1], got " + std::to_string(floor));
+  if (kind != Kind::constant && kind != Kind::cosine && kind != Kind::linear)
+    throw ConfigError("learning-rate schedule: unknown kind " + std::to_string(int(kind)));
+}
+
 void TrainerConfig::validate() const {
   if (batch <= 0) throw ConfigError("batch size must be positive, got " + std::to_string(batch));
   if (stats_every <= 0) throw ConfigError("stats_every must be positive, got " + std::to_string(stats_every));
   nocturne::validate(adamax);
+  schedule.validate();
 }
 
 Trainer::Trainer(Model& model, const TrainerConfig& config)
@@ -71,6 +111,8 @@ EpochResult Trainer::train_epoch(const WindowSet& train, const WindowSet* valida
 
   EpochResult result;
   result.epoch = epoch;
+  result.learning_rate = config_.schedule.rate(config_.adamax.learning_rate, epoch);
+  optimizer_.set_learning_rate(result.learning_rate);
   model_.reset_stats();
   std::int64_t done = 0;
   BatchStats stats;

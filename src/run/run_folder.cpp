@@ -47,7 +47,8 @@ nlohmann::json to_json(const HistoryRow& row) {
           {"val_accuracy", optional_json(row.val_accuracy)},
           {"val_perplexity", optional_json(row.val_perplexity)},
           {"seconds", row.seconds},
-          {"windows_per_second", row.windows_per_second}};
+          {"windows_per_second", row.windows_per_second},
+          {"lr", optional_json(row.lr)}};
 }
 
 HistoryRow history_row_from_json(const nlohmann::json& j) {
@@ -60,6 +61,7 @@ HistoryRow history_row_from_json(const nlohmann::json& j) {
   row.val_perplexity = optional_from(j, "val_perplexity");
   row.seconds = j.at("seconds").get<double>();
   row.windows_per_second = j.at("windows_per_second").get<double>();
+  row.lr = optional_from(j, "lr");
   return row;
 }
 
@@ -68,7 +70,8 @@ std::string history_csv(std::span<const HistoryRow> rows) {
   for (const HistoryRow& r : rows)
     text += std::to_string(r.epoch) + "," + number(r.loss) + "," + number(r.accuracy) + "," +
             optional_number(r.val_loss) + "," + optional_number(r.val_accuracy) + "," +
-            optional_number(r.val_perplexity) + "," + number(r.seconds) + "," + number(r.windows_per_second) + "\n";
+            optional_number(r.val_perplexity) + "," + number(r.seconds) + "," + number(r.windows_per_second) + "," +
+            optional_number(r.lr) + "\n";
   return text;
 }
 

@@ -31,7 +31,7 @@ nlohmann::json to_json(const HistoryRow& row);
 HistoryRow history_row_from_json(const nlohmann::json& j);
 
 inline constexpr const char* kHistoryHeader =
-    "epoch,loss,accuracy,val_loss,val_accuracy,val_perplexity,seconds,windows_per_second";
+    "epoch,loss,accuracy,val_loss,val_accuracy,val_perplexity,seconds,windows_per_second,lr";
 
 class RunFolder {
  public:

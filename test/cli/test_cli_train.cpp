@@ -28,11 +28,11 @@ TEST_CASE("train on the demo corpus writes a complete run folder", "[cli][train]
   const auto rows = read_csv(run / "history.csv");
   REQUIRE(rows.size() == 3);  // header + 2 epochs
   CHECK(rows[0] == std::vector<std::string>{"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "val_perplexity",
-                                            "seconds", "windows_per_second"});
+                                            "seconds", "windows_per_second", "lr"});
   CHECK(rows[1][0] == "1");
   CHECK(rows[2][0] == "2");
   for (std::size_t r2 = 1; r2 < rows.size(); ++r2) {
-    REQUIRE(rows[r2].size() == 8);
+    REQUIRE(rows[r2].size() == 9);
     for (const auto& cell : rows[r2]) CHECK_FALSE(cell.empty());
     CHECK(std::stod(rows[r2][1]) > 0);
   }
@@ -139,4 +139,43 @@ TEST_CASE("demo-corpus writes labelled MIDI files", "[cli][demo]") {
     CHECK(entry.path().extension() == ".mid");
   }
   CHECK(files == 3);
+}
+
+TEST_CASE("train takes the regularisers, refuses bad ones in one line, and a run stopped early stays stopped",
+          "[cli][train][regularisers]") {
+  TempDir dir;
+  const fs::path run = dir.path / "run";
+  // --lr 0.05 overfits the demo corpus within a few epochs: --patience 2 stops it.
+  const RunResult r = run_cli("train --data demo --out " + quote(run.string()) + " " + kTiny +
+                              " --epochs 60 --lr 0.05 --patience 2 --weight-decay 0.001 --label-smoothing 0.05 "
+                              "--input-dropout 0.1 --recurrent-dropout 0.1 --lr-schedule linear --warmup 1");
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("stopped early: no lower val_loss in the 2 epochs since epoch") != std::string::npos);
+  const auto rows = read_csv(run / "history.csv");
+  REQUIRE(rows.size() < 61);
+  CHECK(rows[0].back() == "lr");
+  const RunResult again = run_cli("train --resume " + quote(run.string()) + " --epochs 80");
+  INFO(again.out << again.err);
+  CHECK(again.exit_code == 0);
+  CHECK(again.out.find("already stopped early") != std::string::npos);
+  const RunResult info = run_cli("info " + quote(run.string()));
+  CHECK(info.out.find("regularisers: weight decay 0.001, input dropout 0.1, recurrent dropout 0.1, label smoothing "
+                      "0.05, lr schedule linear (warm-up 1, decay end 60") != std::string::npos);
+
+  for (const char* bad : {"--input-dropout 1", "--recurrent-dropout -0.5", "--label-smoothing 2",
+                          "--weight-decay -1", "--patience -1", "--lr-floor 0"}) {
+    const RunResult refused =
+        run_cli("train --data demo --out " + quote((dir.path / "bad").string()) + " " + kTiny + " " + bad);
+    INFO(bad << ": " << refused.err);
+    CHECK(refused.exit_code == 1);
+    const std::string option = std::string(bad).substr(0, std::string(bad).find(' '));
+    CHECK(refused.err.find(option) != std::string::npos);
+    CHECK(std::count(refused.err.begin(), refused.err.end(), '\n') == 1);
+  }
+  const RunResult fused = run_cli("train --data demo --out " + quote((dir.path / "fused").string()) + " " + kTiny +
+                                  " --recurrent-dropout 0.2 --lstm-impl fused");
+  CHECK(fused.exit_code == 1);
+  CHECK(fused.err.find("--input-dropout and --recurrent-dropout need --lstm-impl classic, not fused") !=
+        std::string::npos);
 }

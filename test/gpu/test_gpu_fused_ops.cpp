@@ -254,6 +254,7 @@ TEST_CASE("the fused head matches the CPU, forward, loss and backward", "[gpu][f
         head.dropout = dropout ? &key : nullptr;
         head.dropout_p = dropout ? 0.1f : 0.0f;
         head.grad_scale = 1.0f / float(s.batch);
+        head.label_smoothing = dropout ? 0.1f : 0.0f;  // the second pass smooths the targets too
         head.y1 = y1.data();
         head.y1_dropped = y1d.data();
         head.logits = logits.data();
@@ -272,7 +273,7 @@ TEST_CASE("the fused head matches the CPU, forward, loss and backward", "[gpu][f
       }
       const std::string what = "head N=" + std::to_string(s.batch) + " K=" + std::to_string(s.input) +
                                " D=" + std::to_string(s.dense) + " V=" + std::to_string(s.vocab) +
-                               (dropout ? " dropout" : "");
+                               (dropout ? " dropout, label smoothing 0.1" : "");
       const char* names[7] = {"logits", "dlogits", "dx", "dW1", "db1", "dW2", "db2"};
       for (int i = 0; i < 7; ++i) require_close(std::string(names[i]) + " " + what, out[0][i], out[1][i], kGemm);
       INFO(what << ": loss sum gpu " << stats[0][0] << " cpu " << stats[1][0]);

@@ -152,6 +152,52 @@ TEST_CASE("fused and classic paths: several Adamax steps agree in double, the up
   }
 }
 
+TEST_CASE("fused and classic paths agree with weight decay, label smoothing and a changed learning rate",
+          "[model][fused][optimizer][regularisers]") {
+  auto classic_backend = make_cpu_backend_double();
+  auto fused_backend = make_cpu_backend_double(fused_options(ProgramOrder::wavefront));
+  ModelConfig config = small_config(InputMode::embedding, 0.2);
+  config.label_smoothing = 0.2;
+  BasicModel<double> classic(*classic_backend, config, 4), fused(*fused_backend, config, 4);
+  const auto params = random_parameters<double>(classic.layout(), 32, 0.5);
+  classic.upload_parameters(params);
+  fused.upload_parameters(params);
+  AdamaxParams hp;
+  hp.learning_rate = 0.05;
+  hp.weight_decay = 0.5;
+  BasicAdamax<double> classic_opt(classic, hp), fused_opt(fused, hp);
+  for (int step = 0; step < 6; ++step) {
+    if (step == 3) {  // as a schedule does between epochs: the fused program records the update anew
+      classic_opt.set_learning_rate(0.01);
+      fused_opt.set_learning_rate(0.01);
+    }
+    const auto b = random_batch(config, 4, 60 + std::uint64_t(step));
+    classic.set_batch(b.tokens, b.targets);
+    fused.set_batch(b.tokens, b.targets);
+    classic.reset_stats();
+    fused.reset_stats();
+    classic.train_step(kSeed, classic_opt);
+    fused.train_step(kSeed, fused_opt);
+    const double want = classic.read_stats().loss_sum;
+    CHECK(std::abs(fused.read_stats().loss_sum - want) <= kAgreement * want);
+  }
+  const auto moved = classic.download_parameters();
+  check_views_agree(classic.layout(), fused.download_parameters(), moved, kAgreement, "decay, smoothing, new rate");
+  // A model trained without the decay ends elsewhere: the decay took part.
+  BasicModel<double> undecayed(*classic_backend, config, 4);
+  undecayed.upload_parameters(params);
+  AdamaxParams plain = hp;
+  plain.weight_decay = 0;
+  BasicAdamax<double> plain_opt(undecayed, plain);
+  for (int step = 0; step < 6; ++step) {
+    if (step == 3) plain_opt.set_learning_rate(0.01);
+    const auto b = random_batch(config, 4, 60 + std::uint64_t(step));
+    undecayed.set_batch(b.tokens, b.targets);
+    undecayed.train_step(kSeed, plain_opt);
+  }
+  CHECK(compare(undecayed.download_parameters(), moved, 0).normwise > 1e-4);
+}
+
 TEST_CASE("the gate interleave of parameters, gradients and moments round-trips bit for bit", "[model][fused]") {
   auto backend = make_cpu_backend(fused_options());
   for (InputMode input : {InputMode::scalar, InputMode::embedding}) {

@@ -41,12 +41,20 @@ constexpr double kTolerance = 1e-6;
 // against that floor (see ErrorMeasure).
 constexpr double kFloor = 1e-3;
 
+// The regularisers a check adds to small_config (all off by default).
+struct Regularisers {
+  double input_dropout = 0, recurrent_dropout = 0, label_smoothing = 0;
+};
+
 // Checks every entry of every view of a double model against central
 // differences of the loss of train_step(kDropoutSeed, kStep), on the classic
 // path or the fused one (its step program; the views in Keras' layout).
-void check_gradients(InputMode input, double dropout, bool fused = false) {
+void check_gradients(InputMode input, double dropout, bool fused = false, Regularisers extra = {}) {
   auto backend = make_cpu_backend_double(CpuOptions{MathMode::strict_fp32, fused, ProgramOrder::wavefront});
-  const ModelConfig config = small_config(input, dropout);
+  ModelConfig config = small_config(input, dropout);
+  config.input_dropout = extra.input_dropout;
+  config.recurrent_dropout = extra.recurrent_dropout;
+  config.label_smoothing = extra.label_smoothing;
   BasicModel<double> model(*backend, config, kBatch);
   std::vector<double> params = random_parameters<double>(model.layout(), 11, 0.5);
   model.upload_parameters(params);
@@ -75,6 +83,8 @@ void check_gradients(InputMode input, double dropout, bool fused = false) {
     const std::vector<double> got = view_values(analytic, v);
     const ErrorMeasure e = compare(got, numeric, kFloor);
     INFO((fused ? "fused" : "classic") << " path, input " << input_mode_name(input) << ", dropout " << dropout
+                                       << ", input dropout " << extra.input_dropout << ", recurrent dropout "
+                                       << extra.recurrent_dropout << ", label smoothing " << extra.label_smoothing
                                        << ", view " << v.name << " (" << v.size()
                   << " entries): normwise " << e.normwise << ", elementwise " << e.elementwise << " at "
                   << e.worst << " (analytic " << got[e.worst] << ", numeric " << numeric[e.worst]
@@ -115,6 +125,24 @@ TEST_CASE("fused path: gradients match central differences, scalar and embedding
           "[model][gradients][fused]") {
   for (InputMode input : {InputMode::scalar, InputMode::embedding})
     for (double dropout : {0.0, 0.25}) check_gradients(input, dropout, true);
+}
+
+TEST_CASE("gradients match central differences with variational input and recurrent dropout (fixed masks)",
+          "[model][gradients][regularisers]") {
+  for (InputMode input : {InputMode::scalar, InputMode::embedding}) {
+    check_gradients(input, 0.0, false, {0.3, 0.0, 0.0});
+    check_gradients(input, 0.0, false, {0.0, 0.3, 0.0});
+    check_gradients(input, 0.25, false, {0.3, 0.4, 0.0});
+  }
+}
+
+TEST_CASE("gradients match central differences with label smoothing, classic and fused paths",
+          "[model][gradients][regularisers]") {
+  for (InputMode input : {InputMode::scalar, InputMode::embedding}) {
+    check_gradients(input, 0.0, false, {0.0, 0.0, 0.2});
+    check_gradients(input, 0.25, true, {0.0, 0.0, 0.2});
+  }
+  check_gradients(InputMode::embedding, 0.25, false, {0.3, 0.3, 0.1});  // everything at once
 }
 
 TEST_CASE("a recorded training step sees parameters uploaded after it was recorded", "[model]") {
