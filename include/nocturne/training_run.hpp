@@ -49,6 +49,10 @@ struct TrainingSettings {
   std::int64_t batch = 256;
   double lr = 0.01;
   std::uint64_t seed = 1;
+  // Training pieces drawn per epoch in other keys: "0" (off), "n", "a..b" or "all" (docs/quality.md).
+  std::string transpose = "0";
+  // A checkpoint whose weights a new run starts from (empty: a fresh model; docs/quality.md).
+  std::string init_from;
 
   // Throws ConfigError naming the setting at fault (as the program's option, "--epochs").
   void validate() const;

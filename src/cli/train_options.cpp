@@ -29,6 +29,8 @@ TrainingSettings apply_options(TrainingSettings s, const TrainArgs& a) {
     else if (name == "batch") s.batch = v.batch;
     else if (name == "lr") s.lr = v.lr;
     else if (name == "seed") s.seed = v.seed;
+    else if (name == "transpose") s.transpose = v.transpose;
+    else if (name == "init_from") s.init_from = v.init_from;
   }
   return s;
 }
@@ -72,6 +74,12 @@ void add_setting_options(CLI::App& cmd, TrainingSettings& v, std::vector<std::pa
   setting("lr", cmd.add_option("--lr", v.lr, "Adamax learning rate (recipe 0.01)"));
   setting("seed", cmd.add_option("--seed", v.seed, "Seed of initialisation, split, shuffling and dropout (1)")
                       ->check(seed_number()));
+  setting("transpose", cmd.add_option("--transpose", v.transpose,
+                                      "Training pieces in other keys, one drawn per piece each epoch: 0 (off), n "
+                                      "(-n..n semitones), a..b or all (-5..6); needs --split piece"));
+  setting("init_from", cmd.add_option("--init-from", v.init_from,
+                                      "Start from this checkpoint's weights (same layer sizes); vocabularies merged by "
+                                      "symbol"));
 }
 
 void add_device_options(CLI::App& cmd, DeviceRequest& device, CLI::Option** precision) {
