@@ -270,9 +270,16 @@ struct TrainingRun::State {
     if (!range.off()) {
       s.transposed = transpose_training_pieces(ds, s.data_folder, range);
       std::size_t keys = 0;
-      for (const TransposedPiece& p : s.transposed) keys += p.shifts.size();
+      std::int64_t made = 0, dropped = 0;
+      for (const TransposedPiece& p : s.transposed) {
+        keys += p.shifts.size();
+        made += p.transposed_tokens;
+        dropped += p.dropped;
+      }
       say(messages.info, "--transpose " + s.settings.transpose + ": " + std::to_string(s.transposed.size()) +
-                             " training pieces in " + std::to_string(keys) + " keys, one drawn per piece each epoch");
+                             " training pieces in " + std::to_string(keys) + " keys, one drawn per piece each epoch; " +
+                             fixed(made > 0 ? 100.0 * double(dropped) / double(made) : 0.0, 1) +
+                             " % of the transposed tokens are outside the vocabulary (dropped)");
     }
     if (s.settings.init_from.empty() || s.last) return;
     Checkpoint source = load_checkpoint(s.settings.init_from);

@@ -25,7 +25,10 @@ std::vector<TransposedPiece> transpose_training_pieces(const Dataset& dataset, c
         continue;
       }
       try {
-        piece.versions.push_back(vocabulary_indices(tokenize(transpose_midi(file, shift), options), dataset.vocab));
+        const std::vector<std::string> tokens = tokenize(transpose_midi(file, shift), options);
+        piece.versions.push_back(vocabulary_indices(tokens, dataset.vocab));
+        piece.transposed_tokens += std::int64_t(tokens.size());
+        piece.dropped += std::int64_t(tokens.size() - piece.versions.back().size());
       } catch (const ConfigError& e) {
         throw FileError(path.string() + ": transposed by " + std::to_string(shift) + ": " + e.what());
       }

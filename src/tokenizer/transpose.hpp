@@ -44,6 +44,7 @@ std::vector<std::int32_t> vocabulary_indices(std::span<const std::string> tokens
 struct TransposedPiece {
   std::vector<int> shifts;                           // ascending, 0 included
   std::vector<std::vector<std::int32_t>> versions;   // versions[k]: the piece shifted by shifts[k]
+  std::int64_t transposed_tokens = 0, dropped = 0;   // over the shifted versions: tokens made, outside the vocabulary
 };
 
 // An epoch's training windows when every piece is drawn in one of its keys:

@@ -110,6 +110,12 @@ TEST_CASE("a transposed run draws per epoch, resumes bit for bit, keeps held-out
     CHECK(t.versions[std::size_t(zero - t.shifts.begin())] ==
           std::vector<std::int32_t>(ds.tokens.begin() + p.begin, ds.tokens.begin() + p.end));
     CHECK(t.shifts.size() > 1);
+    // The shifted versions keep what the vocabulary knows: kept + dropped = tokenized.
+    std::int64_t kept = 0;
+    for (std::size_t k = 0; k < t.shifts.size(); ++k)
+      if (t.shifts[k] != 0) kept += std::int64_t(t.versions[k].size());
+    CHECK(kept + t.dropped == t.transposed_tokens);
+    CHECK(t.transposed_tokens > 0);
   }
   CHECK(training_pieces == pieces.size());
   CHECK(training_pieces < ds.pieces.size());
