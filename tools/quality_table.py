@@ -117,7 +117,8 @@ def table(results, args):
     ]
     for r in results:
         lines.append(
-            f"| {r['name']} | {r['best_epoch']} ({r['epochs']}) | {r['cross_entropy']:.3f} nats | {r['perplexity']:.1f} "
+            f"| {r['name']} | {r['best_epoch']} ({r['epochs']}) | {r['cross_entropy']:.3f} nats "
+            f"| {r['perplexity']:.1f} "
             f"| {100 * r['top1']:.1f} % | {100 * r['top5']:.1f} % | {r['seconds_per_epoch']:.1f} "
             f"| {r['last_val_loss']:.2f} / {r['last_loss']:.2f} | {r['js_bits']:.3f} | {r['repetition']:.3f} "
             f"| {r['distinct4']:.3f} | {r['copy_median']:g}, {r['copy_max']} |")

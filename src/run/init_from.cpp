@@ -74,10 +74,11 @@ std::vector<float> merge_parameters(const ModelConfig& target, std::span<const f
 
 nlohmann::json init_from_record(const std::string& path, const Checkpoint& source,
                                 std::span<const std::int32_t> mapping) {
+  const auto shared = std::count_if(mapping.begin(), mapping.end(), [](std::int32_t i) { return i >= 0; });
   nlohmann::json record = {{"checkpoint", path},
                            {"epochs_done", source.epochs_done},
                            {"vocabulary_size", source.vocabulary.size()},
-                           {"shared_symbols", std::count_if(mapping.begin(), mapping.end(), [](auto i) { return i >= 0; })},
+                           {"shared_symbols", shared},
                            {"mapping", std::vector<std::int32_t>(mapping.begin(), mapping.end())}};
   try {
     const nlohmann::json meta = nlohmann::json::parse(source.metadata);

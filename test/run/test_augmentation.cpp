@@ -67,7 +67,8 @@ std::vector<float> row(const std::vector<float>& params, const ParameterView& v,
 
 std::vector<float> column(const std::vector<float>& params, const ParameterView& v, int c) {
   std::vector<float> out;
-  for (int r = 0; r < v.rows; ++r) out.push_back(params[v.offset + std::size_t(r) * std::size_t(v.cols) + std::size_t(c)]);
+  for (int r = 0; r < v.rows; ++r)
+    out.push_back(params[v.offset + std::size_t(r) * std::size_t(v.cols) + std::size_t(c)]);
   return out;
 }
 
