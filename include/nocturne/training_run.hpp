@@ -59,6 +59,10 @@ struct NOCTURNE_API TrainingSettings {
   std::int64_t lr_decay_epochs = 0;      // the epoch the decay ends; 0: the run's epochs, fixed when it is created
   double lr_floor = 0.01;                // fraction of lr at the end of the decay
   std::int64_t patience = 0;             // epochs without a better val_loss before stopping early; 0: never
+  // Training pieces drawn per epoch in other keys: "0" (off), "n", "a..b" or "all" (docs/quality.md).
+  std::string transpose = "0";
+  // A checkpoint whose weights a new run starts from (empty: a fresh model; docs/quality.md).
+  std::string init_from;
 
   // Throws ConfigError naming the setting at fault (as the program's option, "--epochs").
   void validate() const;

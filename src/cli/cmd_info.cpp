@@ -126,6 +126,16 @@ void run_info(const InfoArgs& a) {
     if (meta.is_object() && meta.contains("data"))
       std::printf("  data: %s%s\n", meta["data"].value("folder", std::string("?")).c_str(),
                   meta["data"].value("demo", false) ? " (the demo corpus)" : "");
+    if (meta.is_object() && meta.contains("init_from") && meta["init_from"].is_object()) {
+      const json& from = meta["init_from"];
+      std::printf("  initialised from %s (epoch %d, run %s): %d of %d symbols' rows kept, the others fresh\n",
+                  from.value("checkpoint", std::string("?")).c_str(), from.value("epochs_done", 0),
+                  from.value("run_id", std::string("?")).c_str(), from.value("shared_symbols", 0),
+                  c["vocabulary_size"].get<int>());
+    }
+    if (meta.is_object() && meta.contains("settings") && meta["settings"].value("transpose", std::string("0")) != "0")
+      std::printf("  transposition: %s semitones, one key drawn per training piece each epoch\n",
+                  meta["settings"].value("transpose", std::string("0")).c_str());
     if (meta.is_object() && meta.contains("best") && meta["best"].is_object())
       std::printf("  best epoch %d (%s %.4f)\n", meta["best"].value("epoch", 0),
                   meta["best"].value("metric", std::string("?")).c_str(), meta["best"].value("value", 0.0));

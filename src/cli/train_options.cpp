@@ -38,6 +38,8 @@ TrainingSettings apply_options(TrainingSettings s, const TrainArgs& a) {
     else if (name == "lr_decay_epochs") s.lr_decay_epochs = v.lr_decay_epochs;
     else if (name == "lr_floor") s.lr_floor = v.lr_floor;
     else if (name == "patience") s.patience = v.patience;
+    else if (name == "transpose") s.transpose = v.transpose;
+    else if (name == "init_from") s.init_from = v.init_from;
   }
   return s;
 }
@@ -99,6 +101,12 @@ void add_setting_options(CLI::App& cmd, TrainingSettings& v, std::vector<std::pa
   setting("lr_floor", cmd.add_option("--lr-floor", v.lr_floor, "Final learning rate as a fraction of --lr (0.01)"));
   setting("patience", cmd.add_option("--patience", v.patience,
                                      "Stop after this many epochs without a lower val_loss (0: never)"));
+  setting("transpose", cmd.add_option("--transpose", v.transpose,
+                                      "Training pieces in other keys, one drawn per piece each epoch: 0 (off), n "
+                                      "(-n..n semitones), a..b or all (-5..6); needs --split piece"));
+  setting("init_from", cmd.add_option("--init-from", v.init_from,
+                                      "Start from this checkpoint's weights (same layer sizes); vocabularies merged by "
+                                      "symbol"));
 }
 
 void add_device_options(CLI::App& cmd, DeviceRequest& device, CLI::Option** precision) {

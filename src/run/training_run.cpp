@@ -17,7 +17,9 @@
 #include "nocturne/error.hpp"
 #include "nocturne/version.hpp"
 #include "run/best_checkpoint.hpp"
+#include "run/init_from.hpp"
 #include "run/run_folder.hpp"
+#include "run/transposed_epochs.hpp"
 #include "checkpoint/fnv1a64.hpp"
 
 namespace nocturne::inline v0 {
@@ -38,7 +40,8 @@ json to_json(const TrainingSettings& s) {
           {"weight_decay", s.weight_decay}, {"input_dropout", s.input_dropout},
           {"recurrent_dropout", s.recurrent_dropout}, {"label_smoothing", s.label_smoothing},
           {"lr_schedule", s.lr_schedule}, {"warmup", s.warmup}, {"lr_decay_epochs", s.lr_decay_epochs},
-          {"lr_floor", s.lr_floor}, {"patience", s.patience}};
+          {"lr_floor", s.lr_floor}, {"patience", s.patience},
+          {"transpose", s.transpose}, {"init_from", s.init_from}};
 }
 
 TrainingSettings settings_from_json(const json& j) {
@@ -67,6 +70,8 @@ TrainingSettings settings_from_json(const json& j) {
   s.lr_decay_epochs = j.value("lr_decay_epochs", s.lr_decay_epochs);
   s.lr_floor = j.value("lr_floor", s.lr_floor);
   s.patience = j.value("patience", s.patience);
+  s.transpose = j.value("transpose", std::string("0"));  // runs from before transposition and fine-tuning
+  s.init_from = j.value("init_from", std::string());
   return s;
 }
 
@@ -192,6 +197,9 @@ void TrainingSettings::validate() const {
   if (split != "random" && split != "piece")
     throw ConfigError("--split: unknown value '" + split + "' (expected random or piece)");
   if (!(heldout >= 0 && heldout < 1)) throw ConfigError("--heldout must lie in [0, 1), got " + std::to_string(heldout));
+  if (!parse_transpose(transpose).off() && split != "piece" && heldout > 0)
+    throw ConfigError("--transpose needs --split piece: with the random split every piece holds held-out windows, "
+                      "whose transposed copies would be trained on");
 }
 
 TrainingSettings training_preset(std::string_view name) {
@@ -248,6 +256,7 @@ struct TrainingRun::State {
   std::vector<std::string> skipped;
   std::vector<HistoryRow> history;
   std::optional<BestEpoch> best;
+  json init_from;  // the source of --init-from and the vocabulary mapping; null for a fresh start
 
   // Resuming: last.ckpt until start() restores it, its metadata, and what
   // best.ckpt needs (settled before anything is written, done by start()).
@@ -260,6 +269,8 @@ struct TrainingRun::State {
   std::unique_ptr<Model> model;
   std::unique_ptr<Trainer> trainer;
   TrainerConfig trainer_config;
+  std::vector<TransposedPiece> transposed;  // --transpose: the training pieces in their keys
+  std::optional<Checkpoint> init_source;    // --init-from, until start() applies it
 
   json metadata() const {
     json rows = json::array();
@@ -268,14 +279,16 @@ struct TrainingRun::State {
     if (best) best_json = {{"epoch", best->epoch}, {"metric", best->metric}, {"value", best->value}};
     json data = {{"demo", demo}, {"strict", strict}, {"skipped", skipped}};
     put_path(data, "folder", data_folder);
-    return {{"nocturne_version", version_string},
-            {"run_id", run_id},
-            {"settings", to_json(settings)},
-            {"precision", precision},
-            {"data", data},
-            {"corpus", corpus},
-            {"history", rows},
-            {"best", best_json}};
+    json m = {{"nocturne_version", version_string},
+              {"run_id", run_id},
+              {"settings", to_json(settings)},
+              {"precision", precision},
+              {"data", data},
+              {"corpus", corpus},
+              {"history", rows},
+              {"best", best_json}};
+    if (!init_from.is_null()) m["init_from"] = init_from;
+    return m;
   }
 
   void read_metadata(const json& m) {
@@ -289,6 +302,7 @@ struct TrainingRun::State {
     strict = m.at("data").at("strict").get<bool>();
     skipped = m.at("data").at("skipped").get<std::vector<std::string>>();
     corpus = m.at("corpus");
+    if (m.contains("init_from")) init_from = m.at("init_from");
     for (const auto& row : m.at("history")) history.push_back(history_row_from_json(row));
     if (!m.at("best").is_null())
       best = BestEpoch{m.at("best").at("epoch").get<int>(), m.at("best").at("metric").get<std::string>(),
@@ -308,6 +322,34 @@ struct TrainingRun::State {
     c.infinity_norm = trainer->optimizer().download_infinity_norm();
     c.metadata = metadata().dump(-1, ' ', false, json::error_handler_t::replace);
     return c;
+  }
+
+  // --transpose: every training piece in its keys; --init-from (a new run): the
+  // source checkpoint, checked against this run's model before anything is written.
+  void load_augmentation(const RunMessages& messages) {
+    State& s = *this;
+    const Dataset& ds = *s.dataset;
+    const TransposeRange range = parse_transpose(s.settings.transpose);
+    s.transposed.clear();
+    if (!range.off()) {
+      s.transposed = transpose_training_pieces(ds, s.data_folder, range);
+      std::size_t keys = 0;
+      std::int64_t made = 0, dropped = 0;
+      for (const TransposedPiece& p : s.transposed) {
+        keys += p.shifts.size();
+        made += p.transposed_tokens;
+        dropped += p.dropped;
+      }
+      say(messages.info, "--transpose " + s.settings.transpose + ": " + std::to_string(s.transposed.size()) +
+                             " training pieces in " + std::to_string(keys) + " keys, one drawn per piece each epoch; " +
+                             fixed(made > 0 ? 100.0 * double(dropped) / double(made) : 0.0, 1) +
+                             " % of the transposed tokens are outside the vocabulary (dropped)");
+    }
+    if (s.settings.init_from.empty() || s.last) return;
+    Checkpoint source = load_checkpoint(s.settings.init_from);
+    const ModelConfig target = nocturne::model_config(s.settings, std::int64_t(ds.vocab.size()));
+    check_init_from(source.model, target, source.vocabulary == ds.vocab.symbols(), s.settings.init_from);
+    s.init_source = std::move(source);
   }
 
   // Makes best.ckpt the run's own best epoch again (see best_checkpoint.hpp).
@@ -490,7 +532,9 @@ void TrainingRun::load_data(const RunMessages& messages) {
     s.settings.batch = std::int64_t(windows);
   }
   s.dataset = std::move(ds);
+  s.load_augmentation(messages);
 }
+
 
 const Dataset& TrainingRun::dataset() const {
   if (!s_->dataset) throw ConfigError("training run: load_data() reads the data");
@@ -521,6 +565,12 @@ void TrainingRun::start(Backend& backend, const std::string& device_description,
     s.last.reset();
   } else {
     s.model->initialize(s.settings.seed);
+    if (s.init_source) {
+      const std::vector<std::int32_t> mapping = map_vocabulary(ds.vocab.symbols(), s.init_source->vocabulary);
+      s.model->upload_parameters(merge_parameters(mc, s.model->download_parameters(), *s.init_source, mapping));
+      s.init_from = init_from_record(s.settings.init_from, *s.init_source, mapping);
+      s.init_source.reset();
+    }
   }
   json config = s.metadata();
   config.erase("history");
@@ -538,8 +588,13 @@ RunEpoch TrainingRun::train_epoch(const ProgressCallback& on_progress) {
   State& s = *s_;
   if (!s.trainer) throw ConfigError("training run: start() comes before train_epoch()");
   const Dataset& ds = *s.dataset;
-  const WindowSet train{ds.tokens, ds.train_starts};
+  WindowSet train{ds.tokens, ds.train_starts};
   const WindowSet heldout{ds.tokens, ds.heldout_starts};
+  TransposedEpoch keys;  // --transpose: this epoch's draw; held-out pieces stay as written
+  if (!s.transposed.empty()) {
+    keys = draw_transposed_epoch(s.transposed, ds.window, s.settings.seed, s.trainer->epochs_done() + 1);
+    train = WindowSet{keys.tokens, keys.starts};
+  }
   const EpochResult result = s.trainer->train_epoch(train, ds.heldout_starts.empty() ? nullptr : &heldout, on_progress);
   RunEpoch epoch;
   epoch.row.epoch = result.epoch;
