@@ -22,8 +22,10 @@ void print_warning(const std::string& message) { std::fprintf(stderr, "nocturne:
 
 void print_note(const std::string& message) { std::fprintf(stderr, "nocturne: %s\n", message.c_str()); }
 
-Corpus read_corpus_cli(const fs::path& folder, bool strict, const std::function<void(const std::string&)>& warn) {
+Corpus read_corpus_cli(const fs::path& folder, bool strict, const std::function<void(const std::string&)>& warn,
+                       TokenKind tokens) {
   CorpusReadOptions options;
+  options.tokens = tokens;
   options.on_skip = [&](const std::string& name, const Error& why) {
     if (strict) throw FileError(std::string(why.what()) + " (--strict: stopping at the first unreadable file)");
     if (warn) warn("skipping unreadable MIDI file " + name + ": " + why.what());

@@ -30,7 +30,8 @@ void print_note(const std::string& message);
 // warning on stderr, or, with strict, stops everything with a FileError that
 // says --strict.
 Corpus read_corpus_cli(const std::filesystem::path& folder, bool strict,
-                       const std::function<void(const std::string&)>& warn = print_warning);
+                       const std::function<void(const std::string&)>& warn = print_warning,
+                       TokenKind tokens = TokenKind::recipe);
 
 // make_primers with the held-out pool read as read_corpus_cli does; the
 // primer's notes printed on stdout ("primer: ...").
