@@ -34,6 +34,7 @@ struct TrainingDataInfo {
   double heldout = 0.2;
   std::uint64_t seed = 1;
   std::vector<std::string> skipped;
+  TokenKind tokens = TokenKind::recipe;  // settings.tokens; checkpoints from before it: recipe
 };
 
 struct TrainedModel {

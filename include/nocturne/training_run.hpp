@@ -49,6 +49,7 @@ struct TrainingSettings {
   std::int64_t batch = 256;
   double lr = 0.01;
   std::uint64_t seed = 1;
+  std::string tokens = "recipe";  // the token stream: recipe or timed (TokenKind, timed_tokens.hpp)
 
   // Throws ConfigError naming the setting at fault (as the program's option, "--epochs").
   void validate() const;

@@ -35,6 +35,7 @@ namespace fs = std::filesystem;
 
 struct GenerateArgs {
   std::string model;
+  std::string tokens;  // the model's token stream, when given: checked
   int notes = 500;
   bool greedy = false;
   double temperature = 1.0;
@@ -74,6 +75,7 @@ void run_generate(const GenerateArgs& a) {
   request.sampling.validate();
 
   LoadedModel loaded = open_trained_model(a.model);
+  require_token_kind(loaded, a.tokens);
   // Every output's primer and tokens stay in memory until the outputs are written.
   const std::uint64_t output_tokens =
       std::uint64_t(a.count) * (std::uint64_t(a.notes) + std::uint64_t(loaded.checkpoint.model.window));
@@ -148,6 +150,8 @@ void add_generate_command(CLI::App& app) {
   auto* gain = cmd->add_option("--gain", a->gain_db, "WAV gain in dB, after the normalisation (or on FluidSynth's level)");
   no_audio->excludes(no_normalize)->excludes(gain);
   cmd->add_flag("--no-score", a->no_score, "Do not write MusicXML or LilyPond scores");
+  cmd->add_option("--tokens", a->tokens, "recipe or timed: the model's token stream (checked; default: the model's)")
+      ->check(CLI::IsMember({"recipe", "timed"}));
   cmd->add_option("--data", a->data, "MIDI folder for the held-out primer pool (default: the folder the model trained on)");
   cmd->add_option("--batch", a->batch, "Outputs generated together")->capture_default_str()->check(at_least(1));
   add_model_device_options(*cmd, a->device);

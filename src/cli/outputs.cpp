@@ -12,6 +12,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/generate.hpp"
 #include "nocturne/machine.hpp"
+#include "nocturne/timed_tokens.hpp"
 #include "nocturne/tokenizer.hpp"
 
 namespace nocturne::inline v0::cli {
@@ -31,6 +32,13 @@ Corpus read_corpus_cli(const fs::path& folder, bool strict, const std::function<
     if (warn) warn("skipping unreadable MIDI file " + name + ": " + why.what());
   };
   return read_corpus(folder, options);
+}
+
+void require_token_kind(const LoadedModel& loaded, const std::string& tokens_option) {
+  if (tokens_option.empty() || parse_token_kind(tokens_option) == loaded.data.tokens) return;
+  const std::string uses(token_kind_name(loaded.data.tokens));
+  throw ConfigError("--tokens " + tokens_option + ": " + loaded.path.string() + " is a model of " + uses +
+                    " tokens; leave out --tokens, or use a model trained with --tokens " + tokens_option);
 }
 
 Primers cli_primers(const std::string& primer, const std::string& data, std::int64_t count, std::uint64_t seed,

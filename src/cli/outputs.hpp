@@ -35,6 +35,10 @@ Corpus read_corpus_cli(const std::filesystem::path& folder, bool strict,
 
 // make_primers with the held-out pool read as read_corpus_cli does; the
 // primer's notes printed on stdout ("primer: ...").
+// With --tokens given (recipe or timed): the model's token stream must be that
+// one; a ConfigError in one line says which the model uses otherwise.
+void require_token_kind(const LoadedModel& loaded, const std::string& tokens_option);
+
 Primers cli_primers(const std::string& primer, const std::string& data, std::int64_t count, std::uint64_t seed,
                     const LoadedModel& loaded);
 

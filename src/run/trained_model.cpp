@@ -6,6 +6,7 @@
 
 #include "nocturne/error.hpp"
 #include "nocturne/generate.hpp"
+#include "nocturne/timed_tokens.hpp"
 #include "run/run_folder.hpp"
 
 namespace nocturne::inline v0 {
@@ -31,12 +32,18 @@ TrainingDataInfo data_info(const Checkpoint& checkpoint) {
       if (s.contains("split")) info.split = s["split"].get<std::string>();
       if (s.contains("heldout")) info.heldout = s["heldout"].get<double>();
       if (s.contains("seed")) info.seed = s["seed"].get<std::uint64_t>();
+      if (s.contains("tokens")) info.tokens = parse_token_kind(s["tokens"].get<std::string>());
     }
   } catch (const json::exception&) {
     // Metadata from another writer: keep the defaults.
   } catch (const FileError&) {
     // A malformed escaped path: as if none were named.
+  } catch (const ConfigError&) {
+    // An unknown token kind: the vocabulary decides below.
   }
+  // Durations and shifts in the vocabulary make a timed model whatever the metadata says.
+  for (const std::string& symbol : checkpoint.vocabulary)
+    if (timed_component(symbol) != TimedComponent::symbol) info.tokens = TokenKind::timed;
   return info;
 }
 

@@ -14,6 +14,7 @@
 #include "nocturne/checkpoint.hpp"
 #include "nocturne/demo_corpus.hpp"
 #include "nocturne/error.hpp"
+#include "nocturne/timed_tokens.hpp"
 #include "nocturne/version.hpp"
 #include "run/best_checkpoint.hpp"
 #include "run/run_folder.hpp"
@@ -33,7 +34,8 @@ json to_json(const TrainingSettings& s) {
           {"dense", s.dense},     {"dropout", s.dropout},       {"input", s.input},
           {"embedding_dim", s.embedding_dim},                   {"min_count", s.min_count},
           {"split", s.split},     {"heldout", s.heldout},       {"epochs", s.epochs},
-          {"batch", s.batch},     {"lr", s.lr},                 {"seed", s.seed}};
+          {"batch", s.batch},     {"lr", s.lr},                 {"seed", s.seed},
+          {"tokens", s.tokens}};
 }
 
 TrainingSettings settings_from_json(const json& j) {
@@ -52,6 +54,7 @@ TrainingSettings settings_from_json(const json& j) {
   s.batch = j.at("batch").get<std::int64_t>();
   s.lr = j.at("lr").get<double>();
   s.seed = j.at("seed").get<std::uint64_t>();
+  if (j.contains("tokens")) s.tokens = j.at("tokens").get<std::string>();  // runs before it: recipe
   return s;
 }
 
@@ -132,6 +135,8 @@ void TrainingSettings::validate() const {
   if (split != "random" && split != "piece")
     throw ConfigError("--split: unknown value '" + split + "' (expected random or piece)");
   if (!(heldout >= 0 && heldout < 1)) throw ConfigError("--heldout must lie in [0, 1), got " + std::to_string(heldout));
+  if (tokens != "recipe" && tokens != "timed")
+    throw ConfigError("--tokens: unknown value '" + tokens + "' (expected recipe or timed)");
 }
 
 TrainingSettings training_preset(std::string_view name) {
@@ -373,6 +378,7 @@ void TrainingRun::load_data(const RunMessages& messages) {
                            " simple pieces generated in code, not real music) in " + s.data_folder.string());
   }
   CorpusReadOptions reading;
+  reading.tokens = parse_token_kind(s.settings.tokens);
   reading.on_skip = [&](const std::string& name, const Error& why) {
     if (s.strict) throw FileError(std::string(why.what()) + " (--strict: stopping at the first unreadable file)");
     say(messages.warning, "skipping unreadable MIDI file " + name + ": " + why.what());
