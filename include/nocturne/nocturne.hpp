@@ -16,6 +16,8 @@
 #include "nocturne/optimizer.hpp"
 #include "nocturne/render.hpp"
 #include "nocturne/rng.hpp"
+#include "nocturne/timed_evaluate.hpp"
+#include "nocturne/timed_score.hpp"
 #include "nocturne/timed_tokens.hpp"
 #include "nocturne/tokenizer.hpp"
 #include "nocturne/trained_model.hpp"

@@ -24,6 +24,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/evaluate_generated.hpp"
+#include "cli/evaluate_timed.hpp"
 #include "cli/outputs.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/evaluate.hpp"
@@ -77,7 +78,7 @@ void run_evaluate(const EvaluateArgs& a) {
   // The generated pieces are read first, so that a bad --generated fails
   // before the held-out evaluation runs and prints.
   const std::vector<GeneratedPiece> pieces = a.generated.empty() ? std::vector<GeneratedPiece>{}
-                                                                 : read_generated(a.generated);
+                                                                 : read_generated(a.generated, info.tokens);
   const std::vector<CorpusFile> files = read_corpus_cli(folder, false, print_warning, info.tokens).files;
   const HeldoutWindows held = heldout_windows(loaded, folder, files);
   for (const std::string& warning : held.warnings) print_warning(warning);
@@ -113,6 +114,11 @@ void run_evaluate(const EvaluateArgs& a) {
                 static_cast<long long>(heldout_pieces), split_note.c_str());
     std::printf("cross-entropy %s nats, perplexity %s\n", fixed(m.cross_entropy, 4).c_str(), fixed(m.perplexity, 2).c_str());
     std::printf("accuracy     top-1 %s, top-5 %s\n", fixed(m.top1, 4).c_str(), fixed(m.top5, 4).c_str());
+  }
+  if (info.tokens == TokenKind::timed) {
+    if (!a.json_output) std::printf("by part of the timed stream (target):\n");
+    add_component_cross_entropy(report, *loaded.model, held, vocab, !a.json_output);
+    if (!a.generated.empty()) add_timing_statistics(report, pieces, vocab, held, !a.json_output);
   }
 
   if (!a.generated.empty()) add_generated_statistics(report, pieces, vocab, held, !a.json_output);

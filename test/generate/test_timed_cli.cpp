@@ -149,4 +149,22 @@ TEST_CASE("generate from a timed model writes real note values into the MIDI and
   CHECK(xml.find("<beats>4</beats>") != std::string::npos);
   CHECK(xml.find("<divisions>") != std::string::npos);
   CHECK(fs::file_size(out / "output-01.roll.png") > 100);
+
+  // evaluate: the held-out windows by part of the stream, and the piece's rhythm beside the corpus's.
+  const Result e = run("evaluate " + model + "--json --generated \"" + out.string() + "\"");
+  INFO(e.out << e.err);
+  REQUIRE(e.code == 0);
+  const json report = json::parse(e.out);
+  const json& parts = report["components"];
+  CHECK(parts["symbol"]["windows"].get<std::int64_t>() + parts["duration"]["windows"].get<std::int64_t>() +
+            parts["shift"]["windows"].get<std::int64_t>() ==
+        report["windows"].get<std::int64_t>());
+  CHECK(parts["duration"]["cross_entropy"].get<double>() > 0);
+  const json& timing = report["timing"];
+  CHECK(timing["corpus"]["notes_per_bar"].get<double>() > 0);
+  REQUIRE(timing["generated"].size() == 1);
+  const double js = timing["generated"][0]["js_durations_bits"].get<double>();
+  CHECK(js >= 0);
+  CHECK(js <= 1);
+  CHECK(report["generated"][0]["tokens"].get<std::size_t>() == tokens.size());
 }
