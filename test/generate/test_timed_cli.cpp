@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "nocturne/checkpoint.hpp"
+#include "nocturne/error.hpp"
 #include "nocturne/midi.hpp"
 #include "nocturne/timed_tokens.hpp"
 #include "nocturne/trained_model.hpp"
@@ -118,6 +119,13 @@ TEST_CASE("a checkpoint without a token kind reads as recipe; one with durations
                             (root() / "never").string() + "\""),
                         "is a model of recipe tokens");
   CHECK_FALSE(fs::exists(root() / "never" / "output-01.mid"));
+  // Duration and shift tokens are vocabulary symbols; malformed ones are not.
+  for (const char* bad : {"d1/5", "s0", "d5"}) {
+    c.vocabulary.back() = bad;
+    CHECK_THROWS_AS(encode_checkpoint(c), ConfigError);
+  }
+  c.vocabulary.back() = "s7/3";
+  CHECK_NOTHROW(encode_checkpoint(c));
 }
 
 TEST_CASE("generate from a timed model writes real note values into the MIDI and the score") {
