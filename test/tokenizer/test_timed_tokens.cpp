@@ -1,16 +1,14 @@
-// Timed tokens: spelling, the stream of hand-made music, and the round trip
-// tokenize -> decode -> MIDI bytes -> tokenize, on those and on the Chopin corpus.
+// Timed tokens: spelling, decoding a model's stream, and the stream of
+// hand-made music with its round trip tokenize -> decode -> MIDI bytes ->
+// tokenize (the Chopin corpus: test_timed_tokens_chopin.cpp).
 
 #include <catch2/catch.hpp>
 
-#include <algorithm>
-#include <cstdlib>
 #include <string>
 
 #include "nocturne/corpus.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/timed_tokens.hpp"
-#include "test_support.hpp"
 #include "tokenizer_fixtures.hpp"
 
 using namespace nocturne;
@@ -127,61 +125,4 @@ TEST_CASE("timed tokens: hand-made music, written and round-tripped") {
     CHECK(thirds == 12);
     CHECK(round_trip(t) == t);
   }
-}
-
-namespace {
-// How many of the original file's notes a decoded note of the same pitch
-// (pitch class for chords, whose symbols hold no octave) matches within one
-// grid step of onset and duration.
-struct Closeness {
-  std::int64_t notes = 0, within = 0;
-};
-Closeness compare_notes(const MidiFile& original, const std::vector<TimedEvent>& events) {
-  Closeness c;
-  const double step = 0.25;  // quarters: the coarser of the 1/4 and 1/3 grids' spacing between neighbours
-  for (const MidiTrack& track : original.tracks)
-    for (const Note& n : track.notes) {
-      ++c.notes;
-      const double on = double(n.on_tick) / original.ticks_per_quarter;
-      const double dur = double(n.duration()) / original.ticks_per_quarter;
-      // Events are in onset order: look from the first that may be close.
-      const auto first = std::lower_bound(events.begin(), events.end(), (on - step) * Q,
-                                          [](const TimedEvent& e, double units) { return double(e.offset) < units; });
-      bool found = false;
-      for (auto e = first; e != events.end() && double(e->offset) / Q <= on + step && !found; ++e) {
-        const bool pitch_ok =
-            is_chord_token(e->symbol)
-                ? std::any_of(e->pitches.begin(), e->pitches.end(), [&](int p) { return p % 12 == n.pitch % 12; })
-                : e->pitches[0] == n.pitch;
-        found = pitch_ok && std::abs(double(e->duration) / Q - dur) <= step;
-      }
-      c.within += found;
-    }
-  return c;
-}
-}  // namespace
-
-TEST_CASE("timed tokens: the Chopin corpus round-trips") {
-  const auto dir = nocturne::test::chopin_dir();
-  if (!dir) {
-    WARN("skipped: the Chopin corpus (../shared/data/chopin) is absent; set NOCTURNE_CHOPIN_DIR");
-    return;
-  }
-  const auto paths = find_midi_files(*dir);
-  REQUIRE(paths.size() == 48);
-  std::int64_t same = 0, notes = 0, within = 0;
-  for (const auto& path : paths) {
-    const MidiFile file = read_midi(path);
-    const Tokens t = tokenize_timed(file);
-    const Tokens again = round_trip(t);
-    INFO(path.filename().string());
-    CHECK(again == t);
-    same += again == t;
-    const Closeness c = compare_notes(file, decode_timed(t));
-    notes += c.notes;
-    within += c.within;
-  }
-  CHECK(same == 48);
-  WARN("notes within one grid step of onset and duration: " << within << " of " << notes);
-  CHECK(within == notes);
 }
