@@ -37,6 +37,11 @@ struct TrainingDataInfo {
   TokenKind tokens = TokenKind::recipe;  // settings.tokens; checkpoints from before it: recipe
 };
 
+// A checkpoint's token stream: timed when its vocabulary holds duration or
+// shift tokens, else its metadata's settings.tokens, else (checkpoints from
+// before timed tokens, other writers) recipe.
+TokenKind checkpoint_token_kind(const Checkpoint& checkpoint);
+
 struct TrainedModel {
   std::filesystem::path path;  // the checkpoint file
   Checkpoint checkpoint;       // vocabulary, configuration, parameters, metadata text

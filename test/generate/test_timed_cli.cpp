@@ -97,6 +97,9 @@ TEST_CASE("a timed run records its token stream; resuming it as recipe is refuse
   }
   CHECK(has_duration);
   CHECK(has_shift);
+  const Result info = run("info --json \"" + run_folder.string() + "\"");
+  REQUIRE(info.code == 0);
+  CHECK(json::parse(info.out)["checkpoint"]["tokens"] == "timed");
   expect_one_line_error(run("train --resume \"" + run_folder.string() + "\" --tokens recipe --epochs 2 --device cpu"),
                         "tokens = \"timed\"");
 }
