@@ -33,8 +33,13 @@ enum class BadFilePolicy {
   stop,  // throw the file's FileError
 };
 
+// Which token stream a corpus is read into: the recipe's symbols, or the
+// timed stream of nocturne/timed_tokens.hpp (symbols with their rhythm).
+enum class TokenKind { recipe, timed };
+
 struct NOCTURNE_API CorpusReadOptions {
   TokenizerOptions tokenizer;
+  TokenKind tokens = TokenKind::recipe;
   BadFilePolicy on_bad_file = BadFilePolicy::skip;
   // Called for each skipped file: its name (relative to the folder) and why.
   // It may throw to stop reading there (the exception propagates as is).

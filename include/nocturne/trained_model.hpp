@@ -35,7 +35,13 @@ struct NOCTURNE_API TrainingDataInfo {
   double heldout = 0.2;
   std::uint64_t seed = 1;
   std::vector<std::string> skipped;
+  TokenKind tokens = TokenKind::recipe;  // settings.tokens; checkpoints from before it: recipe
 };
+
+// A checkpoint's token stream: timed when its vocabulary holds duration or
+// shift tokens, else its metadata's settings.tokens, else (checkpoints from
+// before timed tokens, other writers) recipe.
+NOCTURNE_API TokenKind checkpoint_token_kind(const Checkpoint& checkpoint);
 
 struct NOCTURNE_API TrainedModel {
   std::filesystem::path path;  // the checkpoint file

@@ -63,6 +63,7 @@ struct NOCTURNE_API TrainingSettings {
   std::string transpose = "0";
   // A checkpoint whose weights a new run starts from (empty: a fresh model; docs/quality.md).
   std::string init_from;
+  std::string tokens = "recipe";  // the token stream: recipe or timed (TokenKind, timed_tokens.hpp)
 
   // Throws ConfigError naming the setting at fault (as the program's option, "--epochs").
   void validate() const;

@@ -22,6 +22,7 @@
 #include "midi/atomic_write.hpp"
 #include "nocturne/byte_text.hpp"
 #include "nocturne/error.hpp"
+#include "nocturne/timed_tokens.hpp"
 #include "nocturne/tokenizer.hpp"
 #include "checkpoint/fnv1a64.hpp"
 
@@ -250,17 +251,19 @@ std::optional<std::string> non_finite_value(const std::vector<float>& values, co
   return std::nullopt;
 }
 
-// A vocabulary the generator can decode: every symbol a note or chord token,
-// each once (an index per symbol, a symbol per index).
+// A vocabulary the generator can decode: every symbol a note or chord token
+// (or a timed stream's duration or shift token), each once (an index per
+// symbol, a symbol per index).
 std::optional<std::string> vocabulary_problem(const std::vector<std::string>& vocabulary) {
   std::unordered_map<std::string_view, std::size_t> seen;
   for (std::size_t i = 0; i < vocabulary.size(); ++i) {
     const std::string& symbol = vocabulary[i];
     const std::string name = "vocabulary symbol " + std::to_string(i) + " '" + display_text(symbol) + "'";
     try {
-      (void)token_pitches(symbol);
+      const auto part = timed_component(symbol);
+      if (!part || *part == TimedComponent::symbol) (void)token_pitches(symbol);
     } catch (const ConfigError& e) {
-      return name + " is not a note or chord token (" + e.what() + ")";
+      return name + " is not a note, chord, duration or shift token (" + e.what() + ")";
     }
     const auto [it, inserted] = seen.emplace(symbol, i);
     if (!inserted) return name + " repeats symbol " + std::to_string(it->second);

@@ -24,6 +24,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/evaluate_generated.hpp"
+#include "cli/evaluate_timed.hpp"
 #include "cli/outputs.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/evaluate.hpp"
@@ -38,6 +39,7 @@ using nlohmann::json;
 struct EvaluateArgs {
   std::string model;
   std::string data;
+  std::string tokens;  // the model's token stream, when given: checked
   std::vector<std::string> generated;
   int batch = 256;
   bool batch_given = false;  // said when capped; the default is capped quietly
@@ -62,6 +64,7 @@ std::string fixed(double v, int digits) {
 
 void run_evaluate(const EvaluateArgs& a) {
   LoadedModel loaded = open_trained_model(a.model);
+  require_token_kind(loaded, a.tokens);
   const std::vector<std::string>& vocab = loaded.checkpoint.vocabulary;
   const TrainingDataInfo& info = loaded.data;
   const std::int64_t window = loaded.checkpoint.model.window;
@@ -75,8 +78,8 @@ void run_evaluate(const EvaluateArgs& a) {
   // The generated pieces are read first, so that a bad --generated fails
   // before the held-out evaluation runs and prints.
   const std::vector<GeneratedPiece> pieces = a.generated.empty() ? std::vector<GeneratedPiece>{}
-                                                                 : read_generated(a.generated);
-  const std::vector<CorpusFile> files = read_corpus_cli(folder, false).files;
+                                                                 : read_generated(a.generated, info.tokens);
+  const std::vector<CorpusFile> files = read_corpus_cli(folder, false, print_warning, info.tokens).files;
   const HeldoutWindows held = heldout_windows(loaded, folder, files);
   for (const std::string& warning : held.warnings) print_warning(warning);
   const std::vector<std::int32_t>& tokens = held.tokens;
@@ -112,6 +115,11 @@ void run_evaluate(const EvaluateArgs& a) {
     std::printf("cross-entropy %s nats, perplexity %s\n", fixed(m.cross_entropy, 4).c_str(), fixed(m.perplexity, 2).c_str());
     std::printf("accuracy     top-1 %s, top-5 %s\n", fixed(m.top1, 4).c_str(), fixed(m.top5, 4).c_str());
   }
+  if (info.tokens == TokenKind::timed) {
+    if (!a.json_output) std::printf("by part of the timed stream (target):\n");
+    add_component_cross_entropy(report, *loaded.model, held, vocab, !a.json_output);
+    if (!a.generated.empty()) add_timing_statistics(report, pieces, vocab, held, !a.json_output);
+  }
 
   if (!a.generated.empty()) add_generated_statistics(report, pieces, vocab, held, !a.json_output);
   // Names that are not UTF-8 (a file, the data folder) show U+FFFD where a byte is not.
@@ -123,6 +131,8 @@ void add_evaluate_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("evaluate", "Held-out cross-entropy, perplexity and accuracy; statistics of generated music");
   cmd->add_option("--model", a->model, "Checkpoint file, or a run folder (its best.ckpt)")->required();
   cmd->add_option("--data", a->data, "MIDI folder (default: the folder the model trained on)");
+  cmd->add_option("--tokens", a->tokens, "recipe or timed: the model's token stream (checked; default: the model's)")
+      ->check(CLI::IsMember({"recipe", "timed"}));
   cmd->add_option("--generated", a->generated, "Generated pieces: folders (their .tokens.json, else MIDI files) or files");
   auto* batch = cmd->add_option("--batch", a->batch, "Windows per batch")->capture_default_str()->check(at_least(1));
   cmd->add_flag("--json", a->json_output, "Print one JSON object instead of the table");

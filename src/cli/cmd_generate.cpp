@@ -34,6 +34,7 @@ namespace fs = std::filesystem;
 struct GenerateArgs {
   std::string model;
   GenerationRequest request;  // --notes, --seed and the decoding options
+  std::string tokens;  // the model's token stream, when given: checked
   std::string primer = "heldout";
   int count = 1;
   bool no_primer = false;
@@ -59,6 +60,7 @@ void run_generate(const GenerateArgs& a) {
   request.sampling.validate();
 
   LoadedModel loaded = open_trained_model(a.model);
+  require_token_kind(loaded, a.tokens);
   require_generation_memory(a.count, request.notes, loaded.checkpoint.model.window, "lower --count or --notes");
   place_model_cli(loaded, a.device, std::min(a.count, std::max(a.batch, 1)),
                   a.count < a.batch ? "--count " + std::to_string(a.count) : "--batch " + std::to_string(a.batch));
@@ -127,6 +129,8 @@ void add_generate_command(CLI::App& app) {
   auto* gain = cmd->add_option("--gain", a->gain_db, "WAV gain in dB, after the normalisation (or on FluidSynth's level)");
   no_audio->excludes(no_normalize)->excludes(gain);
   cmd->add_flag("--no-score", a->no_score, "Do not write MusicXML or LilyPond scores");
+  cmd->add_option("--tokens", a->tokens, "recipe or timed: the model's token stream (checked; default: the model's)")
+      ->check(CLI::IsMember({"recipe", "timed"}));
   cmd->add_option("--data", a->data, "MIDI folder for the held-out primer pool (default: the folder the model trained on)");
   cmd->add_option("--batch", a->batch, "Outputs generated together")->capture_default_str()->check(at_least(1));
   add_model_device_options(*cmd, a->device);

@@ -14,6 +14,8 @@
 #include "nocturne/backend.hpp"
 #include "nocturne/checkpoint.hpp"
 #include "nocturne/cuda.hpp"
+#include "nocturne/timed_tokens.hpp"
+#include "nocturne/trained_model.hpp"
 #include "nocturne/version.hpp"
 
 namespace nocturne::inline v0::cli {
@@ -46,6 +48,7 @@ json checkpoint_json(const std::filesystem::path& path, const Checkpoint& c) {
           {"dense", c.model.dense},
           {"dropout", c.model.dropout},
           {"input", input_mode_name(c.model.input)},
+          {"tokens", token_kind_name(checkpoint_token_kind(c))},
           {"parameters", ParameterLayout(c.model).parameter_count()},
           {"has_optimizer_state", !c.first_moment.empty()},
           {"batch", c.trainer.batch},
@@ -106,9 +109,9 @@ void run_info(const InfoArgs& a) {
     std::printf("  epochs done %d of %d, %lld optimizer steps%s\n", c["epochs_done"].get<int>(),
                 c["epochs"].get<int>(), static_cast<long long>(c["optimizer_steps"].get<std::int64_t>()),
                 c["has_optimizer_state"].get<bool>() ? "" : " (no optimizer state: generation only)");
-    std::printf("  model: vocabulary %d, window %d, %d/%d/%d, dropout %g, input %s, %zu parameters\n",
-                c["vocabulary_size"].get<int>(), c["window"].get<int>(), c["hidden1"].get<int>(),
-                c["hidden2"].get<int>(), c["dense"].get<int>(), c["dropout"].get<double>(),
+    std::printf("  model: vocabulary %d (%s tokens), window %d, %d/%d/%d, dropout %g, input %s, %zu parameters\n",
+                c["vocabulary_size"].get<int>(), c["tokens"].get<std::string>().c_str(), c["window"].get<int>(),
+                c["hidden1"].get<int>(), c["hidden2"].get<int>(), c["dense"].get<int>(), c["dropout"].get<double>(),
                 c["input"].get<std::string>().c_str(), c["parameters"].get<std::size_t>());
     std::printf("  training: batch %d, learning rate %g, seed %llu\n", c["batch"].get<int>(),
                 c["learning_rate"].get<double>(), static_cast<unsigned long long>(c["seed"].get<std::uint64_t>()));

@@ -1,5 +1,5 @@
-// nocturne tokenize <midi-folder> --json <out.json>: the unfiltered tokens of
-// every MIDI file, keyed by its path relative to the folder. A key is the
+// nocturne tokenize <midi-folder> --json <out.json> [--tokens recipe|timed]:
+// the unfiltered tokens (the recipe's, or the timed stream) of every MIDI file, keyed by its path relative to the folder. A key is the
 // path's bytes through escape_bytes: unchanged for UTF-8 names without '%',
 // '%' as %25 and bytes that are not UTF-8 as %XX, so every name survives.
 // `--json -` (or /dev/stdout) prints the JSON, and the summary goes to stderr.
@@ -13,6 +13,7 @@
 #include "cli/outputs.hpp"
 #include "nocturne/byte_text.hpp"
 #include "nocturne/corpus.hpp"
+#include "nocturne/timed_tokens.hpp"
 
 namespace nocturne::inline v0::cli {
 
@@ -21,6 +22,7 @@ struct TokenizeArgs {
   std::string folder;
   std::string json_path;
   bool strict = false;
+  std::string tokens = "recipe";
 };
 
 std::string tokens_json(const std::vector<CorpusFile>& corpus) {
@@ -31,7 +33,8 @@ std::string tokens_json(const std::vector<CorpusFile>& corpus) {
 
 void run_tokenize(const TokenizeArgs& args) {
   // Unreadable files are skipped with a warning, as train skips them (--strict: stop).
-  const std::vector<CorpusFile> corpus = read_corpus_cli(args.folder, args.strict).files;
+  const std::vector<CorpusFile> corpus =
+      read_corpus_cli(args.folder, args.strict, print_warning, parse_token_kind(args.tokens)).files;
   std::size_t total = 0;
   for (const auto& file : corpus) total += file.tokens.size();
   write_output_file(args.json_path, tokens_json(corpus));
@@ -45,6 +48,8 @@ void add_tokenize_command(CLI::App& app) {
   cmd->add_option("--json", args->json_path,
                   "Output JSON file {\"<relative path>\": [tokens...]} ('-': standard output)")
       ->required();
+  cmd->add_option("--tokens", args->tokens, "recipe (pitch symbols) or timed (symbols with durations and shifts)")
+      ->check(CLI::IsMember({"recipe", "timed"}));
   cmd->add_flag("--strict", args->strict, "Stop at the first unreadable MIDI file instead of skipping it");
   cmd->callback([args] { run_tokenize(*args); });
 }

@@ -10,6 +10,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/evaluate.hpp"
 #include "nocturne/generate.hpp"
+#include "nocturne/timed_tokens.hpp"
 #include "nocturne/tokenizer.hpp"
 
 namespace nocturne::inline v0::cli {
@@ -27,7 +28,7 @@ std::string fixed(double v, int digits) {
 
 }  // namespace
 
-std::vector<GeneratedPiece> read_generated(const std::vector<std::string>& inputs) {
+std::vector<GeneratedPiece> read_generated(const std::vector<std::string>& inputs, TokenKind tokens) {
   std::vector<fs::path> files;
   std::error_code ec;
   for (const std::string& input : inputs) {
@@ -64,18 +65,27 @@ std::vector<GeneratedPiece> read_generated(const std::vector<std::string>& input
         throw FileError(file.string() + ": not a tokens JSON file (" + e.what() + ")");
       }
     } else {
-      piece.tokens = tokenize_file(file);
+      piece.tokens = tokens == TokenKind::timed ? tokenize_timed_file(file) : tokenize_file(file);
     }
     pieces.push_back(std::move(piece));
   }
   return pieces;
 }
 
+namespace {
+// Pitch statistics read the symbols of a timed stream, not its durations and shifts.
+bool is_pitch_symbol(const std::string& token) {
+  const auto part = timed_component(token);
+  return part != TimedComponent::duration && part != TimedComponent::shift;
+}
+}  // namespace
+
 void add_generated_statistics(json& report, const std::vector<GeneratedPiece>& pieces,
                               const std::vector<std::string>& vocab, const HeldoutWindows& held, bool table) {
   std::vector<std::vector<int>> corpus_events;
   for (const auto& piece : held.training_pieces)
-    for (std::int32_t t : piece) corpus_events.push_back(token_pitches(vocab[std::size_t(t)]));
+    for (std::int32_t t : piece)
+      if (is_pitch_symbol(vocab[std::size_t(t)])) corpus_events.push_back(token_pitches(vocab[std::size_t(t)]));
   const PitchClassHistogram corpus_histogram = pitch_class_histogram(corpus_events);
   const PitchRange corpus_range = pitch_range(corpus_events);
   const CorpusIndex index(held.training_pieces);
@@ -90,7 +100,7 @@ void add_generated_statistics(json& report, const std::vector<GeneratedPiece>& p
     std::unordered_map<std::string, std::int32_t> lookup;
     for (std::size_t i = 0; i < vocab.size(); ++i) lookup.emplace(vocab[i], std::int32_t(i));
     for (const std::string& t : piece.tokens) {
-      events.push_back(token_pitches(t));
+      if (is_pitch_symbol(t)) events.push_back(token_pitches(t));
       const auto it = lookup.find(t);
       ids.push_back(it == lookup.end() ? -1 : it->second);
     }

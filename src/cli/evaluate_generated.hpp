@@ -17,7 +17,9 @@ struct GeneratedPiece {
 };
 
 // Folders (their .tokens.json files, else their MIDI files) or files. Throws FileError.
-std::vector<GeneratedPiece> read_generated(const std::vector<std::string>& inputs);
+// MIDI files are tokenized into the model's stream (`tokens`).
+std::vector<GeneratedPiece> read_generated(const std::vector<std::string>& inputs,
+                                           TokenKind tokens = TokenKind::recipe);
 
 // Puts each piece's statistics into report["generated"] (and the corpus's
 // pitch range), printing the table as well when `table`.

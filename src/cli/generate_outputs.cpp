@@ -2,7 +2,9 @@
 
 #include "cli/generate_outputs.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -10,6 +12,8 @@
 #include "cli/signals.hpp"
 #include "midi/atomic_write.hpp"
 #include "nocturne/error.hpp"
+#include "nocturne/timed_score.hpp"
+#include "nocturne/timed_tokens.hpp"
 #include "nocturne/tokenizer.hpp"
 
 namespace nocturne::inline v0::cli {
@@ -62,6 +66,17 @@ void note_other_outputs(const fs::path& out, int count) {
                 two_digits(count + 1).c_str(), two_digits(last).c_str());
 }
 
+// Where the generated part of timed music starts: the onset of its first
+// element (the primer's elements are decoded first, its symbols counted).
+std::int64_t primer_end_tick(const std::vector<std::string>& primer, const std::vector<TimedEvent>& events,
+                             int ticks_per_quarter) {
+  const auto symbols = std::count_if(primer.begin(), primer.end(), [](const std::string& t) {
+    return timed_component(t) == TimedComponent::symbol;
+  });
+  if (std::size_t(symbols) >= events.size()) return std::numeric_limits<std::int64_t>::max();
+  return events[std::size_t(symbols)].offset * ticks_per_quarter / kUnitsPerQuarter;
+}
+
 }  // namespace
 
 OutputWriter::OutputWriter(const OutputOptions& options) : o_(options), level_{!options.no_normalize, options.gain_db} {
@@ -85,14 +100,17 @@ void OutputWriter::write(std::size_t k, const LoadedModel& loaded, const Primers
                          const std::vector<std::int32_t>& generated, const GenerationRequest& request) {
   const std::vector<std::string>& vocab = loaded.vocabulary();
   const std::string stem = "output-" + two_digits(int(k) + 1);
-  remove_stale_outputs(o_.out, stem, !o_.no_score, lilypond_, soundfont_.has_value());
+  // Timed music has a MusicXML score with real note values; LilyPond engraves the recipe's quarter notes only.
+  const bool timed = loaded.data.tokens == TokenKind::timed;
+  remove_stale_outputs(o_.out, stem, !o_.no_score, lilypond_ && !timed, soundfont_.has_value());
   std::vector<std::string> primer_symbols, new_symbols, all;
   for (std::int32_t t : primers.indices[k]) primer_symbols.push_back(vocab[std::size_t(t)]);
   for (std::int32_t t : generated) new_symbols.push_back(vocab[std::size_t(t)]);
   if (!o_.no_primer) all = primer_symbols;
   all.insert(all.end(), new_symbols.begin(), new_symbols.end());
 
-  const MidiFile midi = tokens_to_midi(all);
+  const std::vector<TimedEvent> timed_events = timed ? decode_timed(all) : std::vector<TimedEvent>{};
+  const MidiFile midi = timed ? timed_events_to_midi(timed_events) : tokens_to_midi(all);
   write_midi(o_.out / (stem + ".mid"), midi);
   json j = {{"model", loaded.path.string()},
             {"output", k + 1},
@@ -105,21 +123,26 @@ void OutputWriter::write(std::size_t k, const LoadedModel& loaded, const Primers
             {"top_p", request.sampling.top_p},
             {"primer_source", primers.source},
             {"primer_included", !o_.no_primer},
+            {"tokens_kind", token_kind_name(loaded.data.tokens)},
             {"primer", primer_symbols},
             {"generated", new_symbols},
             {"tokens", all}};
   detail::write_file_atomically(o_.out / (stem + ".tokens.json"),
                                 j.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
 
-  const std::vector<ScoreEvent> events = token_events(all);
+  const std::vector<ScoreEvent> events = timed ? std::vector<ScoreEvent>{} : token_events(all);
   PianoRollOptions roll;
-  if (!o_.no_primer) roll.primer_end_tick = std::int64_t(primer_symbols.size()) * midi.ticks_per_quarter;
+  if (!o_.no_primer) roll.primer_end_tick = timed ? primer_end_tick(primer_symbols, timed_events, midi.ticks_per_quarter)
+                                                  : std::int64_t(primer_symbols.size()) * midi.ticks_per_quarter;
   write_piano_roll(o_.out / (stem + ".roll.png"), midi, roll);
   std::string written = stem + ".mid, .tokens.json, .roll.png";
   if (!o_.no_score) {
-    write_musicxml(o_.out / (stem + ".musicxml"), events, "Nocturne output " + std::to_string(k + 1));
+    if (timed)
+      write_timed_musicxml(o_.out / (stem + ".musicxml"), timed_events, "Nocturne output " + std::to_string(k + 1));
+    else
+      write_musicxml(o_.out / (stem + ".musicxml"), events, "Nocturne output " + std::to_string(k + 1));
     written += ", .musicxml";
-    if (lilypond_) {
+    if (lilypond_ && !timed) {
       const auto pages = write_lilypond_png(o_.out / (stem + ".png"), events, "Nocturne output " + std::to_string(k + 1));
       written += ", .ly, " + (pages.size() == 1 ? std::string(".png (score)")
                                                 : std::to_string(pages.size()) + " score pages");

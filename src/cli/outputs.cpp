@@ -12,6 +12,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/generate.hpp"
 #include "nocturne/machine.hpp"
+#include "nocturne/timed_tokens.hpp"
 #include "nocturne/tokenizer.hpp"
 
 namespace nocturne::inline v0::cli {
@@ -22,13 +23,22 @@ void print_warning(const std::string& message) { std::fprintf(stderr, "nocturne:
 
 void print_note(const std::string& message) { std::fprintf(stderr, "nocturne: %s\n", message.c_str()); }
 
-Corpus read_corpus_cli(const fs::path& folder, bool strict, const std::function<void(const std::string&)>& warn) {
+Corpus read_corpus_cli(const fs::path& folder, bool strict, const std::function<void(const std::string&)>& warn,
+                       TokenKind tokens) {
   CorpusReadOptions options;
+  options.tokens = tokens;
   options.on_skip = [&](const std::string& name, const Error& why) {
     if (strict) throw FileError(std::string(why.what()) + " (--strict: stopping at the first unreadable file)");
     if (warn) warn("skipping unreadable MIDI file " + name + ": " + why.what());
   };
   return read_corpus(folder, options);
+}
+
+void require_token_kind(const LoadedModel& loaded, const std::string& tokens_option) {
+  if (tokens_option.empty() || parse_token_kind(tokens_option) == loaded.data.tokens) return;
+  const std::string uses(token_kind_name(loaded.data.tokens));
+  throw ConfigError("--tokens " + tokens_option + ": " + loaded.path.string() + " is a model of " + uses +
+                    " tokens; leave out --tokens, or use a model trained with --tokens " + tokens_option);
 }
 
 Primers cli_primers(const std::string& primer, const std::string& data, std::int64_t count, std::uint64_t seed,

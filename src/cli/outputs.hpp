@@ -30,10 +30,15 @@ void print_note(const std::string& message);
 // warning on stderr, or, with strict, stops everything with a FileError that
 // says --strict.
 Corpus read_corpus_cli(const std::filesystem::path& folder, bool strict,
-                       const std::function<void(const std::string&)>& warn = print_warning);
+                       const std::function<void(const std::string&)>& warn = print_warning,
+                       TokenKind tokens = TokenKind::recipe);
 
 // make_primers with the held-out pool read as read_corpus_cli does; the
 // primer's notes printed on stdout ("primer: ...").
+// With --tokens given (recipe or timed): the model's token stream must be that
+// one; a ConfigError in one line says which the model uses otherwise.
+void require_token_kind(const LoadedModel& loaded, const std::string& tokens_option);
+
 Primers cli_primers(const std::string& primer, const std::string& data, std::int64_t count, std::uint64_t seed,
                     const LoadedModel& loaded);
 

@@ -40,6 +40,7 @@ TrainingSettings apply_options(TrainingSettings s, const TrainArgs& a) {
     else if (name == "patience") s.patience = v.patience;
     else if (name == "transpose") s.transpose = v.transpose;
     else if (name == "init_from") s.init_from = v.init_from;
+    else if (name == "tokens") s.tokens = v.tokens;
   }
   return s;
 }
@@ -81,6 +82,10 @@ void add_setting_options(CLI::App& cmd, TrainingSettings& v, std::vector<std::pa
                         ->check(at_least(1)));
   setting("batch", cmd.add_option("--batch", v.batch, "Windows per batch (recipe 256)"));
   setting("lr", cmd.add_option("--lr", v.lr, "Adamax learning rate (recipe 0.01)"));
+  setting("tokens", cmd.add_option("--tokens", v.tokens,
+                                   "Token stream: recipe (pitch symbols) or timed (with durations and shifts, "
+                                   "docs/tokenizer.md)")
+                        ->check(CLI::IsMember({"recipe", "timed"})));
   setting("seed", cmd.add_option("--seed", v.seed, "Seed of initialisation, split, shuffling and dropout (1)")
                       ->check(seed_number()));
   // Regularisers (off but in the quality preset).

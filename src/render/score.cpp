@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "midi/atomic_write.hpp"
+#include "render/xml_text.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/render.hpp"
 
@@ -35,22 +36,6 @@ void check_pitch(int pitch) {
   if (pitch < 0 || pitch > 127) throw ConfigError("score: MIDI pitch " + std::to_string(pitch) + " outside 0..127");
 }
 
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        if (static_cast<unsigned char>(c) >= 0x20 || c == '\t' || c == '\n') out += c;
-    }
-  }
-  return out;
-}
-
 std::vector<int> sorted_unique(const ScoreEvent& event) {
   std::vector<int> pitches(event.begin(), event.end());
   std::sort(pitches.begin(), pitches.end());
@@ -67,7 +52,7 @@ std::string musicxml_text(std::span<const ScoreEvent> events, const std::string&
        "<!DOCTYPE score-partwise PUBLIC \"-//Recordare//DTD MusicXML 3.1 Partwise//EN\" "
        "\"http://www.musicxml.org/dtds/partwise.dtd\">\n"
        "<score-partwise version=\"3.1\">\n"
-    << "  <work>\n    <work-title>" << xml_escape(title) << "</work-title>\n  </work>\n"
+    << "  <work>\n    <work-title>" << detail::xml_escape(title) << "</work-title>\n  </work>\n"
     << "  <identification>\n    <encoding>\n      <software>nocturne</software>\n    </encoding>\n"
        "  </identification>\n"
        "  <part-list>\n    <score-part id=\"P1\">\n      <part-name>Piano</part-name>\n    </score-part>\n"

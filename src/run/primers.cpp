@@ -9,6 +9,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/generate.hpp"
 #include "nocturne/rng.hpp"
+#include "nocturne/timed_tokens.hpp"
 #include "nocturne/tokenizer.hpp"
 #include "nocturne/trained_model.hpp"
 #include "core/rng_streams.hpp"
@@ -47,7 +48,9 @@ Primers heldout_primers(const PrimerRequest& a, const TrainedModel& loaded) {
     p.source = "random vocabulary window";
     return p;
   }
-  const std::vector<CorpusFile> files = read_corpus(*folder, a.reading).files;
+  CorpusReadOptions reading = a.reading;
+  reading.tokens = info.tokens;  // the model's stream
+  const std::vector<CorpusFile> files = read_corpus(*folder, reading).files;
   DatasetOptions options;
   options.min_count = info.min_count;
   options.window = window;
@@ -91,7 +94,8 @@ Primers make_primers(const PrimerRequest& a, const TrainedModel& loaded) {
   std::error_code ec;
   if (!fs::is_regular_file(file, ec))
     throw FileError(a.primer + ": no such primer file (give heldout, a .mid file or tokens:\"C4 E4 0.4.7\")");
-  const std::vector<std::string> symbols = tokenize_file(file);
+  const std::vector<std::string> symbols =
+      loaded.data.tokens == TokenKind::timed ? tokenize_timed_file(file) : tokenize_file(file);
   const MappedTokens mapped = map_to_vocabulary(symbols, vocab);
   if (mapped.dropped > 0) {
     std::string kinds;

@@ -6,6 +6,7 @@
 
 #include "nocturne/error.hpp"
 #include "nocturne/generate.hpp"
+#include "nocturne/timed_tokens.hpp"
 #include "run/run_folder.hpp"
 
 namespace nocturne::inline v0 {
@@ -37,10 +38,27 @@ TrainingDataInfo data_info(const Checkpoint& checkpoint) {
   } catch (const FileError&) {
     // A malformed escaped path: as if none were named.
   }
+  info.tokens = checkpoint_token_kind(checkpoint);
   return info;
 }
 
 }  // namespace
+
+TokenKind checkpoint_token_kind(const Checkpoint& checkpoint) {
+  // Durations and shifts in the vocabulary make a timed model whatever the metadata says.
+  for (const std::string& symbol : checkpoint.vocabulary)
+    if (timed_component(symbol) != TimedComponent::symbol) return TokenKind::timed;
+  try {
+    const json m = json::parse(checkpoint.metadata);
+    if (m.is_object() && m.contains("settings") && m["settings"].is_object() && m["settings"].contains("tokens"))
+      return parse_token_kind(m["settings"]["tokens"].get<std::string>());
+  } catch (const json::exception&) {
+    // Metadata from another writer: the recipe's.
+  } catch (const ConfigError&) {
+    // An unknown kind, from a later writer: its vocabulary holds symbols only.
+  }
+  return TokenKind::recipe;
+}
 
 TrainedModel open_trained_model(const fs::path& path) {
   TrainedModel trained;

@@ -15,6 +15,7 @@
 #include "nocturne/checkpoint.hpp"
 #include "nocturne/demo_corpus.hpp"
 #include "nocturne/error.hpp"
+#include "nocturne/timed_tokens.hpp"
 #include "nocturne/version.hpp"
 #include "run/best_checkpoint.hpp"
 #include "run/init_from.hpp"
@@ -41,7 +42,7 @@ json to_json(const TrainingSettings& s) {
           {"recurrent_dropout", s.recurrent_dropout}, {"label_smoothing", s.label_smoothing},
           {"lr_schedule", s.lr_schedule}, {"warmup", s.warmup}, {"lr_decay_epochs", s.lr_decay_epochs},
           {"lr_floor", s.lr_floor}, {"patience", s.patience},
-          {"transpose", s.transpose}, {"init_from", s.init_from}};
+          {"transpose", s.transpose}, {"init_from", s.init_from}, {"tokens", s.tokens}};
 }
 
 TrainingSettings settings_from_json(const json& j) {
@@ -72,6 +73,7 @@ TrainingSettings settings_from_json(const json& j) {
   s.patience = j.value("patience", s.patience);
   s.transpose = j.value("transpose", std::string("0"));  // runs from before transposition and fine-tuning
   s.init_from = j.value("init_from", std::string());
+  if (j.contains("tokens")) s.tokens = j.at("tokens").get<std::string>();  // runs before it: recipe
   return s;
 }
 
@@ -200,6 +202,10 @@ void TrainingSettings::validate() const {
   if (!parse_transpose(transpose).off() && split != "piece" && heldout > 0)
     throw ConfigError("--transpose needs --split piece: with the random split every piece holds held-out windows, "
                       "whose transposed copies would be trained on");
+  if (tokens != "recipe" && tokens != "timed")
+    throw ConfigError("--tokens: unknown value '" + tokens + "' (expected recipe or timed)");
+  if (!parse_transpose(transpose).off() && tokens != "recipe")
+    throw ConfigError("--transpose needs --tokens recipe: transposed pieces are tokenized into the recipe's stream");
 }
 
 TrainingSettings training_preset(std::string_view name) {
@@ -492,6 +498,7 @@ void TrainingRun::load_data(const RunMessages& messages) {
                            " simple pieces generated in code, not real music) in " + s.data_folder.string());
   }
   CorpusReadOptions reading;
+  reading.tokens = parse_token_kind(s.settings.tokens);
   reading.on_skip = [&](const std::string& name, const Error& why) {
     if (s.strict) throw FileError(std::string(why.what()) + " (--strict: stopping at the first unreadable file)");
     say(messages.warning, "skipping unreadable MIDI file " + name + ": " + why.what());

@@ -4,6 +4,7 @@
 
 #include "nocturne/corpus.hpp"
 #include "nocturne/error.hpp"
+#include "nocturne/timed_tokens.hpp"
 #include "tokenizer/corpus_internal.hpp"
 
 namespace nocturne::inline v0 {
@@ -39,7 +40,9 @@ Corpus read_files(std::span<const std::filesystem::path> paths, std::span<const 
   Corpus corpus;
   for (std::size_t k = 0; k < paths.size(); ++k) {
     try {
-      corpus.files.push_back({names[k], tokenize_file(paths[k], options.tokenizer)});
+      corpus.files.push_back({names[k], options.tokens == TokenKind::timed
+                                            ? tokenize_timed_file(paths[k], options.tokenizer)
+                                            : tokenize_file(paths[k], options.tokenizer)});
     } catch (const Error& e) {
       if (options.on_bad_file == BadFilePolicy::stop) throw;
       if (options.on_skip) options.on_skip(names[k], e);
