@@ -63,7 +63,8 @@ NOCTURNE_API std::vector<MusicElement> timed_elements(const MidiFile& file, cons
 NOCTURNE_API std::vector<std::string> timed_tokens(std::span<const MusicElement> elements);
 NOCTURNE_API std::vector<std::string> tokenize_timed(const MidiFile& file, const TokenizerOptions& options = {});
 // read_midi, then tokenize_timed; every failure is a FileError naming the file.
-NOCTURNE_API std::vector<std::string> tokenize_timed_file(const std::filesystem::path& path, const TokenizerOptions& options = {});
+NOCTURNE_API std::vector<std::string> tokenize_timed_file(const std::filesystem::path& path,
+                                                       const TokenizerOptions& options = {});
 
 // One decoded note or chord: onset and duration in kUnitsPerQuarter units.
 struct NOCTURNE_API TimedEvent {
