@@ -25,7 +25,7 @@ namespace {
 struct Data {
   std::vector<std::int32_t> tokens;
   std::vector<std::int64_t> starts;
-  Data(std::vector<std::int32_t> t, int window) : tokens(std::move(t)) {
+  Data(std::vector<std::int32_t> t, std::int64_t window) : tokens(std::move(t)) {
     for (std::int64_t s = 0; s + window < std::int64_t(tokens.size()); ++s) starts.push_back(s);
   }
   WindowSet set() const { return WindowSet{tokens, starts}; }
@@ -40,7 +40,7 @@ Data periodic(std::size_t length, int window) {
   return Data(std::move(t), window);
 }
 
-Data random_tokens(std::size_t length, int vocab, int window, std::uint64_t seed) {
+Data random_tokens(std::size_t length, std::int64_t vocab, std::int64_t window, std::uint64_t seed) {
   std::vector<std::int32_t> t(length);
   for (std::size_t i = 0; i < length; ++i)
     t[i] = std::int32_t(random_below(std::uint64_t(vocab), seed, nocturne::test::kTestStream + 9, i));
