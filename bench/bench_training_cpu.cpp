@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cinttypes>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -122,7 +123,7 @@ std::vector<float> random_floats(std::size_t n, std::uint64_t seed) {
   return v;
 }
 
-std::vector<std::int32_t> random_tokens(std::size_t n, int vocab, std::uint64_t seed) {
+std::vector<std::int32_t> random_tokens(std::size_t n, std::int64_t vocab, std::uint64_t seed) {
   std::vector<std::int32_t> v(n);
   for (std::size_t i = 0; i < n; ++i) v[i] = std::int32_t(random_below(std::uint64_t(vocab), seed, 0xbe7d, i));
   return v;
@@ -169,7 +170,8 @@ int main(int argc, char** argv) {
   config.vocab = opt.vocab;
   const int batch = 256;
 
-  std::printf("Nocturne CPU training benchmark: batch %d, T %d, LSTM %d/%d, dense %d, V %d, %s input, float32\n",
+  std::printf("Nocturne CPU training benchmark: batch %d, T %" PRId64 ", LSTM %" PRId64 "/%" PRId64 ", dense %" PRId64
+              ", V %" PRId64 ", %s input, float32\n",
               batch, config.window, config.hidden1, config.hidden2, config.dense, config.vocab,
               input_mode_name(config.input));
   std::printf("BLAS: %s, %d threads (OPENBLAS_NUM_THREADS=%s)\n", cpu_blas_description().c_str(), cpu_threads(),

@@ -22,6 +22,10 @@
 // - Every op overwrites its outputs (nothing accumulates) unless it says so.
 // - Ops may run asynchronously on the device; only the host-transfer calls,
 //   synchronize() and sum_squares() wait.
+// - Dimensions (LstmShape, the fused ops' arguments, GEMM sizes) are `int`:
+//   kernel dimensions, as BLAS and CUDA take them. The high-level headers
+//   count in std::int64_t; the model narrows its sizes to these once, checked
+//   (a size above INT_MAX is a ConfigError naming the field).
 
 #include <cstddef>
 #include <cstdint>

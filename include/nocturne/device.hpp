@@ -50,7 +50,7 @@ NOCTURNE_API std::optional<MemoryLimit> device_memory(const DeviceChoice& choice
 // windows (with the optimizer's moments when training) exceed the device's
 // memory, naming the option to lower: `batch_option` ("--batch 512") or the
 // layer sizes, whichever takes more. Throws ConfigError.
-NOCTURNE_API void require_model_memory(const DeviceChoice& device, const ModelConfig& config, int max_batch,
+NOCTURNE_API void require_model_memory(const DeviceChoice& device, const ModelConfig& config, std::int64_t max_batch,
                                        bool training, const std::string& batch_option);
 
 }  // namespace nocturne

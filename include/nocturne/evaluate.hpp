@@ -58,7 +58,7 @@ NOCTURNE_API PitchRange pitch_range(std::span<const std::vector<int>> events);
 NOCTURNE_API double repetition_rate(std::span<const std::int32_t> tokens);
 // Distinct n-grams / all n-grams (positions 0..size-n): 1 = no n-gram repeats;
 // 0 when the sequence is shorter than n. n >= 1.
-NOCTURNE_API double distinct_ngram_ratio(std::span<const std::int32_t> tokens, int n = 4);
+NOCTURNE_API double distinct_ngram_ratio(std::span<const std::int32_t> tokens, std::int64_t n = 4);
 
 // ---- copying from the corpus -----------------------------------------------
 

@@ -8,7 +8,9 @@
 // Every [*, 4H] tensor of a layer on this path (W, R, b, their gradients, the
 // saved gates and their gradients) is gate-interleaved: gate g of unit u at
 // column 4 u + g (src/math/gate_layout.hpp). Pointers are device pointers of
-// the backend; matrices are row-major; outputs are overwritten.
+// the backend; matrices are row-major; outputs are overwritten. Dimensions
+// are `int` kernel dimensions, narrowed once and checked from the model's
+// std::int64_t sizes (backend.hpp).
 
 #include <cstdint>
 

@@ -25,7 +25,7 @@ namespace nocturne::inline v0 {
 struct NOCTURNE_API SamplingOptions {
   bool greedy = true;        // argmax (the first maximum): the recipe
   double temperature = 1.0;  // > 0; p_i^(1/T), renormalised
-  int top_k = 0;             // keep the k most likely symbols; 0 = all
+  std::int64_t top_k = 0;    // keep the k most likely symbols; 0 = all
   double top_p = 1.0;        // keep the smallest most-likely set whose mass reaches p, in (0, 1]
   // Throws ConfigError naming the bad field and value.
   void validate() const;
@@ -48,7 +48,7 @@ NOCTURNE_API std::int32_t choose_token(std::span<const float> probs, const Sampl
 NOCTURNE_API std::uint32_t sampling_stream(std::uint64_t output);
 
 struct NOCTURNE_API GenerationRequest {
-  int notes = 500;  // new tokens per output
+  std::int64_t notes = 500;  // new tokens per output
   SamplingOptions sampling;
   std::uint64_t seed = 1;
   std::uint64_t first_output = 0;  // output index of primers[0] (for the sampling stream)
@@ -56,7 +56,7 @@ struct NOCTURNE_API GenerationRequest {
 
 // Called after each generated step with the steps done and to do (over every
 // batch of outputs). Returning false cancels: generate_tokens throws Cancelled.
-using GenerationProgress = std::function<bool(int done, int total)>;
+using GenerationProgress = std::function<bool(std::int64_t done, std::int64_t total)>;
 
 // One continuation per primer (vocabulary indices). A primer shorter than the
 // model's window is padded on the left by repeating it cyclically (the padding
@@ -76,7 +76,7 @@ NOCTURNE_API void require_generation_memory(std::int64_t outputs, std::int64_t n
                                             std::string_view advice);
 
 // The last `window` tokens the model reads for a primer (left-padded as above).
-NOCTURNE_API std::vector<std::int32_t> primer_window(std::span<const std::int32_t> primer, int window);
+NOCTURNE_API std::vector<std::int32_t> primer_window(std::span<const std::int32_t> primer, std::int64_t window);
 
 // ---- primers ----------------------------------------------------------------
 

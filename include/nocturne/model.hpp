@@ -33,15 +33,17 @@ NOCTURNE_API const char* input_mode_name(InputMode mode);
 // Throws ConfigError for anything but "scalar" or "embedding".
 NOCTURNE_API InputMode parse_input_mode(std::string_view name);
 
+// Sizes and counts are std::int64_t, as everywhere in the high-level API; the
+// model narrows them once, checked, to the ops' int dimensions (ModelDims).
 struct NOCTURNE_API ModelConfig {
-  int vocab = 0;      // V: output classes (and input symbols)
-  int window = 40;    // T: steps per input window
-  int hidden1 = 512;  // H1
-  int hidden2 = 256;  // H2
-  int dense = 256;    // D
+  std::int64_t vocab = 0;      // V: output classes (and input symbols)
+  std::int64_t window = 40;    // T: steps per input window
+  std::int64_t hidden1 = 512;  // H1
+  std::int64_t hidden2 = 256;  // H2
+  std::int64_t dense = 256;    // D
   double dropout = 0.1;
   InputMode input = InputMode::scalar;
-  int embedding_dim = 64;  // used when input == embedding
+  std::int64_t embedding_dim = 64;  // used when input == embedding
   // Training-only regularisers, all off in the recipe. Variational dropout
   // (one mask per window for all its steps, redrawn every batch) on the
   // LSTM inputs (layer 1's where it is an embedding, and layer 2's) and on
@@ -52,10 +54,21 @@ struct NOCTURNE_API ModelConfig {
   double label_smoothing = 0;
   bool variational_dropout() const { return input_dropout > 0 || recurrent_dropout > 0; }
 
-  int input_size() const { return input == InputMode::embedding ? embedding_dim : 1; }
-  // Throws ConfigError naming the first bad field and its value.
+  std::int64_t input_size() const { return input == InputMode::embedding ? embedding_dim : 1; }
+  // Throws ConfigError naming the first bad field and its value (sizes above
+  // 2^20 included: no such model trains, and every product of the layout
+  // stays far from int overflow).
   void validate() const;
 };
+
+// ADVANCED (op level): a valid ModelConfig's sizes as the ops take them, int
+// kernel dimensions (backend.hpp). model_dims validates the config and
+// narrows each size once, checked: a ConfigError names a size the ops cannot
+// take.
+struct NOCTURNE_API ModelDims {
+  int vocab = 0, window = 0, input = 0, hidden1 = 0, hidden2 = 0, dense = 0, embedding_dim = 0;
+};
+NOCTURNE_API ModelDims model_dims(const ModelConfig& config);
 
 // One named parameter tensor inside the flat buffer: `rows` x `cols`,
 // row-major, starting at `offset` elements.
@@ -98,20 +111,22 @@ class NOCTURNE_API BasicModel {
  public:
   // Buffers are sized for batches of up to max_batch windows. The model keeps
   // a reference to `backend`, which must outlive it; one thread at a time.
-  BasicModel(BasicBackend<T>& backend, const ModelConfig& config, int max_batch);
+  BasicModel(BasicBackend<T>& backend, const ModelConfig& config, std::int64_t max_batch);
   // The bytes of the buffers the constructor allocates (parameters,
   // gradients, activations, workspace), computed without allocating, so a
   // size too large for the machine can be refused before it is tried.
   // Saturates at UINT64_MAX.
-  static std::uint64_t memory_bytes(const ModelConfig& config, int max_batch);
+  static std::uint64_t memory_bytes(const ModelConfig& config, std::int64_t max_batch);
   ~BasicModel();
   BasicModel(const BasicModel&) = delete;
   BasicModel& operator=(const BasicModel&) = delete;
 
   const ModelConfig& config() const { return config_; }
+  // The config's sizes as op-level int dimensions (for code that calls ops).
+  const ModelDims& dims() const { return dims_; }
   const ParameterLayout& layout() const { return layout_; }
   BasicBackend<T>& backend() { return backend_; }
-  int max_batch() const { return max_batch_; }
+  std::int64_t max_batch() const { return max_batch_; }
 
   // Keras' initialisation drawn from `seed`: glorot-uniform input and dense
   // kernels, orthogonal recurrent kernels, zero biases with forget bias 1,
@@ -142,7 +157,7 @@ class NOCTURNE_API BasicModel {
   // Stages a batch on the device: tokens time-major [window, n] as vocabulary
   // indices, targets [n] (may be empty for predict()). n <= max_batch.
   void set_batch(std::span<const std::int32_t> tokens, std::span<const std::int32_t> targets);
-  int batch() const { return batch_; }
+  std::int64_t batch() const { return batch_; }
 
   // Forward with dropout drawn for `step`, backward into gradients(), and the
   // batch's loss and accuracy added to the running stats. Recorded once per
@@ -208,6 +223,7 @@ class NOCTURNE_API BasicModel {
 
   BasicBackend<T>& backend_;
   ModelConfig config_;
+  ModelDims dims_;
   ParameterLayout layout_;
   int max_batch_ = 0;
   int batch_ = 0;

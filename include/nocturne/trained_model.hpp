@@ -59,11 +59,11 @@ NOCTURNE_API TrainedModel open_trained_model(const std::filesystem::path& path);
 // Chooses the device and uploads the model, sized for batches of up to
 // max_batch windows, after require_model_memory (`batch_option` names what
 // set max_batch in its message). The device's note is in trained.device.note.
-NOCTURNE_API void place_model(TrainedModel& trained, const DeviceRequest& device, int max_batch,
+NOCTURNE_API void place_model(TrainedModel& trained, const DeviceRequest& device, std::int64_t max_batch,
                               const std::string& batch_option = "batch");
 // open_trained_model, then place_model: a model ready to predict and generate.
 NOCTURNE_API TrainedModel load_model(const std::filesystem::path& path, const DeviceRequest& device = {},
-                                     int max_batch = 1);
+                                     std::int64_t max_batch = 1);
 
 // Windows as vocabulary indices of a model, over pieces kept apart.
 struct NOCTURNE_API MappedCorpus {

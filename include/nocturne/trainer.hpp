@@ -45,7 +45,7 @@ NOCTURNE_API LearningRateSchedule::Kind parse_schedule(std::string_view name);
 // How each epoch trains. How many epochs to train is the caller's choice
 // (Trainer::train_epoch trains one; TrainingRun trains to its settings' epochs).
 struct NOCTURNE_API TrainerConfig {
-  int batch = 256;
+  std::int64_t batch = 256;
   AdamaxParams adamax;
   LearningRateSchedule schedule;  // over adamax.learning_rate
   std::uint64_t seed = 1;  // shuffling and dropout masks

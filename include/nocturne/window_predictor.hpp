@@ -41,12 +41,12 @@ class NOCTURNE_API BasicWindowPredictor {
   // Predicts for `streams` independent token streams at a time (for example
   // one per generated piece). Allocates its own state on the model's backend;
   // reads the model's parameters whenever it runs.
-  BasicWindowPredictor(BasicModel<T>& model, int streams);
+  BasicWindowPredictor(BasicModel<T>& model, std::int64_t streams);
   ~BasicWindowPredictor();
   BasicWindowPredictor(const BasicWindowPredictor&) = delete;
   BasicWindowPredictor& operator=(const BasicWindowPredictor&) = delete;
 
-  int streams() const { return streams_; }
+  std::int64_t streams() const { return streams_; }
 
   // Starts every stream over on its window: windows holds streams x W tokens,
   // stream-major. Returns the probabilities [streams, V] of the symbol after
@@ -65,10 +65,11 @@ class NOCTURNE_API BasicWindowPredictor {
   // note-major ([notes, streams]). On the device the chosen tokens are read
   // back every `read_every` notes and at the end; on_read(notes done) is
   // called after each read (after every note on the host).
-  std::vector<std::int32_t> generate(std::span<const std::int32_t> windows, int notes,
+  std::vector<std::int32_t> generate(std::span<const std::int32_t> windows, std::int64_t notes,
                                      const SamplingOptions& sampling, std::uint64_t seed,
-                                     std::uint32_t first_stream, const std::function<void(int)>& on_read = {},
-                                     int read_every = 32);
+                                     std::uint32_t first_stream,
+                                     const std::function<void(std::int64_t)>& on_read = {},
+                                     std::int64_t read_every = 32);
 
  private:
   struct State;
@@ -83,7 +84,7 @@ class NOCTURNE_API BasicWindowPredictor {
   void run_now(const std::vector<ProgramOp>& ops);
 
   BasicModel<T>& model_;
-  int streams_ = 0;
+  int streams_ = 0;           // op-level dimensions, narrowed once (core/narrow_dim.hpp)
   int rows_ = 0;              // W slots x streams, slot-major: row = slot * streams + stream
   std::uint64_t pushed_ = 0;  // tokens pushed since start
   std::unique_ptr<State> state_;

@@ -19,6 +19,7 @@
 #include <system_error>
 #include <unordered_map>
 
+#include "core/narrow_dim.hpp"
 #include "midi/atomic_write.hpp"
 #include "nocturne/byte_text.hpp"
 #include "nocturne/error.hpp"
@@ -95,17 +96,17 @@ class Writer {
 
 void write_state(Writer& w, const Checkpoint& c) {
   const std::size_t start = w.size();
-  w.put<std::int32_t>(c.model.vocab);
-  w.put<std::int32_t>(c.model.window);
-  w.put<std::int32_t>(c.model.hidden1);
-  w.put<std::int32_t>(c.model.hidden2);
-  w.put<std::int32_t>(c.model.dense);
+  w.put<std::int32_t>(narrow_dim(c.model.vocab, "vocabulary size"));
+  w.put<std::int32_t>(narrow_dim(c.model.window, "window"));
+  w.put<std::int32_t>(narrow_dim(c.model.hidden1, "hidden1"));
+  w.put<std::int32_t>(narrow_dim(c.model.hidden2, "hidden2"));
+  w.put<std::int32_t>(narrow_dim(c.model.dense, "dense"));
   w.put<std::int32_t>(c.model.input == InputMode::embedding ? 1 : 0);
-  w.put<std::int32_t>(c.model.embedding_dim);
+  w.put<std::int32_t>(narrow_dim(c.model.embedding_dim, "embedding size"));
   w.put<std::int32_t>(0);
   w.put<double>(c.model.dropout);
   w.put<std::int32_t>(c.epochs_total);
-  w.put<std::int32_t>(c.trainer.batch);
+  w.put<std::int32_t>(narrow_dim(c.trainer.batch, "batch"));
   w.put<std::int32_t>(c.trainer.stats_every);
   w.put<std::int32_t>(c.epochs_done);
   w.put<std::uint64_t>(c.trainer.seed);
@@ -183,7 +184,7 @@ struct Section {
   std::uint64_t offset = 0, size = 0;
 };
 
-void check_dimension(Reader& r, const char* field, int value) {
+void check_dimension(Reader& r, const char* field, std::int64_t value) {
   if (value <= 0 || value > kMaxDimension)
     r.fail(std::string("implausible ") + field + " " + std::to_string(value) + " (expected 1.." +
            std::to_string(kMaxDimension) + ")");

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cinttypes>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -65,12 +66,12 @@ void run_generate(const GenerateArgs& a) {
   place_model_cli(loaded, a.device, std::min(a.count, std::max(a.batch, 1)),
                   a.count < a.batch ? "--count " + std::to_string(a.count) : "--batch " + std::to_string(a.batch));
   const std::vector<std::string>& vocab = loaded.checkpoint.vocabulary;
-  std::printf("model: %s (vocabulary %zu, window %d, epoch %d) on %s\n", loaded.path.string().c_str(), vocab.size(),
+  std::printf("model: %s (vocabulary %zu, window %" PRId64 ", epoch %d) on %s\n", loaded.path.string().c_str(), vocab.size(),
               loaded.checkpoint.model.window, loaded.checkpoint.epochs_done, loaded.device.description.c_str());
   if (!loaded.device.emulation_note.empty())
     std::fprintf(stderr, "nocturne: note: %s\n", loaded.device.emulation_note.c_str());
   const Primers primers = cli_primers(a.primer, a.data, a.count, request.seed, loaded);
-  std::printf("primer: %s, %zu tokens; decoding: %s, seed %llu; %d output%s of %d notes\n", primers.source.c_str(),
+  std::printf("primer: %s, %zu tokens; decoding: %s, seed %llu; %d output%s of %" PRId64 " notes\n", primers.source.c_str(),
               primers.indices.front().size(), request.sampling.describe().c_str(),
               static_cast<unsigned long long>(request.seed), a.count, a.count == 1 ? "" : "s", request.notes);
 
@@ -80,7 +81,7 @@ void run_generate(const GenerateArgs& a) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::vector<std::int32_t>> generated;
   try {
-    generated = generate_tokens(*loaded.model, primers.indices, request, [](int done, int total) {
+    generated = generate_tokens(*loaded.model, primers.indices, request, [](std::int64_t done, std::int64_t total) {
       if (stop_requested()) return false;
       progress_line("generating", done, total);
       return true;
@@ -92,7 +93,7 @@ void run_generate(const GenerateArgs& a) {
   }
   end_progress_line();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("generated %d x %d tokens in %.2f s (%.2f ms per token)\n", a.count, request.notes, seconds,
+  std::printf("generated %d x %" PRId64 " tokens in %.2f s (%.2f ms per token)\n", a.count, request.notes, seconds,
               1e3 * seconds / (double(a.count) * double(request.notes)));
   std::fflush(stdout);
 

@@ -82,7 +82,7 @@ void train_with_reports(TrainingRun& run, DeviceChoice& device, Reporter& report
   run.load_data(messages);
   const TrainingSettings& s = run.settings();
   const ModelConfig mc = run.model_config();
-  require_model_memory(device, mc, int(s.batch), true, "--batch " + std::to_string(s.batch));
+  require_model_memory(device, mc, s.batch, true, "--batch " + std::to_string(s.batch));
   run.start(*device.backend, device.description, messages);
   StopSignals signals;  // from here on, Ctrl-C stops cleanly
 

@@ -21,7 +21,7 @@ void require_generation_memory(std::int64_t outputs, std::int64_t notes, std::in
                  std::to_string(outputs) + " outputs of " + std::to_string(notes) + " notes", advice);
 }
 
-std::vector<std::int32_t> primer_window(std::span<const std::int32_t> primer, int window) {
+std::vector<std::int32_t> primer_window(std::span<const std::int32_t> primer, std::int64_t window) {
   if (primer.empty()) throw ConfigError("generate: the primer is empty");
   if (window <= 0) throw ConfigError("generate: window must be positive, got " + std::to_string(window));
   const std::size_t w = std::size_t(window);
@@ -42,7 +42,7 @@ std::vector<std::vector<std::int32_t>> generate_tokens(Model& model, std::span<c
                                                        const GenerationProgress& progress) {
   if (request.notes < 0) throw ConfigError("generate: notes must be >= 0, got " + std::to_string(request.notes));
   request.sampling.validate();
-  const int window = model.config().window, vocab = model.config().vocab;
+  const std::int64_t window = model.config().window, vocab = model.config().vocab;
   const std::size_t w = std::size_t(window), batch_max = std::size_t(model.max_batch());
   for (const auto& primer : primers)
     for (std::int32_t t : primer)
@@ -53,7 +53,7 @@ std::vector<std::vector<std::int32_t>> generate_tokens(Model& model, std::span<c
   std::vector<std::vector<std::int32_t>> outputs(primers.size());
   if (request.notes == 0) return outputs;
   const std::size_t chunks = (primers.size() + batch_max - 1) / batch_max;
-  const int total = int(std::size_t(request.notes) * chunks);
+  const std::int64_t total = request.notes * std::int64_t(chunks);
   for (std::size_t chunk = 0; chunk < chunks; ++chunk) {
     const std::size_t first = chunk * batch_max, n = std::min(batch_max, primers.size() - first);
     std::vector<std::int32_t> windows;  // stream-major [n, window]
@@ -65,11 +65,11 @@ std::vector<std::vector<std::int32_t>> generate_tokens(Model& model, std::span<c
     }
     // On the fused path the predictor samples on the device and hands the
     // tokens back every few notes; elsewhere it chooses on the host.
-    WindowPredictor predictor(model, int(n));
+    WindowPredictor predictor(model, std::int64_t(n));
     const std::vector<std::int32_t> chosen = predictor.generate(
         windows, request.notes, request.sampling, request.seed, sampling_stream(request.first_output + first),
-        [&](int done) {
-          const int all_done = int(chunk) * request.notes + done;
+        [&](std::int64_t done) {
+          const std::int64_t all_done = std::int64_t(chunk) * request.notes + done;
           if (progress && !progress(all_done, total))
             throw Cancelled("generate: cancelled after " + std::to_string(all_done) + " of " + std::to_string(total) +
                             " steps");

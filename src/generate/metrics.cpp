@@ -124,7 +124,7 @@ double repetition_rate(std::span<const std::int32_t> tokens) {
   return double(same) / double(tokens.size() - 1);
 }
 
-double distinct_ngram_ratio(std::span<const std::int32_t> tokens, int n) {
+double distinct_ngram_ratio(std::span<const std::int32_t> tokens, std::int64_t n) {
   if (n < 1) throw ConfigError("distinct n-gram ratio: n must be >= 1, got " + std::to_string(n));
   if (tokens.size() < std::size_t(n)) return 0;
   std::set<std::vector<std::int32_t>> seen;

@@ -4,6 +4,7 @@
 #include <sstream>
 #include <vector>
 
+#include "core/narrow_dim.hpp"
 #include "math/sampling.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/generate.hpp"
@@ -45,7 +46,7 @@ std::int32_t choose_token(std::span<const float> probs, const SamplingOptions& o
   options.validate();
   std::vector<double> weight(probs.size());
   std::vector<std::int32_t> order(probs.size());
-  const math::SamplingRule rule{false, options.temperature, options.top_k, options.top_p};
+  const math::SamplingRule rule{false, options.temperature, narrow_dim(options.top_k, "top-k"), options.top_p};
   return math::choose_token_row(probs.data(), vocab, rule, seed, stream, index, weight.data(), order.data());
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "math/gate_layout.hpp"
+#include "core/narrow_dim.hpp"
 #include "model/initialization.hpp"
 #include "model/model_activations.hpp"
 #include "nocturne/error.hpp"
@@ -14,15 +15,21 @@
 
 namespace nocturne::inline v0 {
 
+namespace {
+std::int64_t positive_batch(std::int64_t batch) {
+  if (batch <= 0) throw ConfigError("batch size must be positive, got " + std::to_string(batch));
+  return batch;
+}
+}  // namespace
+
 template <typename T>
-BasicModel<T>::BasicModel(BasicBackend<T>& backend, const ModelConfig& config, int max_batch)
+BasicModel<T>::BasicModel(BasicBackend<T>& backend, const ModelConfig& config, std::int64_t max_batch)
     : backend_(backend),
       config_(config),
+      dims_(model_dims(config)),
       layout_(config),
-      max_batch_(max_batch),
+      max_batch_(narrow_dim(positive_batch(max_batch), "batch size")),
       fused_(backend.lstm_schedule() != LstmSchedule::whole_sequence) {
-  if (max_batch <= 0) throw ConfigError("batch size must be positive, got " + std::to_string(max_batch));
-  config.validate();
   if (fused_ && config.variational_dropout())
     throw ConfigError("input and recurrent dropout run on the classic LSTM schedule only; the " + backend.name() +
                       " backend runs the fused one (use --lstm-impl classic)");
@@ -34,9 +41,9 @@ BasicModel<T>::BasicModel(BasicBackend<T>& backend, const ModelConfig& config, i
 template <typename T>
 void BasicModel<T>::allocate_activations() {
   const ModelConfig& config = config_;
-  const std::size_t n = std::size_t(max_batch_), w = std::size_t(config.window);
-  const std::size_t f = std::size_t(config.input_size()), h1 = std::size_t(config.hidden1),
-                    h2 = std::size_t(config.hidden2), d = std::size_t(config.dense), v = std::size_t(config.vocab);
+  const std::size_t n = std::size_t(max_batch_), w = std::size_t(dims_.window);
+  const std::size_t f = std::size_t(dims_.input), h1 = std::size_t(dims_.hidden1),
+                    h2 = std::size_t(dims_.hidden2), d = std::size_t(dims_.dense), v = std::size_t(dims_.vocab);
   act_ = std::make_unique<Activations>();
   Activations& a = *act_;
   auto alloc = [&](std::size_t count) { return backend_.template allocate<T>(count); };
@@ -64,8 +71,8 @@ void BasicModel<T>::allocate_activations() {
   if (!fused_) {
     a.d_h2 = alloc(w * n * h2);
     a.d_h1 = alloc(w * n * h1);
-    const LstmShape s1{config.window, max_batch_, config.input_size(), config.hidden1};
-    const LstmShape s2{config.window, max_batch_, config.hidden1, config.hidden2};
+    const LstmShape s1{dims_.window, max_batch_, dims_.input, dims_.hidden1};
+    const LstmShape s2{dims_.window, max_batch_, dims_.hidden1, dims_.hidden2};
     a.workspace =
         alloc(std::max(BasicBackend<T>::lstm_workspace_size(s1), BasicBackend<T>::lstm_workspace_size(s2)));
     if (config.input_dropout > 0) {
@@ -93,19 +100,20 @@ void BasicModel<T>::allocate_activations() {
   a.dc1 = alloc(n * h1);
   a.dc2 = alloc(n * h2);
   a.db1_partial = alloc(w * blocks * h1 * 4);
-  if (config.input_size() == 1) a.dw1_partial = alloc(w * blocks * h1 * 4);
+  if (dims_.input == 1) a.dw1_partial = alloc(w * blocks * h1 * 4);
   a.db2_partial = alloc(w * blocks * h2 * 4);
   a.adamax_step = backend_.template allocate<std::int64_t>(1);
 }
 
 template <typename T>
-std::uint64_t BasicModel<T>::memory_bytes(const ModelConfig& config, int max_batch) {
+std::uint64_t BasicModel<T>::memory_bytes(const ModelConfig& config, std::int64_t max_batch) {
   const ParameterLayout layout(config);
+  const ModelDims dims = model_dims(config);
   // Element counts in long double: no product of valid sizes overflows it.
-  const long double n = std::max(max_batch, 0), w = config.window, f = config.input_size(), h1 = config.hidden1,
-                    h2 = config.hidden2, d = config.dense, v = config.vocab;
-  const LstmShape s1{config.window, 1, config.input_size(), config.hidden1};
-  const LstmShape s2{config.window, 1, config.hidden1, config.hidden2};
+  const long double n = static_cast<long double>(std::max<std::int64_t>(max_batch, 0)), w = dims.window,
+                    f = dims.input, h1 = dims.hidden1, h2 = dims.hidden2, d = dims.dense, v = dims.vocab;
+  const LstmShape s1{dims.window, 1, dims.input, dims.hidden1};
+  const LstmShape s2{dims.window, 1, dims.hidden1, dims.hidden2};
   const long double workspace_per_window =
       static_cast<long double>(std::max(BasicBackend<T>::lstm_workspace_size(s1), BasicBackend<T>::lstm_workspace_size(s2)));
   // As the constructor: h1, c1, drop1, d_drop1, d_h1 and g1 (4 H1); h2, c2,
@@ -196,7 +204,7 @@ std::vector<T> BasicModel<T>::to_keras_layout(std::span<const T> backend) const 
 
 template <typename T>
 void BasicModel<T>::set_batch(std::span<const std::int32_t> tokens, std::span<const std::int32_t> targets) {
-  const std::size_t w = std::size_t(config_.window);
+  const std::size_t w = std::size_t(dims_.window);
   if (tokens.empty() || tokens.size() % w != 0)
     throw ShapeError("batch: " + std::to_string(tokens.size()) + " tokens is not a whole number of " +
                      std::to_string(w) + "-step windows");
@@ -207,13 +215,13 @@ void BasicModel<T>::set_batch(std::span<const std::int32_t> tokens, std::span<co
   if (!targets.empty() && targets.size() != n)
     throw ShapeError("batch: " + std::to_string(targets.size()) + " targets for " + std::to_string(n) + " windows");
   for (std::int32_t t : tokens)
-    if (t < 0 || t >= config_.vocab)
+    if (t < 0 || t >= dims_.vocab)
       throw ShapeError("batch: token index " + std::to_string(t) + " outside the vocabulary of " +
-                       std::to_string(config_.vocab));
+                       std::to_string(dims_.vocab));
   for (std::int32_t t : targets)
-    if (t < 0 || t >= config_.vocab)
+    if (t < 0 || t >= dims_.vocab)
       throw ShapeError("batch: target index " + std::to_string(t) + " outside the vocabulary of " +
-                       std::to_string(config_.vocab));
+                       std::to_string(dims_.vocab));
   backend_.copy_to_device(act_->tokens.data(), tokens.data(), tokens.size_bytes());
   if (!targets.empty()) backend_.copy_to_device(act_->targets.data(), targets.data(), targets.size_bytes());
   batch_ = int(n);
@@ -234,7 +242,7 @@ template <typename T>
 void BasicModel<T>::forward(bool training, const DropoutKey& key) {
   Activations& a = *act_;
   const ModelConfig& c = config_;
-  const int n = batch_, w = c.window;
+  const int n = batch_, w = dims_.window;
   const std::size_t steps = std::size_t(w) * std::size_t(n);
   const bool dropout = training && c.dropout > 0;
   const T p = T(c.dropout);
@@ -243,12 +251,12 @@ void BasicModel<T>::forward(bool training, const DropoutKey& key) {
   // path's op names, so the two paths' tables line up).
   backend_.mark_phase("input");
   if (c.input == InputMode::embedding)
-    backend_.embedding_forward(a.tokens.data(), steps, c.embedding_dim, parameter("embedding"), a.x1.data());
+    backend_.embedding_forward(a.tokens.data(), steps, dims_.embedding_dim, parameter("embedding"), a.x1.data());
   else
-    backend_.scalar_input(a.tokens.data(), steps, c.vocab, a.x1.data());
+    backend_.scalar_input(a.tokens.data(), steps, dims_.vocab, a.x1.data());
 
   const Variational v = variational(training);
-  const std::size_t nf = std::size_t(n) * std::size_t(c.input_size()), nh1 = std::size_t(n) * std::size_t(c.hidden1);
+  const std::size_t nf = std::size_t(n) * std::size_t(dims_.input), nh1 = std::size_t(n) * std::size_t(dims_.hidden1);
   const T* in1 = a.x1.data();
   if (v.input1) {
     draw_mask(key, kSiteInput1, c.input_dropout, nf, a.in_mask1.data());
@@ -256,12 +264,12 @@ void BasicModel<T>::forward(bool training, const DropoutKey& key) {
     in1 = a.x1_masked.data();
   }
   backend_.mark_phase("lstm1 forward");
-  lstm_forward_layer({w, n, c.input_size(), c.hidden1}, in1, "lstm1", v.recurrent, kSiteRecurrent1, key, a.rec_mask1,
+  lstm_forward_layer({w, n, dims_.input, dims_.hidden1}, in1, "lstm1", v.recurrent, kSiteRecurrent1, key, a.rec_mask1,
                      a.h1_masked, a.h1, a.c1, a.g1);
   const T* in2 = a.h1.data();
   if (dropout) {
     backend_.mark_phase("dropout");
-    backend_.dropout_forward(site_key(key, 0), p, steps * std::size_t(c.hidden1), a.h1.data(), a.drop1.data());
+    backend_.dropout_forward(site_key(key, 0), p, steps * std::size_t(dims_.hidden1), a.h1.data(), a.drop1.data());
     in2 = a.drop1.data();
   }
   if (v.input2) {
@@ -273,66 +281,69 @@ void BasicModel<T>::forward(bool training, const DropoutKey& key) {
   last_lstm_input_[1] = in2;
   last_recurrent_masked_ = v.recurrent;
   backend_.mark_phase("lstm2 forward");
-  lstm_forward_layer({w, n, c.hidden1, c.hidden2}, in2, "lstm2", v.recurrent, kSiteRecurrent2, key, a.rec_mask2,
+  lstm_forward_layer({w, n, dims_.hidden1, dims_.hidden2}, in2, "lstm2", v.recurrent, kSiteRecurrent2, key, a.rec_mask2,
                      a.h2_masked, a.h2, a.c2, a.g2);
-  const T* last = a.h2.data() + std::size_t(w - 1) * std::size_t(n) * std::size_t(c.hidden2);
+  const T* last = a.h2.data() + std::size_t(w - 1) * std::size_t(n) * std::size_t(dims_.hidden2);
   backend_.mark_phase("head");
-  backend_.dense_forward(n, c.hidden2, c.dense, last, parameter("dense1.W"), parameter("dense1.b"), a.y1.data());
+  backend_.dense_forward(n, dims_.hidden2, dims_.dense, last, parameter("dense1.W"), parameter("dense1.b"),
+                         a.y1.data());
   const T* in4 = a.y1.data();
   if (dropout) {
-    backend_.dropout_forward(site_key(key, 1), p, std::size_t(n) * std::size_t(c.dense), a.y1.data(),
+    backend_.dropout_forward(site_key(key, 1), p, std::size_t(n) * std::size_t(dims_.dense), a.y1.data(),
                              a.drop2.data());
     in4 = a.drop2.data();
   }
-  backend_.dense_forward(n, c.dense, c.vocab, in4, parameter("dense2.W"), parameter("dense2.b"), a.logits.data());
+  backend_.dense_forward(n, dims_.dense, dims_.vocab, in4, parameter("dense2.W"), parameter("dense2.b"),
+                         a.logits.data());
 }
 
 template <typename T>
 void BasicModel<T>::backward(const DropoutKey& key) {
   Activations& a = *act_;
   const ModelConfig& c = config_;
-  const int n = batch_, w = c.window;
+  const int n = batch_, w = dims_.window;
   const std::size_t steps = std::size_t(w) * std::size_t(n);
   const bool dropout = c.dropout > 0;
   const T p = T(c.dropout);
 
   const T* in4 = dropout ? a.drop2.data() : a.y1.data();
-  backend_.dense_backward(n, c.dense, c.vocab, in4, parameter("dense2.W"), a.d_logits.data(), a.d_drop2.data(),
+  backend_.dense_backward(n, dims_.dense, dims_.vocab, in4, parameter("dense2.W"), a.d_logits.data(), a.d_drop2.data(),
                           grad("dense2.W"), grad("dense2.b"));
   const T* d_y1 = a.d_drop2.data();
   if (dropout) {
-    backend_.dropout_backward(site_key(key, 1), p, std::size_t(n) * std::size_t(c.dense), a.d_drop2.data(),
+    backend_.dropout_backward(site_key(key, 1), p, std::size_t(n) * std::size_t(dims_.dense), a.d_drop2.data(),
                               a.d_y1.data());
     d_y1 = a.d_y1.data();
   }
   // Only the last step of layer 2 feeds the head: the other steps get zero.
-  const std::size_t last_offset = std::size_t(w - 1) * std::size_t(n) * std::size_t(c.hidden2);
+  const std::size_t last_offset = std::size_t(w - 1) * std::size_t(n) * std::size_t(dims_.hidden2);
   backend_.fill(a.d_h2.data(), last_offset, T(0));
-  backend_.dense_backward(n, c.hidden2, c.dense, a.h2.data() + last_offset, parameter("dense1.W"), d_y1,
+  backend_.dense_backward(n, dims_.hidden2, dims_.dense, a.h2.data() + last_offset, parameter("dense1.W"), d_y1,
                           a.d_h2.data() + last_offset, grad("dense1.W"), grad("dense1.b"));
   const Variational v = variational(true);
-  const std::size_t nf = std::size_t(n) * std::size_t(c.input_size()), nh1 = std::size_t(n) * std::size_t(c.hidden1);
+  const std::size_t nf = std::size_t(n) * std::size_t(dims_.input), nh1 = std::size_t(n) * std::size_t(dims_.hidden1);
   const T* in2 = v.input2 ? a.in2_masked.data() : dropout ? a.drop1.data() : a.h1.data();
   backend_.mark_phase("lstm2 backward");
-  lstm_backward_layer({w, n, c.hidden1, c.hidden2}, in2, "lstm2", v.recurrent, a.rec_mask2, a.h2_masked, a.h2, a.c2,
-                      a.g2, a.d_h2.data(), a.d_drop1.data());
+  lstm_backward_layer({w, n, dims_.hidden1, dims_.hidden2}, in2, "lstm2", v.recurrent, a.rec_mask2, a.h2_masked, a.h2,
+                      a.c2, a.g2, a.d_h2.data(), a.d_drop1.data());
   if (v.input2) backend_.mask_steps(w, nh1, a.in_mask2.data(), a.d_drop1.data(), a.d_drop1.data());
   const T* d_h1 = a.d_drop1.data();
   if (dropout) {
     backend_.mark_phase("dropout");
-    backend_.dropout_backward(site_key(key, 0), p, steps * std::size_t(c.hidden1), a.d_drop1.data(),
+    backend_.dropout_backward(site_key(key, 0), p, steps * std::size_t(dims_.hidden1), a.d_drop1.data(),
                               a.d_h1.data());
     d_h1 = a.d_h1.data();
   }
   const bool embedding = c.input == InputMode::embedding;
   backend_.mark_phase("lstm1 backward");
-  lstm_backward_layer({w, n, c.input_size(), c.hidden1}, v.input1 ? a.x1_masked.data() : a.x1.data(), "lstm1",
+  lstm_backward_layer({w, n, dims_.input, dims_.hidden1}, v.input1 ? a.x1_masked.data() : a.x1.data(), "lstm1",
                       v.recurrent, a.rec_mask1, a.h1_masked, a.h1, a.c1, a.g1, d_h1,
                       embedding ? a.d_x1.data() : nullptr);
   if (embedding) {
     if (v.input1) backend_.mask_steps(w, nf, a.in_mask1.data(), a.d_x1.data(), a.d_x1.data());
     backend_.mark_phase("input");
-    backend_.embedding_backward(a.tokens.data(), steps, c.vocab, c.embedding_dim, a.d_x1.data(), grad("embedding"));
+    backend_.embedding_backward(a.tokens.data(), steps, dims_.vocab, dims_.embedding_dim, a.d_x1.data(),
+                                grad("embedding"));
   }
   backend_.mark_phase("");
 }
@@ -421,11 +432,11 @@ void BasicModel<T>::train_step(std::uint64_t dropout_seed, std::uint64_t step) {
     recorded = backend_.record([this, key, grad_scale] {
       forward(true, key);
       if (config_.label_smoothing > 0)
-        backend_.softmax_cross_entropy_smoothed(batch_, config_.vocab, act_->logits.data(), act_->targets.data(),
+        backend_.softmax_cross_entropy_smoothed(batch_, dims_.vocab, act_->logits.data(), act_->targets.data(),
                                                 T(config_.label_smoothing), grad_scale, act_->d_logits.data(),
                                                 act_->stats.data());
       else
-        backend_.softmax_cross_entropy(batch_, config_.vocab, act_->logits.data(), act_->targets.data(), grad_scale,
+        backend_.softmax_cross_entropy(batch_, dims_.vocab, act_->logits.data(), act_->targets.data(), grad_scale,
                                        act_->d_logits.data(), act_->stats.data());
       backward(key);
     });
@@ -473,7 +484,7 @@ void BasicModel<T>::evaluate_step() {
   require_targets("evaluate_step");
   if (fused_) return run_fused(Program::evaluation, DropoutKey{}, nullptr);
   forward(false, DropoutKey{});
-  backend_.softmax_cross_entropy(batch_, config_.vocab, act_->logits.data(), act_->targets.data(), T(0), nullptr,
+  backend_.softmax_cross_entropy(batch_, dims_.vocab, act_->logits.data(), act_->targets.data(), T(0), nullptr,
                                  act_->stats.data());
 }
 
@@ -484,9 +495,9 @@ std::vector<T> BasicModel<T>::predict() {
     run_fused(Program::prediction, DropoutKey{}, nullptr);
   } else {
     forward(false, DropoutKey{});
-    backend_.softmax(batch_, config_.vocab, act_->logits.data(), act_->probs.data());
+    backend_.softmax(batch_, dims_.vocab, act_->logits.data(), act_->probs.data());
   }
-  std::vector<T> probs(std::size_t(batch_) * std::size_t(config_.vocab));
+  std::vector<T> probs(std::size_t(batch_) * std::size_t(dims_.vocab));
   backend_.copy_to_host(probs.data(), act_->probs.data(), probs.size() * sizeof(T));
   return probs;
 }
@@ -494,19 +505,19 @@ std::vector<T> BasicModel<T>::predict() {
 template <typename T>
 std::vector<T> BasicModel<T>::download_activation(std::string_view name) {
   const Activations& a = *act_;
-  const std::size_t steps = std::size_t(config_.window) * std::size_t(batch_);
+  const std::size_t steps = std::size_t(dims_.window) * std::size_t(batch_);
   const T* source = nullptr;
   std::size_t width = 0;
   if (name == "lstm1.x" || name == "lstm2.x") {
     const int layer = name == "lstm1.x" ? 0 : 1;
     source = last_lstm_input_[layer];
-    width = std::size_t(layer == 0 ? config_.input_size() : config_.hidden1);
+    width = std::size_t(layer == 0 ? dims_.input : dims_.hidden1);
   } else if (name == "lstm1.h" || name == "lstm1.h_masked") {
     source = name == "lstm1.h" ? a.h1.data() : last_recurrent_masked_ ? a.h1_masked.data() : nullptr;
-    width = std::size_t(config_.hidden1);
+    width = std::size_t(dims_.hidden1);
   } else if (name == "lstm2.h" || name == "lstm2.h_masked") {
     source = name == "lstm2.h" ? a.h2.data() : last_recurrent_masked_ ? a.h2_masked.data() : nullptr;
-    width = std::size_t(config_.hidden2);
+    width = std::size_t(dims_.hidden2);
   } else {
     throw ConfigError("download_activation: unknown buffer '" + std::string(name) + "'");
   }

@@ -2,6 +2,7 @@
 #include <string>
 #include <utility>
 
+#include "core/narrow_dim.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/model.hpp"
 
@@ -18,9 +19,9 @@ InputMode parse_input_mode(std::string_view name) {
 namespace {
 // No model we can train comes near 2^20 in any dimension; the bound keeps
 // every size product of the layout (4 x hidden in an int, say) far from overflow.
-constexpr int kMaxDimension = 1 << 20;
+constexpr std::int64_t kMaxDimension = std::int64_t{1} << 20;
 
-void require_positive(const char* field, int value) {
+void require_positive(const char* field, std::int64_t value) {
   if (value <= 0) throw ConfigError(std::string(field) + " must be positive, got " + std::to_string(value));
   if (value > kMaxDimension)
     throw ConfigError(std::string(field) + " must be at most " + std::to_string(kMaxDimension) + ", got " +
@@ -44,6 +45,19 @@ void ModelConfig::validate() const {
       throw ConfigError(std::string(field) + " must lie in [0, 1), got " + std::to_string(rate));
   if (input != InputMode::scalar && input != InputMode::embedding)
     throw ConfigError("input mode: unknown value " + std::to_string(int(input)));
+}
+
+ModelDims model_dims(const ModelConfig& config) {
+  config.validate();
+  ModelDims dims;
+  dims.vocab = narrow_dim(config.vocab, "vocabulary size");
+  dims.window = narrow_dim(config.window, "window");
+  dims.hidden1 = narrow_dim(config.hidden1, "hidden1");
+  dims.hidden2 = narrow_dim(config.hidden2, "hidden2");
+  dims.dense = narrow_dim(config.dense, "dense");
+  if (config.input == InputMode::embedding) dims.embedding_dim = narrow_dim(config.embedding_dim, "embedding_dim");
+  dims.input = narrow_dim(config.input_size(), "input size");
+  return dims;
 }
 
 }  // namespace nocturne

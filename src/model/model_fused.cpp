@@ -66,7 +66,7 @@ template <typename T>
 void BasicModel<T>::add_fused_forward(std::vector<ProgramOp>& ops, bool dropout, const DropoutKey& key) {
   Activations& a = *act_;
   const ModelConfig& c = config_;
-  const int n = batch_, w = c.window, f = c.input_size(), hidden1 = c.hidden1, hidden2 = c.hidden2;
+  const int n = batch_, w = dims_.window, f = dims_.input, hidden1 = dims_.hidden1, hidden2 = dims_.hidden2;
   const std::size_t rows = std::size_t(n), tokens = std::size_t(w) * rows;
   const Steps<T> x1{a.x1.data(), rows * f}, h1{a.h1.data(), rows * hidden1}, c1{a.c1.data(), rows * hidden1},
       g1{a.g1.data(), rows * 4 * hidden1}, drop1{a.drop1.data(), rows * hidden1}, h2{a.h2.data(), rows * hidden2},
@@ -79,13 +79,13 @@ void BasicModel<T>::add_fused_forward(std::vector<ProgramOp>& ops, bool dropout,
   T* x1_data = a.x1.data();
   if (c.input == InputMode::embedding) {
     const T* table = parameter("embedding");
-    const int dim = c.embedding_dim;
+    const int dim = dims_.embedding_dim;
     add_op(ops, "embedding", kBranch1, {bytes_of(token_data, tokens), param("embedding")}, {x1.steps(0, w)},
            [&backend, token_data, tokens, dim, table, x1_data] {
              backend.embedding_forward(token_data, tokens, dim, table, x1_data);
            });
   } else {
-    const int vocab = c.vocab;
+    const int vocab = dims_.vocab;
     add_op(ops, "scalar input", kBranch1, {bytes_of(token_data, tokens)}, {x1.steps(0, w)},
            [&backend, token_data, tokens, vocab, x1_data] {
              backend.scalar_input(token_data, tokens, vocab, x1_data);
@@ -176,7 +176,7 @@ template <typename T>
 void BasicModel<T>::add_fused_backward(std::vector<ProgramOp>& ops, bool dropout, const DropoutKey& key) {
   Activations& a = *act_;
   const ModelConfig& c = config_;
-  const int n = batch_, w = c.window, f = c.input_size(), hidden1 = c.hidden1, hidden2 = c.hidden2;
+  const int n = batch_, w = dims_.window, f = dims_.input, hidden1 = dims_.hidden1, hidden2 = dims_.hidden2;
   const int width1 = 4 * hidden1, width2 = 4 * hidden2;
   const std::size_t rows = std::size_t(n), tokens = std::size_t(w) * rows;
   const int blocks = backend_.lstm_partial_blocks(n);
@@ -332,7 +332,7 @@ void BasicModel<T>::add_fused_backward(std::vector<ProgramOp>& ops, bool dropout
          });
   const std::int32_t* token_data = a.tokens.data();
   T* d_table = grad("embedding");
-  const int vocab = c.vocab, dim = c.embedding_dim;
+  const int vocab = dims_.vocab, dim = dims_.embedding_dim;
   add_op(ops, "embedding backward", kBranch1, {bytes_of(token_data, tokens), bytes_of(d_x1, tokens * std::size_t(f))},
          {gradient("embedding")}, [&backend, token_data, tokens, vocab, dim, d_x1, d_table] {
            backend.embedding_backward(token_data, tokens, vocab, dim, d_x1, d_table);
@@ -345,7 +345,7 @@ std::vector<ProgramOp> BasicModel<T>::fused_program(Program kind, const DropoutK
   const ModelConfig& c = config_;
   const bool training = kind == Program::training;
   const bool dropout = training && c.dropout > 0;
-  const int n = batch_, hidden2 = c.hidden2, dense = c.dense, vocab = c.vocab;
+  const int n = batch_, hidden2 = dims_.hidden2, dense = dims_.dense, vocab = dims_.vocab;
   const std::size_t rows = std::size_t(n), nd = rows * std::size_t(dense), nv = rows * std::size_t(vocab);
   std::vector<ProgramOp> ops;
   add_fused_forward(ops, dropout, key);
@@ -353,7 +353,7 @@ std::vector<ProgramOp> BasicModel<T>::fused_program(Program kind, const DropoutK
   auto param = [&](const char* name) { return tensor_bytes(layout_, params_, name); };
   auto gradient = [&](const char* name) { return tensor_bytes(layout_, grads_, name); };
   BasicBackend<T>& backend = backend_;
-  const T* last = a.h2.data() + std::size_t(c.window - 1) * rows * std::size_t(hidden2);
+  const T* last = a.h2.data() + std::size_t(dims_.window - 1) * rows * std::size_t(hidden2);
   const MemoryRange last_range = bytes_of(last, rows * std::size_t(hidden2));
   const T *w1 = parameter("dense1.W"), *b1 = parameter("dense1.b"), *w2 = parameter("dense2.W"),
           *b2 = parameter("dense2.b");

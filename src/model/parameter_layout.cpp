@@ -12,24 +12,23 @@ constexpr std::size_t kAlignElements = 32;
 }  // namespace
 
 ParameterLayout::ParameterLayout(const ModelConfig& config) {
-  config.validate();
-  const int f = config.input_size();
+  const ModelDims dims = model_dims(config);  // validates
   auto add = [&](std::string name, int rows, int cols) {
     views_.push_back(ParameterView{std::move(name), buffer_size_, rows, cols});
     const std::size_t size = views_.back().size();
     buffer_size_ += (size + kAlignElements - 1) / kAlignElements * kAlignElements;
   };
-  if (config.input == InputMode::embedding) add("embedding", config.vocab, config.embedding_dim);
-  add("lstm1.W", f, 4 * config.hidden1);
-  add("lstm1.R", config.hidden1, 4 * config.hidden1);
-  add("lstm1.b", 1, 4 * config.hidden1);
-  add("lstm2.W", config.hidden1, 4 * config.hidden2);
-  add("lstm2.R", config.hidden2, 4 * config.hidden2);
-  add("lstm2.b", 1, 4 * config.hidden2);
-  add("dense1.W", config.hidden2, config.dense);
-  add("dense1.b", 1, config.dense);
-  add("dense2.W", config.dense, config.vocab);
-  add("dense2.b", 1, config.vocab);
+  if (config.input == InputMode::embedding) add("embedding", dims.vocab, dims.embedding_dim);
+  add("lstm1.W", dims.input, 4 * dims.hidden1);
+  add("lstm1.R", dims.hidden1, 4 * dims.hidden1);
+  add("lstm1.b", 1, 4 * dims.hidden1);
+  add("lstm2.W", dims.hidden1, 4 * dims.hidden2);
+  add("lstm2.R", dims.hidden2, 4 * dims.hidden2);
+  add("lstm2.b", 1, 4 * dims.hidden2);
+  add("dense1.W", dims.hidden2, dims.dense);
+  add("dense1.b", 1, dims.dense);
+  add("dense2.W", dims.dense, dims.vocab);
+  add("dense2.b", 1, dims.vocab);
 }
 
 const ParameterView& ParameterLayout::view(std::string_view name) const {

@@ -19,7 +19,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-void check_windows(const WindowSet& windows, int window, const char* what) {
+void check_windows(const WindowSet& windows, std::int64_t window, const char* what) {
   if (windows.size() == 0)
     throw ConfigError(std::string(what) + ": no windows (is the window of " + std::to_string(window) +
                       " tokens longer than the data?)");

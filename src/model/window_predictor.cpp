@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "core/narrow_dim.hpp"
 #include "math/sampling.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/generate.hpp"
@@ -27,11 +28,11 @@ struct BasicWindowPredictor<T>::State {
 };
 
 template <typename T>
-BasicWindowPredictor<T>::BasicWindowPredictor(BasicModel<T>& model, int streams)
-    : model_(model), streams_(streams) {
-  const ModelConfig& c = model.config();
+BasicWindowPredictor<T>::BasicWindowPredictor(BasicModel<T>& model, std::int64_t streams) : model_(model) {
+  const ModelDims& c = model.dims();
   if (streams <= 0) throw ConfigError("window predictor: streams must be positive, got " + std::to_string(streams));
-  const long long rows = static_cast<long long>(c.window) * streams;
+  streams_ = narrow_dim(streams, "window predictor: streams");
+  const long long rows = static_cast<long long>(c.window) * streams_;
   if (rows * 4 * std::max(c.hidden1, c.hidden2) > (1LL << 31))
     throw ConfigError("window predictor: " + std::to_string(streams) + " streams of " + std::to_string(c.window) +
                       "-token windows is too many at once");
@@ -42,7 +43,7 @@ BasicWindowPredictor<T>::BasicWindowPredictor(BasicModel<T>& model, int streams)
   state_ = std::make_unique<State>();
   State& st = *state_;
   st.tokens = backend.template allocate<std::int32_t>(r);
-  st.x = backend.template allocate<T>(r * std::size_t(c.input_size()));
+  st.x = backend.template allocate<T>(r * std::size_t(c.input));
   for (int k = 0; k < 2; ++k) {
     st.h1[k] = backend.template allocate<T>(state_rows * std::size_t(c.hidden1));
     st.c1[k] = backend.template allocate<T>(state_rows * std::size_t(c.hidden1));
@@ -76,19 +77,19 @@ void check_tokens(std::span<const std::int32_t> tokens, int vocab) {
 
 template <typename T>
 void BasicWindowPredictor<T>::check_start(std::span<const std::int32_t> windows) const {
-  const int w = model_.config().window;
+  const int w = model_.dims().window;
   const std::size_t expected = std::size_t(streams_) * std::size_t(w);
   if (windows.size() != expected)
     throw ShapeError("window predictor: start needs " + std::to_string(streams_) + " windows of " +
                      std::to_string(w) + " tokens (" + std::to_string(expected) + "), got " +
                      std::to_string(windows.size()));
-  check_tokens(windows, model_.config().vocab);
+  check_tokens(windows, model_.dims().vocab);
 }
 
 // Every slot from a zero state, then W pushes of the windows' tokens.
 template <typename T>
 void BasicWindowPredictor<T>::prime(std::span<const std::int32_t> windows) {
-  const int w = model_.config().window;
+  const int w = model_.dims().window;
   // Slots are zeroed as their windows begin; clearing everything as well
   // keeps the slots that never report (windows from before the start) finite
   // and the run independent of what came before. On the fused path both
@@ -115,11 +116,11 @@ std::vector<T> BasicWindowPredictor<T>::start(std::span<const std::int32_t> wind
 }
 template <typename T>
 std::vector<T> BasicWindowPredictor<T>::push(std::span<const std::int32_t> tokens) {
-  if (pushed_ < std::uint64_t(model_.config().window)) throw ShapeError("window predictor: push before start");
+  if (pushed_ < std::uint64_t(model_.dims().window)) throw ShapeError("window predictor: push before start");
   if (tokens.size() != std::size_t(streams_))
     throw ShapeError("window predictor: push needs one token per stream (" + std::to_string(streams_) + "), got " +
                      std::to_string(tokens.size()));
-  check_tokens(tokens, model_.config().vocab);
+  check_tokens(tokens, model_.dims().vocab);
   advance(tokens);
   return read_prediction();
 }
@@ -128,7 +129,7 @@ std::vector<T> BasicWindowPredictor<T>::push(std::span<const std::int32_t> token
 // begins here starts from zero.
 template <typename T>
 void BasicWindowPredictor<T>::advance(std::span<const std::int32_t> tokens) {
-  const ModelConfig& c = model_.config();
+  const ModelDims& c = model_.dims();
   BasicBackend<T>& backend = model_.backend();
   State& st = *state_;
   const std::size_t s = std::size_t(streams_), rows = std::size_t(rows_);
@@ -142,7 +143,7 @@ void BasicWindowPredictor<T>::advance(std::span<const std::int32_t> tokens) {
     ++pushed_;
     return;
   }
-  if (c.input == InputMode::embedding)
+  if (model_.config().input == InputMode::embedding)
     backend.embedding_forward(st.tokens.data(), rows, c.embedding_dim, model_.parameter("embedding"), st.x.data());
   else
     backend.scalar_input(st.tokens.data(), rows, c.vocab, st.x.data());
@@ -155,7 +156,7 @@ void BasicWindowPredictor<T>::advance(std::span<const std::int32_t> tokens) {
   backend.fill(st.h2[from].data() + slot * s * h2, s * h2, T(0));
   backend.fill(st.c2[from].data() + slot * s * h2, s * h2, T(0));
 
-  backend.lstm_step(rows_, c.input_size(), c.hidden1, st.x.data(), model_.parameter("lstm1.W"),
+  backend.lstm_step(rows_, c.input, c.hidden1, st.x.data(), model_.parameter("lstm1.W"),
                     model_.parameter("lstm1.R"), model_.parameter("lstm1.b"), st.h1[from].data(), st.c1[from].data(),
                     st.h1[to].data(), st.c1[to].data(), st.gates.data());
   backend.lstm_step(rows_, c.hidden1, c.hidden2, st.h1[to].data(), model_.parameter("lstm2.W"),
@@ -168,7 +169,7 @@ void BasicWindowPredictor<T>::advance(std::span<const std::int32_t> tokens) {
 // The slot whose window the last push completed: it began W pushes ago.
 template <typename T>
 std::vector<T> BasicWindowPredictor<T>::read_prediction() {
-  const ModelConfig& c = model_.config();
+  const ModelDims& c = model_.dims();
   BasicBackend<T>& backend = model_.backend();
   State& st = *state_;
   const std::size_t s = std::size_t(streams_);
@@ -204,14 +205,14 @@ void BasicWindowPredictor<T>::run_now(const std::vector<ProgramOp>& ops) {
 // 1 .. W of the other buffer, both layers.
 template <typename T>
 void BasicWindowPredictor<T>::add_step_ops(std::vector<ProgramOp>& ops, int from) {
-  const ModelConfig& c = model_.config();
+  const ModelDims& c = model_.dims();
   BasicBackend<T>& backend = model_.backend();
   State& st = *state_;
   const int to = 1 - from;
   const std::size_t s = std::size_t(streams_), rows = std::size_t(rows_);
   const std::int32_t* tokens = st.tokens.data();
   T* x = st.x.data();
-  if (c.input == InputMode::embedding) {
+  if (model_.config().input == InputMode::embedding) {
     const T* table = model_.parameter("embedding");
     const int dim = c.embedding_dim;
     ops.push_back({"embedding", 0, {}, {}, {}, [&backend, tokens, rows, dim, table, x] {
@@ -240,7 +241,7 @@ void BasicWindowPredictor<T>::add_step_ops(std::vector<ProgramOp>& ops, int from
     step.gates = st.gates.data();
     ops.push_back({name, 0, {}, {}, {}, [&backend, step] { backend.lstm_step_forward(step); }});
   };
-  layer("lstm1 step", c.input_size(), c.hidden1, x, "lstm1.W", "lstm1.R", "lstm1.b", st.h1, st.c1);
+  layer("lstm1 step", c.input, c.hidden1, x, "lstm1.W", "lstm1.R", "lstm1.b", st.h1, st.c1);
   layer("lstm2 step", c.hidden1, c.hidden2, st.h1[to].data() + s * std::size_t(c.hidden1), "lstm2.W", "lstm2.R",
         "lstm2.b", st.h2, st.c2);
 }
@@ -248,7 +249,7 @@ void BasicWindowPredictor<T>::add_step_ops(std::vector<ProgramOp>& ops, int from
 // The probabilities of the windows that completed: slot W of buffer `at`.
 template <typename T>
 void BasicWindowPredictor<T>::add_head_op(std::vector<ProgramOp>& ops, int at) {
-  const ModelConfig& c = model_.config();
+  const ModelDims& c = model_.dims();
   BasicBackend<T>& backend = model_.backend();
   State& st = *state_;
   const T* last = st.h2[at].data() + std::size_t(rows_) * std::size_t(c.hidden2);
@@ -267,21 +268,22 @@ bool BasicWindowPredictor<T>::samples_on_device() const {
 }
 
 template <typename T>
-std::vector<std::int32_t> BasicWindowPredictor<T>::generate(std::span<const std::int32_t> windows, int notes,
+std::vector<std::int32_t> BasicWindowPredictor<T>::generate(std::span<const std::int32_t> windows, std::int64_t notes,
                                                             const SamplingOptions& sampling, std::uint64_t seed,
                                                             std::uint32_t first_stream,
-                                                            const std::function<void(int)>& on_read, int read_every) {
+                                                            const std::function<void(std::int64_t)>& on_read,
+                                                            std::int64_t read_every) {
   if (notes < 0) throw ConfigError("window predictor: notes must be >= 0, got " + std::to_string(notes));
   if (read_every <= 0)
     throw ConfigError("window predictor: read_every must be positive, got " + std::to_string(read_every));
   sampling.validate();
-  const std::size_t s = std::size_t(streams_), vocab = std::size_t(model_.config().vocab);
+  const std::size_t s = std::size_t(streams_), vocab = std::size_t(model_.dims().vocab);
   std::vector<std::int32_t> out(std::size_t(notes) * s);
   if (!samples_on_device()) {
     std::vector<T> probs = start(windows);
     std::vector<float> row(vocab);
     std::vector<std::int32_t> chosen(s);
-    for (int k = 0; k < notes; ++k) {
+    for (std::int64_t k = 0; k < notes; ++k) {
       for (std::size_t b = 0; b < s; ++b) {
         std::copy(probs.begin() + std::ptrdiff_t(b * vocab), probs.begin() + std::ptrdiff_t((b + 1) * vocab),
                   row.begin());
@@ -314,16 +316,16 @@ std::vector<std::int32_t> BasicWindowPredictor<T>::generate(std::span<const std:
   request.probs = st.probs.data();
   request.greedy = sampling.greedy;
   request.temperature = sampling.temperature;
-  request.top_k = sampling.top_k;
+  request.top_k = narrow_dim(sampling.top_k, "top-k");
   request.top_p = sampling.top_p;
   request.seed = seed;
   request.first_stream = first_stream;
   request.note = st.note.data();
   request.chosen = st.chosen.data();
   request.tokens = st.tokens.data();  // the next note's input, every slot
-  request.slots = model_.config().window;
+  request.slots = model_.dims().window;
   request.history = st.history.data();
-  request.history_notes = notes;
+  request.history_notes = narrow_dim(notes, "notes");
   // Per direction: choose, push the choice through every slot, predict. The
   // last note only chooses.
   auto sample = [&](std::vector<ProgramOp>& ops) {
@@ -341,8 +343,8 @@ std::vector<std::int32_t> BasicWindowPredictor<T>::generate(std::span<const std:
   sample(last_ops);
   last_note = backend.record_program(std::move(last_ops));
 
-  int read = 0;
-  for (int k = 0; k < notes; ++k) {
+  std::int64_t read = 0;
+  for (std::int64_t k = 0; k < notes; ++k) {
     if (k + 1 < notes) {
       note_programs[st.current]->replay();
       st.current = 1 - st.current;

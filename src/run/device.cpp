@@ -108,7 +108,7 @@ std::optional<MemoryLimit> device_memory(const DeviceChoice& choice) {
   return available_memory();
 }
 
-void require_model_memory(const DeviceChoice& device, const ModelConfig& config, int max_batch, bool training,
+void require_model_memory(const DeviceChoice& device, const ModelConfig& config, std::int64_t max_batch, bool training,
                           const std::string& batch_option) {
   // Adamax's two moments are as large as the parameters. (memory_bytes saturates: so does the sum.)
   const std::uint64_t moments = training ? 2 * ParameterLayout(config).buffer_size() * sizeof(float) : 0;

@@ -76,7 +76,8 @@ TrainedModel open_trained_model(const fs::path& path) {
   return trained;
 }
 
-void place_model(TrainedModel& trained, const DeviceRequest& device, int max_batch, const std::string& batch_option) {
+void place_model(TrainedModel& trained, const DeviceRequest& device, std::int64_t max_batch,
+                 const std::string& batch_option) {
   trained.model.reset();  // before the backend it was made on
   trained.device = choose_device(device);
   require_model_memory(trained.device, trained.checkpoint.model, max_batch, false, batch_option);
@@ -84,7 +85,7 @@ void place_model(TrainedModel& trained, const DeviceRequest& device, int max_bat
   trained.model->upload_parameters(trained.checkpoint.parameters);
 }
 
-TrainedModel load_model(const fs::path& path, const DeviceRequest& device, int max_batch) {
+TrainedModel load_model(const fs::path& path, const DeviceRequest& device, std::int64_t max_batch) {
   TrainedModel trained = open_trained_model(path);
   place_model(trained, device, max_batch, "max_batch " + std::to_string(max_batch));
   return trained;

@@ -79,7 +79,7 @@ TrainingSettings settings_from_json(const json& j) {
 
 TrainerConfig trainer_config(const TrainingSettings& s, bool gpu) {
   TrainerConfig t;
-  t.batch = int(s.batch);
+  t.batch = s.batch;
   t.adamax.learning_rate = s.lr;
   t.adamax.weight_decay = s.weight_decay;
   t.schedule.kind = parse_schedule(s.lr_schedule);
@@ -234,14 +234,14 @@ TrainingSettings training_preset(std::string_view name) {
 
 ModelConfig model_config(const TrainingSettings& s, std::int64_t vocab) {
   ModelConfig c;
-  c.vocab = int(vocab);
-  c.window = int(s.window);
-  c.hidden1 = int(s.hidden1);
-  c.hidden2 = int(s.hidden2);
-  c.dense = int(s.dense);
+  c.vocab = vocab;
+  c.window = s.window;
+  c.hidden1 = s.hidden1;
+  c.hidden2 = s.hidden2;
+  c.dense = s.dense;
   c.dropout = s.dropout;
   c.input = parse_input_mode(s.input);
-  c.embedding_dim = int(s.embedding_dim);
+  c.embedding_dim = s.embedding_dim;
   c.input_dropout = s.input_dropout;
   c.recurrent_dropout = s.recurrent_dropout;
   c.label_smoothing = s.label_smoothing;
@@ -562,7 +562,7 @@ void TrainingRun::start(Backend& backend, const std::string& device_description,
   const ModelConfig mc = model_config();
   s.trainer_config = trainer_config(s.settings, backend.device() == Device::cuda);
   s.trainer.reset();
-  s.model = std::make_unique<Model>(backend, mc, int(s.settings.batch));
+  s.model = std::make_unique<Model>(backend, mc, s.settings.batch);
   s.trainer = std::make_unique<Trainer>(*s.model, s.trainer_config);
   if (s.last) {
     s.apply_best_plan(s.best_plan, messages);

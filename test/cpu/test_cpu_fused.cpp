@@ -366,7 +366,7 @@ TEST_CASE("sample_tokens chooses as choose_token, fills every slot and the histo
     r.probs = probs.data();
     r.greedy = greedy;
     r.temperature = sampling.temperature;
-    r.top_k = sampling.top_k;
+    r.top_k = static_cast<int>(sampling.top_k);  // 6
     r.top_p = sampling.top_p;
     r.seed = 99;
     r.first_stream = sampling_stream(4);

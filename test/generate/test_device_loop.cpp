@@ -49,13 +49,13 @@ std::vector<SamplingOptions> decodings() {
 
 // The host loop, as generate_tokens ran it before the device loop: choose
 // from each prediction on the host, push the choices.
-std::vector<std::int32_t> host_loop(WindowPredictor& predictor, std::span<const std::int32_t> windows, int notes,
-                                    const SamplingOptions& sampling, std::uint64_t seed, std::uint32_t first_stream,
-                                    int vocab) {
+std::vector<std::int32_t> host_loop(WindowPredictor& predictor, std::span<const std::int32_t> windows,
+                                    std::int64_t notes, const SamplingOptions& sampling, std::uint64_t seed,
+                                    std::uint32_t first_stream, std::int64_t vocab) {
   const std::size_t streams = std::size_t(predictor.streams());
   std::vector<float> probs = predictor.start(windows);
   std::vector<std::int32_t> out, chosen(streams);
-  for (int k = 0; k < notes; ++k) {
+  for (std::int64_t k = 0; k < notes; ++k) {
     for (std::size_t s = 0; s < streams; ++s) {
       const std::span<const float> row(probs.data() + s * std::size_t(vocab), std::size_t(vocab));
       chosen[s] = choose_token(row, sampling, seed, first_stream + std::uint32_t(s), std::uint64_t(k));
@@ -87,10 +87,10 @@ TEST_CASE("the device loop chooses exactly the host loop's tokens", "[generate][
       const auto windows = random_windows(c, streams, 9);
       for (const SamplingOptions& sampling : decodings()) {
         INFO(input_mode_name(input) << ", " << streams << " streams, " << sampling.describe());
-        const int notes = 3 * c.window + 5;  // every slot reused, reads at 4, 8, ... and the end
+        const std::int64_t notes = 3 * c.window + 5;  // every slot reused, reads at 4, 8, ... and the end
         const auto want = host_loop(predictor, windows, notes, sampling, 77, sampling_stream(2), c.vocab);
-        std::vector<int> reads;
-        auto on_read = [&](int done) { reads.push_back(done); };
+        std::vector<std::int64_t> reads;
+        auto on_read = [&](std::int64_t done) { reads.push_back(done); };
         const auto got = predictor.generate(windows, notes, sampling, 77, sampling_stream(2), on_read, 4);
         CHECK(got == want);
         REQUIRE(!reads.empty());

@@ -59,7 +59,7 @@ inline std::vector<float> random_vector(std::size_t n, float lo = -1.0f, float h
   return v;
 }
 
-inline std::vector<std::int32_t> random_tokens(std::size_t n, int vocab) {
+inline std::vector<std::int32_t> random_tokens(std::size_t n, std::int64_t vocab) {
   const std::uint64_t seed = fresh_seed();
   std::vector<std::int32_t> v(n);
   for (std::size_t i = 0; i < n; ++i) v[i] = std::int32_t(random_below(std::uint64_t(vocab), seed, 0, i));

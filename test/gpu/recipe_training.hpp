@@ -44,7 +44,8 @@ inline const std::vector<std::int32_t>& synthetic_tokens() {
 // kSteps Adamax steps of the recipe's model from seed 42's initialisation.
 inline TrainingRun train(Backend& backend) {
   const ModelConfig config = recipe();
-  const int batch = recipe_batch(), window = config.window;
+  const int batch = recipe_batch();
+  const std::int64_t window = config.window;
   Model model(backend, config, batch);
   model.initialize(42);
   // Over the model: the update runs after the replay on the classic path and

@@ -73,7 +73,9 @@ std::int32_t specification(const std::vector<float>& probs, const SamplingOption
   return ranking.back();
 }
 
-math::SamplingRule rule_of(const SamplingOptions& o) { return {o.greedy, o.temperature, o.top_k, o.top_p}; }
+math::SamplingRule rule_of(const SamplingOptions& o) {
+  return {o.greedy, o.temperature, static_cast<int>(o.top_k), o.top_p};  // the tests' k are small
+}
 
 // Rows of several kinds: smooth, peaked, with ties, with zeros and with
 // non-finite or negative entries, tiny values that underflow at low temperature.

@@ -70,7 +70,7 @@ struct Windows {
   WindowSet set() const { return WindowSet{tokens, starts}; }
 };
 
-Windows phrase_windows(int vocab, int window, std::size_t length) {
+Windows phrase_windows(std::int64_t vocab, std::int64_t window, std::size_t length) {
   Windows w;
   for (std::size_t i = 0; i < length; ++i) w.tokens.push_back(std::int32_t((i * 5 + i / 3) % std::size_t(vocab)));
   for (std::int64_t s = 0; s + window < std::int64_t(length); ++s) w.starts.push_back(s);

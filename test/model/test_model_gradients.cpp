@@ -291,7 +291,7 @@ TEST_CASE("set_batch and train_step reject shapes that do not fit", "[model]") {
   const auto too_many = random_batch(config, kBatch + 1, 14);
   CHECK_THROWS_AS(model.set_batch(too_many.tokens, too_many.targets), ShapeError);
   auto bad_token = batch.tokens;
-  bad_token[2] = config.vocab;
+  bad_token[2] = std::int32_t(config.vocab);
   CHECK_THROWS_AS(model.set_batch(bad_token, batch.targets), ShapeError);
   auto bad_target = batch.targets;
   bad_target[0] = -1;

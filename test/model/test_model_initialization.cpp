@@ -92,7 +92,7 @@ TEST_CASE("views are named, shaped as Keras lays them out, 32-aligned and disjoi
     const ParameterLayout layout(c);
     struct Want {
       const char* name;
-      int rows, cols;
+      std::int64_t rows, cols;
     };
     std::vector<Want> want;
     if (input == InputMode::embedding) want.push_back({"embedding", 127, c.embedding_dim});

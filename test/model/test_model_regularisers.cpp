@@ -80,7 +80,7 @@ TEST_CASE("input dropout: one mask for every step of a window, new for other win
           "[model][dropout][regularisers]") {
   const double p = 0.5;
   MaskedModel m(p, 0.0);
-  const int w = m.config.window;
+  const int w = m.model->dims().window;
   const std::size_t f = std::size_t(m.config.embedding_dim), h1 = std::size_t(m.config.hidden1);
   train_step_loss(*m.model, kSeed, 7);
   const auto x1 = m.model->download_activation("lstm1.x");
@@ -115,7 +115,7 @@ TEST_CASE("recurrent dropout: the recurrent state's mask is the same at every st
           "[model][dropout][regularisers]") {
   const double p = 0.4;
   MaskedModel m(0.0, p);
-  const int w = m.config.window;
+  const int w = m.model->dims().window;
   const std::size_t h1 = std::size_t(m.config.hidden1), h2 = std::size_t(m.config.hidden2);
   const double plain_loss = [&] {
     MaskedModel none(0.0, 0.0);

@@ -15,7 +15,9 @@
 #include "model_test_support.hpp"
 #include "nocturne/backend.hpp"
 #include "nocturne/error.hpp"
+#include "nocturne/generate.hpp"
 #include "nocturne/trainer.hpp"
+#include "nocturne/window_predictor.hpp"
 
 using namespace nocturne;
 
@@ -25,7 +27,7 @@ namespace {
 struct Data {
   std::vector<std::int32_t> tokens;
   std::vector<std::int64_t> starts;
-  Data(std::vector<std::int32_t> t, int window) : tokens(std::move(t)) {
+  Data(std::vector<std::int32_t> t, std::int64_t window) : tokens(std::move(t)) {
     for (std::int64_t s = 0; s + window < std::int64_t(tokens.size()); ++s) starts.push_back(s);
   }
   WindowSet set() const { return WindowSet{tokens, starts}; }
@@ -40,7 +42,7 @@ Data periodic(std::size_t length, int window) {
   return Data(std::move(t), window);
 }
 
-Data random_tokens(std::size_t length, int vocab, int window, std::uint64_t seed) {
+Data random_tokens(std::size_t length, std::int64_t vocab, std::int64_t window, std::uint64_t seed) {
   std::vector<std::int32_t> t(length);
   for (std::size_t i = 0; i < length; ++i)
     t[i] = std::int32_t(random_below(std::uint64_t(vocab), seed, nocturne::test::kTestStream + 9, i));
@@ -350,6 +352,51 @@ TEST_CASE("bad settings throw ConfigError naming the field", "[trainer][config]"
   }
   // A batch the model was not sized for.
   CHECK_THROWS_WITH((Trainer(model, trainer_config(9, 1))), Catch::Contains("batch"));
+}
+
+TEST_CASE("sizes above INT_MAX are refused naming the field, before anything is allocated", "[trainer][config]") {
+  // The public sizes are std::int64_t; the ops take int. Each value below
+  // wraps to a small valid size if cast to int (2^32 + k -> k), so a
+  // narrowing that is not checked would build a model instead of throwing.
+  constexpr std::int64_t kWraps = std::int64_t{1} << 32;
+  static_assert(kWraps > std::int64_t{std::numeric_limits<int>::max()});
+  struct Huge {
+    std::int64_t ModelConfig::*size;
+    const char* field;
+  };
+  const Huge huge[] = {{&ModelConfig::vocab, "vocabulary size"}, {&ModelConfig::window, "window"},
+                       {&ModelConfig::hidden1, "hidden1"},       {&ModelConfig::hidden2, "hidden2"},
+                       {&ModelConfig::dense, "dense"},           {&ModelConfig::embedding_dim, "embedding_dim"}};
+  auto backend = make_cpu_backend();
+  for (const Huge& h : huge) {
+    ModelConfig c = task_config();
+    c.input = InputMode::embedding;
+    c.*h.size = kWraps + 8;
+    INFO("expecting a ConfigError naming " << h.field);
+    CHECK_THROWS_WITH(c.validate(), Catch::Contains(h.field));
+    CHECK_THROWS_WITH(model_dims(c), Catch::Contains(h.field));
+    // The size check run before allocating (require_model_memory), and the constructor itself.
+    CHECK_THROWS_WITH(Model::memory_bytes(c, 4), Catch::Contains(h.field));
+    CHECK_THROWS_AS((Model(*backend, c, 4)), ConfigError);
+    CHECK_THROWS_WITH((Model(*backend, c, 4)), Catch::Contains(h.field));
+  }
+  // Counts given to the model and the ops directly.
+  CHECK_THROWS_AS((Model(*backend, task_config(), kWraps + 8)), ConfigError);
+  CHECK_THROWS_WITH((Model(*backend, task_config(), kWraps + 8)), Catch::Contains("batch size"));
+  Model model(*backend, task_config(), 4);
+  CHECK_THROWS_AS((WindowPredictor(model, kWraps + 2)), ConfigError);
+  CHECK_THROWS_WITH((WindowPredictor(model, kWraps + 2)), Catch::Contains("streams"));
+  SamplingOptions sampling;
+  sampling.greedy = false;
+  sampling.top_k = kWraps + 1;
+  const std::vector<float> probs = {0.25f, 0.5f, 0.25f};
+  CHECK_THROWS_AS(choose_token(probs, sampling, 1, 0, 0), ConfigError);
+  CHECK_THROWS_WITH(choose_token(probs, sampling, 1, 0, 0), Catch::Contains("top-k"));
+  // The narrowed dimensions of a valid config are its sizes.
+  const ModelDims d = model_dims(task_config());
+  CHECK(d.vocab == task_config().vocab);
+  CHECK(d.hidden1 == task_config().hidden1);
+  CHECK(d.input == 1);
 }
 
 TEST_CASE("a window longer than the data throws ConfigError", "[trainer][config]") {

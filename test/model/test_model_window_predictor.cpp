@@ -41,7 +41,7 @@ double max_abs_difference(const std::vector<T>& a, const std::vector<T>& b) {
 // Runs `pushes` pushes on random streams; returns the largest difference from
 // the direct forward pass over all predictions.
 template <typename T>
-double predictor_error(BasicBackend<T>& backend, const ModelConfig& config, int stream_count, int pushes,
+double predictor_error(BasicBackend<T>& backend, const ModelConfig& config, int stream_count, std::int64_t pushes,
                        std::uint64_t seed) {
   BasicModel<T> model(backend, config, stream_count);
   model.upload_parameters(test::random_parameters<T>(model.layout(), seed, 0.4));
