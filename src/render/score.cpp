@@ -48,15 +48,7 @@ std::vector<int> sorted_unique(const ScoreEvent& event) {
 
 std::string musicxml_text(std::span<const ScoreEvent> events, const std::string& title) {
   std::ostringstream x;
-  x << "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
-       "<!DOCTYPE score-partwise PUBLIC \"-//Recordare//DTD MusicXML 3.1 Partwise//EN\" "
-       "\"http://www.musicxml.org/dtds/partwise.dtd\">\n"
-       "<score-partwise version=\"3.1\">\n"
-    << "  <work>\n    <work-title>" << detail::xml_escape(title) << "</work-title>\n  </work>\n"
-    << "  <identification>\n    <encoding>\n      <software>nocturne</software>\n    </encoding>\n"
-       "  </identification>\n"
-       "  <part-list>\n    <score-part id=\"P1\">\n      <part-name>Piano</part-name>\n    </score-part>\n"
-       "  </part-list>\n  <part id=\"P1\">\n";
+  detail::write_musicxml_opening(x, title);
   const std::size_t bars = std::max<std::size_t>(1, (events.size() + 3) / 4);
   for (std::size_t bar = 0; bar < bars; ++bar) {
     x << "    <measure number=\"" << bar + 1 << "\">\n";
@@ -89,7 +81,7 @@ std::string musicxml_text(std::span<const ScoreEvent> events, const std::string&
                               "      </barline>\n";
     x << "    </measure>\n";
   }
-  x << "  </part>\n</score-partwise>\n";
+  detail::write_musicxml_closing(x);
   return x.str();
 }
 

@@ -74,15 +74,7 @@ std::string timed_musicxml_text(std::span<const TimedEvent> events, const std::s
   const std::int64_t divisions = kUnitsPerQuarter / step;
 
   std::ostringstream x;
-  x << "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
-       "<!DOCTYPE score-partwise PUBLIC \"-//Recordare//DTD MusicXML 3.1 Partwise//EN\" "
-       "\"http://www.musicxml.org/dtds/partwise.dtd\">\n"
-       "<score-partwise version=\"3.1\">\n"
-    << "  <work>\n    <work-title>" << detail::xml_escape(title) << "</work-title>\n  </work>\n"
-    << "  <identification>\n    <encoding>\n      <software>nocturne</software>\n    </encoding>\n"
-       "  </identification>\n"
-       "  <part-list>\n    <score-part id=\"P1\">\n      <part-name>Piano</part-name>\n    </score-part>\n"
-       "  </part-list>\n  <part id=\"P1\">\n";
+  detail::write_musicxml_opening(x, title);
   // Notes sorted by onset; `active` holds those that may sound in the current piece.
   std::sort(notes.begin(), notes.end(), [](const Sounding& a, const Sounding& b) { return a.on < b.on; });
   std::size_t next = 0;
@@ -159,7 +151,7 @@ std::string timed_musicxml_text(std::span<const TimedEvent> events, const std::s
       x << "    </measure>\n";
     }
   }
-  x << "  </part>\n</score-partwise>\n";
+  detail::write_musicxml_closing(x);
   return x.str();
 }
 

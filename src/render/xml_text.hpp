@@ -1,6 +1,7 @@
 #pragma once
 // Text for the MusicXML scores (score.cpp, timed_score.cpp).
 
+#include <ostream>
 #include <string>
 
 namespace nocturne::inline v0::detail {
@@ -22,5 +23,21 @@ inline std::string xml_escape(const std::string& s) {
   }
   return out;
 }
+
+// A one-part piano score's opening, up to its <part> element.
+inline void write_musicxml_opening(std::ostream& x, const std::string& title) {
+  x << "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
+       "<!DOCTYPE score-partwise PUBLIC \"-//Recordare//DTD MusicXML 3.1 Partwise//EN\" "
+       "\"http://www.musicxml.org/dtds/partwise.dtd\">\n"
+       "<score-partwise version=\"3.1\">\n"
+    << "  <work>\n    <work-title>" << xml_escape(title) << "</work-title>\n  </work>\n"
+    << "  <identification>\n    <encoding>\n      <software>nocturne</software>\n    </encoding>\n"
+       "  </identification>\n"
+       "  <part-list>\n    <score-part id=\"P1\">\n      <part-name>Piano</part-name>\n    </score-part>\n"
+       "  </part-list>\n  <part id=\"P1\">\n";
+}
+
+// Its closing.
+inline void write_musicxml_closing(std::ostream& x) { x << "  </part>\n</score-partwise>\n"; }
 
 }  // namespace nocturne::detail

@@ -3,26 +3,25 @@
 // real note values, and a model used with the other stream's --tokens is
 // refused in one line. Old checkpoints (no token kind) read as recipe.
 
-#include <sys/wait.h>
-
 #include <catch2/catch.hpp>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "nocturne/checkpoint.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/midi.hpp"
 #include "nocturne/timed_tokens.hpp"
 #include "nocturne/trained_model.hpp"
+#include "cli/cli_test_support.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace nocturne;
+using nocturne::test::read_text;
+using nocturne::test::run_cli;
+using nocturne::test::RunResult;
 
 namespace {
 
@@ -36,33 +35,9 @@ const fs::path& root() {
   return dir;
 }
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-Result run(const std::string& args) {
-  const fs::path out = root() / "stdout.txt", err = root() / "stderr.txt";
-  const std::string command = std::string("\"") + NOCTURNE_CLI_PATH + "\" " + args + " > \"" + out.string() +
-                              "\" 2> \"" + err.string() + "\" < /dev/null";
-  const int status = std::system(command.c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = read_text(out);
-  r.err = read_text(err);
-  return r;
-}
-
-void expect_one_line_error(const Result& r, const std::string& needle) {
+void expect_one_line_error(const RunResult& r, const std::string& needle) {
   INFO(r.out << r.err);
-  CHECK(r.code != 0);
+  CHECK(r.exit_code != 0);
   CHECK(r.err.find(needle) != std::string::npos);
   CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
 }
@@ -71,10 +46,10 @@ void expect_one_line_error(const Result& r, const std::string& needle) {
 const fs::path& timed_run() {
   static const fs::path run_folder = [] {
     const fs::path folder = root() / "timed-run";
-    const Result r = run("train --data demo --tokens timed --epochs 1 --device cpu --threads 1 --out \"" +
+    const RunResult r = run_cli("train --data demo --tokens timed --epochs 1 --device cpu --threads 1 --out \"" +
                          folder.string() + "\"");
     INFO(r.out << r.err);
-    REQUIRE(r.code == 0);
+    REQUIRE(r.exit_code == 0);
     return folder;
   }();
   return run_folder;
@@ -97,11 +72,12 @@ TEST_CASE("a timed run records its token stream; resuming it as recipe is refuse
   }
   CHECK(has_duration);
   CHECK(has_shift);
-  const Result info = run("info --json \"" + run_folder.string() + "\"");
-  REQUIRE(info.code == 0);
+  const RunResult info = run_cli("info --json \"" + run_folder.string() + "\"");
+  REQUIRE(info.exit_code == 0);
   CHECK(json::parse(info.out)["checkpoint"]["tokens"] == "timed");
-  expect_one_line_error(run("train --resume \"" + run_folder.string() + "\" --tokens recipe --epochs 2 --device cpu"),
-                        "tokens = \"timed\"");
+  expect_one_line_error(
+      run_cli("train --resume \"" + run_folder.string() + "\" --tokens recipe --epochs 2 --device cpu"),
+      "tokens = \"timed\"");
 }
 
 TEST_CASE("a checkpoint without a token kind reads as recipe; one with durations in its vocabulary as timed") {
@@ -118,7 +94,7 @@ TEST_CASE("a checkpoint without a token kind reads as recipe; one with durations
   save_checkpoint(root() / "recipe.ckpt", c);
   CHECK(open_trained_model(root() / "recipe.ckpt").data.tokens == TokenKind::recipe);
   const std::string recipe_model = "--model \"" + (root() / "recipe.ckpt").string() + "\" --device cpu ";
-  expect_one_line_error(run("generate " + recipe_model + "--tokens timed --no-audio --out \"" +
+  expect_one_line_error(run_cli("generate " + recipe_model + "--tokens timed --no-audio --out \"" +
                             (root() / "never").string() + "\""),
                         "is a model of recipe tokens");
   CHECK_FALSE(fs::exists(root() / "never" / "output-01.mid"));
@@ -133,13 +109,13 @@ TEST_CASE("a checkpoint without a token kind reads as recipe; one with durations
 
 TEST_CASE("generate from a timed model writes real note values into the MIDI and the score") {
   const std::string model = "--model \"" + timed_run().string() + "\" --device cpu ";
-  expect_one_line_error(run("generate " + model + "--tokens recipe --no-audio"), "is a model of timed tokens");
-  expect_one_line_error(run("evaluate " + model + "--tokens recipe"), "is a model of timed tokens");
+  expect_one_line_error(run_cli("generate " + model + "--tokens recipe --no-audio"), "is a model of timed tokens");
+  expect_one_line_error(run_cli("evaluate " + model + "--tokens recipe"), "is a model of timed tokens");
   const fs::path out = root() / "generated";
-  const Result r = run("generate " + model + "--notes 300 --temperature 1 --seed 3 --no-audio --no-primer --out \"" +
-                       out.string() + "\"");
+  const RunResult r = run_cli("generate " + model + "--notes 300 --temperature 1 --seed 3 --no-audio --no-primer " +
+                              "--out \"" + out.string() + "\"");
   INFO(r.out << r.err);
-  REQUIRE(r.code == 0);
+  REQUIRE(r.exit_code == 0);
   const json j = json::parse(read_text(out / "output-01.tokens.json"));
   CHECK(j["tokens_kind"] == "timed");
   const auto tokens = j["tokens"].get<std::vector<std::string>>();
@@ -162,9 +138,9 @@ TEST_CASE("generate from a timed model writes real note values into the MIDI and
   CHECK(fs::file_size(out / "output-01.roll.png") > 100);
 
   // evaluate: the held-out windows by part of the stream, and the piece's rhythm beside the corpus's.
-  const Result e = run("evaluate " + model + "--json --generated \"" + out.string() + "\"");
+  const RunResult e = run_cli("evaluate " + model + "--json --generated \"" + out.string() + "\"");
   INFO(e.out << e.err);
-  REQUIRE(e.code == 0);
+  REQUIRE(e.exit_code == 0);
   const json report = json::parse(e.out);
   const json& parts = report["components"];
   CHECK(parts["symbol"]["windows"].get<std::int64_t>() + parts["duration"]["windows"].get<std::int64_t>() +

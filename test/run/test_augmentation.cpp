@@ -18,6 +18,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/training_run.hpp"
 #include "run/transposed_epochs.hpp"
+#include "run_test_settings.hpp"
 #include "test_support.hpp"
 
 using namespace nocturne;
@@ -25,23 +26,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-TrainingSettings tiny() {
-  TrainingSettings s = training_preset("demo");
-  s.window = 8;
-  s.hidden1 = 16;
-  s.hidden2 = 8;
-  s.dense = 8;
-  s.embedding_dim = 4;
-  s.epochs = 2;
-  s.batch = 64;
-  return s;
-}
+TrainingSettings tiny() { return test::tiny_run_settings(); }
 
-DeviceChoice cpu() {
-  DeviceRequest d;
-  d.device = "cpu";
-  return choose_device(d);
-}
+DeviceChoice cpu() { return choose_device(test::cpu_request()); }
 
 // Trains `folder`'s run (new or resumed) to its epochs; its last parameters.
 std::vector<float> train(TrainingRun run) {

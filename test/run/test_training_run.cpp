@@ -14,6 +14,7 @@
 #include "nocturne/error.hpp"
 #include "nocturne/trained_model.hpp"
 #include "nocturne/training_run.hpp"
+#include "run_test_settings.hpp"
 #include "test_support.hpp"
 
 using namespace nocturne;
@@ -21,23 +22,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-TrainingSettings tiny() {
-  TrainingSettings s = training_preset("demo");
-  s.window = 8;
-  s.hidden1 = 16;
-  s.hidden2 = 8;
-  s.dense = 8;
-  s.embedding_dim = 4;
-  s.epochs = 2;
-  s.batch = 64;
-  return s;
-}
+TrainingSettings tiny() { return test::tiny_run_settings(); }
 
-DeviceRequest cpu() {
-  DeviceRequest d;
-  d.device = "cpu";
-  return d;
-}
+DeviceRequest cpu() { return test::cpu_request(); }
 
 }  // namespace
 
