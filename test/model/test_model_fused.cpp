@@ -77,6 +77,19 @@ Windows phrase_windows(std::int64_t vocab, std::int64_t window, std::size_t leng
   return w;
 }
 
+// One training step of both models on the same batch; their losses agree.
+void step_both(BasicModel<double>& classic, BasicAdamax<double>& classic_opt, BasicModel<double>& fused,
+               BasicAdamax<double>& fused_opt, const test::TestBatch& b) {
+  classic.set_batch(b.tokens, b.targets);
+  fused.set_batch(b.tokens, b.targets);
+  classic.reset_stats();
+  fused.reset_stats();
+  classic.train_step(kSeed, classic_opt);
+  fused.train_step(kSeed, fused_opt);
+  const double want = classic.read_stats().loss_sum;
+  CHECK(std::abs(fused.read_stats().loss_sum - want) <= kAgreement * want);
+}
+
 }  // namespace
 
 TEST_CASE("fused and classic paths: the same loss and gradients in double", "[model][fused]") {
@@ -130,14 +143,7 @@ TEST_CASE("fused and classic paths: several Adamax steps agree in double, the up
     BasicAdamax<double> classic_opt(classic, hp), fused_opt(fused, hp);
     for (int step = 0; step < 6; ++step) {
       const auto b = random_batch(config, step % 2 ? 4 : 3, 40 + std::uint64_t(step));  // two batch sizes
-      classic.set_batch(b.tokens, b.targets);
-      fused.set_batch(b.tokens, b.targets);
-      classic.reset_stats();
-      fused.reset_stats();
-      classic.train_step(kSeed, classic_opt);
-      fused.train_step(kSeed, fused_opt);
-      const double want = classic.read_stats().loss_sum;
-      CHECK(std::abs(fused.read_stats().loss_sum - want) <= kAgreement * want);
+      step_both(classic, classic_opt, fused, fused_opt, b);
     }
     CHECK(fused_opt.steps_taken() == 6);
     CHECK(classic_opt.steps_taken() == 6);
@@ -171,15 +177,7 @@ TEST_CASE("fused and classic paths agree with weight decay, label smoothing and 
       classic_opt.set_learning_rate(0.01);
       fused_opt.set_learning_rate(0.01);
     }
-    const auto b = random_batch(config, 4, 60 + std::uint64_t(step));
-    classic.set_batch(b.tokens, b.targets);
-    fused.set_batch(b.tokens, b.targets);
-    classic.reset_stats();
-    fused.reset_stats();
-    classic.train_step(kSeed, classic_opt);
-    fused.train_step(kSeed, fused_opt);
-    const double want = classic.read_stats().loss_sum;
-    CHECK(std::abs(fused.read_stats().loss_sum - want) <= kAgreement * want);
+    step_both(classic, classic_opt, fused, fused_opt, random_batch(config, 4, 60 + std::uint64_t(step)));
   }
   const auto moved = classic.download_parameters();
   check_views_agree(classic.layout(), fused.download_parameters(), moved, kAgreement, "decay, smoothing, new rate");
