@@ -205,8 +205,6 @@ void TrainingSettings::validate() const {
                       "whose transposed copies would be trained on");
   if (tokens != "recipe" && tokens != "timed")
     throw ConfigError("--tokens: unknown value '" + tokens + "' (expected recipe or timed)");
-  if (!parse_transpose(transpose).off() && tokens != "recipe")
-    throw ConfigError("--transpose needs --tokens recipe: transposed pieces are tokenized into the recipe's stream");
 }
 
 TrainingSettings training_preset(std::string_view name) {
@@ -339,7 +337,7 @@ struct TrainingRun::State {
     const TransposeRange range = parse_transpose(s.settings.transpose);
     s.transposed.clear();
     if (!range.off()) {
-      s.transposed = transpose_training_pieces(ds, s.data_folder, range);
+      s.transposed = transpose_training_pieces(ds, s.data_folder, range, parse_token_kind(s.settings.tokens));
       std::size_t keys = 0;
       std::int64_t made = 0, dropped = 0;
       for (const TransposedPiece& p : s.transposed) {

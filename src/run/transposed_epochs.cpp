@@ -5,12 +5,14 @@
 #include <algorithm>
 
 #include "nocturne/error.hpp"
+#include "nocturne/timed_tokens.hpp"
 #include "nocturne/tokenizer.hpp"
 
 namespace nocturne::inline v0 {
 
 std::vector<TransposedPiece> transpose_training_pieces(const Dataset& dataset, const std::filesystem::path& folder,
-                                                       TransposeRange range, const TokenizerOptions& options) {
+                                                       TransposeRange range, TokenKind kind,
+                                                       const TokenizerOptions& options) {
   std::vector<TransposedPiece> pieces;
   for (const PieceRange& p : dataset.pieces) {
     const auto held = std::lower_bound(dataset.heldout_starts.begin(), dataset.heldout_starts.end(), p.begin);
@@ -25,7 +27,9 @@ std::vector<TransposedPiece> transpose_training_pieces(const Dataset& dataset, c
         continue;
       }
       try {
-        const std::vector<std::string> tokens = tokenize(transpose_midi(file, shift), options);
+        const MidiFile shifted = transpose_midi(file, shift);
+        const std::vector<std::string> tokens =
+            kind == TokenKind::timed ? tokenize_timed(shifted, options) : tokenize(shifted, options);
         piece.versions.push_back(vocabulary_indices(tokens, dataset.vocab));
         piece.transposed_tokens += std::int64_t(tokens.size());
         piece.dropped += std::int64_t(tokens.size() - piece.versions.back().size());

@@ -1,7 +1,8 @@
 #pragma once
 // A run's training pieces in the keys --transpose allows (docs/quality.md):
-// each piece read again from its MIDI file, shifted and tokenized, its
-// symbols mapped through the run's vocabulary (the untransposed corpus's).
+// each piece read again from its MIDI file, shifted and tokenized into the
+// run's stream (recipe or timed), its symbols mapped through the run's
+// vocabulary (the untransposed corpus's).
 
 #include <filesystem>
 #include <vector>
@@ -15,6 +16,7 @@ namespace nocturne::inline v0 {
 // from the MIDI files named by their piece names under `folder`. Throws
 // FileError for a file that cannot be read again.
 std::vector<TransposedPiece> transpose_training_pieces(const Dataset& dataset, const std::filesystem::path& folder,
-                                                       TransposeRange range, const TokenizerOptions& options = {});
+                                                       TransposeRange range, TokenKind kind = TokenKind::recipe,
+                                                       const TokenizerOptions& options = {});
 
 }  // namespace nocturne

@@ -16,6 +16,7 @@
 #include "nocturne/checkpoint.hpp"
 #include "nocturne/device.hpp"
 #include "nocturne/error.hpp"
+#include "nocturne/timed_tokens.hpp"
 #include "nocturne/training_run.hpp"
 #include "run/transposed_epochs.hpp"
 #include "run_test_settings.hpp"
@@ -107,6 +108,51 @@ TEST_CASE("a transposed run draws per epoch, resumes bit for bit, keeps held-out
   }
   CHECK(training_pieces == pieces.size());
   CHECK(training_pieces < ds.pieces.size());
+  fs::remove_all(root);
+}
+
+TEST_CASE("a timed run transposes pitches and keeps every duration and shift", "[run]") {
+  const fs::path root = test::temp_path("nocturne-transpose-timed");
+  fs::remove_all(root);
+  TrainingSettings s = tiny();
+  s.tokens = "timed";
+  s.split = "piece";
+  s.heldout = 0.25;
+  s.transpose = "-3..3";
+  s.epochs = 1;
+  const std::vector<float> transposed = train(TrainingRun::create(root / "transposed", s, TrainingData{{}, true}));
+  TrainingSettings plain = s;
+  plain.transpose = "0";
+  CHECK(train(TrainingRun::create(root / "plain", plain, TrainingData{{}, true})) != transposed);
+
+  TrainingRun run = TrainingRun::resume(root / "transposed");
+  run.load_data();
+  const Dataset& ds = run.dataset();
+  const std::vector<std::string>& symbols = ds.vocab.symbols();
+  // A version's tokens of one component, as symbols.
+  const auto part = [&](const std::vector<std::int32_t>& version, TimedComponent which) {
+    std::vector<std::string> out;
+    for (const std::int32_t i : version)
+      if (timed_component(symbols[std::size_t(i)]) == which) out.push_back(symbols[std::size_t(i)]);
+    return out;
+  };
+  const std::vector<TransposedPiece> pieces =
+      transpose_training_pieces(ds, run.data_folder(), {-3, 3}, TokenKind::timed);
+  REQUIRE(!pieces.empty());
+  int moved = 0;
+  for (const TransposedPiece& t : pieces) {
+    const auto zero = std::find(t.shifts.begin(), t.shifts.end(), 0);
+    REQUIRE(zero != t.shifts.end());
+    const std::vector<std::int32_t>& written = t.versions[std::size_t(zero - t.shifts.begin())];
+    for (std::size_t k = 0; k < t.shifts.size(); ++k) {
+      if (t.shifts[k] == 0) continue;
+      // Time is untouched by a change of key: the same durations and shifts in the same order.
+      CHECK(part(t.versions[k], TimedComponent::duration) == part(written, TimedComponent::duration));
+      CHECK(part(t.versions[k], TimedComponent::shift) == part(written, TimedComponent::shift));
+      moved += part(t.versions[k], TimedComponent::symbol) != part(written, TimedComponent::symbol);
+    }
+  }
+  CHECK(moved > 0);
   fs::remove_all(root);
 }
 
