@@ -100,9 +100,8 @@ void OutputWriter::write(std::size_t k, const LoadedModel& loaded, const Primers
                          const std::vector<std::int32_t>& generated, const GenerationRequest& request) {
   const std::vector<std::string>& vocab = loaded.vocabulary();
   const std::string stem = "output-" + two_digits(int(k) + 1);
-  // Timed music has a MusicXML score with real note values; LilyPond engraves the recipe's quarter notes only.
   const bool timed = loaded.data.tokens == TokenKind::timed;
-  remove_stale_outputs(o_.out, stem, !o_.no_score, lilypond_ && !timed, soundfont_.has_value());
+  remove_stale_outputs(o_.out, stem, !o_.no_score, lilypond_, soundfont_.has_value());
   std::vector<std::string> primer_symbols, new_symbols, all;
   for (std::int32_t t : primers.indices[k]) primer_symbols.push_back(vocab[std::size_t(t)]);
   for (std::int32_t t : generated) new_symbols.push_back(vocab[std::size_t(t)]);
@@ -142,8 +141,10 @@ void OutputWriter::write(std::size_t k, const LoadedModel& loaded, const Primers
     else
       write_musicxml(o_.out / (stem + ".musicxml"), events, "Nocturne output " + std::to_string(k + 1));
     written += ", .musicxml";
-    if (lilypond_ && !timed) {
-      const auto pages = write_lilypond_png(o_.out / (stem + ".png"), events, "Nocturne output " + std::to_string(k + 1));
+    if (lilypond_) {
+      const std::string title = "Nocturne output " + std::to_string(k + 1);
+      const auto pages = timed ? write_timed_lilypond_png(o_.out / (stem + ".png"), timed_events, title)
+                               : write_lilypond_png(o_.out / (stem + ".png"), events, title);
       written += ", .ly, " + (pages.size() == 1 ? std::string(".png (score)")
                                                 : std::to_string(pages.size()) + " score pages");
     }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "midi/atomic_write.hpp"
+#include "render/lilypond_text.hpp"
 #include "render/xml_text.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/render.hpp"
@@ -24,13 +25,6 @@ extern char** environ;
 namespace nocturne::inline v0 {
 
 namespace {
-
-struct Spelling {
-  char step;
-  int alter;
-};
-constexpr Spelling kSharps[12] = {{'C', 0}, {'C', 1}, {'D', 0}, {'D', 1}, {'E', 0}, {'F', 0},
-                                  {'F', 1}, {'G', 0}, {'G', 1}, {'A', 0}, {'A', 1}, {'B', 0}};
 
 void check_pitch(int pitch) {
   if (pitch < 0 || pitch > 127) throw ConfigError("score: MIDI pitch " + std::to_string(pitch) + " outside 0..127");
@@ -66,7 +60,7 @@ std::string musicxml_text(std::span<const ScoreEvent> events, const std::string&
         continue;
       }
       for (std::size_t k = 0; k < pitches.size(); ++k) {
-        const Spelling s = kSharps[pitches[k] % 12];
+        const detail::Spelling s = detail::kSharps[pitches[k] % 12];
         x << "      <note>\n";
         if (k > 0) x << "        <chord/>\n";
         x << "        <pitch>\n          <step>" << s.step << "</step>\n";
@@ -91,30 +85,12 @@ void write_musicxml(const std::filesystem::path& path, std::span<const ScoreEven
 
 namespace {
 
-std::string lily_pitch(int pitch) {
-  static const char* names[12] = {"c", "cis", "d", "dis", "e", "f", "fis", "g", "gis", "a", "ais", "b"};
-  std::string s = names[pitch % 12];
-  const int marks = pitch / 12 - 1 - 3;  // c' is middle C (MIDI 60)
-  s.append(std::size_t(std::max(marks, 0)), '\'');
-  s.append(std::size_t(std::max(-marks, 0)), ',');
-  return s;
-}
-
 std::string lily_beat(const std::vector<int>& pitches) {
   if (pitches.empty()) return "r4";
-  if (pitches.size() == 1) return lily_pitch(pitches[0]) + "4";
+  if (pitches.size() == 1) return detail::lily_pitch(pitches[0]) + "4";
   std::string s = "<";
-  for (std::size_t k = 0; k < pitches.size(); ++k) s += (k ? " " : "") + lily_pitch(pitches[k]);
+  for (std::size_t k = 0; k < pitches.size(); ++k) s += (k ? " " : "") + detail::lily_pitch(pitches[k]);
   return s + ">4";
-}
-
-std::string lily_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) >= 0x20) out += c;
-  }
-  return out;
 }
 
 }  // namespace
@@ -131,13 +107,7 @@ std::string lilypond_text(std::span<const ScoreEvent> events, const std::string&
     upper << "r4 ";
     lower << "r4 ";
   }
-  std::ostringstream ly;
-  ly << "\\version \"2.20.0\"\n\\header {\n  title = \"" << lily_escape(title)
-     << "\"\n  tagline = \"\"\n}\n\\score {\n  \\new PianoStaff <<\n"
-     << "    \\new Staff { \\clef treble \\time 4/4\n    " << upper.str() << "\\bar \"|.\" }\n"
-     << "    \\new Staff { \\clef bass \\time 4/4\n    " << lower.str() << "\\bar \"|.\" }\n"
-     << "  >>\n  \\layout { }\n}\n";
-  return ly.str();
+  return detail::lily_piano_score(title, upper.str(), lower.str());
 }
 
 namespace {
@@ -165,13 +135,19 @@ bool lilypond_available() { return find_on_path("lilypond").has_value(); }
 
 std::vector<std::filesystem::path> write_lilypond_png(const std::filesystem::path& png,
                                                       std::span<const ScoreEvent> events, const std::string& title) {
+  if (!lilypond_available()) return {};
+  return detail::engrave_lilypond(png, lilypond_text(events, title));
+}
+
+std::vector<std::filesystem::path> detail::engrave_lilypond(const std::filesystem::path& png,
+                                                            const std::string& ly_text) {
   namespace fs = std::filesystem;
   const auto lilypond = find_on_path("lilypond");
   if (!lilypond) return {};
   const fs::path dir = png.parent_path().empty() ? fs::path(".") : png.parent_path();
   const std::string stem = png.stem().string();
   const fs::path ly = dir / (stem + ".ly"), log = dir / (stem + ".lilypond.log");
-  detail::write_file_atomically(ly, lilypond_text(events, title));
+  detail::write_file_atomically(ly, ly_text);
 
   // LilyPond writes into a private folder beside the score, and what it made
   // is renamed into place: a failed or interrupted run leaves no partial PNG.

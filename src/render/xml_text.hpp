@@ -6,6 +6,14 @@
 
 namespace nocturne::inline v0::detail {
 
+// A pitch class spelled with sharps: its step letter and alteration.
+struct Spelling {
+  char step;
+  int alter;
+};
+inline constexpr Spelling kSharps[12] = {{'C', 0}, {'C', 1}, {'D', 0}, {'D', 1}, {'E', 0}, {'F', 0},
+                                         {'F', 1}, {'G', 0}, {'G', 1}, {'A', 0}, {'A', 1}, {'B', 0}};
+
 // The text with XML's five special characters escaped and control characters
 // other than tab and newline left out.
 inline std::string xml_escape(const std::string& s) {

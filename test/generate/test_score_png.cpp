@@ -14,6 +14,7 @@
 
 #include "cli/cli_test_support.hpp"
 #include "nocturne/render.hpp"
+#include "nocturne/timed_score.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -90,4 +91,53 @@ TEST_CASE("generate leaves an engraved score PNG beside the roll by default, of 
   CHECK(std::abs(b.width - a.width) <= 50);
   CHECK(b.height > 2 * a.height);
   CHECK(b.ink > 2 * a.ink);
+}
+
+TEST_CASE("timed music is engraved: odd lengths, triplets, ties and rests, with every bar check passing") {
+  TempDir dir;
+  constexpr std::int64_t Q = kUnitsPerQuarter;
+  std::vector<TimedEvent> events;
+  // Eight bars: triplets, a 5/12-quarter note, a chord held over the bar line,
+  // a bass line of dotted values, rests in both staves.
+  for (int bar = 0; bar < 8; ++bar) {
+    const std::int64_t at = bar * 4 * Q;
+    events.push_back({at, Q / 3, {72 + bar % 3}, "t"});
+    events.push_back({at + Q / 3, Q / 3, {74}, "t"});
+    events.push_back({at + 2 * Q / 3, Q / 3, {76}, "t"});
+    events.push_back({at + Q, 5 * Q / 12, {79}, "odd"});
+    events.push_back({at + 2 * Q, 3 * Q, {64, 67, 71}, "held"});
+    events.push_back({at, 3 * Q / 2, {43 + bar % 5}, "bass"});
+    events.push_back({at + 2 * Q, Q / 2, {50}, "bass"});
+  }
+  const fs::path png = dir.path / "timed.png";
+  const std::vector<fs::path> pages = write_timed_lilypond_png(png, events, "timed");
+  const fs::path log = dir.path / "timed.lilypond.log";
+  INFO((fs::exists(log) ? read_text(log) : std::string("no log")));
+  REQUIRE(pages.size() == 1);
+  REQUIRE(fs::exists(png));
+  const std::string text = read_text(log);
+  CHECK(text.find("barcheck failed") == std::string::npos);
+  CHECK(text.find("warning") == std::string::npos);
+  CHECK(text.find("error") == std::string::npos);
+  const Image image = read_png(png);
+  CHECK(image.width >= 700);
+  CHECK(image.ink > 5000);
+}
+
+TEST_CASE("generate engraves a timed model's music") {
+  TempDir dir;
+  const fs::path run = dir.path / "run";
+  const RunResult t =
+      run_cli("train --data demo --tokens timed --out " + quote(run.string()) + " " + kTiny + " --epochs 1");
+  INFO(t.out << t.err);
+  REQUIRE(t.exit_code == 0);
+  const fs::path out = dir.path / "out";
+  const RunResult g = run_cli("generate --model " + quote(run.string()) + " --device cpu --no-audio --notes 60 --out " +
+                              quote(out.string()));
+  INFO(g.out << g.err);
+  REQUIRE(g.exit_code == 0);
+  CHECK(g.out.find(".musicxml, .ly, .png (score)") != std::string::npos);
+  CHECK(fs::exists(out / "output-01.ly"));
+  REQUIRE(fs::exists(out / "output-01.png"));
+  CHECK(read_text(out / "output-01.lilypond.log").find("barcheck failed") == std::string::npos);
 }

@@ -1,8 +1,9 @@
-// The MusicXML score of timed music: note values, rests, ties across bar
-// lines and a time signature, read back from the text.
+// The scores of timed music: note values, rests, ties across bar lines and a
+// time signature, read back from the MusicXML and the LilyPond texts.
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <regex>
 #include <string>
 #include <vector>
@@ -42,6 +43,35 @@ int measure_length(const std::string& measure) {
     total += std::stoi(d[1]);
   }
   return total;
+}
+
+// One staff of a LilyPond text from timed_lilypond_text: its bars (between
+// bar checks), each a list of (units, tied on) per note or rest written.
+struct LilyNote {
+  std::int64_t units;
+  bool rest, tied;
+};
+std::vector<std::vector<LilyNote>> lily_bars(const std::string& ly, int staff) {
+  std::size_t at = 0;
+  for (int k = 0; k <= staff; ++k) at = ly.find("\\time 4/4", at + 1);
+  const std::string music = ly.substr(at, ly.find("\\bar \"|.\"", at) - at);
+  std::vector<std::vector<LilyNote>> bars(1);
+  // A rest or a chord, its duration number and dots, inside a tuplet or not.
+  const std::regex item("(\\\\tuplet 3/2 \\{ )?(r|<[^>]*>)(\\d+)(\\.*)|(\\|)");
+  for (auto it = std::sregex_iterator(music.begin(), music.end(), item); it != std::sregex_iterator(); ++it) {
+    const std::smatch& m = *it;
+    if (m[5].matched) {
+      bars.emplace_back();
+      continue;
+    }
+    std::int64_t units = 4 * Q / std::stoi(m[3]), add = units;
+    for (std::ptrdiff_t d = 0; d < m[4].length(); ++d) units += (add /= 2);
+    if (m[1].matched) units = units * 2 / 3;
+    const std::string body = m[2];
+    bars.back().push_back({units, body == "r", body.find('~') != std::string::npos});
+  }
+  if (bars.back().empty()) bars.pop_back();
+  return bars;
 }
 
 }  // namespace
@@ -87,4 +117,50 @@ TEST_CASE("timed score: a note longer than a bar is tied through every bar; bad 
   CHECK(count(bars[2], "<rest/>") == 1);
   CHECK_THROWS_AS(timed_musicxml_text(std::vector<TimedEvent>{{0, Q, {128}, "x"}}, "bad"), ConfigError);
   CHECK_THROWS_AS(timed_musicxml_text(std::vector<TimedEvent>{{-1, Q, {60}, "C4"}}, "bad"), ConfigError);
+}
+
+TEST_CASE("timed LilyPond score: every bar of both staves adds up; odd lengths as tied values; ties kept") {
+  // Treble: C5 for 5/12 of a quarter (no single value: two tied ones), a triplet
+  // eighth, a 16th rest, then E5 from beat 2 held for 6 quarters (tied into bar
+  // 2), then a rest. Bass: C3 under it for a dotted half from beat 1 (one note:
+  // each staff is cut by its own onsets), then silence.
+  const std::vector<TimedEvent> events = {
+      {0, 5 * Q / 12, {72}, "C5"},
+      {5 * Q / 12, Q / 3, {74}, "D5"},
+      {Q, 6 * Q, {76}, "E5"},
+      {0, 3 * Q, {48}, "C3"},
+  };
+  const std::string ly = timed_lilypond_text(events, "test \"quoted\"");
+  CHECK(ly.find("title = \"test \\\"quoted\\\"\"") != std::string::npos);
+  for (int staff = 0; staff < 2; ++staff) {
+    const auto bars = lily_bars(ly, staff);
+    INFO("staff " << staff << "\n" << ly);
+    REQUIRE(bars.size() == 2);
+    for (const auto& bar : bars) {
+      std::int64_t total = 0;
+      for (const LilyNote& n : bar) total += n.units;
+      CHECK(total == 4 * Q);
+    }
+  }
+  const auto treble = lily_bars(ly, 0), bass = lily_bars(ly, 1);
+  // C5's 80 units: a triplet eighth tied to a triplet 32nd.
+  REQUIRE(treble[0].size() >= 2);
+  CHECK(treble[0][0].units == 64);
+  CHECK(treble[0][0].tied);
+  CHECK(treble[0][1].units == 16);
+  CHECK_FALSE(treble[0][1].tied);
+  // E5 is tied over the bar line and through bar 2 up to its end, then a rest.
+  CHECK(treble[0].back().tied);
+  CHECK_FALSE(treble[0].back().rest);
+  CHECK(treble[1].back().rest);
+  std::int64_t held = 0;
+  for (const LilyNote& n : treble[1])
+    if (!n.rest) held += n.units;
+  CHECK(held == 3 * Q);  // bar 2 of E5's 6 quarters: 3, after 3 in bar 1
+  // The bass: C3's dotted half, then rests.
+  CHECK(bass[0][0].units == 3 * Q);
+  CHECK_FALSE(bass[0][0].rest);
+  CHECK(bass[0][1].rest);
+  CHECK(std::all_of(bass[1].begin(), bass[1].end(), [](const LilyNote& n) { return n.rest; }));
+  CHECK_THROWS_AS(timed_lilypond_text(std::vector<TimedEvent>{{0, Q, {-1}, "x"}}, "bad"), ConfigError);
 }
