@@ -12,6 +12,7 @@
 #include "cli/signals.hpp"
 #include "nocturne/error.hpp"
 #include "nocturne/render.hpp"
+#include "run/run_folder.hpp"
 
 namespace nocturne::inline v0::cli {
 
@@ -23,19 +24,6 @@ std::string fixed(double value, int digits) {
   char text[48];
   std::snprintf(text, sizeof(text), "%.*f", digits, value);
   return text;
-}
-
-json optional_json(const std::optional<double>& value) { return value ? json(*value) : json(nullptr); }
-
-json to_json(const HistoryRow& row) {
-  return {{"epoch", row.epoch},
-          {"loss", row.loss},
-          {"accuracy", row.accuracy},
-          {"val_loss", optional_json(row.val_loss)},
-          {"val_accuracy", optional_json(row.val_accuracy)},
-          {"val_perplexity", optional_json(row.val_perplexity)},
-          {"seconds", row.seconds},
-          {"windows_per_second", row.windows_per_second}};
 }
 
 std::string epoch_line(const HistoryRow& row, std::int64_t total, bool best) {

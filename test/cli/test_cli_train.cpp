@@ -95,6 +95,7 @@ TEST_CASE("train --jsonl prints one JSON object per event on stdout", "[cli][tra
       CHECK(event.at("epoch") == epochs);
       CHECK(event.at("loss").get<double>() > 0);
       CHECK(event.contains("val_loss"));
+      CHECK(event.at("lr").get<double>() > 0);  // the history row as history.csv has it
     }
   }
   CHECK(epochs == 2);
