@@ -126,7 +126,8 @@ void BasicModel<T>::add_fused_forward(std::vector<ProgramOp>& ops, bool dropout,
   s2.gates = g2.at(0);
 
   if (backend.lstm_schedule() == LstmSchedule::persistent_sequences) {
-    // The persistent path (layer 2 after all of layer 1: no wavefront between the two launches).
+    // The persistent path (layer 2 after all of layer 1: no wavefront between the two launches;
+    // add_fused_backward likewise).
     std::vector<MemoryRange> reads{x1.steps(0, w), param("lstm1.W"), param("lstm1.R"), param("lstm1.b")};
     std::vector<MemoryRange> writes{h1.steps(0, w), c1.steps(0, w), g1.steps(0, w)};
     if (dropout) {
@@ -199,9 +200,40 @@ void BasicModel<T>::add_fused_backward(std::vector<ProgramOp>& ops, bool dropout
   const T p = T(c.dropout);
 
   // Layer 2, t = T-1 .. 0: the cell step, then dx = dgates W2^T (layer 1's dh).
+  const bool persistent = backend.lstm_schedule() == LstmSchedule::persistent_sequences;
   std::vector<std::size_t> dx2(static_cast<std::size_t>(w));
   const T* w2 = parameter("lstm2.W");
-  for (int t = w - 1; t >= 0; --t) {
+  if (persistent) {
+    // One op for the sequence, then one for its T dx GEMMs: step by step as
+    // the fused path multiplies them (one GEMM of T N rows is one launch, but
+    // a BLAS may sum a different M in another order).
+    LstmSequenceBackward<T> q;
+    q.steps = w;
+    q.batch = n;
+    q.hidden = hidden2;
+    q.r = parameter("lstm2.R");
+    q.dh_last = a.d_h2_last.data();
+    q.gates = g2.at(0);
+    q.c = c2.at(0);
+    q.dc = a.dc2.data();
+    q.dgates = dg2.at(0);
+    q.db_partial = db2p.at(0);
+    add_op(ops, "lstm2 backward", kBranch2, {param("lstm2.R"), g2.steps(0, w), c2.steps(0, w), d_h2_last},
+           {dg2.steps(0, w), dc2, db2p.steps(0, w)}, [&backend, q] { backend.lstm_sequence_backward(q); });
+    const T* dgates = dg2.at(0);
+    T* dx = d_drop1.at(0);
+    const std::size_t dg_step = rows * std::size_t(width2), dx_step = rows * std::size_t(hidden1);
+    const std::size_t op = add_op(ops, "lstm2 dx", kBranch2, {dg2.steps(0, w), param("lstm2.W")},
+                                  {d_drop1.steps(0, w)}, [&backend, n, w, hidden1, width2, dgates, w2, dx, dg_step,
+                                                          dx_step] {
+                                    for (int t = w - 1; t >= 0; --t)
+                                      backend.gemm(Transpose::no, Transpose::yes, n, hidden1, width2, T(1),
+                                                   dgates + std::size_t(t) * dg_step, width2, w2, width2, T(0),
+                                                   dx + std::size_t(t) * dx_step, hidden1);
+                                  });
+    dx2.assign(dx2.size(), op);
+  }
+  for (int t = w - 1; t >= 0 && !persistent; --t) {
     LstmStepBackward<T> s;
     s.batch = n;
     s.hidden = hidden2;
@@ -272,7 +304,39 @@ void BasicModel<T>::add_fused_backward(std::vector<ProgramOp>& ops, bool dropout
 
   // Layer 1, t = T-1 .. 0, each step after layer 2's dx of that step.
   const DropoutKey key1 = site_key(key, 0);
-  for (int t = w - 1; t >= 0; --t) {
+  if (persistent) {
+    LstmSequenceBackward<T> q;
+    q.steps = w;
+    q.batch = n;
+    q.hidden = hidden1;
+    q.r = parameter("lstm1.R");
+    q.dh = d_drop1.at(0);
+    q.gates = g1.at(0);
+    q.c = c1.at(0);
+    q.dc = a.dc1.data();
+    q.dgates = dg1.at(0);
+    q.db_partial = db1p.at(0);
+    std::vector<MemoryRange> reads{d_drop1.steps(0, w), param("lstm1.R"), g1.steps(0, w), c1.steps(0, w)};
+    std::vector<MemoryRange> writes{dg1.steps(0, w), dc1, db1p.steps(0, w)};
+    if (f == 1) {
+      q.x = x1.at(0);
+      q.dw_partial = dw1p.at(0);
+      reads.push_back(x1.steps(0, w));
+      writes.push_back(dw1p.steps(0, w));
+    }
+    if (dropout) {
+      q.dropout_p = p;
+      reads.push_back(offset);
+    }
+    add_op(ops, "lstm1 backward", kBranch1, std::move(reads), std::move(writes),
+           [&backend, q, key1, dropout] {
+             LstmSequenceBackward<T> sequence = q;
+             sequence.dropout = dropout ? &key1 : nullptr;
+             backend.lstm_sequence_backward(sequence);
+           },
+           {dx2[0]});
+  }
+  for (int t = w - 1; t >= 0 && !persistent; --t) {
     LstmStepBackward<T> s;
     s.batch = n;
     s.hidden = hidden1;
