@@ -26,6 +26,13 @@
 // no grid-wide barrier. The grid must be co-resident (one block per SM at
 // most here; the launch checks the occupancy and uses a cooperative launch),
 // or a waiting block could spin on a block that never runs.
+//
+// The backward (persistent_backward_plan) keeps the forward's ownership and
+// exchange: block b owns units [b U, ...) for all N rows; step t's (t = T - 1
+// down to 0) recurrent term is dgates_{t+1} R^T (K = 4H), so the block holds
+// its U rows of R (R^T's columns) resident, and every block needs all of
+// dgates_{t+1} [N, 4H]: its K slice s (16 interleaved columns = 4 units) is
+// published by those units' owners, with the forward's flags and waits.
 
 #include <cstddef>
 
@@ -92,7 +99,8 @@ struct PersistentPlan {
   int units = 0;    // U: hidden units per block
   int blocks = 0;   // ceil(H / U), one per SM at most
   int passes = 0;   // ceil(N / pass rows)
-  int recurrent_slices = 0;  // ceil(H / depth): K slices of h_{t-1} R (none at t = 0)
+  int recurrent_slices = 0;  // ceil(H / depth): K slices of h_{t-1} R (none at t = 0); backward: see below
+  int slice_units = kPersistentDepth;  // hidden units a recurrent K slice holds (backward: depth / 4)
   int input_slices = 0;      // ceil(F / depth) when F > 1; F == 1 is the epilogue's rank-one term
   int cluster = 1;    // blocks per thread-block cluster (a divisor of blocks, <= the portable size)
   int clusters = 0;
@@ -170,11 +178,15 @@ struct BlockRange {
   int first = 0;
   int end = 0;
 };
+// Empty past the last unit (the backward's zero slices).
 NOCTURNE_TILING BlockRange slice_producers(const PersistentPlan& p, int slice) {
-  const int k0 = slice * kPersistentDepth;
-  const int k1 = k0 + kPersistentDepth < p.hidden ? k0 + kPersistentDepth : p.hidden;
+  const int k0 = slice * p.slice_units;
+  if (k0 >= p.hidden) return {p.blocks, p.blocks};
+  const int k1 = k0 + p.slice_units < p.hidden ? k0 + p.slice_units : p.hidden;
   return {unit_owner(p, k0), unit_owner(p, k1 - 1) + 1};
 }
+// Recurrent slices that hold units (the others are zeros).
+NOCTURNE_TILING int produced_slices(const PersistentPlan& p) { return ceil_div(p.hidden, p.slice_units); }
 
 // K intervals of one pass: j = -2 before the prologue (step start), -1 the
 // prologue (fetch and store slice 0), then 0 .. n - 1 (fetch slice j + 1,
@@ -188,7 +200,65 @@ NOCTURNE_TILING int slices_ready_after(const PersistentPlan& p, int interval) {
 // How many leading blocks must have published step t - 1 so that the first
 // `slices` recurrent slices may be read (0: none).
 NOCTURNE_TILING int blocks_needed(const PersistentPlan& p, int slices) {
-  return slices <= 0 ? 0 : slice_producers(p, slices - 1).end;
+  const int produced = slices < produced_slices(p) ? slices : produced_slices(p);
+  return produced <= 0 ? 0 : slice_producers(p, produced - 1).end;
+}
+
+// ---- the backward ------------------------------------------------------------------------
+// Its sums run in the fused FP32 backward step kernel's order, for the same
+// bits: that kernel splits each slice of 64 K values among 4 k-groups of 16
+// (kBackwardTiles[0]) and adds the groups' sums in order after the loop;
+// here a thread keeps 4 sums per output, K slice s of 16 going to sum s % 4,
+// and the slices run to a whole number of 64 (zeros past 4H, as there).
+inline constexpr int kPersistentBackwardGroups = 4;
+static_assert(kBackwardTiles[0].depth == kPersistentDepth && kBackwardTiles[0].k_groups == kPersistentBackwardGroups,
+              "the persistent backward sums as the fused FP32 backward kernel");
+
+// R^T's slice: K rows (4H rounded up to whole groups of slices) of U floats
+// ([k][unit], zeros past 4H), then the two staged K slices of dgates_{t+1}.
+NOCTURNE_TILING PersistentShared persistent_backward_shared(int units, int hidden) {
+  PersistentShared s;
+  s.weight_rows = int(round_up(std::size_t(kUnitGates) * std::size_t(hidden),
+                               std::size_t(kPersistentDepth) * kPersistentBackwardGroups));
+  s.input_row0 = s.weight_rows;  // no input part
+  s.weight_pitch = units;
+  s.a_pitch = kPersistentPassRows + kPersistentPad;
+  s.weights = round_up(std::size_t(s.weight_rows) * std::size_t(s.weight_pitch) * 4, 128);
+  s.a_stage = round_up(std::size_t(kPersistentDepth) * std::size_t(s.a_pitch) * 4, 128);
+  s.total = s.weights + 2 * s.a_stage;
+  return s;
+}
+
+// The backward's plan: the forward's U, blocks, passes and clusters;
+// recurrent_slices the K slices of dgates_{t+1} (none at t = T - 1), each of
+// slice_units = 4 units; input 1 and no input slices (dx is a GEMM outside).
+NOCTURNE_TILING PersistentPlan persistent_backward_plan(int batch, int hidden, DeviceLimits device) {
+  PersistentPlan p;
+  p.batch = batch;
+  p.input = 1;
+  p.hidden = hidden;
+  if (batch <= 0 || hidden <= 0 || device.sms <= 0) return p;
+  p.refusal = PersistentRefusal::too_many_blocks;
+  for (int units = 1; units <= kPersistentMaxUnits; units *= 2) {
+    if (ceil_div(hidden, units) > device.sms) continue;
+    const PersistentShared s = persistent_backward_shared(units, hidden);
+    p.units = units;
+    p.shared = s;
+    if (s.total > device.shared_per_block) {
+      p.refusal = PersistentRefusal::shared_memory;
+      return p;
+    }
+    p.refusal = PersistentRefusal::none;
+    p.blocks = ceil_div(hidden, units);
+    p.passes = ceil_div(batch, kPersistentPassRows);
+    p.slice_units = kPersistentDepth / kUnitGates;
+    p.recurrent_slices = s.weight_rows / kPersistentDepth;
+    p.input_slices = 0;
+    p.cluster = persistent_cluster(p.blocks, device.portable_cluster);
+    p.clusters = p.blocks / p.cluster;
+    return p;
+  }
+  return p;
 }
 
 // Thread roles of the CUDA-core (FP32) kernel: rows and unit within the pass.
