@@ -395,6 +395,34 @@ struct ForwardWmma {
 };
 
 // ---- backward -----------------------------------------------------------------------------------
+// The backward step's cell (every variant's epilogue, and the persistent
+// kernel's): h_t's gradient dh (masked) + the recurrent sum, the cell's
+// backward, da to dgates (and to `da`), the dc carry in place.
+NOCTURNE_HD void backward_cell(const BackwardArgs& p, int row, int unit, float recurrent, float* da) {
+  const std::size_t hidden = std::size_t(p.hidden);
+  const std::size_t cell = std::size_t(row) * hidden + std::size_t(unit);
+  const std::size_t col = std::size_t(row) * kUnitGates * hidden + std::size_t(unit) * kUnitGates;
+  float dh = 0.0f;
+  if (p.dh) {
+    dh = p.dh[cell];
+    if (p.masked)
+      dh *= math::dropout_factor(p.dropout.seed, p.dropout.stream, mask_base(p.dropout) + cell, p.dropout.p,
+                                 p.dropout.scale);
+  }
+  float gates[4];
+  load_gates(p.gates + col, p.vector_gates, gates);
+  const float c_prev = p.c_prev ? p.c_prev[cell] : 0.0f;
+  const float dc_next = p.dgates_next ? p.dc[cell] : 0.0f;
+  const math::CellBackward<float> grad = math::lstm_cell_backward(gates[0], gates[1], gates[2], gates[3], p.c[cell],
+                                                                  c_prev, math::fused_dh_total(dh, recurrent), dc_next);
+  da[0] = grad.da_i;
+  da[1] = grad.da_f;
+  da[2] = grad.da_g;
+  da[3] = grad.da_o;
+  store_gates(p.dgates + col, p.vector_dgates, da);
+  p.dc[cell] = grad.dc_prev;
+}
+
 // Operand staging: A = dgates_next rows x slice, B = R's rows of the tile's
 // units x slice (R^T's columns); CUDA cores store both transposed ([k][row],
 // [k][unit]), tensor cores as they are (A row-major, B column-major).
@@ -440,7 +468,6 @@ struct BackwardStaging {
   // The cells: h_t's gradient from the k-groups' sums (added in group order)
   // and dh, then the cell's backward; da to dgates and to the da tile.
   static NOCTURNE_HD void cells(const BackwardArgs& p, TileOrigin o, int thread, unsigned char* shared) {
-    const std::size_t hidden = std::size_t(p.hidden);
     constexpr StepTile tile = kT;
     float* da_shared = da_tile(shared);
     NOCTURNE_UNROLL
@@ -449,29 +476,9 @@ struct BackwardStaging {
       const int row = o.row0 + at.row, unit = o.unit0 + at.unit;
       float da[4] = {0.0f, 0.0f, 0.0f, 0.0f};
       if (row < p.batch && unit < p.hidden) {
-        const std::size_t cell = std::size_t(row) * hidden + std::size_t(unit);
-        const std::size_t col = std::size_t(row) * kUnitGates * hidden + std::size_t(unit) * kUnitGates;
         float recurrent = accumulators(shared, 0)[at.row * kS.acc_pitch + at.unit];
         for (int g = 1; g < kT.k_groups; ++g) recurrent += accumulators(shared, g)[at.row * kS.acc_pitch + at.unit];
-        float dh = 0.0f;
-        if (p.dh) {
-          dh = p.dh[cell];
-          if (p.masked)
-            dh *= math::dropout_factor(p.dropout.seed, p.dropout.stream, mask_base(p.dropout) + cell, p.dropout.p,
-                                       p.dropout.scale);
-        }
-        float gates[4];
-        load_gates(p.gates + col, p.vector_gates, gates);
-        const float c_prev = p.c_prev ? p.c_prev[cell] : 0.0f;
-        const float dc_next = p.dgates_next ? p.dc[cell] : 0.0f;
-        const math::CellBackward<float> grad = math::lstm_cell_backward(
-            gates[0], gates[1], gates[2], gates[3], p.c[cell], c_prev, math::fused_dh_total(dh, recurrent), dc_next);
-        da[0] = grad.da_i;
-        da[1] = grad.da_f;
-        da[2] = grad.da_g;
-        da[3] = grad.da_o;
-        store_gates(p.dgates + col, p.vector_dgates, da);
-        p.dc[cell] = grad.dc_prev;
+        backward_cell(p, row, unit, recurrent, da);
       }
       store4(da_shared + at.row * kS.da_pitch + at.unit * kUnitGates, da);
     }
