@@ -24,28 +24,14 @@
 // and the waits checked by the host simulator (test/kernels_host), to be
 // checked on a GPU against the CPU backend.
 
-#include <cuda/atomic>
-
 #include <string>
 
 #include "nocturne/error.hpp"
+#include "persistent_flags.cuh"
 #include "persistent_kernels.hpp"
 
 namespace nocturne::inline v0::kernels {
 namespace {
-
-// Thread 0: until the first `need` blocks have published step `step` (flags
-// >= step); `ready` counts the leading blocks already seen published.
-__device__ void wait_for_producers(unsigned* flags, unsigned step, int need, int& ready) {
-  if (threadIdx.x != 0) return;
-  while (ready < need) {
-    ::cuda::atomic_ref<unsigned, ::cuda::thread_scope_device> flag(flags[ready]);
-    if (flag.load(::cuda::memory_order_acquire) >= step)
-      ++ready;
-    else
-      __nanosleep(32);
-  }
-}
 
 template <int kUnits>
 __global__ void __launch_bounds__(kPersistentThreads, 1)
@@ -87,11 +73,7 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
     }
     // Every thread's h_t is written: publish the block's units of step t.
     __syncthreads();
-    if (thread == 0) {
-      __threadfence();
-      ::cuda::atomic_ref<unsigned, ::cuda::thread_scope_device> flag(a.flags[block]);
-      flag.store(unsigned(t) + 1, ::cuda::memory_order_release);
-    }
+    publish_step(a.flags, block, unsigned(t) + 1);
   }
 }
 
@@ -132,6 +114,7 @@ void prepare_persistent_kernels() {
   for (int units = 1; units <= kPersistentMaxUnits; units *= 2)
     NOCTURNE_CUDA_CHECK(cudaFuncSetAttribute(forward_kernel(units), cudaFuncAttributeMaxDynamicSharedMemorySize,
                                              int(d.shared_per_block)));
+  prepare_persistent_backward_kernels(d);
 }
 
 PersistentPlan persistent_device_plan(int batch, int input, int hidden) {

@@ -14,7 +14,7 @@
 //     fetch(0); store(stage 0); wait(-1); barrier
 //     for s: fetch(s + 1); multiply(stage s & 1); store(stage (s + 1) & 1); wait(s); barrier
 //     cells (from registers: da to dgates_t, the dc carry); barrier
-//     partials (the pass's partial blocks, from the block's own dgates_t)
+//     partials (the pass's partial blocks, from the block's own da_t)
 //   barrier; thread 0: fence, flags[block] = i + 1 (release)
 // where wait(j) is thread 0 acquiring the flags of the first
 // blocks_needed(slices_ready_after(j)) blocks at i (none at i = 0: the last
@@ -28,6 +28,17 @@
 #include "persistent_partition.hpp"
 
 namespace nocturne::inline v0::kernels {
+
+// A load that bypasses L1 on the device (the block's own da_t, whose lines
+// hold other blocks' columns that must not stay cached there: see
+// lstm_persistent_backward.cu).
+NOCTURNE_HD float load_past_l1(const float* p) {
+#if defined(__CUDA_ARCH__)
+  return __ldcg(p);
+#else
+  return *p;
+#endif
+}
 
 // A layer's whole backward sequence (LstmSequenceBackward<float>).
 struct PersistentBackwardArgs {
@@ -214,7 +225,7 @@ struct PersistentBackwardSimt {
       const int m1 = m0 + kPartialRows < step.batch ? m0 + kPartialRows : step.batch;
       float sum = 0.0f;
       for (int m = m0; m < m1; ++m) {
-        const float da = step.dgates[std::size_t(m) * width + col];
+        const float da = load_past_l1(step.dgates + std::size_t(m) * width + col);
         if (input)
           math::add_input_partial(sum, step.x[m], da);
         else

@@ -47,6 +47,17 @@ void CudaBackend::lstm_sequence_forward(const LstmSequenceForward<float>& q) {
   kernels::lstm_persistent_forward(launch(), plan, args);
 }
 
+void CudaBackend::lstm_sequence_backward(const LstmSequenceBackward<float>& q) {
+  if (!persistent_ || math_ != MathMode::strict_fp32 || q.steps <= 0)
+    return BasicBackend<float>::lstm_sequence_backward(q);
+  const kernels::PersistentPlan plan = kernels::persistent_device_backward_plan(q.batch, q.hidden);
+  if (!plan.fits() || plan.blocks > multiprocessors_) return BasicBackend<float>::lstm_sequence_backward(q);
+  const int blocks = lstm_partial_blocks(q.batch);
+  for (int t : {0, q.steps - 1}) checks::lstm_step_backward(sequence_backward_step(q, t, blocks), blocks);
+  auto* flags = static_cast<unsigned*>(branch().flags.get());
+  kernels::lstm_persistent_backward(launch(), plan, kernels::make_persistent_backward_args(q, blocks, flags));
+}
+
 int CudaBackend::lstm_partial_blocks(int batch) const { return kernels::lstm_partial_blocks(batch); }
 
 void CudaBackend::lstm_partials_reduce(int steps, int blocks, int cols, const float* partials, float* out) {
