@@ -1,8 +1,8 @@
 // GPU benchmark for the recipe's shapes (V = 127, window 40, LSTM 512 then
 // 256, dense 256, batch 256). What it prints, the decisive rows first so that
 // a run cut short still shows them:
-//   0. the persistent path's plan for the recipe's layers on this device
-//      (blocks, shared memory, occupancy, cluster shape);
+//   0. the persistent path's plans for the recipe's layers on this device
+//      (forward and backward: blocks, shared memory, occupancy, cluster shape);
 //   1. ours with CUDA graphs, the persistent path in FP32, the fused path in
 //      FP32, TF32 and BF16 and the classic path in FP32 and TF32: ms per training step (set_batch, the
 //      recorded step and Adamax; CUDA events after a warm-up: median, p10,
@@ -450,8 +450,9 @@ bool parse(int argc, char** argv, Arguments& a) {
   return a.notes >= 2;
 }
 
-// The persistent path's partition of the recipe's layers on this device:
-// blocks, units a block, shared memory, occupancy, the cluster shape.
+// The persistent path's partitions of the recipe's layers on this device,
+// forward and backward: blocks, units a block, shared memory, occupancy, the
+// cluster shape.
 void print_persistent_plans() {
   const struct {
     const char* name;
@@ -464,6 +465,11 @@ void print_persistent_plans() {
                 "SM, clusters of %d (%d; h through L2 flags)\n",
                 l.name, kBatch, l.input, l.hidden, kernels::persistent_refusal_text(p.refusal), p.blocks, p.units,
                 double(p.shared.total) / 1024.0, p.resident_per_sm, p.cluster, p.clusters);
+    const kernels::PersistentPlan b = kernels::persistent_device_backward_plan(kBatch, l.hidden);
+    std::printf("# persistent %s backward (N %d H %d): %s; %d blocks of %d units, %.1f KB shared a block, %d "
+                "resident a SM (dgates through L2 flags)\n",
+                l.name, kBatch, l.hidden, kernels::persistent_refusal_text(b.refusal), b.blocks, b.units,
+                double(b.shared.total) / 1024.0, b.resident_per_sm);
   }
 }
 

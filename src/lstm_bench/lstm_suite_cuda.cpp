@@ -57,53 +57,105 @@ Stats time_gpu(int warmup, int reps, const Step& setup, const Step& work) {
   return summarize(ms);
 }
 
-// The persistent forward kernel on one layer (forward only: its backward is
-// the fused path's step kernels), from gate-interleaved weights; checked on h
-// against ours in fp32. The note says which plan ran (or why the fused steps did).
+// The persistent kernels on one layer, from gate-interleaved weights: the
+// forward (lstm_sequence_forward), the backward as the model runs it
+// (lstm_sequence_backward, then the GEMMs dx = dgates W^T and dR = h^T
+// dgates, the partial sums reduced to db and, F == 1, dW; F > 1: dW = x^T
+// dgates) and both, timed as time_phases times ours; checked on h, dx, dW,
+// dR and db against ours in fp32. The note says which plans ran (or why the
+// fused steps did).
 void time_persistent(std::vector<Row>& rows, Row row, BasicBackend<float>& be, const LstmShape& s, const HostData& d,
-                     const std::vector<float>& want_h, int warmup, int reps) {
-  const std::size_t hidden = std::size_t(s.hidden), tn = std::size_t(s.steps) * std::size_t(s.batch);
+                     const Outputs<float>& want, int warmup, int reps) {
+  const std::size_t hidden = std::size_t(s.hidden), input = std::size_t(s.input), width = 4 * hidden;
+  const std::size_t tn = std::size_t(s.steps) * std::size_t(s.batch);
+  const int partial_blocks = be.lstm_partial_blocks(s.batch), cols = int(width);
   std::vector<float> w(d.w.size()), r(d.r.size()), b(d.b.size());
-  math::interleave_gates(std::span<const float>(d.w), std::span<float>(w), std::size_t(s.input), hidden);
+  math::interleave_gates(std::span<const float>(d.w), std::span<float>(w), input, hidden);
   math::interleave_gates(std::span<const float>(d.r), std::span<float>(r), hidden, hidden);
   math::interleave_gates(std::span<const float>(d.b), std::span<float>(b), 1, hidden);
   Buffer<float> dw = be.upload(std::span<const float>(w)), dr = be.upload(std::span<const float>(r)),
-                db = be.upload(std::span<const float>(b)), x = be.upload(std::span<const float>(d.x[0]));
+                db = be.upload(std::span<const float>(b));
+  Buffer<float> x[2] = {be.upload(std::span<const float>(d.x[0])), be.upload(std::span<const float>(d.x[1]))};
+  Buffer<float> dh[2] = {be.upload(std::span<const float>(d.dh[0])), be.upload(std::span<const float>(d.dh[1]))};
   Buffer<float> h = be.allocate<float>(tn * hidden), c = be.allocate<float>(tn * hidden),
-                gates = be.allocate<float>(4 * tn * hidden);
+                gates = be.allocate<float>(tn * width);
+  Buffer<float> dgates = be.allocate<float>(tn * width), dc = be.allocate<float>(std::size_t(s.batch) * hidden);
+  const std::size_t partials = std::size_t(s.steps) * std::size_t(partial_blocks) * width;
+  Buffer<float> db_partial = be.allocate<float>(partials), dw_partial = be.allocate<float>(partials);
+  Buffer<float> grad_x = be.allocate<float>(tn * input), grad_w = be.allocate<float>(input * width),
+                grad_r = be.allocate<float>(hidden * width), grad_b = be.allocate<float>(width);
   LstmSequenceForward<float> q;
   q.steps = s.steps;
   q.batch = s.batch;
   q.input = s.input;
   q.hidden = s.hidden;
-  q.x = x.data();
   q.w = dw.data();
   q.r = dr.data();
   q.b = db.data();
   q.h = h.data();
   q.c = c.data();
   q.gates = gates.data();
-  const kernels::PersistentPlan plan = kernels::persistent_device_plan(s.batch, s.input, s.hidden);
-  row.note = plan.fits() ? std::to_string(plan.blocks) + " blocks of " + std::to_string(plan.units) + " units, " +
-                               std::to_string(plan.shared.total) + " B shared, " +
-                               std::to_string(plan.resident_per_sm) + " resident a SM, clusters of " +
-                               std::to_string(plan.cluster) + " (h through L2)"
-                         : std::string("fused steps: ") + kernels::persistent_refusal_text(plan.refusal);
-  be.lstm_sequence_forward(q);
-  const std::vector<float> got = be.download(h);
-  double err = 0;
-  for (std::size_t i = 0; i < got.size() && i < want_h.size(); ++i) {
-    if (!std::isfinite(got[i])) {
-      err = kNaN;
-      break;
+  LstmSequenceBackward<float> qb;
+  qb.steps = s.steps;
+  qb.batch = s.batch;
+  qb.hidden = s.hidden;
+  qb.r = dr.data();
+  qb.gates = gates.data();
+  qb.c = c.data();
+  qb.dc = dc.data();
+  qb.dgates = dgates.data();
+  qb.db_partial = db_partial.data();
+  auto forward = [&](int i) {
+    q.x = x[i & 1].data();
+    be.lstm_sequence_forward(q);
+  };
+  auto backward = [&](int i) {
+    qb.dh = dh[i & 1].data();
+    if (s.input == 1) {
+      qb.x = x[i & 1].data();
+      qb.dw_partial = dw_partial.data();
     }
-    err = std::max(err, std::fabs(double(got[i]) - double(want_h[i])) / std::max(1.0, std::fabs(double(want_h[i]))));
-  }
-  row.check_err = err;
+    be.lstm_sequence_backward(qb);
+    const int k = int(tn);
+    be.gemm(Transpose::no, Transpose::yes, k, s.input, cols, 1.0f, dgates.data(), cols, dw.data(), cols, 0.0f,
+            grad_x.data(), s.input);
+    if (s.steps > 1) {
+      const int recurrent_rows = (s.steps - 1) * s.batch;
+      be.gemm(Transpose::yes, Transpose::no, s.hidden, cols, recurrent_rows, 1.0f, h.data(), s.hidden,
+              dgates.data() + std::size_t(s.batch) * width, cols, 0.0f, grad_r.data(), cols);
+    } else {
+      be.fill(grad_r.data(), hidden * width, 0.0f);
+    }
+    be.lstm_partials_reduce(s.steps, partial_blocks, cols, db_partial.data(), grad_b.data());
+    if (s.input == 1)
+      be.lstm_partials_reduce(s.steps, partial_blocks, cols, dw_partial.data(), grad_w.data());
+    else
+      be.gemm(Transpose::yes, Transpose::no, s.input, cols, k, 1.0f, x[i & 1].data(), s.input, dgates.data(), cols,
+              0.0f, grad_w.data(), cols);
+  };
+  const kernels::PersistentPlan plan = kernels::persistent_device_plan(s.batch, s.input, s.hidden);
+  const kernels::PersistentPlan back = kernels::persistent_device_backward_plan(s.batch, s.hidden);
+  auto describe = [](const kernels::PersistentPlan& p) {
+    return p.fits() ? std::to_string(p.blocks) + " blocks of " + std::to_string(p.units) + " units, " +
+                          std::to_string(p.shared.total) + " B shared, " + std::to_string(p.resident_per_sm) +
+                          " resident a SM, clusters of " + std::to_string(p.cluster) + " (through L2)"
+                    : std::string("fused steps: ") + kernels::persistent_refusal_text(p.refusal);
+  };
+  row.note = "forward " + describe(plan) + "; backward " + describe(back);
+  forward(0);
+  backward(0);
+  // Ours' layout: Keras' gate blocks.
+  auto keras = [&](const Buffer<float>& interleaved, std::size_t rows_of) {
+    const std::vector<float> v = be.download(interleaved);
+    std::vector<float> out(v.size());
+    math::deinterleave_gates(std::span<const float>(v), std::span<float>(out), rows_of, hidden);
+    return out;
+  };
+  const Outputs<float> got{be.download(h), be.download(grad_x), keras(grad_w, input), keras(grad_r, hidden),
+                           keras(grad_b, 1)};
+  row.check_err = max_error(got, want);
   if (!(row.check_err < 1e-4)) row.status = "mismatch";
-  row.phase = kPhases[0];
-  row.stats = time_gpu(warmup, reps, nullptr, [&](int) { be.lstm_sequence_forward(q); });
-  rows.push_back(row);
+  time_phases(rows, row, &time_gpu, warmup, reps, forward, backward);
 }
 
 std::string version_text(int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); }
@@ -177,7 +229,7 @@ void run_cuda(const LstmBenchOptions& o, Meta& meta, std::vector<Row>& rows) {
       row.impl = "ours";
       row.variant = "persistent/fp32";
       row.math = "fp32";
-      time_persistent(rows, row, *persistent, s, d, want.h, warmup, reps);
+      time_persistent(rows, row, *persistent, s, d, want, warmup, reps);
     }
 
 #if NOCTURNE_WITH_CUDNN
