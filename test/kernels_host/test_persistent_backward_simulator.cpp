@@ -128,7 +128,7 @@ TEST_CASE("persistent backward, simulated: U 4 and 8, two passes of rows", "[ker
 
 TEST_CASE("persistent backward, simulated: threads in isolation (no shared-memory race)",
           "[kernels_host][persistent]") {
-  BackwardSequenceData d(BackwardSequenceCase{3, 6, 20, true, true, true});
+  BackwardSequenceData d(BackwardSequenceCase{3, 6, 12, true, true, true});  // 12 blocks, 4 K slices a step
   const BackwardResult in_order = run_persistent(d, ThreadOrder::forwards, BlockSchedule::round_robin);
   const BackwardResult isolated = run_persistent(d, ThreadOrder::isolated, BlockSchedule::random, 3);
   CHECK(same_bits(isolated.dgates, in_order.dgates));
