@@ -16,9 +16,10 @@
 // Strict FP32 on CUDA cores: each thread U rows x 1 unit (4U accumulators),
 // the sums in the fused FP32 step kernel's order (the same bits), the cell
 // in the epilogue from registers (forward_cell, lstm_step_phases.hpp).
-// h_{t-1} is read with plain loads: each step's h is a fresh part of the
-// [T, N, H] output that no block read before it was published, so no SM holds
-// a stale line of it.
+// h_{t-1} is read past L1 (ld.global.cg, fetch_slice's kPastL1): each step's
+// h is a fresh part of the [T, N, H] output, but a 32-byte sector may hold
+// units of two slices (H odd, or an offset buffer), and a plain load of the
+// published one would leave the other's unpublished values in L1.
 //
 // History: v1 (this one) - first version, written without a GPU: the phases
 // and the waits checked by the host simulator (test/kernels_host), to be

@@ -17,9 +17,10 @@
 // in order at the end), so a step gives that kernel's bits; the cell is its
 // backward_cell (lstm_step_phases.hpp), the dc carry stays in place (each
 // element only its owner's), and the block's partial sums are added from its
-// own da_t rows in increasing order, read past L1 (__ldcg): a line of da_t
-// holds other blocks' columns too, which must not sit stale in L1 when the
-// next step fetches them after their producers published.
+// own da_t rows in increasing order. Every read of da (the fetches of
+// dgates_{t+1}, the partial sums) goes past L1 (ld.global.cg): a 32-byte
+// sector may hold columns of two blocks, and a plain load would leave the
+// unpublished ones in L1 for the next step to read stale.
 //
 // History: v1 (this one) - first version, written without a GPU: the phases
 // and the waits checked by the host simulator (test/kernels_host), to be

@@ -29,17 +29,6 @@
 
 namespace nocturne::inline v0::kernels {
 
-// A load that bypasses L1 on the device (the block's own da_t, whose lines
-// hold other blocks' columns that must not stay cached there: see
-// lstm_persistent_backward.cu).
-NOCTURNE_HD float load_past_l1(const float* p) {
-#if defined(__CUDA_ARCH__)
-  return __ldcg(p);
-#else
-  return *p;
-#endif
-}
-
 // A layer's whole backward sequence (LstmSequenceBackward<float>).
 struct PersistentBackwardArgs {
   int steps = 0, batch = 0, hidden = 0;
@@ -145,12 +134,13 @@ struct PersistentBackwardSimt {
     }
   }
 
-  // Slice s of dgates_{t+1} [N, 4H], rows of pass `pass`; zeros outside.
+  // Slice s of dgates_{t+1} [N, 4H], rows of pass `pass`; zeros outside;
+  // past L1 (published by other blocks during the launch).
   static NOCTURNE_HD void fetch(const BackwardArgs& step, int pass, int slice, int thread, Registers& r) {
     r.vector_a = step.vector_dgates_next;
     const int cols = kUnitGates * step.hidden;
-    fetch_slice<kA>(step.dgates_next, std::size_t(cols), pass * kPersistentPassRows, step.batch,
-                    slice * kPersistentDepth, cols, step.vector_dgates_next, thread, r.a);
+    fetch_slice<kA, true>(step.dgates_next, std::size_t(cols), pass * kPersistentPassRows, step.batch,
+                          slice * kPersistentDepth, cols, step.vector_dgates_next, thread, r.a);
   }
 
   // Transposed ([k][row]), so a thread reads its U rows as one run.

@@ -130,8 +130,8 @@ struct PersistentForwardSimt {
     const int row0 = pass * kPersistentPassRows;
     if (slice < recurrent) {
       r.vector_a = a.vector_h;
-      fetch_slice<kA>(a.h_read + std::size_t(t - 1) * nh, std::size_t(a.hidden), row0, a.batch,
-                      slice * kPersistentDepth, a.hidden, a.vector_h, thread, r.a);
+      fetch_slice<kA, true>(a.h_read + std::size_t(t - 1) * nh, std::size_t(a.hidden), row0, a.batch,
+                            slice * kPersistentDepth, a.hidden, a.vector_h, thread, r.a);
     } else {
       r.vector_a = a.vector_x;
       fetch_slice<kA>(a.x + std::size_t(t) * std::size_t(a.batch) * std::size_t(a.input), std::size_t(a.input), row0,

@@ -83,6 +83,31 @@ NOCTURNE_HD void load2(const float* p, float* out) {
   out[1] = p[1];
 #endif
 }
+// Loads past L1 (ld.global.cg) on the device: for data that other blocks
+// publish while the kernel runs (the persistent kernels' exchange). A plain
+// load may leave a 32-byte sector in this SM's L1 that holds, beside the
+// published values, values of a slice not yet published (a sector shared by
+// two slices, or the block's own columns beside another block's), which a
+// later plain load would then read stale.
+NOCTURNE_HD float load_past_l1(const float* p) {
+#if defined(__CUDA_ARCH__)
+  return __ldcg(p);
+#else
+  return *p;
+#endif
+}
+NOCTURNE_HD void load4_past_l1(const float* p, float* out) {
+#if defined(__CUDA_ARCH__)
+  const float4 v = __ldcg(reinterpret_cast<const float4*>(p));
+  out[0] = v.x;
+  out[1] = v.y;
+  out[2] = v.z;
+  out[3] = v.w;
+#else
+  load4(p, out);
+#endif
+}
+
 // n consecutive floats of shared memory (n = 1, 2, 4 or a multiple of 4).
 template <int n>
 NOCTURNE_HD void load_run(const float* p, float* out) {
@@ -163,7 +188,8 @@ struct BackwardArgs {
 // Fetches the elements of `shape` a thread owns from the row-major matrix
 // `base` (leading dimension ld): rows [row0, row0 + shape.rows), columns
 // [col0, col0 + shape.cols), zeros outside [0, row_end) x [0, col_end).
-template <SliceShape kShape>
+// kPastL1: with loads past L1 (data published by other blocks during the launch).
+template <SliceShape kShape, bool kPastL1 = false>
 NOCTURNE_HD void fetch_slice(const float* base, std::size_t ld, int row0, int row_end, int col0, int col_end,
                              bool vector, int thread, float* regs) {
   static_assert(kShape.valid(), "a slice splits into whole float4 items per thread");
@@ -174,7 +200,11 @@ NOCTURNE_HD void fetch_slice(const float* base, std::size_t ld, int row0, int ro
       const SlicePosition at = slice_position(kShape, true, thread, q);
       const int row = row0 + at.row, col = col0 + at.col;
       if (row < row_end && col < col_end) {
-        load4(base + std::size_t(row) * ld + std::size_t(col), regs + q);
+        const float* at_element = base + std::size_t(row) * ld + std::size_t(col);
+        if (kPastL1)
+          load4_past_l1(at_element, regs + q);
+        else
+          load4(at_element, regs + q);
       } else {
         for (int i = 0; i < 4; ++i) regs[q + i] = 0.0f;
       }
@@ -184,7 +214,12 @@ NOCTURNE_HD void fetch_slice(const float* base, std::size_t ld, int row0, int ro
     for (int q = 0; q < n; ++q) {
       const SlicePosition at = slice_position(kShape, false, thread, q);
       const int row = row0 + at.row, col = col0 + at.col;
-      regs[q] = row < row_end && col < col_end ? base[std::size_t(row) * ld + std::size_t(col)] : 0.0f;
+      if (row < row_end && col < col_end) {
+        const float* at_element = base + std::size_t(row) * ld + std::size_t(col);
+        regs[q] = kPastL1 ? load_past_l1(at_element) : *at_element;
+      } else {
+        regs[q] = 0.0f;
+      }
     }
   }
 }
