@@ -92,7 +92,9 @@ struct BackwardSequenceData {
     }
     return q;
   }
-  kernels::PersistentBackwardArgs args() { return kernels::make_persistent_backward_args(op(), partial_blocks, nullptr); }
+  kernels::PersistentBackwardArgs args() {
+    return kernels::make_persistent_backward_args(op(), partial_blocks, nullptr);
+  }
 
   // Step t as the fused step op takes it: dgates_{t+1} from `dgates_seq`,
   // the outputs and the carry where given.
