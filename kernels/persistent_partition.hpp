@@ -69,6 +69,10 @@ struct PersistentShared {
   int a_pitch = 0;       // floats per staged K row ([k][row], transposed): pass rows + pad
   std::size_t weights = 0;  // bytes of the resident weights (offset 0)
   std::size_t a_stage = 0;  // bytes of one staged slice (two stages after the weights)
+  // Tensor cores only: the accumulator tile [pass rows][acc_pitch floats]
+  // the fragments are stored to for the cells, after the stages.
+  int acc_pitch = 0;
+  std::size_t acc_offset = 0;
   std::size_t total = 0;
 };
 
@@ -95,6 +99,7 @@ enum class PersistentRefusal {
 
 struct PersistentPlan {
   PersistentRefusal refusal = PersistentRefusal::empty_shape;
+  GemmOperands operands = GemmOperands::fp32;  // CUDA cores (fp32) or tensor cores (tf32, bf16)
   int batch = 0, input = 0, hidden = 0;
   int units = 0;    // U: hidden units per block
   int blocks = 0;   // ceil(H / U), one per SM at most
@@ -116,16 +121,55 @@ NOCTURNE_TILING int persistent_cluster(int blocks, int most) {
   return 1;
 }
 
-NOCTURNE_TILING PersistentPlan persistent_plan(int batch, int input, int hidden, DeviceLimits device) {
+// ---- the tensor-core variants (TF32, BF16) -------------------------------------------------
+// The same ownership, slices of h and waits as the FP32 kernel; the block's
+// GEMM runs on WMMA fragments of 16 x 16 outputs, so its 4U columns must be
+// whole fragments: U 4 or 8. Each of the 8 warps owns 32 rows (2 fragment
+// rows) x the 4U columns of a pass of 256 rows. The resident weights and the
+// staged h are in the operand type, rounded as the fused tensor-core kernels
+// round them (TF32 in a float, BF16 in 16 bits: half the shared memory); the
+// fragments are stored to an accumulator tile for the cells.
+inline constexpr int kPersistentWmmaMinUnits = 4;
+inline constexpr int kPersistentWarpRows = 32;
+static_assert(kPersistentThreads / kWarp * kPersistentWarpRows == kPersistentPassRows,
+              "the warps' rows cover a pass");
+static_assert(kPersistentDepth % 16 == 0, "a staged slice is whole fragment depths (TF32 8, BF16 16)");
+
+// Weights [k][4U + pad] and staged h [row][depth + pad] in operand elements
+// (WMMA's ldm a multiple of 16 bytes, every fragment 32-byte aligned), then
+// the accumulator tile in floats.
+NOCTURNE_TILING PersistentShared persistent_tensor_shared(int units, int input, int hidden, GemmOperands operands) {
+  PersistentShared s;
+  const std::size_t element = std::size_t(staged_bytes(operands));
+  const int pad = wmma_pad(operands);
+  s.input_row0 = int(round_up(std::size_t(hidden), kPersistentDepth));
+  s.weight_rows = s.input_row0 + (input > 1 ? int(round_up(std::size_t(input), kPersistentDepth)) : 0);
+  s.weight_pitch = kUnitGates * units + pad;
+  s.a_pitch = kPersistentDepth + pad;
+  s.weights = round_up(std::size_t(s.weight_rows) * std::size_t(s.weight_pitch) * element, 128);
+  s.a_stage = round_up(std::size_t(kPersistentPassRows) * std::size_t(s.a_pitch) * element, 128);
+  s.acc_pitch = kUnitGates * units + kPersistentPad;
+  s.acc_offset = s.weights + 2 * s.a_stage;
+  s.total = s.acc_offset + round_up(std::size_t(kPersistentPassRows) * std::size_t(s.acc_pitch) * 4, 128);
+  return s;
+}
+
+// The plan of a layer in an operand mode: fp32 the CUDA-core kernel (U from
+// 1), tf32 and bf16 the tensor-core kernels (U from 4).
+NOCTURNE_TILING PersistentPlan persistent_plan(int batch, int input, int hidden, DeviceLimits device,
+                                               GemmOperands operands) {
   PersistentPlan p;
+  p.operands = operands;
   p.batch = batch;
   p.input = input;
   p.hidden = hidden;
   if (batch <= 0 || input <= 0 || hidden <= 0 || device.sms <= 0) return p;
   p.refusal = PersistentRefusal::too_many_blocks;
-  for (int units = 1; units <= kPersistentMaxUnits; units *= 2) {
+  const bool tensor = operands != GemmOperands::fp32;
+  for (int units = tensor ? kPersistentWmmaMinUnits : 1; units <= kPersistentMaxUnits; units *= 2) {
     if (ceil_div(hidden, units) > device.sms) continue;
-    const PersistentShared s = persistent_shared(units, input, hidden);
+    const PersistentShared s =
+        tensor ? persistent_tensor_shared(units, input, hidden, operands) : persistent_shared(units, input, hidden);
     p.units = units;
     p.shared = s;
     if (s.total > device.shared_per_block) {
@@ -142,6 +186,11 @@ NOCTURNE_TILING PersistentPlan persistent_plan(int batch, int input, int hidden,
     return p;
   }
   return p;
+}
+
+// Strict FP32 (the CUDA-core kernel).
+NOCTURNE_TILING PersistentPlan persistent_plan(int batch, int input, int hidden, DeviceLimits device) {
+  return persistent_plan(batch, input, hidden, device, GemmOperands::fp32);
 }
 
 NOCTURNE_TILING const char* persistent_refusal_text(PersistentRefusal r) {

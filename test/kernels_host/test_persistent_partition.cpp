@@ -294,3 +294,117 @@ TEST_CASE("persistent backward partition: refusals name their reason", "[kernels
 }
 
 }  // namespace
+
+// ---- the tensor-core variants (TF32, BF16) -------------------------------------------------
+
+// The fragments' constraints on a tensor-core plan: whole 16 x 16 fragments
+// of columns, WMMA's ldm a multiple of 16 bytes, every fragment pointer
+// 32-byte aligned, and the regions in order without overlap.
+void check_tensor_layout(const PersistentPlan& p) {
+  const std::size_t element = std::size_t(staged_bytes(p.operands));
+  const int cols = kUnitGates * p.units;
+  CHECK(p.units >= kPersistentWmmaMinUnits);
+  CHECK(cols % kFragment == 0);
+  CHECK((std::size_t(p.shared.weight_pitch) * element) % 16 == 0);
+  CHECK((std::size_t(p.shared.a_pitch) * element) % 16 == 0);
+  CHECK(p.shared.acc_pitch % 4 == 0);
+  CHECK(p.shared.weight_pitch >= cols);
+  CHECK(p.shared.a_pitch >= kPersistentDepth);
+  CHECK(p.shared.acc_pitch >= cols);
+  const int depth = fragment_depth(p.operands);
+  for (int k = 0; k < p.shared.weight_rows; k += depth)  // B fragments: row k, column 16 j
+    for (int j = 0; j < cols / kFragment; ++j)
+      CHECK((std::size_t(k) * std::size_t(p.shared.weight_pitch) + std::size_t(j * kFragment)) * element % 32 == 0);
+  for (int row = 0; row < kPersistentPassRows; row += kFragment) {  // A fragments: row, k within the slice
+    for (int k = 0; k < kPersistentDepth; k += depth)
+      CHECK((std::size_t(row) * std::size_t(p.shared.a_pitch) + std::size_t(k)) * element % 32 == 0);
+    for (int j = 0; j < cols / kFragment; ++j)  // the accumulator tile's fragments
+      CHECK((std::size_t(row) * std::size_t(p.shared.acc_pitch) + std::size_t(j * kFragment)) * 4 % 32 == 0);
+  }
+  CHECK(p.shared.weights >= std::size_t(p.shared.weight_rows) * std::size_t(p.shared.weight_pitch) * element);
+  CHECK(p.shared.a_stage >= std::size_t(kPersistentPassRows) * std::size_t(p.shared.a_pitch) * element);
+  CHECK(p.shared.weights % 128 == 0);
+  CHECK(p.shared.a_stage % 128 == 0);
+  CHECK(p.shared.acc_offset == p.shared.weights + 2 * p.shared.a_stage);
+  CHECK(p.shared.total >= p.shared.acc_offset + std::size_t(kPersistentPassRows) * std::size_t(p.shared.acc_pitch) * 4);
+}
+
+TEST_CASE("persistent partition, tensor cores: the recipe's layers on an H100", "[kernels_host][persistent]") {
+  // Layer 1: U 4 (16 columns, one fragment wide), 128 blocks, as in FP32.
+  const PersistentPlan tf32 = persistent_plan(256, 1, 512, kH100, GemmOperands::tf32);
+  REQUIRE(tf32.fits());
+  CHECK(tf32.units == 4);
+  CHECK(tf32.blocks == 128);
+  CHECK(tf32.passes == 1);
+  // R's slice 512 x (16 + 4) floats, two stages of 256 x (16 + 4) floats, the accumulators 256 x (16 + 4).
+  CHECK(tf32.shared.weights == 512 * 20 * 4);
+  CHECK(tf32.shared.total == 512 * 20 * 4 + 2 * 256 * 20 * 4 + 256 * 20 * 4);
+  const PersistentPlan bf16 = persistent_plan(256, 1, 512, kH100, GemmOperands::bf16);
+  REQUIRE(bf16.fits());
+  CHECK(bf16.units == 4);
+  // BF16 halves the slice (and the stages): 512 x (16 + 8) x 2 bytes.
+  CHECK(bf16.shared.weights == 512 * 24 * 2);
+  CHECK(bf16.shared.total == 512 * 24 * 2 + 2 * 256 * 24 * 2 + 256 * 20 * 4);
+  // Layer 2: U 2 would be half a fragment, so U 4 and 64 blocks.
+  for (GemmOperands mode : {GemmOperands::tf32, GemmOperands::bf16}) {
+    const PersistentPlan layer2 = persistent_plan(256, 512, 256, kH100, mode);
+    REQUIRE(layer2.fits());
+    CHECK(layer2.units == 4);
+    CHECK(layer2.blocks == 64);
+    CHECK(layer2.input_slices == 32);
+    CHECK(layer2.shared.weights == std::size_t(768) * std::size_t(layer2.shared.weight_pitch) *
+                                       std::size_t(staged_bytes(mode)));
+    check_plan({256, 512, 256}, layer2, kH100);
+    check_tensor_layout(layer2);
+  }
+  check_plan({256, 1, 512}, tf32, kH100);
+  check_plan({256, 1, 512}, bf16, kH100);
+  check_tensor_layout(tf32);
+  check_tensor_layout(bf16);
+}
+
+TEST_CASE("persistent partition, tensor cores: every benchmark and generation shape owned once, within the H100",
+          "[kernels_host][persistent]") {
+  for (GemmOperands mode : {GemmOperands::tf32, GemmOperands::bf16}) {
+    int refused = 0;
+    for (const Shape& s : persistent_shapes()) {
+      const PersistentPlan p = persistent_plan(s.batch, s.input, s.hidden, kH100, mode);
+      CHECK(p.operands == mode);
+      if (!p.fits()) {
+        // TF32: only F = H = 1024 (R and W: 2048 x 36 floats, 288 KB a block); BF16's half fits.
+        INFO(describe(s) << ": " << persistent_refusal_text(p.refusal));
+        CHECK(mode == GemmOperands::tf32);
+        CHECK(p.refusal == PersistentRefusal::shared_memory);
+        CHECK(s.input == 1024);
+        CHECK(s.hidden == 1024);
+        CHECK(p.shared.total > kH100.shared_per_block);
+        ++refused;
+        continue;
+      }
+      check_plan(s, p, kH100);
+      check_tensor_layout(p);
+    }
+    CHECK(refused == (mode == GemmOperands::tf32 ? 7 : 0));
+  }
+}
+
+TEST_CASE("persistent partition, tensor cores: refusals", "[kernels_host][persistent]") {
+  for (GemmOperands mode : {GemmOperands::tf32, GemmOperands::bf16}) {
+    CHECK(persistent_plan(0, 1, 512, kH100, mode).refusal == PersistentRefusal::empty_shape);
+    CHECK(persistent_plan(256, 1, 2048, kH100, mode).refusal == PersistentRefusal::too_many_blocks);
+    // Without the opt-in (48 KB a block) layer 1 does not fit in either mode.
+    const PersistentPlan p = persistent_plan(256, 1, 512, DeviceLimits{132, kStaticSharedBytes, 8, 16}, mode);
+    CHECK(p.refusal == PersistentRefusal::shared_memory);
+    CHECK(p.units == 4);
+    // Fewer SMs: FP32 would take U 8 for H 512 on 64 SMs, and so do the tensor cores.
+    const PersistentPlan small = persistent_plan(256, 1, 512, DeviceLimits{64, 227 * 1024, 8, 8}, mode);
+    REQUIRE(small.fits());
+    CHECK(small.units == 8);
+  }
+  // The strict FP32 overload is the fp32 mode.
+  const PersistentPlan a = persistent_plan(256, 1, 512, kH100);
+  const PersistentPlan b = persistent_plan(256, 1, 512, kH100, GemmOperands::fp32);
+  CHECK(a.units == b.units);
+  CHECK(a.shared.total == b.shared.total);
+  CHECK(a.operands == GemmOperands::fp32);
+}
