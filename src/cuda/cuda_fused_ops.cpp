@@ -34,9 +34,12 @@ void CudaBackend::lstm_step_backward(const LstmStepBackward<float>& step) {
 }
 
 void CudaBackend::lstm_sequence_forward(const LstmSequenceForward<float>& q) {
-  if (!persistent_ || math_ != MathMode::strict_fp32 || q.steps <= 0)
-    return BasicBackend<float>::lstm_sequence_forward(q);
-  const kernels::PersistentPlan plan = kernels::persistent_device_plan(q.batch, q.input, q.hidden);
+  // Every mode has a persistent forward kernel (CUDA cores for strict FP32,
+  // tensor cores for TF32 and BF16); a layer that does not fit runs the
+  // fused step kernels, which give the same results in the same mode.
+  if (!persistent_ || q.steps <= 0) return BasicBackend<float>::lstm_sequence_forward(q);
+  const kernels::PersistentPlan plan =
+      kernels::persistent_device_plan(q.batch, q.input, q.hidden, gemm_operands());
   if (!plan.fits() || plan.blocks > multiprocessors_) return BasicBackend<float>::lstm_sequence_forward(q);
   // The step op's checks for the first and the last step (the same shapes and strides).
   for (int t : {0, q.steps - 1}) checks::lstm_step_forward(sequence_step(q, t));
