@@ -191,9 +191,9 @@ Variant ours(LstmImpl impl, MathMode math, bool graphs) {
 // The decisive rows: ours with graphs.
 std::vector<Variant> decisive_variants() {
   return {ours(LstmImpl::persistent, MathMode::strict_fp32, true), ours(LstmImpl::fused, MathMode::strict_fp32, true),
-          ours(LstmImpl::persistent, MathMode::tf32, true),   ours(LstmImpl::fused, MathMode::tf32, true),
-          ours(LstmImpl::persistent, MathMode::bf16, true),   ours(LstmImpl::fused, MathMode::bf16, true), ours(LstmImpl::classic, MathMode::strict_fp32, true),
-          ours(LstmImpl::classic, MathMode::tf32, true)};
+          ours(LstmImpl::persistent, MathMode::tf32, true),        ours(LstmImpl::fused, MathMode::tf32, true),
+          ours(LstmImpl::persistent, MathMode::bf16, true),        ours(LstmImpl::fused, MathMode::bf16, true),
+          ours(LstmImpl::classic, MathMode::strict_fp32, true),    ours(LstmImpl::classic, MathMode::tf32, true)};
 }
 
 // The rest: ours eagerly (as cuDNN runs) and cuDNN with every algorithm.
@@ -480,8 +480,9 @@ void print_persistent_plans() {
       const kernels::PersistentPlan p = kernels::persistent_device_plan(kBatch, l.input, l.hidden, operands);
       std::printf("# persistent %s %s (N %d F %d H %d): %s; %d blocks of %d units, %.1f KB shared a block, %d "
                   "resident a SM, clusters of %d (%d; h through L2 flags)\n",
-                  l.name, operands_text(operands), kBatch, l.input, l.hidden, kernels::persistent_refusal_text(p.refusal),
-                  p.blocks, p.units, double(p.shared.total) / 1024.0, p.resident_per_sm, p.cluster, p.clusters);
+                  l.name, operands_text(operands), kBatch, l.input, l.hidden,
+                  kernels::persistent_refusal_text(p.refusal), p.blocks, p.units, double(p.shared.total) / 1024.0,
+                  p.resident_per_sm, p.cluster, p.clusters);
     }
     const kernels::PersistentPlan b = kernels::persistent_device_backward_plan(kBatch, l.hidden);
     std::printf("# persistent %s backward fp32 (N %d H %d): %s; %d blocks of %d units, %.1f KB shared a block, %d "

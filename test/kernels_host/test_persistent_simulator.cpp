@@ -223,7 +223,8 @@ TEST_CASE("persistent forward on tensor cores, simulated: the double reference, 
       check_tensor_sequence(shape, operands, std::size_t(shape.batch) * shape.hidden <= 2000);
 }
 
-TEST_CASE("persistent forward on tensor cores, simulated: U 8, two passes of rows", "[kernels_host][persistent][recipe]") {
+TEST_CASE("persistent forward on tensor cores, simulated: U 8, two passes of rows",
+          "[kernels_host][persistent][recipe]") {
   for (GemmOperands operands : {GemmOperands::tf32, GemmOperands::bf16})
     for (const SequenceCase& shape : kLargerSequences) check_tensor_sequence(shape, operands, false);
 }
