@@ -1,10 +1,13 @@
 // GPU benchmark for the recipe's shapes (V = 127, window 40, LSTM 512 then
 // 256, dense 256, batch 256). What it prints, the decisive rows first so that
 // a run cut short still shows them:
-//   0. the persistent path's plan for the recipe's layers on this device
-//      (blocks, shared memory, occupancy, cluster shape);
-//   1. ours with CUDA graphs, the persistent path in FP32, the fused path in
-//      FP32, TF32 and BF16 and the classic path in FP32 and TF32: ms per training step (set_batch, the
+//   0. the persistent path's plans for the recipe's layers on this device
+//      (forward per mode and backward: blocks, shared memory, occupancy,
+//      cluster shape);
+//   1. ours with CUDA graphs, the persistent and the fused path in FP32,
+//      TF32 and BF16 (the persistent path's TF32 and BF16 steps: the
+//      tensor-core forward kernels, the fused backward steps) and the classic
+//      path in FP32 and TF32: ms per training step (set_batch, the
 //      recorded step and Adamax; CUDA events after a warm-up: median, p10,
 //      p90, min), TFLOP/s, one epoch as the Trainer runs it (167 steps, loss
 //      read back every step) and the projected 200-epoch time. Before it is
@@ -188,9 +191,9 @@ Variant ours(LstmImpl impl, MathMode math, bool graphs) {
 // The decisive rows: ours with graphs.
 std::vector<Variant> decisive_variants() {
   return {ours(LstmImpl::persistent, MathMode::strict_fp32, true), ours(LstmImpl::fused, MathMode::strict_fp32, true),
-          ours(LstmImpl::fused, MathMode::tf32, true),
-          ours(LstmImpl::fused, MathMode::bf16, true), ours(LstmImpl::classic, MathMode::strict_fp32, true),
-          ours(LstmImpl::classic, MathMode::tf32, true)};
+          ours(LstmImpl::persistent, MathMode::tf32, true),        ours(LstmImpl::fused, MathMode::tf32, true),
+          ours(LstmImpl::persistent, MathMode::bf16, true),        ours(LstmImpl::fused, MathMode::bf16, true),
+          ours(LstmImpl::classic, MathMode::strict_fp32, true),    ours(LstmImpl::classic, MathMode::tf32, true)};
 }
 
 // The rest: ours eagerly (as cuDNN runs) and cuDNN with every algorithm.
@@ -450,8 +453,21 @@ bool parse(int argc, char** argv, Arguments& a) {
   return a.notes >= 2;
 }
 
-// The persistent path's partition of the recipe's layers on this device:
-// blocks, units a block, shared memory, occupancy, the cluster shape.
+const char* operands_text(kernels::GemmOperands operands) {
+  switch (operands) {
+    case kernels::GemmOperands::fp32:
+      return "fp32 (CUDA cores)";
+    case kernels::GemmOperands::tf32:
+      return "tf32 (tensor cores)";
+    case kernels::GemmOperands::bf16:
+      return "bf16 (tensor cores)";
+  }
+  return "?";
+}
+
+// The persistent path's partitions of the recipe's layers on this device,
+// forward and backward: blocks, units a block, shared memory, occupancy, the
+// cluster shape.
 void print_persistent_plans() {
   const struct {
     const char* name;
@@ -459,11 +475,20 @@ void print_persistent_plans() {
   } layers[] = {{"lstm1", 1, 512}, {"lstm2", 512, 256}};
   kernels::prepare_persistent_kernels();
   for (const auto& l : layers) {
-    const kernels::PersistentPlan p = kernels::persistent_device_plan(kBatch, l.input, l.hidden);
-    std::printf("# persistent %s (N %d F %d H %d): %s; %d blocks of %d units, %.1f KB shared a block, %d resident a "
-                "SM, clusters of %d (%d; h through L2 flags)\n",
-                l.name, kBatch, l.input, l.hidden, kernels::persistent_refusal_text(p.refusal), p.blocks, p.units,
-                double(p.shared.total) / 1024.0, p.resident_per_sm, p.cluster, p.clusters);
+    for (kernels::GemmOperands operands :
+         {kernels::GemmOperands::fp32, kernels::GemmOperands::tf32, kernels::GemmOperands::bf16}) {
+      const kernels::PersistentPlan p = kernels::persistent_device_plan(kBatch, l.input, l.hidden, operands);
+      std::printf("# persistent %s %s (N %d F %d H %d): %s; %d blocks of %d units, %.1f KB shared a block, %d "
+                  "resident a SM, clusters of %d (%d; h through L2 flags)\n",
+                  l.name, operands_text(operands), kBatch, l.input, l.hidden,
+                  kernels::persistent_refusal_text(p.refusal), p.blocks, p.units, double(p.shared.total) / 1024.0,
+                  p.resident_per_sm, p.cluster, p.clusters);
+    }
+    const kernels::PersistentPlan b = kernels::persistent_device_backward_plan(kBatch, l.hidden);
+    std::printf("# persistent %s backward fp32 (N %d H %d): %s; %d blocks of %d units, %.1f KB shared a block, %d "
+                "resident a SM (dgates through L2 flags; tf32 and bf16 run the fused backward steps)\n",
+                l.name, kBatch, l.hidden, kernels::persistent_refusal_text(b.refusal), b.blocks, b.units,
+                double(b.shared.total) / 1024.0, b.resident_per_sm);
   }
 }
 

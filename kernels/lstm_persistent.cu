@@ -13,39 +13,27 @@
 // would hang): the launch is cooperative (cudaLaunchAttributeCooperative), which fails rather than run a grid
 // that does not fit, and persistent_device_plan checks the occupancy first.
 //
-// Strict FP32 on CUDA cores: each thread U rows x 1 unit (4U accumulators),
+// Strict FP32 on CUDA cores (this file; TF32 and BF16 on tensor cores in
+// lstm_persistent_wmma.cu, launched by the same wrapper): each thread U rows x 1 unit (4U accumulators),
 // the sums in the fused FP32 step kernel's order (the same bits), the cell
 // in the epilogue from registers (forward_cell, lstm_step_phases.hpp).
-// h_{t-1} is read with plain loads: each step's h is a fresh part of the
-// [T, N, H] output that no block read before it was published, so no SM holds
-// a stale line of it.
+// h_{t-1} is read past L1 (ld.global.cg, fetch_slice's kPastL1): each step's
+// h is a fresh part of the [T, N, H] output, but a 32-byte sector may hold
+// units of two slices (H odd, or an offset buffer), and a plain load of the
+// published one would leave the other's unpublished values in L1.
 //
 // History: v1 (this one) - first version, written without a GPU: the phases
 // and the waits checked by the host simulator (test/kernels_host), to be
 // checked on a GPU against the CPU backend.
 
-#include <cuda/atomic>
-
 #include <string>
 
 #include "nocturne/error.hpp"
+#include "persistent_flags.cuh"
 #include "persistent_kernels.hpp"
 
 namespace nocturne::inline v0::kernels {
 namespace {
-
-// Thread 0: until the first `need` blocks have published step `step` (flags
-// >= step); `ready` counts the leading blocks already seen published.
-__device__ void wait_for_producers(unsigned* flags, unsigned step, int need, int& ready) {
-  if (threadIdx.x != 0) return;
-  while (ready < need) {
-    ::cuda::atomic_ref<unsigned, ::cuda::thread_scope_device> flag(flags[ready]);
-    if (flag.load(::cuda::memory_order_acquire) >= step)
-      ++ready;
-    else
-      __nanosleep(32);
-  }
-}
 
 template <int kUnits>
 __global__ void __launch_bounds__(kPersistentThreads, 1)
@@ -87,11 +75,7 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
     }
     // Every thread's h_t is written: publish the block's units of step t.
     __syncthreads();
-    if (thread == 0) {
-      __threadfence();
-      ::cuda::atomic_ref<unsigned, ::cuda::thread_scope_device> flag(a.flags[block]);
-      flag.store(unsigned(t) + 1, ::cuda::memory_order_release);
-    }
+    publish_step(a.flags, block, unsigned(t) + 1);
   }
 }
 
@@ -113,6 +97,10 @@ const void* forward_kernel(int units) {
       throw ShapeError("lstm_persistent_forward: no kernel for " + std::to_string(units) + " units a block");
   }
 }
+// CUDA cores for strict FP32, tensor cores for TF32 and BF16 (lstm_persistent_wmma.cu).
+const void* forward_kernel(GemmOperands operands, int units) {
+  return operands == GemmOperands::fp32 ? forward_kernel(units) : persistent_forward_wmma_kernel(operands, units);
+}
 
 }  // namespace
 
@@ -132,15 +120,20 @@ void prepare_persistent_kernels() {
   for (int units = 1; units <= kPersistentMaxUnits; units *= 2)
     NOCTURNE_CUDA_CHECK(cudaFuncSetAttribute(forward_kernel(units), cudaFuncAttributeMaxDynamicSharedMemorySize,
                                              int(d.shared_per_block)));
+  for (GemmOperands operands : {GemmOperands::tf32, GemmOperands::bf16})
+    for (int units = kPersistentWmmaMinUnits; units <= kPersistentMaxUnits; units *= 2)
+      NOCTURNE_CUDA_CHECK(cudaFuncSetAttribute(forward_kernel(operands, units),
+                                               cudaFuncAttributeMaxDynamicSharedMemorySize, int(d.shared_per_block)));
+  prepare_persistent_backward_kernels(d);
 }
 
-PersistentPlan persistent_device_plan(int batch, int input, int hidden) {
-  PersistentPlan plan = persistent_plan(batch, input, hidden, current_device_limits());
+PersistentPlan persistent_device_plan(int batch, int input, int hidden, GemmOperands operands) {
+  PersistentPlan plan = persistent_plan(batch, input, hidden, current_device_limits(), operands);
   if (!plan.fits()) return plan;
   int device = 0, cooperative = 0;
   NOCTURNE_CUDA_CHECK(cudaGetDevice(&device));
   NOCTURNE_CUDA_CHECK(cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device));
-  const void* kernel = forward_kernel(plan.units);
+  const void* kernel = forward_kernel(plan.operands, plan.units);
   int per_sm = 0;
   NOCTURNE_CUDA_CHECK(
       cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kPersistentThreads, plan.shared.total));
@@ -154,7 +147,7 @@ void lstm_persistent_forward(const Launch& launch, const PersistentPlan& plan, c
     throw ShapeError(std::string("lstm_persistent_forward: ") + persistent_refusal_text(plan.refusal));
   if (args.steps <= 0) return;
   NOCTURNE_CUDA_CHECK(cudaMemsetAsync(args.flags, 0, std::size_t(plan.blocks) * sizeof(unsigned), launch.stream));
-  const void* kernel = forward_kernel(plan.units);
+  const void* kernel = forward_kernel(plan.operands, plan.units);
   PersistentForwardArgs a = args;
   PersistentPlan p = plan;
   void* params[] = {&a, &p};

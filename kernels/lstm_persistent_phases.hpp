@@ -1,5 +1,6 @@
 #pragma once
-// The persistent forward kernel's work between its barriers (lstm_persistent.cu),
+// The persistent forward kernels' work between their barriers
+// (lstm_persistent.cu on CUDA cores, lstm_persistent_wmma.cu on tensor cores),
 // as __host__ __device__ functions the host simulator
 // (test/kernels_host/persistent_simulator.hpp) runs too, block by block and
 // thread by thread. The partition and the wait arithmetic are in
@@ -76,8 +77,55 @@ NOCTURNE_HD int persistent_slices(const PersistentPlan& p, int t) {
   return persistent_recurrent_slices(p, t) + p.input_slices;
 }
 
+// The first shared weight row of slice s at step t (R's rows, then W's).
+NOCTURNE_HD int persistent_weight_row(const PersistentPlan& p, int t, int slice) {
+  const int recurrent = persistent_recurrent_slices(p, t);
+  return slice < recurrent ? slice * kPersistentDepth : p.shared.input_row0 + (slice - recurrent) * kPersistentDepth;
+}
+
+// The block's 4U columns of R (then W), zero outside the matrices, converted
+// to the staged element; once per launch.
+template <int kUnits, int kThreads, typename Element, typename Convert>
+NOCTURNE_HD void persistent_load_weights(const PersistentForwardArgs& a, const PersistentPlan& p, int block,
+                                         int thread, Element* out, Convert convert) {
+  const UnitRange units = block_units(p, block);
+  const int cols = kUnitGates * kUnits;
+  const std::size_t ld = std::size_t(kUnitGates) * std::size_t(a.hidden);
+  for (int item = thread; item < p.shared.weight_rows * cols; item += kThreads) {
+    const int row = item / cols, col = item % cols;
+    const int unit = units.first + col / kUnitGates;
+    const bool input = row >= p.shared.input_row0;
+    const int k = input ? row - p.shared.input_row0 : row;
+    const bool inside = unit < units.end && k < (input ? a.input : a.hidden);
+    const float* m = input ? a.w : a.r;
+    out[row * p.shared.weight_pitch + col] = convert(
+        inside ? m[std::size_t(k) * ld + std::size_t(unit) * kUnitGates + std::size_t(col % kUnitGates)] : 0.0f);
+  }
+}
+
+// Slice s of step t for the rows of pass `pass`: h_{t-1} [N, H] (read past
+// L1: published by other blocks) for the recurrent slices, x_t [N, F] for the
+// input ones; zeros outside the matrix. Sets *vector_a to how it was read.
+template <SliceShape kA>
+NOCTURNE_HD void persistent_fetch(const PersistentForwardArgs& a, const PersistentPlan& p, int t, int pass,
+                                  int slice, int thread, float* regs, bool* vector_a) {
+  const std::size_t nh = std::size_t(a.batch) * std::size_t(a.hidden);
+  const int recurrent = persistent_recurrent_slices(p, t);
+  const int row0 = pass * kPersistentPassRows;
+  if (slice < recurrent) {
+    *vector_a = a.vector_h;
+    fetch_slice<kA, true>(a.h_read + std::size_t(t - 1) * nh, std::size_t(a.hidden), row0, a.batch,
+                          slice * kPersistentDepth, a.hidden, a.vector_h, thread, regs);
+  } else {
+    *vector_a = a.vector_x;
+    fetch_slice<kA>(a.x + std::size_t(t) * std::size_t(a.batch) * std::size_t(a.input), std::size_t(a.input), row0,
+                    a.batch, (slice - recurrent) * kPersistentDepth, a.input, a.vector_x, thread, regs);
+  }
+}
+
 template <int kUnits>
 struct PersistentForwardSimt {
+  static constexpr bool kTensorCores = false;
   static constexpr int kThreads = kPersistentThreads;
   static_assert(kThreads % kUnits == 0 && (kThreads / kUnits) * kUnits == kPersistentPassRows,
                 "the threads' U rows x 1 unit micro-tiles cover a pass");
@@ -94,23 +142,9 @@ struct PersistentForwardSimt {
     return reinterpret_cast<float*>(shared + p.shared.weights + std::size_t(stage) * p.shared.a_stage);
   }
 
-  // The block's 4U columns of R (then W), zero outside the matrices; once per launch.
   static NOCTURNE_HD void load_weights(const PersistentForwardArgs& a, const PersistentPlan& p, int block, int thread,
                                        unsigned char* shared) {
-    const UnitRange units = block_units(p, block);
-    const int cols = kUnitGates * kUnits;
-    const std::size_t ld = std::size_t(kUnitGates) * std::size_t(a.hidden);
-    float* out = weights(shared);
-    for (int item = thread; item < p.shared.weight_rows * cols; item += kThreads) {
-      const int row = item / cols, col = item % cols;
-      const int unit = units.first + col / kUnitGates;
-      const bool input = row >= p.shared.input_row0;
-      const int k = input ? row - p.shared.input_row0 : row;
-      const bool inside = unit < units.end && k < (input ? a.input : a.hidden);
-      const float* m = input ? a.w : a.r;
-      out[row * p.shared.weight_pitch + col] =
-          inside ? m[std::size_t(k) * ld + std::size_t(unit) * kUnitGates + std::size_t(col % kUnitGates)] : 0.0f;
-    }
+    persistent_load_weights<kUnits, kThreads>(a, p, block, thread, weights(shared), Staging<GemmOperands::fp32>{});
   }
 
   static NOCTURNE_HD void begin(Registers& r) {
@@ -121,22 +155,9 @@ struct PersistentForwardSimt {
     }
   }
 
-  // Slice s of step t, rows of pass `pass`: h_{t-1} [N, H] for the recurrent
-  // slices, x_t [N, F] for the input ones; zeros outside the matrix.
   static NOCTURNE_HD void fetch(const PersistentForwardArgs& a, const PersistentPlan& p, int t, int pass, int slice,
                                 int thread, Registers& r) {
-    const std::size_t nh = std::size_t(a.batch) * std::size_t(a.hidden);
-    const int recurrent = persistent_recurrent_slices(p, t);
-    const int row0 = pass * kPersistentPassRows;
-    if (slice < recurrent) {
-      r.vector_a = a.vector_h;
-      fetch_slice<kA>(a.h_read + std::size_t(t - 1) * nh, std::size_t(a.hidden), row0, a.batch,
-                      slice * kPersistentDepth, a.hidden, a.vector_h, thread, r.a);
-    } else {
-      r.vector_a = a.vector_x;
-      fetch_slice<kA>(a.x + std::size_t(t) * std::size_t(a.batch) * std::size_t(a.input), std::size_t(a.input), row0,
-                      a.batch, (slice - recurrent) * kPersistentDepth, a.input, a.vector_x, thread, r.a);
-    }
+    persistent_fetch<kA>(a, p, t, pass, slice, thread, r.a, &r.vector_a);
   }
 
   // Transposed ([k][row]), so a thread reads its U rows as one run.
@@ -149,9 +170,7 @@ struct PersistentForwardSimt {
   // acc += A[the thread's rows, slice] * weights[slice's rows, the thread's unit's 4 columns].
   static NOCTURNE_HD void multiply(const PersistentPlan& p, int t, int slice, int thread, int stage,
                                    unsigned char* shared, Registers& r) {
-    const int recurrent = persistent_recurrent_slices(p, t);
-    const int w_row0 = slice < recurrent ? slice * kPersistentDepth
-                                         : p.shared.input_row0 + (slice - recurrent) * kPersistentDepth;
+    const int w_row0 = persistent_weight_row(p, t, slice);
     const PersistentRole role = persistent_role(kUnits, thread);
     const float* av_base = a_stage(p, shared, stage) + role.row;
     const float* bv_base = weights(shared) + w_row0 * p.shared.weight_pitch + role.unit * kUnitGates;
@@ -178,6 +197,73 @@ struct PersistentForwardSimt {
     for (int i = 0; i < kUnits; ++i) {
       const int row = pass * kPersistentPassRows + role.row + i;
       if (row < step.batch) forward_cell(step, row, unit, r.acc[i]);
+    }
+  }
+};
+
+// The tensor-core variant (TF32, BF16): the same loop, waits and exchange;
+// the weights and the staged h are held in the operand type (rounded as the
+// fused tensor-core kernels round them, math/precision.hpp), A staged
+// row-major [row][k] as WMMA loads it. Warp w's fragments cover rows
+// [32 w, 32 w + 32) of the pass and the block's 4U columns (on the device, in
+// lstm_persistent_wmma.cu; the host simulator multiplies the staged operands
+// in FP32 instead); after the K loop they are stored to the accumulator tile
+// and each thread runs the cells of one row.
+template <int kUnits, GemmOperands kOperands>
+struct PersistentForwardWmma {
+  static_assert(kOperands != GemmOperands::fp32, "tensor cores take TF32 or BF16");
+  static_assert(kUnits >= kPersistentWmmaMinUnits && kUnitGates * kUnits % kFragment == 0,
+                "the block's columns are whole fragments");
+  static constexpr bool kTensorCores = true;
+  static constexpr int kThreads = kPersistentThreads;
+  static constexpr int kFragRows = kPersistentWarpRows / kFragment;
+  static constexpr int kFragCols = kUnitGates * kUnits / kFragment;
+  static_assert(kThreads == kPersistentPassRows, "a thread runs the cells of one row");
+  static constexpr SliceShape kA{kPersistentPassRows, kPersistentDepth, kThreads};
+  using Element = typename Staging<kOperands>::Element;
+
+  struct Registers {
+    float a[kA.per_thread()];
+    bool vector_a = false;
+  };
+
+  static NOCTURNE_HD Element* weights(unsigned char* shared) { return reinterpret_cast<Element*>(shared); }
+  static NOCTURNE_HD Element* a_stage(const PersistentPlan& p, unsigned char* shared, int stage) {
+    return reinterpret_cast<Element*>(shared + p.shared.weights + std::size_t(stage) * p.shared.a_stage);
+  }
+  static NOCTURNE_HD float* accumulators(const PersistentPlan& p, unsigned char* shared) {
+    return reinterpret_cast<float*>(shared + p.shared.acc_offset);
+  }
+  // Warp w's first row within the pass.
+  static NOCTURNE_HD int warp_row(int warp) { return warp * kPersistentWarpRows; }
+
+  static NOCTURNE_HD void load_weights(const PersistentForwardArgs& a, const PersistentPlan& p, int block, int thread,
+                                       unsigned char* shared) {
+    persistent_load_weights<kUnits, kThreads>(a, p, block, thread, weights(shared), Staging<kOperands>{});
+  }
+  static NOCTURNE_HD void fetch(const PersistentForwardArgs& a, const PersistentPlan& p, int t, int pass, int slice,
+                                int thread, Registers& r) {
+    persistent_fetch<kA>(a, p, t, pass, slice, thread, r.a, &r.vector_a);
+  }
+  static NOCTURNE_HD void store(const PersistentPlan& p, int thread, int stage, const Registers& r,
+                                unsigned char* shared) {
+    store_slice<kA, false>(a_stage(p, shared, stage), p.shared.a_pitch, r.vector_a, thread, r.a,
+                           Staging<kOperands>{});
+  }
+
+  // The cells of row `thread` of the pass, all the block's units, from the accumulator tile.
+  static NOCTURNE_HD void finish(const ForwardArgs& step, const PersistentPlan& p, int block, int pass, int thread,
+                                 unsigned char* shared) {
+    const UnitRange units = block_units(p, block);
+    const int row = pass * kPersistentPassRows + thread;
+    if (row >= step.batch) return;
+    const float* acc = accumulators(p, shared) + thread * p.shared.acc_pitch;
+    NOCTURNE_UNROLL
+    for (int u = 0; u < kUnits; ++u) {
+      if (units.first + u >= units.end) break;
+      float sum[kUnitGates];
+      load4(acc + u * kUnitGates, sum);
+      forward_cell(step, row, units.first + u, sum);
     }
   }
 };

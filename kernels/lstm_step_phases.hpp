@@ -83,6 +83,31 @@ NOCTURNE_HD void load2(const float* p, float* out) {
   out[1] = p[1];
 #endif
 }
+// Loads past L1 (ld.global.cg) on the device: for data that other blocks
+// publish while the kernel runs (the persistent kernels' exchange). A plain
+// load may leave a 32-byte sector in this SM's L1 that holds, beside the
+// published values, values of a slice not yet published (a sector shared by
+// two slices, or the block's own columns beside another block's), which a
+// later plain load would then read stale.
+NOCTURNE_HD float load_past_l1(const float* p) {
+#if defined(__CUDA_ARCH__)
+  return __ldcg(p);
+#else
+  return *p;
+#endif
+}
+NOCTURNE_HD void load4_past_l1(const float* p, float* out) {
+#if defined(__CUDA_ARCH__)
+  const float4 v = __ldcg(reinterpret_cast<const float4*>(p));
+  out[0] = v.x;
+  out[1] = v.y;
+  out[2] = v.z;
+  out[3] = v.w;
+#else
+  load4(p, out);
+#endif
+}
+
 // n consecutive floats of shared memory (n = 1, 2, 4 or a multiple of 4).
 template <int n>
 NOCTURNE_HD void load_run(const float* p, float* out) {
@@ -163,7 +188,8 @@ struct BackwardArgs {
 // Fetches the elements of `shape` a thread owns from the row-major matrix
 // `base` (leading dimension ld): rows [row0, row0 + shape.rows), columns
 // [col0, col0 + shape.cols), zeros outside [0, row_end) x [0, col_end).
-template <SliceShape kShape>
+// kPastL1: with loads past L1 (data published by other blocks during the launch).
+template <SliceShape kShape, bool kPastL1 = false>
 NOCTURNE_HD void fetch_slice(const float* base, std::size_t ld, int row0, int row_end, int col0, int col_end,
                              bool vector, int thread, float* regs) {
   static_assert(kShape.valid(), "a slice splits into whole float4 items per thread");
@@ -174,7 +200,11 @@ NOCTURNE_HD void fetch_slice(const float* base, std::size_t ld, int row0, int ro
       const SlicePosition at = slice_position(kShape, true, thread, q);
       const int row = row0 + at.row, col = col0 + at.col;
       if (row < row_end && col < col_end) {
-        load4(base + std::size_t(row) * ld + std::size_t(col), regs + q);
+        const float* at_element = base + std::size_t(row) * ld + std::size_t(col);
+        if (kPastL1)
+          load4_past_l1(at_element, regs + q);
+        else
+          load4(at_element, regs + q);
       } else {
         for (int i = 0; i < 4; ++i) regs[q + i] = 0.0f;
       }
@@ -184,7 +214,12 @@ NOCTURNE_HD void fetch_slice(const float* base, std::size_t ld, int row0, int ro
     for (int q = 0; q < n; ++q) {
       const SlicePosition at = slice_position(kShape, false, thread, q);
       const int row = row0 + at.row, col = col0 + at.col;
-      regs[q] = row < row_end && col < col_end ? base[std::size_t(row) * ld + std::size_t(col)] : 0.0f;
+      if (row < row_end && col < col_end) {
+        const float* at_element = base + std::size_t(row) * ld + std::size_t(col);
+        regs[q] = kPastL1 ? load_past_l1(at_element) : *at_element;
+      } else {
+        regs[q] = 0.0f;
+      }
     }
   }
 }
@@ -395,6 +430,34 @@ struct ForwardWmma {
 };
 
 // ---- backward -----------------------------------------------------------------------------------
+// The backward step's cell (every variant's epilogue, and the persistent
+// kernel's): h_t's gradient dh (masked) + the recurrent sum, the cell's
+// backward, da to dgates (and to `da`), the dc carry in place.
+NOCTURNE_HD void backward_cell(const BackwardArgs& p, int row, int unit, float recurrent, float* da) {
+  const std::size_t hidden = std::size_t(p.hidden);
+  const std::size_t cell = std::size_t(row) * hidden + std::size_t(unit);
+  const std::size_t col = std::size_t(row) * kUnitGates * hidden + std::size_t(unit) * kUnitGates;
+  float dh = 0.0f;
+  if (p.dh) {
+    dh = p.dh[cell];
+    if (p.masked)
+      dh *= math::dropout_factor(p.dropout.seed, p.dropout.stream, mask_base(p.dropout) + cell, p.dropout.p,
+                                 p.dropout.scale);
+  }
+  float gates[4];
+  load_gates(p.gates + col, p.vector_gates, gates);
+  const float c_prev = p.c_prev ? p.c_prev[cell] : 0.0f;
+  const float dc_next = p.dgates_next ? p.dc[cell] : 0.0f;
+  const math::CellBackward<float> grad = math::lstm_cell_backward(gates[0], gates[1], gates[2], gates[3], p.c[cell],
+                                                                  c_prev, math::fused_dh_total(dh, recurrent), dc_next);
+  da[0] = grad.da_i;
+  da[1] = grad.da_f;
+  da[2] = grad.da_g;
+  da[3] = grad.da_o;
+  store_gates(p.dgates + col, p.vector_dgates, da);
+  p.dc[cell] = grad.dc_prev;
+}
+
 // Operand staging: A = dgates_next rows x slice, B = R's rows of the tile's
 // units x slice (R^T's columns); CUDA cores store both transposed ([k][row],
 // [k][unit]), tensor cores as they are (A row-major, B column-major).
@@ -440,7 +503,6 @@ struct BackwardStaging {
   // The cells: h_t's gradient from the k-groups' sums (added in group order)
   // and dh, then the cell's backward; da to dgates and to the da tile.
   static NOCTURNE_HD void cells(const BackwardArgs& p, TileOrigin o, int thread, unsigned char* shared) {
-    const std::size_t hidden = std::size_t(p.hidden);
     constexpr StepTile tile = kT;
     float* da_shared = da_tile(shared);
     NOCTURNE_UNROLL
@@ -449,29 +511,9 @@ struct BackwardStaging {
       const int row = o.row0 + at.row, unit = o.unit0 + at.unit;
       float da[4] = {0.0f, 0.0f, 0.0f, 0.0f};
       if (row < p.batch && unit < p.hidden) {
-        const std::size_t cell = std::size_t(row) * hidden + std::size_t(unit);
-        const std::size_t col = std::size_t(row) * kUnitGates * hidden + std::size_t(unit) * kUnitGates;
         float recurrent = accumulators(shared, 0)[at.row * kS.acc_pitch + at.unit];
         for (int g = 1; g < kT.k_groups; ++g) recurrent += accumulators(shared, g)[at.row * kS.acc_pitch + at.unit];
-        float dh = 0.0f;
-        if (p.dh) {
-          dh = p.dh[cell];
-          if (p.masked)
-            dh *= math::dropout_factor(p.dropout.seed, p.dropout.stream, mask_base(p.dropout) + cell, p.dropout.p,
-                                       p.dropout.scale);
-        }
-        float gates[4];
-        load_gates(p.gates + col, p.vector_gates, gates);
-        const float c_prev = p.c_prev ? p.c_prev[cell] : 0.0f;
-        const float dc_next = p.dgates_next ? p.dc[cell] : 0.0f;
-        const math::CellBackward<float> grad = math::lstm_cell_backward(
-            gates[0], gates[1], gates[2], gates[3], p.c[cell], c_prev, math::fused_dh_total(dh, recurrent), dc_next);
-        da[0] = grad.da_i;
-        da[1] = grad.da_f;
-        da[2] = grad.da_g;
-        da[3] = grad.da_o;
-        store_gates(p.dgates + col, p.vector_dgates, da);
-        p.dc[cell] = grad.dc_prev;
+        backward_cell(p, row, unit, recurrent, da);
       }
       store4(da_shared + at.row * kS.da_pitch + at.unit * kUnitGates, da);
     }

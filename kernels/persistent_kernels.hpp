@@ -1,10 +1,13 @@
 #pragma once
-// Launch wrappers of the persistent LSTM kernels (lstm_persistent.cu). Same
+// Launch wrappers of the persistent LSTM kernels (lstm_persistent.cu,
+// lstm_persistent_backward.cu). Same
 // rules as kernels.hpp: plain C++, device pointers, launched on
 // launch.stream, checked, never waiting, never allocating. The partition is
-// persistent_partition.hpp; the block loop's phases lstm_persistent_phases.hpp.
+// persistent_partition.hpp; the block loops' phases lstm_persistent_phases.hpp
+// and lstm_persistent_backward_phases.hpp.
 
 #include "cuda/cuda_check.hpp"
+#include "lstm_persistent_backward_phases.hpp"
 #include "lstm_persistent_phases.hpp"
 #include "persistent_partition.hpp"
 
@@ -23,11 +26,28 @@ void prepare_persistent_kernels();
 // occupancy API (one block per SM at least) and cooperative launch support;
 // refusal not_resident where either fails. Callers fall back to the fused
 // step kernels on any refusal.
-PersistentPlan persistent_device_plan(int batch, int input, int hidden);
+// `operands`: fp32 the CUDA-core kernel, tf32 / bf16 the tensor-core ones.
+PersistentPlan persistent_device_plan(int batch, int input, int hidden, GemmOperands operands = GemmOperands::fp32);
 
-// All T forward steps of one layer from the zero state (strict FP32, CUDA
-// cores), one cooperative launch: args.flags [plan.blocks] is zeroed on the
-// stream first. The plan must fit (persistent_device_plan).
+// All T forward steps of one layer from the zero state in the plan's mode
+// (strict FP32 on CUDA cores, TF32 / BF16 on tensor cores), one cooperative
+// launch: args.flags [plan.blocks] is zeroed on the stream first. The plan
+// must fit (persistent_device_plan).
 void lstm_persistent_forward(const Launch& launch, const PersistentPlan& plan, const PersistentForwardArgs& args);
+
+// The tensor-core forward kernel for a mode (tf32, bf16) and U (4, 8), as a
+// launchable function pointer (lstm_persistent_wmma.cu).
+const void* persistent_forward_wmma_kernel(GemmOperands operands, int units);
+
+// The backward kernels' part of prepare_persistent_kernels (which calls it).
+void prepare_persistent_backward_kernels(const DeviceLimits& device);
+
+// persistent_device_plan for a layer's backward (persistent_backward_plan).
+PersistentPlan persistent_device_backward_plan(int batch, int hidden);
+
+// All T backward steps of one layer, t = T - 1 down to 0 (strict FP32, CUDA
+// cores), one cooperative launch: args.flags [plan.blocks] is zeroed on the
+// stream first. The plan must fit (persistent_device_backward_plan).
+void lstm_persistent_backward(const Launch& launch, const PersistentPlan& plan, const PersistentBackwardArgs& args);
 
 }  // namespace nocturne::kernels

@@ -26,6 +26,13 @@
 // no grid-wide barrier. The grid must be co-resident (one block per SM at
 // most here; the launch checks the occupancy and uses a cooperative launch),
 // or a waiting block could spin on a block that never runs.
+//
+// The backward (persistent_backward_plan) keeps the forward's ownership and
+// exchange: block b owns units [b U, ...) for all N rows; step t's (t = T - 1
+// down to 0) recurrent term is dgates_{t+1} R^T (K = 4H), so the block holds
+// its U rows of R (R^T's columns) resident, and every block needs all of
+// dgates_{t+1} [N, 4H]: its K slice s (16 interleaved columns = 4 units) is
+// published by those units' owners, with the forward's flags and waits.
 
 #include <cstddef>
 
@@ -62,6 +69,10 @@ struct PersistentShared {
   int a_pitch = 0;       // floats per staged K row ([k][row], transposed): pass rows + pad
   std::size_t weights = 0;  // bytes of the resident weights (offset 0)
   std::size_t a_stage = 0;  // bytes of one staged slice (two stages after the weights)
+  // Tensor cores only: the accumulator tile [pass rows][acc_pitch floats]
+  // the fragments are stored to for the cells, after the stages.
+  int acc_pitch = 0;
+  std::size_t acc_offset = 0;
   std::size_t total = 0;
 };
 
@@ -88,11 +99,13 @@ enum class PersistentRefusal {
 
 struct PersistentPlan {
   PersistentRefusal refusal = PersistentRefusal::empty_shape;
+  GemmOperands operands = GemmOperands::fp32;  // CUDA cores (fp32) or tensor cores (tf32, bf16)
   int batch = 0, input = 0, hidden = 0;
   int units = 0;    // U: hidden units per block
   int blocks = 0;   // ceil(H / U), one per SM at most
   int passes = 0;   // ceil(N / pass rows)
-  int recurrent_slices = 0;  // ceil(H / depth): K slices of h_{t-1} R (none at t = 0)
+  int recurrent_slices = 0;  // ceil(H / depth): K slices of h_{t-1} R (none at t = 0); backward: see below
+  int slice_units = kPersistentDepth;  // hidden units a recurrent K slice holds (backward: depth / 4)
   int input_slices = 0;      // ceil(F / depth) when F > 1; F == 1 is the epilogue's rank-one term
   int cluster = 1;    // blocks per thread-block cluster (a divisor of blocks, <= the portable size)
   int clusters = 0;
@@ -108,16 +121,55 @@ NOCTURNE_TILING int persistent_cluster(int blocks, int most) {
   return 1;
 }
 
-NOCTURNE_TILING PersistentPlan persistent_plan(int batch, int input, int hidden, DeviceLimits device) {
+// ---- the tensor-core variants (TF32, BF16) -------------------------------------------------
+// The same ownership, slices of h and waits as the FP32 kernel; the block's
+// GEMM runs on WMMA fragments of 16 x 16 outputs, so its 4U columns must be
+// whole fragments: U 4 or 8. Each of the 8 warps owns 32 rows (2 fragment
+// rows) x the 4U columns of a pass of 256 rows. The resident weights and the
+// staged h are in the operand type, rounded as the fused tensor-core kernels
+// round them (TF32 in a float, BF16 in 16 bits: half the shared memory); the
+// fragments are stored to an accumulator tile for the cells.
+inline constexpr int kPersistentWmmaMinUnits = 4;
+inline constexpr int kPersistentWarpRows = 32;
+static_assert(kPersistentThreads / kWarp * kPersistentWarpRows == kPersistentPassRows,
+              "the warps' rows cover a pass");
+static_assert(kPersistentDepth % 16 == 0, "a staged slice is whole fragment depths (TF32 8, BF16 16)");
+
+// Weights [k][4U + pad] and staged h [row][depth + pad] in operand elements
+// (WMMA's ldm a multiple of 16 bytes, every fragment 32-byte aligned), then
+// the accumulator tile in floats.
+NOCTURNE_TILING PersistentShared persistent_tensor_shared(int units, int input, int hidden, GemmOperands operands) {
+  PersistentShared s;
+  const std::size_t element = std::size_t(staged_bytes(operands));
+  const int pad = wmma_pad(operands);
+  s.input_row0 = int(round_up(std::size_t(hidden), kPersistentDepth));
+  s.weight_rows = s.input_row0 + (input > 1 ? int(round_up(std::size_t(input), kPersistentDepth)) : 0);
+  s.weight_pitch = kUnitGates * units + pad;
+  s.a_pitch = kPersistentDepth + pad;
+  s.weights = round_up(std::size_t(s.weight_rows) * std::size_t(s.weight_pitch) * element, 128);
+  s.a_stage = round_up(std::size_t(kPersistentPassRows) * std::size_t(s.a_pitch) * element, 128);
+  s.acc_pitch = kUnitGates * units + kPersistentPad;
+  s.acc_offset = s.weights + 2 * s.a_stage;
+  s.total = s.acc_offset + round_up(std::size_t(kPersistentPassRows) * std::size_t(s.acc_pitch) * 4, 128);
+  return s;
+}
+
+// The plan of a layer in an operand mode: fp32 the CUDA-core kernel (U from
+// 1), tf32 and bf16 the tensor-core kernels (U from 4).
+NOCTURNE_TILING PersistentPlan persistent_plan(int batch, int input, int hidden, DeviceLimits device,
+                                               GemmOperands operands) {
   PersistentPlan p;
+  p.operands = operands;
   p.batch = batch;
   p.input = input;
   p.hidden = hidden;
   if (batch <= 0 || input <= 0 || hidden <= 0 || device.sms <= 0) return p;
   p.refusal = PersistentRefusal::too_many_blocks;
-  for (int units = 1; units <= kPersistentMaxUnits; units *= 2) {
+  const bool tensor = operands != GemmOperands::fp32;
+  for (int units = tensor ? kPersistentWmmaMinUnits : 1; units <= kPersistentMaxUnits; units *= 2) {
     if (ceil_div(hidden, units) > device.sms) continue;
-    const PersistentShared s = persistent_shared(units, input, hidden);
+    const PersistentShared s =
+        tensor ? persistent_tensor_shared(units, input, hidden, operands) : persistent_shared(units, input, hidden);
     p.units = units;
     p.shared = s;
     if (s.total > device.shared_per_block) {
@@ -134,6 +186,11 @@ NOCTURNE_TILING PersistentPlan persistent_plan(int batch, int input, int hidden,
     return p;
   }
   return p;
+}
+
+// Strict FP32 (the CUDA-core kernel).
+NOCTURNE_TILING PersistentPlan persistent_plan(int batch, int input, int hidden, DeviceLimits device) {
+  return persistent_plan(batch, input, hidden, device, GemmOperands::fp32);
 }
 
 NOCTURNE_TILING const char* persistent_refusal_text(PersistentRefusal r) {
@@ -170,11 +227,15 @@ struct BlockRange {
   int first = 0;
   int end = 0;
 };
+// Empty past the last unit (the backward's zero slices).
 NOCTURNE_TILING BlockRange slice_producers(const PersistentPlan& p, int slice) {
-  const int k0 = slice * kPersistentDepth;
-  const int k1 = k0 + kPersistentDepth < p.hidden ? k0 + kPersistentDepth : p.hidden;
+  const int k0 = slice * p.slice_units;
+  if (k0 >= p.hidden) return {p.blocks, p.blocks};
+  const int k1 = k0 + p.slice_units < p.hidden ? k0 + p.slice_units : p.hidden;
   return {unit_owner(p, k0), unit_owner(p, k1 - 1) + 1};
 }
+// Recurrent slices that hold units (the others are zeros).
+NOCTURNE_TILING int produced_slices(const PersistentPlan& p) { return ceil_div(p.hidden, p.slice_units); }
 
 // K intervals of one pass: j = -2 before the prologue (step start), -1 the
 // prologue (fetch and store slice 0), then 0 .. n - 1 (fetch slice j + 1,
@@ -188,7 +249,65 @@ NOCTURNE_TILING int slices_ready_after(const PersistentPlan& p, int interval) {
 // How many leading blocks must have published step t - 1 so that the first
 // `slices` recurrent slices may be read (0: none).
 NOCTURNE_TILING int blocks_needed(const PersistentPlan& p, int slices) {
-  return slices <= 0 ? 0 : slice_producers(p, slices - 1).end;
+  const int produced = slices < produced_slices(p) ? slices : produced_slices(p);
+  return produced <= 0 ? 0 : slice_producers(p, produced - 1).end;
+}
+
+// ---- the backward ------------------------------------------------------------------------
+// Its sums run in the fused FP32 backward step kernel's order, for the same
+// bits: that kernel splits each slice of 64 K values among 4 k-groups of 16
+// (kBackwardTiles[0]) and adds the groups' sums in order after the loop;
+// here a thread keeps 4 sums per output, K slice s of 16 going to sum s % 4,
+// and the slices run to a whole number of 64 (zeros past 4H, as there).
+inline constexpr int kPersistentBackwardGroups = 4;
+static_assert(kBackwardTiles[0].depth == kPersistentDepth && kBackwardTiles[0].k_groups == kPersistentBackwardGroups,
+              "the persistent backward sums as the fused FP32 backward kernel");
+
+// R^T's slice: K rows (4H rounded up to whole groups of slices) of U floats
+// ([k][unit], zeros past 4H), then the two staged K slices of dgates_{t+1}.
+NOCTURNE_TILING PersistentShared persistent_backward_shared(int units, int hidden) {
+  PersistentShared s;
+  s.weight_rows = int(round_up(std::size_t(kUnitGates) * std::size_t(hidden),
+                               std::size_t(kPersistentDepth) * kPersistentBackwardGroups));
+  s.input_row0 = s.weight_rows;  // no input part
+  s.weight_pitch = units;
+  s.a_pitch = kPersistentPassRows + kPersistentPad;
+  s.weights = round_up(std::size_t(s.weight_rows) * std::size_t(s.weight_pitch) * 4, 128);
+  s.a_stage = round_up(std::size_t(kPersistentDepth) * std::size_t(s.a_pitch) * 4, 128);
+  s.total = s.weights + 2 * s.a_stage;
+  return s;
+}
+
+// The backward's plan: the forward's U, blocks, passes and clusters;
+// recurrent_slices the K slices of dgates_{t+1} (none at t = T - 1), each of
+// slice_units = 4 units; input 1 and no input slices (dx is a GEMM outside).
+NOCTURNE_TILING PersistentPlan persistent_backward_plan(int batch, int hidden, DeviceLimits device) {
+  PersistentPlan p;
+  p.batch = batch;
+  p.input = 1;
+  p.hidden = hidden;
+  if (batch <= 0 || hidden <= 0 || device.sms <= 0) return p;
+  p.refusal = PersistentRefusal::too_many_blocks;
+  for (int units = 1; units <= kPersistentMaxUnits; units *= 2) {
+    if (ceil_div(hidden, units) > device.sms) continue;
+    const PersistentShared s = persistent_backward_shared(units, hidden);
+    p.units = units;
+    p.shared = s;
+    if (s.total > device.shared_per_block) {
+      p.refusal = PersistentRefusal::shared_memory;
+      return p;
+    }
+    p.refusal = PersistentRefusal::none;
+    p.blocks = ceil_div(hidden, units);
+    p.passes = ceil_div(batch, kPersistentPassRows);
+    p.slice_units = kPersistentDepth / kUnitGates;
+    p.recurrent_slices = s.weight_rows / kPersistentDepth;
+    p.input_slices = 0;
+    p.cluster = persistent_cluster(p.blocks, device.portable_cluster);
+    p.clusters = p.blocks / p.cluster;
+    return p;
+  }
+  return p;
 }
 
 // Thread roles of the CUDA-core (FP32) kernel: rows and unit within the pass.

@@ -99,8 +99,9 @@ NOCTURNE_API MathMode parse_math_mode(std::string_view name);
 //   time step, on gate-interleaved weights, as a step program whose two
 //   layers may run as a wavefront (record_program), with the head in one op
 //   and Adamax inside the recorded step;
-// - persistent_sequences: the fused path with each layer's forward sequence
-//   as one lstm_sequence_forward op (a persistent kernel on the GPU).
+// - persistent_sequences: the fused path with each layer's forward and
+//   backward sequences as one lstm_sequence_forward / lstm_sequence_backward
+//   op (a persistent kernel on the GPU).
 enum class LstmSchedule { whole_sequence, fused_steps, persistent_sequences };
 
 // A byte range of backend memory an op reads or writes (schedule checks).
@@ -291,6 +292,8 @@ class NOCTURNE_API BasicBackend {
   virtual void lstm_step_backward(const LstmStepBackward<T>& step);
   // The default runs lstm_step_forward step after step.
   virtual void lstm_sequence_forward(const LstmSequenceForward<T>& sequence);
+  // The default runs lstm_step_backward step after step, t = T - 1 down to 0.
+  virtual void lstm_sequence_backward(const LstmSequenceBackward<T>& sequence);
   // Row blocks P of lstm_step_backward's partial sums for N rows.
   virtual int lstm_partial_blocks(int batch) const;
   // out[j] = sum over steps t = 0..steps-1, then blocks p = 0..blocks-1 (in
@@ -322,8 +325,8 @@ struct NOCTURNE_API CpuOptions {
   // where it has one (cpu_has_bf16_gemm()), the same rounded operands with
   // FP32 sums; false, or a processor without it: the emulation.
   bool bf16_gemm = true;
-  // The persistent path's program (the fused path with one forward op per
-  // layer and sequence, LstmSchedule::persistent_sequences).
+  // The persistent path's program (the fused path with one forward and one
+  // backward op per layer and sequence, LstmSchedule::persistent_sequences).
   bool persistent_lstm = false;
 };
 // Whether this processor has the AVX-512 BF16 instructions CpuOptions::bf16_gemm uses.

@@ -20,10 +20,10 @@ namespace nocturne::inline v0 {
 //   as a wavefront on two streams, the head in two kernels and Adamax inside
 //   the step's graph (docs/cuda.md, "The fused path");
 // - cudnn: cuDNN's RNN API (builds with the cuDNN path only; for comparison);
-// - persistent: the fused path with each layer's forward sequence in one
-//   persistent kernel (weights resident in shared memory, strict fp32) where
-//   the layer and the device fit, the fused step kernels otherwise
-//   (docs/cuda.md, "The persistent path").
+// - persistent: the fused path with each layer's forward and backward
+//   sequences in persistent kernels (weights resident in shared memory,
+//   strict fp32) where the layer and the device fit, the fused step kernels
+//   otherwise (docs/cuda.md, "The persistent path").
 // `ours` is classic's former name.
 enum class LstmImpl { classic, ours = classic, fused, cudnn, persistent };
 // "classic", "fused", "cudnn", "persistent".

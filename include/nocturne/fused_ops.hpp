@@ -112,6 +112,36 @@ struct NOCTURNE_API LstmStepBackward {
   T* dw_partial = nullptr;    // [P, 4H] out where x is given
 };
 
+// All T backward steps of one LSTM layer, t = T - 1 down to 0, as one op:
+// exactly lstm_step_backward for each t with gates + t N 4H, c + t N H,
+// c_prev = c + (t - 1) N H (none at t = 0), dgates_next = dgates + (t + 1) N 4H
+// (none at t = T - 1), dgates + t N 4H, db_partial + t P 4H (P =
+// lstm_partial_blocks(N)), x + t N and dw_partial + t P 4H where x is given,
+// the dropout mask at dropout_index = t N H (the forward's), and dh: dh + t N H
+// where dh is given, else dh_last at the last step alone (a head that reads
+// only h_{T-1}), else none. dc is the carry between the steps (its final
+// value is c_{-1}'s gradient, of no use). The default implementation is that
+// loop of step ops (the reference); the CUDA backend's persistent path runs
+// it as one kernel where the layer fits.
+template <typename T>
+struct NOCTURNE_API LstmSequenceBackward {
+  int steps = 0;   // T
+  int batch = 0;   // N
+  int hidden = 0;  // H
+  const T* r = nullptr;        // [H, 4H]
+  const T* dh = nullptr;       // [T, N, H] the gradient from above, or null
+  const T* dh_last = nullptr;  // [N, H] the last step's, where dh is null; null: zero
+  const DropoutKey* dropout = nullptr;  // masks dh (or dh_last) as LstmStepBackward::dropout
+  T dropout_p = 0;
+  const T* gates = nullptr;  // [T, N, 4H] the forward's activated gates
+  const T* c = nullptr;      // [T, N, H] the forward's c
+  T* dc = nullptr;           // [N, H] scratch: the cell-gradient carry
+  T* dgates = nullptr;       // [T, N, 4H] out: da
+  T* db_partial = nullptr;   // [T, P, 4H] out
+  const T* x = nullptr;      // [T, N] the scalar inputs (input == 1), or null
+  T* dw_partial = nullptr;   // [T, P, 4H] out where x is given
+};
+
 // The head of the recipe's network for a training step, forward and backward:
 //   y1 = x W1 + b1;  y1_dropped = dropout(y1);  logits = y1_dropped W2 + b2
 //   dlogits = (softmax(logits) - onehot(target)) * grad_scale

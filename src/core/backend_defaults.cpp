@@ -72,6 +72,13 @@ void BasicBackend<T>::lstm_sequence_forward(const LstmSequenceForward<T>& q) {
   for (int t = 0; t < q.steps; ++t) lstm_step_forward(sequence_step(q, t));
 }
 template <typename T>
+void BasicBackend<T>::lstm_sequence_backward(const LstmSequenceBackward<T>& q) {
+  if (q.steps < 0)
+    throw ShapeError("lstm_sequence_backward: steps must not be negative, got " + std::to_string(q.steps));
+  const int blocks = lstm_partial_blocks(q.batch);
+  for (int t = q.steps - 1; t >= 0; --t) lstm_step_backward(sequence_backward_step(q, t, blocks));
+}
+template <typename T>
 int BasicBackend<T>::lstm_partial_blocks(int) const {
   no_fused_path(name(), "lstm_partial_blocks");
 }

@@ -45,6 +45,37 @@ LstmStepForward<T> sequence_step(const LstmSequenceForward<T>& q, int t) {
   return s;
 }
 
+// Step t of a backward sequence op as a step op (partial_blocks: the
+// backend's lstm_partial_blocks(N)).
+template <typename T>
+LstmStepBackward<T> sequence_backward_step(const LstmSequenceBackward<T>& q, int t, int partial_blocks) {
+  const std::size_t at = std::size_t(t);
+  const std::size_t nh = std::size_t(q.batch) * std::size_t(q.hidden);
+  const std::size_t partials = std::size_t(partial_blocks) * 4 * std::size_t(q.hidden);
+  LstmStepBackward<T> s;
+  s.batch = q.batch;
+  s.hidden = q.hidden;
+  s.r = q.r;
+  s.dgates_next = t + 1 < q.steps ? q.dgates + (at + 1) * 4 * nh : nullptr;
+  s.dh = q.dh ? q.dh + at * nh : t + 1 == q.steps ? q.dh_last : nullptr;
+  if (s.dh) {
+    s.dropout = q.dropout;
+    s.dropout_p = q.dropout_p;
+    s.dropout_index = std::uint64_t(at * nh);
+  }
+  s.gates = q.gates + at * 4 * nh;
+  s.c = q.c + at * nh;
+  s.c_prev = t > 0 ? q.c + (at - 1) * nh : nullptr;
+  s.dc = q.dc;
+  s.dgates = q.dgates + at * 4 * nh;
+  s.db_partial = q.db_partial + at * partials;
+  if (q.x) {
+    s.x = q.x + at * std::size_t(q.batch);
+    s.dw_partial = q.dw_partial + at * partials;
+  }
+  return s;
+}
+
 }  // namespace nocturne::v0
 
 namespace nocturne::inline v0::checks {

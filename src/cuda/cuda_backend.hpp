@@ -94,9 +94,10 @@ class CudaBackend final : public BasicBackend<float> {
   }
   void lstm_step_forward(const LstmStepForward<float>& step) override;
   void lstm_step_backward(const LstmStepBackward<float>& step) override;
-  // The persistent kernel where the layer fits (persistent path, strict
+  // The persistent kernels where the layer fits (persistent path, strict
   // fp32), else the fused step kernels one step after another.
   void lstm_sequence_forward(const LstmSequenceForward<float>& sequence) override;
+  void lstm_sequence_backward(const LstmSequenceBackward<float>& sequence) override;
   int lstm_partial_blocks(int batch) const override;
   void lstm_partials_reduce(int steps, int blocks, int cols, const float* partials, float* out) override;
   void head_train_step(const HeadTrainStep<float>& head) override;

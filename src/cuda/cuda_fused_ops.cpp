@@ -34,9 +34,12 @@ void CudaBackend::lstm_step_backward(const LstmStepBackward<float>& step) {
 }
 
 void CudaBackend::lstm_sequence_forward(const LstmSequenceForward<float>& q) {
-  if (!persistent_ || math_ != MathMode::strict_fp32 || q.steps <= 0)
-    return BasicBackend<float>::lstm_sequence_forward(q);
-  const kernels::PersistentPlan plan = kernels::persistent_device_plan(q.batch, q.input, q.hidden);
+  // Every mode has a persistent forward kernel (CUDA cores for strict FP32,
+  // tensor cores for TF32 and BF16); a layer that does not fit runs the
+  // fused step kernels, which give the same results in the same mode.
+  if (!persistent_ || q.steps <= 0) return BasicBackend<float>::lstm_sequence_forward(q);
+  const kernels::PersistentPlan plan =
+      kernels::persistent_device_plan(q.batch, q.input, q.hidden, gemm_operands());
   if (!plan.fits() || plan.blocks > multiprocessors_) return BasicBackend<float>::lstm_sequence_forward(q);
   // The step op's checks for the first and the last step (the same shapes and strides).
   for (int t : {0, q.steps - 1}) checks::lstm_step_forward(sequence_step(q, t));
@@ -45,6 +48,17 @@ void CudaBackend::lstm_sequence_forward(const LstmSequenceForward<float>& q) {
       q.steps, q.batch, q.input, q.hidden, q.x, q.w, q.r, q.b, q.h, q.c, q.gates, q.h_dropped, q.dropout,
       q.dropout_p, flags);
   kernels::lstm_persistent_forward(launch(), plan, args);
+}
+
+void CudaBackend::lstm_sequence_backward(const LstmSequenceBackward<float>& q) {
+  if (!persistent_ || math_ != MathMode::strict_fp32 || q.steps <= 0)
+    return BasicBackend<float>::lstm_sequence_backward(q);
+  const kernels::PersistentPlan plan = kernels::persistent_device_backward_plan(q.batch, q.hidden);
+  if (!plan.fits() || plan.blocks > multiprocessors_) return BasicBackend<float>::lstm_sequence_backward(q);
+  const int blocks = lstm_partial_blocks(q.batch);
+  for (int t : {0, q.steps - 1}) checks::lstm_step_backward(sequence_backward_step(q, t, blocks), blocks);
+  auto* flags = static_cast<unsigned*>(branch().flags.get());
+  kernels::lstm_persistent_backward(launch(), plan, kernels::make_persistent_backward_args(q, blocks, flags));
 }
 
 int CudaBackend::lstm_partial_blocks(int batch) const { return kernels::lstm_partial_blocks(batch); }

@@ -57,53 +57,109 @@ Stats time_gpu(int warmup, int reps, const Step& setup, const Step& work) {
   return summarize(ms);
 }
 
-// The persistent forward kernel on one layer (forward only: its backward is
-// the fused path's step kernels), from gate-interleaved weights; checked on h
-// against ours in fp32. The note says which plan ran (or why the fused steps did).
+// The persistent kernels on one layer, from gate-interleaved weights: the
+// forward (lstm_sequence_forward), the backward as the model runs it
+// (lstm_sequence_backward, then the GEMMs dx = dgates W^T and dR = h^T
+// dgates, the partial sums reduced to db and, F == 1, dW; F > 1: dW = x^T
+// dgates) and both, timed as time_phases times ours; checked on h, dx, dW,
+// dR and db against ours in fp32 (by 1e-4 in fp32, by ours/tf32's 5e-2 with
+// tensor cores). The note says which plans ran (or why the fused steps did):
+// TF32 and BF16 have a persistent forward kernel; their backward runs the
+// fused step kernels.
 void time_persistent(std::vector<Row>& rows, Row row, BasicBackend<float>& be, const LstmShape& s, const HostData& d,
-                     const std::vector<float>& want_h, int warmup, int reps) {
-  const std::size_t hidden = std::size_t(s.hidden), tn = std::size_t(s.steps) * std::size_t(s.batch);
+                     const Outputs<float>& want, int warmup, int reps, kernels::GemmOperands operands) {
+  const std::size_t hidden = std::size_t(s.hidden), input = std::size_t(s.input), width = 4 * hidden;
+  const std::size_t tn = std::size_t(s.steps) * std::size_t(s.batch);
+  const int partial_blocks = be.lstm_partial_blocks(s.batch), cols = int(width);
   std::vector<float> w(d.w.size()), r(d.r.size()), b(d.b.size());
-  math::interleave_gates(std::span<const float>(d.w), std::span<float>(w), std::size_t(s.input), hidden);
+  math::interleave_gates(std::span<const float>(d.w), std::span<float>(w), input, hidden);
   math::interleave_gates(std::span<const float>(d.r), std::span<float>(r), hidden, hidden);
   math::interleave_gates(std::span<const float>(d.b), std::span<float>(b), 1, hidden);
   Buffer<float> dw = be.upload(std::span<const float>(w)), dr = be.upload(std::span<const float>(r)),
-                db = be.upload(std::span<const float>(b)), x = be.upload(std::span<const float>(d.x[0]));
+                db = be.upload(std::span<const float>(b));
+  Buffer<float> x[2] = {be.upload(std::span<const float>(d.x[0])), be.upload(std::span<const float>(d.x[1]))};
+  Buffer<float> dh[2] = {be.upload(std::span<const float>(d.dh[0])), be.upload(std::span<const float>(d.dh[1]))};
   Buffer<float> h = be.allocate<float>(tn * hidden), c = be.allocate<float>(tn * hidden),
-                gates = be.allocate<float>(4 * tn * hidden);
+                gates = be.allocate<float>(tn * width);
+  Buffer<float> dgates = be.allocate<float>(tn * width), dc = be.allocate<float>(std::size_t(s.batch) * hidden);
+  const std::size_t partials = std::size_t(s.steps) * std::size_t(partial_blocks) * width;
+  Buffer<float> db_partial = be.allocate<float>(partials), dw_partial = be.allocate<float>(partials);
+  Buffer<float> grad_x = be.allocate<float>(tn * input), grad_w = be.allocate<float>(input * width),
+                grad_r = be.allocate<float>(hidden * width), grad_b = be.allocate<float>(width);
   LstmSequenceForward<float> q;
   q.steps = s.steps;
   q.batch = s.batch;
   q.input = s.input;
   q.hidden = s.hidden;
-  q.x = x.data();
   q.w = dw.data();
   q.r = dr.data();
   q.b = db.data();
   q.h = h.data();
   q.c = c.data();
   q.gates = gates.data();
-  const kernels::PersistentPlan plan = kernels::persistent_device_plan(s.batch, s.input, s.hidden);
-  row.note = plan.fits() ? std::to_string(plan.blocks) + " blocks of " + std::to_string(plan.units) + " units, " +
-                               std::to_string(plan.shared.total) + " B shared, " +
-                               std::to_string(plan.resident_per_sm) + " resident a SM, clusters of " +
-                               std::to_string(plan.cluster) + " (h through L2)"
-                         : std::string("fused steps: ") + kernels::persistent_refusal_text(plan.refusal);
-  be.lstm_sequence_forward(q);
-  const std::vector<float> got = be.download(h);
-  double err = 0;
-  for (std::size_t i = 0; i < got.size() && i < want_h.size(); ++i) {
-    if (!std::isfinite(got[i])) {
-      err = kNaN;
-      break;
+  LstmSequenceBackward<float> qb;
+  qb.steps = s.steps;
+  qb.batch = s.batch;
+  qb.hidden = s.hidden;
+  qb.r = dr.data();
+  qb.gates = gates.data();
+  qb.c = c.data();
+  qb.dc = dc.data();
+  qb.dgates = dgates.data();
+  qb.db_partial = db_partial.data();
+  auto forward = [&](int i) {
+    q.x = x[i & 1].data();
+    be.lstm_sequence_forward(q);
+  };
+  auto backward = [&](int i) {
+    qb.dh = dh[i & 1].data();
+    if (s.input == 1) {
+      qb.x = x[i & 1].data();
+      qb.dw_partial = dw_partial.data();
     }
-    err = std::max(err, std::fabs(double(got[i]) - double(want_h[i])) / std::max(1.0, std::fabs(double(want_h[i]))));
-  }
-  row.check_err = err;
-  if (!(row.check_err < 1e-4)) row.status = "mismatch";
-  row.phase = kPhases[0];
-  row.stats = time_gpu(warmup, reps, nullptr, [&](int) { be.lstm_sequence_forward(q); });
-  rows.push_back(row);
+    be.lstm_sequence_backward(qb);
+    const int k = int(tn);
+    be.gemm(Transpose::no, Transpose::yes, k, s.input, cols, 1.0f, dgates.data(), cols, dw.data(), cols, 0.0f,
+            grad_x.data(), s.input);
+    if (s.steps > 1) {
+      const int recurrent_rows = (s.steps - 1) * s.batch;
+      be.gemm(Transpose::yes, Transpose::no, s.hidden, cols, recurrent_rows, 1.0f, h.data(), s.hidden,
+              dgates.data() + std::size_t(s.batch) * width, cols, 0.0f, grad_r.data(), cols);
+    } else {
+      be.fill(grad_r.data(), hidden * width, 0.0f);
+    }
+    be.lstm_partials_reduce(s.steps, partial_blocks, cols, db_partial.data(), grad_b.data());
+    if (s.input == 1)
+      be.lstm_partials_reduce(s.steps, partial_blocks, cols, dw_partial.data(), grad_w.data());
+    else
+      be.gemm(Transpose::yes, Transpose::no, s.input, cols, k, 1.0f, x[i & 1].data(), s.input, dgates.data(), cols,
+              0.0f, grad_w.data(), cols);
+  };
+  const kernels::PersistentPlan plan = kernels::persistent_device_plan(s.batch, s.input, s.hidden, operands);
+  const kernels::PersistentPlan back = kernels::persistent_device_backward_plan(s.batch, s.hidden);
+  const bool strict = operands == kernels::GemmOperands::fp32;
+  auto describe = [](const kernels::PersistentPlan& p) {
+    return p.fits() ? std::to_string(p.blocks) + " blocks of " + std::to_string(p.units) + " units, " +
+                          std::to_string(p.shared.total) + " B shared, " + std::to_string(p.resident_per_sm) +
+                          " resident a SM, clusters of " + std::to_string(p.cluster) + " (through L2)"
+                    : std::string("fused steps: ") + kernels::persistent_refusal_text(p.refusal);
+  };
+  row.note = "forward " + describe(plan) + "; backward " +
+             (strict ? describe(back) : std::string("fused steps: no tensor-core persistent backward kernel yet"));
+  forward(0);
+  backward(0);
+  // Ours' layout: Keras' gate blocks.
+  auto keras = [&](const Buffer<float>& interleaved, std::size_t rows_of) {
+    const std::vector<float> v = be.download(interleaved);
+    std::vector<float> out(v.size());
+    math::deinterleave_gates(std::span<const float>(v), std::span<float>(out), rows_of, hidden);
+    return out;
+  };
+  const Outputs<float> got{be.download(h), be.download(grad_x), keras(grad_w, input), keras(grad_r, hidden),
+                           keras(grad_b, 1)};
+  row.check_err = max_error(got, want);
+  if (!(row.check_err < (strict ? 1e-4 : 5e-2))) row.status = "mismatch";
+  time_phases(rows, row, &time_gpu, warmup, reps, forward, backward);
 }
 
 std::string version_text(int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); }
@@ -128,9 +184,24 @@ void run_cuda(const LstmBenchOptions& o, Meta& meta, std::vector<Row>& rows) {
   tf32_options.math = MathMode::tf32;
   auto fp32 = cuda::module_make_cuda_backend(fp32_options);
   auto tf32 = cuda::module_make_cuda_backend(tf32_options);
-  CudaOptions persistent_options;
-  persistent_options.lstm_impl = LstmImpl::persistent;
-  auto persistent = cuda::module_make_cuda_backend(persistent_options);
+  // The persistent path in each mode (tensor cores for tf32 and bf16).
+  struct PersistentVariant {
+    MathMode math;
+    kernels::GemmOperands operands;
+    const char* name;
+  };
+  const PersistentVariant persistent_variants[] = {
+      {MathMode::strict_fp32, kernels::GemmOperands::fp32, "fp32"},
+      {MathMode::tf32, kernels::GemmOperands::tf32, "tf32"},
+      {MathMode::bf16, kernels::GemmOperands::bf16, "bf16"},
+  };
+  std::unique_ptr<Backend> persistent[3];
+  for (int i = 0; i < 3; ++i) {
+    CudaOptions persistent_options;
+    persistent_options.lstm_impl = LstmImpl::persistent;
+    persistent_options.math = persistent_variants[i].math;
+    persistent[i] = cuda::module_make_cuda_backend(persistent_options);
+  }
   meta.set("backend_fp32", fp32->name());
   meta.set("backend_tf32", tf32->name());
 
@@ -172,12 +243,12 @@ void run_cuda(const LstmBenchOptions& o, Meta& meta, std::vector<Row>& rows) {
       if (!(row.check_err < 5e-2)) row.status = "mismatch";
       time_ours(rows, row, ours_tf32, &time_gpu, warmup, reps, false);
     }
-    {
+    for (int i = 0; i < 3; ++i) {
       Row row = base;
       row.impl = "ours";
-      row.variant = "persistent/fp32";
-      row.math = "fp32";
-      time_persistent(rows, row, *persistent, s, d, want.h, warmup, reps);
+      row.variant = std::string("persistent/") + persistent_variants[i].name;
+      row.math = persistent_variants[i].name;
+      time_persistent(rows, row, *persistent[i], s, d, want, warmup, reps, persistent_variants[i].operands);
     }
 
 #if NOCTURNE_WITH_CUDNN

@@ -126,7 +126,8 @@ void BasicModel<T>::add_fused_forward(std::vector<ProgramOp>& ops, bool dropout,
   s2.gates = g2.at(0);
 
   if (backend.lstm_schedule() == LstmSchedule::persistent_sequences) {
-    // The persistent path (layer 2 after all of layer 1: no wavefront between the two launches).
+    // The persistent path (layer 2 after all of layer 1: no wavefront between the two launches;
+    // add_fused_backward likewise).
     std::vector<MemoryRange> reads{x1.steps(0, w), param("lstm1.W"), param("lstm1.R"), param("lstm1.b")};
     std::vector<MemoryRange> writes{h1.steps(0, w), c1.steps(0, w), g1.steps(0, w)};
     if (dropout) {
@@ -199,35 +200,66 @@ void BasicModel<T>::add_fused_backward(std::vector<ProgramOp>& ops, bool dropout
   const T p = T(c.dropout);
 
   // Layer 2, t = T-1 .. 0: the cell step, then dx = dgates W2^T (layer 1's dh).
+  const bool persistent = backend.lstm_schedule() == LstmSchedule::persistent_sequences;
   std::vector<std::size_t> dx2(static_cast<std::size_t>(w));
   const T* w2 = parameter("lstm2.W");
-  for (int t = w - 1; t >= 0; --t) {
-    LstmStepBackward<T> s;
-    s.batch = n;
-    s.hidden = hidden2;
-    s.r = parameter("lstm2.R");
-    s.dgates_next = t < w - 1 ? dg2.at(t + 1) : nullptr;
-    s.dh = t == w - 1 ? a.d_h2_last.data() : nullptr;  // only the last step feeds the head
-    s.gates = g2.at(t);
-    s.c = c2.at(t);
-    s.c_prev = t > 0 ? c2.at(t - 1) : nullptr;
-    s.dc = a.dc2.data();
-    s.dgates = dg2.at(t);
-    s.db_partial = db2p.at(t);
-    std::vector<MemoryRange> reads{param("lstm2.R"), g2.step(t), c2.step(t)};
-    if (t < w - 1) reads.insert(reads.end(), {dg2.step(t + 1), dc2});
-    else reads.push_back(d_h2_last);
-    if (t > 0) reads.push_back(c2.step(t - 1));
-    add_op(ops, at_step("lstm2 backward", t), kBranch2, std::move(reads), {dg2.step(t), dc2, db2p.step(t)},
-           [&backend, s] { backend.lstm_step_backward(s); });
-    const T* dgates = dg2.at(t);
-    T* dx = d_drop1.at(t);
-    dx2[std::size_t(t)] =
-        add_op(ops, at_step("lstm2 dx", t), kBranch2, {dg2.step(t), param("lstm2.W")}, {d_drop1.step(t)},
-               [&backend, n, hidden1, width2, dgates, w2, dx] {
-                 backend.gemm(Transpose::no, Transpose::yes, n, hidden1, width2, T(1), dgates, width2, w2, width2,
-                              T(0), dx, hidden1);
-               });
+  if (persistent) {
+    // One op for the sequence, then one for its T dx GEMMs, step by step as
+    // the fused path multiplies them (one GEMM of T N rows is one launch, but
+    // a BLAS may sum a different M in another order).
+    LstmSequenceBackward<T> q;
+    q.steps = w;
+    q.batch = n;
+    q.hidden = hidden2;
+    q.r = parameter("lstm2.R");
+    q.dh_last = a.d_h2_last.data();
+    q.gates = g2.at(0);
+    q.c = c2.at(0);
+    q.dc = a.dc2.data();
+    q.dgates = dg2.at(0);
+    q.db_partial = db2p.at(0);
+    add_op(ops, "lstm2 backward", kBranch2, {param("lstm2.R"), g2.steps(0, w), c2.steps(0, w), d_h2_last},
+           {dg2.steps(0, w), dc2, db2p.steps(0, w)}, [&backend, q] { backend.lstm_sequence_backward(q); });
+    const T* dgates = dg2.at(0);
+    T* dx = d_drop1.at(0);
+    const std::size_t dg_step = rows * std::size_t(width2), dx_step = rows * std::size_t(hidden1);
+    auto all_dx = [&backend, n, w, hidden1, width2, dgates, w2, dx, dg_step, dx_step] {
+      for (int t = w - 1; t >= 0; --t)
+        backend.gemm(Transpose::no, Transpose::yes, n, hidden1, width2, T(1), dgates + std::size_t(t) * dg_step,
+                     width2, w2, width2, T(0), dx + std::size_t(t) * dx_step, hidden1);
+    };
+    const std::size_t op =
+        add_op(ops, "lstm2 dx", kBranch2, {dg2.steps(0, w), param("lstm2.W")}, {d_drop1.steps(0, w)}, all_dx);
+    dx2.assign(dx2.size(), op);
+  } else {
+    for (int t = w - 1; t >= 0; --t) {
+      LstmStepBackward<T> s;
+      s.batch = n;
+      s.hidden = hidden2;
+      s.r = parameter("lstm2.R");
+      s.dgates_next = t < w - 1 ? dg2.at(t + 1) : nullptr;
+      s.dh = t == w - 1 ? a.d_h2_last.data() : nullptr;  // only the last step feeds the head
+      s.gates = g2.at(t);
+      s.c = c2.at(t);
+      s.c_prev = t > 0 ? c2.at(t - 1) : nullptr;
+      s.dc = a.dc2.data();
+      s.dgates = dg2.at(t);
+      s.db_partial = db2p.at(t);
+      std::vector<MemoryRange> reads{param("lstm2.R"), g2.step(t), c2.step(t)};
+      if (t < w - 1) reads.insert(reads.end(), {dg2.step(t + 1), dc2});
+      else reads.push_back(d_h2_last);
+      if (t > 0) reads.push_back(c2.step(t - 1));
+      add_op(ops, at_step("lstm2 backward", t), kBranch2, std::move(reads), {dg2.step(t), dc2, db2p.step(t)},
+             [&backend, s] { backend.lstm_step_backward(s); });
+      const T* dgates = dg2.at(t);
+      T* dx = d_drop1.at(t);
+      dx2[std::size_t(t)] =
+          add_op(ops, at_step("lstm2 dx", t), kBranch2, {dg2.step(t), param("lstm2.W")}, {d_drop1.step(t)},
+                 [&backend, n, hidden1, width2, dgates, w2, dx] {
+                   backend.gemm(Transpose::no, Transpose::yes, n, hidden1, width2, T(1), dgates, width2, w2, width2,
+                                T(0), dx, hidden1);
+                 });
+    }
   }
 
   // A layer's dR = h[0..T-2]^T dgates[1..T-1]: one GEMM over the steps.
@@ -272,41 +304,75 @@ void BasicModel<T>::add_fused_backward(std::vector<ProgramOp>& ops, bool dropout
 
   // Layer 1, t = T-1 .. 0, each step after layer 2's dx of that step.
   const DropoutKey key1 = site_key(key, 0);
-  for (int t = w - 1; t >= 0; --t) {
-    LstmStepBackward<T> s;
-    s.batch = n;
-    s.hidden = hidden1;
-    s.r = parameter("lstm1.R");
-    s.dgates_next = t < w - 1 ? dg1.at(t + 1) : nullptr;
-    s.dh = d_drop1.at(t);
-    s.gates = g1.at(t);
-    s.c = c1.at(t);
-    s.c_prev = t > 0 ? c1.at(t - 1) : nullptr;
-    s.dc = a.dc1.data();
-    s.dgates = dg1.at(t);
-    s.db_partial = db1p.at(t);
-    std::vector<MemoryRange> reads{d_drop1.step(t), param("lstm1.R"), g1.step(t), c1.step(t)};
-    std::vector<MemoryRange> writes{dg1.step(t), dc1, db1p.step(t)};
-    if (t < w - 1) reads.insert(reads.end(), {dg1.step(t + 1), dc1});
-    if (t > 0) reads.push_back(c1.step(t - 1));
-    if (f == 1) {  // the rank-one dW partial sums need the step's input
-      s.x = x1.at(t);
-      s.dw_partial = dw1p.at(t);
-      reads.push_back(x1.step(t));
-      writes.push_back(dw1p.step(t));
+  if (persistent) {
+    // One op for the sequence, after the one of layer 2's dx.
+    LstmSequenceBackward<T> q;
+    q.steps = w;
+    q.batch = n;
+    q.hidden = hidden1;
+    q.r = parameter("lstm1.R");
+    q.dh = d_drop1.at(0);
+    q.gates = g1.at(0);
+    q.c = c1.at(0);
+    q.dc = a.dc1.data();
+    q.dgates = dg1.at(0);
+    q.db_partial = db1p.at(0);
+    std::vector<MemoryRange> reads{d_drop1.steps(0, w), param("lstm1.R"), g1.steps(0, w), c1.steps(0, w)};
+    std::vector<MemoryRange> writes{dg1.steps(0, w), dc1, db1p.steps(0, w)};
+    if (f == 1) {
+      q.x = x1.at(0);
+      q.dw_partial = dw1p.at(0);
+      reads.push_back(x1.steps(0, w));
+      writes.push_back(dw1p.steps(0, w));
     }
     if (dropout) {
-      s.dropout_p = p;
-      s.dropout_index = std::uint64_t(t) * rows * std::size_t(hidden1);
+      q.dropout_p = p;
       reads.push_back(offset);
     }
-    add_op(ops, at_step("lstm1 backward", t), kBranch1, std::move(reads), std::move(writes),
-           [&backend, s, key1, dropout] {
-             LstmStepBackward<T> step = s;
-             step.dropout = dropout ? &key1 : nullptr;
-             backend.lstm_step_backward(step);
+    add_op(ops, "lstm1 backward", kBranch1, std::move(reads), std::move(writes),
+           [&backend, q, key1, dropout] {
+             LstmSequenceBackward<T> sequence = q;
+             sequence.dropout = dropout ? &key1 : nullptr;
+             backend.lstm_sequence_backward(sequence);
            },
-           {dx2[std::size_t(t)]});
+           {dx2[0]});
+  } else {
+    for (int t = w - 1; t >= 0; --t) {
+      LstmStepBackward<T> s;
+      s.batch = n;
+      s.hidden = hidden1;
+      s.r = parameter("lstm1.R");
+      s.dgates_next = t < w - 1 ? dg1.at(t + 1) : nullptr;
+      s.dh = d_drop1.at(t);
+      s.gates = g1.at(t);
+      s.c = c1.at(t);
+      s.c_prev = t > 0 ? c1.at(t - 1) : nullptr;
+      s.dc = a.dc1.data();
+      s.dgates = dg1.at(t);
+      s.db_partial = db1p.at(t);
+      std::vector<MemoryRange> reads{d_drop1.step(t), param("lstm1.R"), g1.step(t), c1.step(t)};
+      std::vector<MemoryRange> writes{dg1.step(t), dc1, db1p.step(t)};
+      if (t < w - 1) reads.insert(reads.end(), {dg1.step(t + 1), dc1});
+      if (t > 0) reads.push_back(c1.step(t - 1));
+      if (f == 1) {  // the rank-one dW partial sums need the step's input
+        s.x = x1.at(t);
+        s.dw_partial = dw1p.at(t);
+        reads.push_back(x1.step(t));
+        writes.push_back(dw1p.step(t));
+      }
+      if (dropout) {
+        s.dropout_p = p;
+        s.dropout_index = std::uint64_t(t) * rows * std::size_t(hidden1);
+        reads.push_back(offset);
+      }
+      add_op(ops, at_step("lstm1 backward", t), kBranch1, std::move(reads), std::move(writes),
+             [&backend, s, key1, dropout] {
+               LstmStepBackward<T> step = s;
+               step.dropout = dropout ? &key1 : nullptr;
+               backend.lstm_step_backward(step);
+             },
+             {dx2[std::size_t(t)]});
+    }
   }
 
   // Layer 1's weight gradients.

@@ -1,24 +1,34 @@
-// The persistent forward kernel (kernels/persistent_kernels.hpp), called
+// The persistent forward and backward kernels (kernels/persistent_kernels.hpp), called
 // directly on the GPU: every step of the sequence against the double
 // reference of the step op (test/kernels_host/persistent_reference.hpp, as
 // the host simulator is checked), the whole sequence against the fused FP32
 // step kernel run step by step (the same sums in the same order: only the
 // cell's expf / tanhf could differ), the recipe's two layers for all 40
 // steps, a second launch with the same bits (the flags are reset), the
-// refusals that send a layer back to the fused path, and the recipe's
-// training steps on the persistent path against the fused path's (strict
-// FP32; TF32 and BF16 run the fused kernels on both).
+// refusals that send a layer back to the fused path; the backward kernel
+// likewise (persistent_backward_reference.hpp), and the backend's
+// lstm_sequence_backward op on the persistent path against the CPU
+// backend's; and the recipe's training steps on the persistent path against
+// the fused path's (strict FP32). The forward kernel's tensor-core variants
+// (TF32, BF16) likewise against the double reference with rounded operands
+// and the fused tensor-core kernel, and the backend's lstm_sequence_forward
+// in each mode against the CPU backend in that mode, within its envelope.
 // Part of test_gpu_backend: skipped where no GPU can run our kernels.
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "gpu_test_support.hpp"
 #include "kernels/fused_kernels.hpp"
 #include "kernels/persistent_kernels.hpp"
 #include "nocturne/error.hpp"
+#include "persistent_backward_reference.hpp"
 #include "persistent_reference.hpp"
 #include "recipe_training.hpp"
+#include "support/precision_envelopes.hpp"
 
 namespace {
 
@@ -26,6 +36,7 @@ using namespace nocturne;
 using namespace nocturne::test::gpu;
 using namespace nocturne::test::persistent;
 using kernels::GemmOperands;
+namespace envelopes = nocturne::test::envelopes;
 
 const kernels::Launch kLaunch{nullptr, true};
 
@@ -70,8 +81,8 @@ Outputs run_persistent(const SequenceData& d, const kernels::PersistentPlan& pla
   return o;
 }
 
-// The fused FP32 step kernel, step after step, on the same device inputs.
-Outputs run_fused(const SequenceData& d, DeviceSequence& m) {
+// The fused step kernel in the same mode, step after step, on the same device inputs.
+Outputs run_fused(const SequenceData& d, DeviceSequence& m, GemmOperands operands = GemmOperands::fp32) {
   const SequenceCase& s = d.shape;
   const std::size_t nh = std::size_t(s.batch) * s.hidden;
   Buffer<float> h = poisoned(gpu(), d.h.size()), c = poisoned(gpu(), d.c.size());
@@ -84,29 +95,36 @@ Outputs run_fused(const SequenceData& d, DeviceSequence& m) {
     step.r = m.r.data();
     step.b = m.b.data();
     if (s.dropout) step.dropout = &m.key;
-    kernels::lstm_step_forward(kLaunch, GemmOperands::fp32, step);
+    kernels::lstm_step_forward(kLaunch, operands, step);
   }
   Outputs o{gpu().download(h), gpu().download(c), gpu().download(gates), {}};
   if (s.dropout) o.h_dropped = gpu().download(h_dropped);
   return o;
 }
 
-void check_gpu_sequence(const SequenceCase& shape) {
-  INFO(describe(shape));
+// Tensor cores (TF32, BF16): against the double reference with the mode's
+// rounded operands by the FP32 step tolerance (the sums' order differs), and
+// against the fused tensor-core kernel by 1e-5 (the same fragments over the
+// same rounded operands; only the order in which the fragments are summed
+// may differ).
+void check_gpu_sequence(const SequenceCase& shape, GemmOperands operands = GemmOperands::fp32) {
+  INFO(describe(shape) << " " << operands_name(operands));
   SequenceData d(shape);
   kernels::prepare_persistent_kernels();
-  const kernels::PersistentPlan plan = kernels::persistent_device_plan(shape.batch, shape.input, shape.hidden);
+  const kernels::PersistentPlan plan =
+      kernels::persistent_device_plan(shape.batch, shape.input, shape.hidden, operands);
   INFO("U " << plan.units << " blocks " << plan.blocks << " shared " << plan.shared.total << ": "
             << kernels::persistent_refusal_text(plan.refusal));
   REQUIRE(plan.fits());
   DeviceSequence m(d, plan.blocks);
   const Outputs got = run_persistent(d, plan, m);
-  check_against_reference(d, got.h, got.c, got.gates, got.h_dropped);
-  const Outputs fused = run_fused(d, m);
+  check_against_reference(d, got.h, got.c, got.gates, got.h_dropped, kStepTolerance, operands);
+  const Outputs fused = run_fused(d, m, operands);
   auto as_double = [](const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); };
-  require_close("h against the fused kernel", got.h, as_double(fused.h), 1e-6);
-  require_close("c against the fused kernel", got.c, as_double(fused.c), 1e-6);
-  require_close("gates against the fused kernel", got.gates, as_double(fused.gates), 1e-6);
+  const double fused_tolerance = operands == GemmOperands::fp32 ? 1e-6 : 1e-5;
+  require_close("h against the fused kernel", got.h, as_double(fused.h), fused_tolerance);
+  require_close("c against the fused kernel", got.c, as_double(fused.c), fused_tolerance);
+  require_close("gates against the fused kernel", got.gates, as_double(fused.gates), fused_tolerance);
   // A second launch: the flags start from zero again, the bits are the same.
   const Outputs again = run_persistent(d, plan, m);
   CHECK(same_bits(again.h, got.h));
@@ -129,9 +147,302 @@ TEST_CASE("persistent forward kernel: the recipe's layers, 40 steps", "[gpu][per
 }
 
 TEST_CASE("persistent forward kernel: shapes that do not fit are refused, not run", "[gpu][persistent]") {
-  const kernels::PersistentPlan wide = kernels::persistent_device_plan(256, 1, 4096);
+  for (GemmOperands operands : {GemmOperands::fp32, GemmOperands::tf32, GemmOperands::bf16}) {
+    const kernels::PersistentPlan wide = kernels::persistent_device_plan(256, 1, 4096, operands);
+    CHECK_FALSE(wide.fits());
+    CHECK_THROWS_AS(kernels::lstm_persistent_forward(kLaunch, wide, kernels::PersistentForwardArgs{}), ShapeError);
+  }
+}
+
+TEST_CASE("persistent forward kernel on tensor cores (TF32, BF16) against the double reference and the fused kernel",
+          "[gpu][persistent]") {
+  // U 4 (H 7, 36, 33, 200), U 8 (H 600), two passes of rows (N 300), F > 1 (W resident).
+  const SequenceCase shapes[] = {
+      {3, 1, 1, 1}, {4, 5, 1, 7, true}, {4, 40, 17, 36, true}, {2, 300, 6, 33}, {3, 9, 1, 200}, {3, 3, 1, 600},
+  };
+  for (GemmOperands operands : {GemmOperands::tf32, GemmOperands::bf16})
+    for (const SequenceCase& shape : shapes) check_gpu_sequence(shape, operands);
+}
+
+TEST_CASE("persistent forward kernel on tensor cores: the recipe's layers, 40 steps", "[gpu][persistent]") {
+  if (small_run()) return;
+  for (GemmOperands operands : {GemmOperands::tf32, GemmOperands::bf16}) {
+    check_gpu_sequence({40, 256, 1, 512}, operands);
+    check_gpu_sequence({40, 256, 512, 256, true}, operands);
+  }
+}
+
+// Normwise relative error ||got - want|| / ||want||, as the envelopes are stated.
+double normwise_error(const std::vector<float>& got, const std::vector<float>& want) {
+  double off = 0, norm = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    const double e = double(got[i]) - double(want[i]);
+    off += e * e;
+    norm += double(want[i]) * double(want[i]);
+  }
+  return std::sqrt(off / norm);
+}
+
+TEST_CASE("lstm_sequence_forward on the persistent path against the CPU backend in each mode", "[gpu][persistent]") {
+  for (MathMode mode : {MathMode::strict_fp32, MathMode::tf32, MathMode::bf16}) {
+    CudaOptions options;
+    options.lstm_impl = LstmImpl::persistent;
+    options.math = mode;
+    const std::unique_ptr<Backend> persistent = make_cuda_backend(options);
+    CpuOptions cpu_options;
+    cpu_options.fused_lstm = true;
+    cpu_options.math = mode;
+    const std::unique_ptr<Backend> reference = make_cpu_backend(cpu_options);
+    const double bound = envelopes::for_mode(mode)[envelopes::Kind::forward];
+    // Fits (the kernel of the mode), and does not (H 1100: more than 8 units x 132 SMs; the fused steps).
+    for (const SequenceCase& shape :
+         {SequenceCase{5, 40, 36, 64, true}, SequenceCase{3, 8, 1, small_run() ? 36 : 1100}}) {
+      INFO(describe(shape) << " " << to_string(mode));
+      SequenceData d(shape);
+      auto run = [&](Backend& b) {
+        auto copy = [&](const HostBuffer& h) { return upload(b, h.values()); };
+        Buffer<float> x = copy(d.x), w = copy(d.w), r = copy(d.r), bias = copy(d.b);
+        Buffer<float> h = poisoned(b, d.h.size()), c = poisoned(b, d.c.size()), gates = poisoned(b, d.gates.size());
+        Buffer<float> h_dropped = poisoned(b, d.h_dropped.size());
+        Buffer<std::uint64_t> offset = b.upload(std::span<const std::uint64_t>(&d.device_offset, 1));
+        DropoutKey key = d.key;
+        key.offset_on_device = offset.data();
+        LstmSequenceForward<float> q;
+        q.steps = shape.steps;
+        q.batch = shape.batch;
+        q.input = shape.input;
+        q.hidden = shape.hidden;
+        q.x = x.data();
+        q.w = w.data();
+        q.r = r.data();
+        q.b = bias.data();
+        q.h = h.data();
+        q.c = c.data();
+        q.gates = gates.data();
+        if (shape.dropout) {
+          q.h_dropped = h_dropped.data();
+          q.dropout = &key;
+          q.dropout_p = SequenceData::kDropoutP;
+        }
+        b.lstm_sequence_forward(q);
+        b.synchronize();
+        return std::vector<std::vector<float>>{b.download(h), b.download(c), b.download(gates),
+                                               shape.dropout ? b.download(h_dropped) : std::vector<float>{}};
+      };
+      const auto got = run(*persistent), want = run(*reference);
+      const char* names[] = {"h", "c", "gates", "h_dropped"};
+      for (int i = 0; i < 4; ++i) {
+        if (want[std::size_t(i)].empty()) continue;
+        const double error = normwise_error(got[std::size_t(i)], want[std::size_t(i)]);
+        INFO(names[i] << ": normwise error " << error << ", envelope " << bound);
+        CHECK(error <= bound);
+      }
+    }
+  }
+}
+
+// ---- the backward ------------------------------------------------------------------------
+
+struct DeviceBackwardSequence {
+  Buffer<float> r, dh, gates, c, x, dc, dgates, db, dw;
+  Buffer<std::uint64_t> offset;
+  Buffer<unsigned> flags;
+  DropoutKey key;
+
+  DeviceBackwardSequence(const BackwardSequenceData& d, int blocks)
+      : r(device_copy(d.r)),
+        dh(device_copy(d.dh)),
+        gates(device_copy(d.gates)),
+        c(device_copy(d.c)),
+        x(device_copy(d.x)),
+        dc(poisoned(gpu(), d.dc.size())),
+        dgates(poisoned(gpu(), d.dgates.size())),
+        db(poisoned(gpu(), d.db_partial.size())),
+        dw(poisoned(gpu(), d.dw_partial.size())),
+        offset(gpu().upload(std::span<const std::uint64_t>(&d.device_offset, 1))),
+        flags(gpu().allocate<unsigned>(std::size_t(std::max(blocks, 1)))),
+        key(d.key) {
+    key.offset_on_device = offset.data();
+  }
+
+  // The op on the device buffers.
+  LstmSequenceBackward<float> op(const BackwardSequenceData& d) {
+    const BackwardSequenceCase& s = d.shape;
+    LstmSequenceBackward<float> q;
+    q.steps = s.steps;
+    q.batch = s.batch;
+    q.hidden = s.hidden;
+    q.r = r.data();
+    if (s.dh_every_step)
+      q.dh = dh.data();
+    else
+      q.dh_last = dh.data() + (s.steps - 1) * d.per_step(s.hidden);
+    if (s.dropout) {
+      q.dropout = &key;
+      q.dropout_p = BackwardSequenceData::kDropoutP;
+    }
+    q.gates = gates.data();
+    q.c = c.data();
+    q.dc = dc.data();
+    q.dgates = dgates.data();
+    q.db_partial = db.data();
+    if (s.with_x) {
+      q.x = x.data();
+      q.dw_partial = dw.data();
+    }
+    return q;
+  }
+};
+
+struct BackwardOutputs {
+  std::vector<float> dgates, dc, db, dw;
+  std::vector<std::vector<float>> dc_in;  // the fused run's: each step's incoming dc
+};
+
+BackwardOutputs download(const BackwardSequenceData& d, DeviceBackwardSequence& m) {
+  BackwardOutputs o{gpu().download(m.dgates), gpu().download(m.dc), gpu().download(m.db), {}, {}};
+  if (d.shape.with_x) o.dw = gpu().download(m.dw);
+  return o;
+}
+
+BackwardOutputs run_persistent_backward(const BackwardSequenceData& d, const kernels::PersistentPlan& plan,
+                                        DeviceBackwardSequence& m) {
+  const LstmSequenceBackward<float> q = m.op(d);
+  kernels::lstm_persistent_backward(kLaunch, plan,
+                                    kernels::make_persistent_backward_args(q, d.partial_blocks, m.flags.data()));
+  return download(d, m);
+}
+
+// The fused FP32 backward step kernel, t = T - 1 down to 0, on the same device inputs.
+BackwardOutputs run_fused_backward(const BackwardSequenceData& d, DeviceBackwardSequence& m) {
+  const LstmSequenceBackward<float> q = m.op(d);
+  const std::size_t nh = d.per_step(d.shape.hidden), partials = d.partials_per_step();
+  std::vector<std::vector<float>> dc_in(std::size_t(d.shape.steps));
+  for (int t = d.shape.steps - 1; t >= 0; --t) {
+    const std::size_t at = std::size_t(t);
+    dc_in[at] = gpu().download(m.dc);
+    LstmStepBackward<float> step;
+    step.batch = q.batch;
+    step.hidden = q.hidden;
+    step.r = q.r;
+    step.dgates_next = t + 1 < q.steps ? q.dgates + (at + 1) * 4 * nh : nullptr;
+    step.dh = q.dh ? q.dh + at * nh : t + 1 == q.steps ? q.dh_last : nullptr;
+    if (step.dh && q.dropout) {
+      step.dropout = q.dropout;
+      step.dropout_p = q.dropout_p;
+      step.dropout_index = std::uint64_t(at * nh);
+    }
+    step.gates = q.gates + at * 4 * nh;
+    step.c = q.c + at * nh;
+    step.c_prev = t > 0 ? q.c + (at - 1) * nh : nullptr;
+    step.dc = q.dc;
+    step.dgates = q.dgates + at * 4 * nh;
+    step.db_partial = q.db_partial + at * partials;
+    if (q.x) {
+      step.x = q.x + at * std::size_t(q.batch);
+      step.dw_partial = q.dw_partial + at * partials;
+    }
+    kernels::lstm_step_backward(kLaunch, GemmOperands::fp32, step);
+  }
+  BackwardOutputs o = download(d, m);
+  o.dc_in = std::move(dc_in);
+  return o;
+}
+
+void check_gpu_backward(const BackwardSequenceCase& shape) {
+  INFO(describe(shape));
+  BackwardSequenceData d(shape);
+  kernels::prepare_persistent_kernels();
+  const kernels::PersistentPlan plan = kernels::persistent_device_backward_plan(shape.batch, shape.hidden);
+  INFO("U " << plan.units << " blocks " << plan.blocks << " shared " << plan.shared.total << ": "
+            << kernels::persistent_refusal_text(plan.refusal));
+  REQUIRE(plan.fits());
+  DeviceBackwardSequence m(d, plan.blocks);
+  const BackwardOutputs got = run_persistent_backward(d, plan, m);
+  const BackwardOutputs fused = run_fused_backward(d, m);
+  check_backward_against_reference(d, got.dgates, got.db, got.dw, fused.dc_in, got.dc);
+  // The same sums in the same order and the same cell: the bits are expected
+  // (bounded here, as the forward's, by 1e-6).
+  auto as_double = [](const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); };
+  require_close("dgates against the fused kernel", got.dgates, as_double(fused.dgates), 1e-6);
+  require_close("dc against the fused kernel", got.dc, as_double(fused.dc), 1e-6);
+  require_close("db_partial against the fused kernel", got.db, as_double(fused.db), 1e-6);
+  if (shape.with_x) require_close("dw_partial against the fused kernel", got.dw, as_double(fused.dw), 1e-6);
+  // A second launch: the flags start from zero again, the bits are the same.
+  const BackwardOutputs again = run_persistent_backward(d, plan, m);
+  CHECK(same_bits(again.dgates, got.dgates));
+  CHECK(same_bits(again.dc, got.dc));
+  CHECK(same_bits(again.db, got.db));
+  CHECK(same_bits(again.dw, got.dw));
+}
+
+TEST_CASE("persistent backward kernel against the double reference and the fused kernel", "[gpu][persistent]") {
+  const BackwardSequenceCase shapes[] = {
+      {3, 1, 1},          {4, 5, 7, true, true, true}, {3, 33, 20, false},         {4, 40, 36, true, true, true},
+      {2, 300, 33, true, true, true}, {3, 9, 200, false}, {2, 7, 300, true, true}, {3, 3, 600, false, false, true},
+  };
+  for (const BackwardSequenceCase& shape : shapes) check_gpu_backward(shape);
+}
+
+TEST_CASE("persistent backward kernel: the recipe's layers, 40 steps", "[gpu][persistent]") {
+  if (small_run()) return;
+  check_gpu_backward({40, 256, 512, true, true, true});  // layer 1: dh from layer 2, dropout, the scalar input
+  check_gpu_backward({40, 256, 256, false});             // layer 2: the head's gradient at the last step
+}
+
+TEST_CASE("persistent backward kernel: shapes that do not fit are refused, not run", "[gpu][persistent]") {
+  const kernels::PersistentPlan wide = kernels::persistent_device_backward_plan(256, 4096);
   CHECK_FALSE(wide.fits());
-  CHECK_THROWS_AS(kernels::lstm_persistent_forward(kLaunch, wide, kernels::PersistentForwardArgs{}), ShapeError);
+  CHECK_THROWS_AS(kernels::lstm_persistent_backward(kLaunch, wide, kernels::PersistentBackwardArgs{}), ShapeError);
+}
+
+TEST_CASE("lstm_sequence_backward on the persistent path against the CPU backend", "[gpu][persistent]") {
+  CudaOptions options;
+  options.lstm_impl = LstmImpl::persistent;
+  const std::unique_ptr<Backend> persistent = make_cuda_backend(options);
+  // Fits (the kernel), and does not (H 1100: more than 8 units x 132 SMs; the fused steps, silently).
+  for (const BackwardSequenceCase& shape : {BackwardSequenceCase{5, 40, 36, true, true, true},
+                                            BackwardSequenceCase{3, 8, small_run() ? 36 : 1100, false}}) {
+    INFO(describe(shape));
+    BackwardSequenceData d(shape);
+    const LstmSequenceBackward<float> host = d.op();
+    auto run = [&](Backend& b) {
+      auto copy = [&](const HostBuffer& h) { return upload(b, h.values()); };
+      Buffer<float> r = copy(d.r), dh = copy(d.dh), gates = copy(d.gates), c = copy(d.c), x = copy(d.x);
+      // Each backend's own partial blocks (the CPU's are 64 rows, the GPU's 32): compared once reduced.
+      const int blocks = b.lstm_partial_blocks(shape.batch), cols = 4 * shape.hidden;
+      const std::size_t partials = std::size_t(shape.steps) * std::size_t(blocks) * std::size_t(cols);
+      Buffer<float> dc = poisoned(b, d.dc.size()), dgates = poisoned(b, d.dgates.size());
+      Buffer<float> db = poisoned(b, partials), dw = poisoned(b, partials);
+      Buffer<float> db_sum = poisoned(b, std::size_t(cols)), dw_sum = poisoned(b, std::size_t(cols));
+      Buffer<std::uint64_t> offset = b.upload(std::span<const std::uint64_t>(&d.device_offset, 1));
+      DropoutKey key = d.key;
+      key.offset_on_device = offset.data();
+      LstmSequenceBackward<float> q = host;
+      q.r = r.data();
+      q.dh = host.dh ? dh.data() : nullptr;
+      q.dh_last = host.dh_last ? dh.data() + (shape.steps - 1) * d.per_step(shape.hidden) : nullptr;
+      q.dropout = host.dropout ? &key : nullptr;
+      q.gates = gates.data();
+      q.c = c.data();
+      q.x = host.x ? x.data() : nullptr;
+      q.dc = dc.data();
+      q.dgates = dgates.data();
+      q.db_partial = db.data();
+      q.dw_partial = host.x ? dw.data() : nullptr;
+      b.lstm_sequence_backward(q);
+      b.lstm_partials_reduce(shape.steps, blocks, cols, db.data(), db_sum.data());
+      if (host.x) b.lstm_partials_reduce(shape.steps, blocks, cols, dw.data(), dw_sum.data());
+      b.synchronize();
+      return std::vector<std::vector<float>>{b.download(dgates), b.download(dc), b.download(db_sum),
+                                             host.x ? b.download(dw_sum) : std::vector<float>{}};
+    };
+    const auto got = run(*persistent), want = run(cpu());
+    require_close("dgates", got[0], want[0], kLstmBackward);
+    require_close("dc", got[1], want[1], kLstmBackward);
+    require_close("db (the partial sums reduced)", got[2], want[2], kLstmBackward);
+    if (shape.with_x) require_close("dW (the partial sums reduced)", got[3], want[3], kLstmBackward);
+  }
 }
 
 TEST_CASE("the persistent path's training steps follow the fused path's (fp32)", "[gpu][persistent][training]") {
@@ -151,6 +462,30 @@ TEST_CASE("the persistent path's training steps follow the fused path's (fp32)",
   const TrainingRun e = train(*eager);
   CHECK(e.losses == p.losses);
   CHECK(e.params == p.params);
+}
+
+TEST_CASE("the persistent path's training steps follow the fused path's (tf32, bf16)",
+          "[gpu][persistent][training]") {
+  // The same rounded operands; the tensor-core forward kernels sum their
+  // fragments in another order than the fused ones (the backward is the
+  // fused steps in both): step 1 within the mode's envelopes.
+  for (MathMode mode : {MathMode::tf32, MathMode::bf16}) {
+    INFO(to_string(mode));
+    CudaOptions options;
+    options.math = mode;
+    options.lstm_impl = LstmImpl::persistent;
+    const std::unique_ptr<Backend> persistent = make_cuda_backend(options);
+    options.lstm_impl = LstmImpl::fused;
+    const std::unique_ptr<Backend> fused = make_cuda_backend(options);
+    const TrainingRun p = train(*persistent), f = train(*fused);
+    for (double loss : p.losses) REQUIRE(std::isfinite(loss));
+    const envelopes::Envelope& bound = envelopes::for_mode(mode);
+    CHECK(std::fabs(p.losses[0] - f.losses[0]) <= bound[envelopes::Kind::loss] * f.losses[0]);
+    const Errors g1 = measure(p.first_gradients, f.first_gradients);
+    INFO("step 1 gradients: normalised " << g1.normalised);
+    CHECK(g1.nonfinite == 0);
+    CHECK(g1.normalised <= bound[envelopes::Kind::weight_gradient]);
+  }
 }
 
 }  // namespace

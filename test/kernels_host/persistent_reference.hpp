@@ -91,17 +91,20 @@ struct SequenceData {
 
 inline constexpr double kStepTolerance = 2e-5;  // as the fused step's test: FP32 sums of O(1) terms vs double
 
-// Every step against the double reference, from the simulated h_{t-1} and c_{t-1}.
+// Every step against the double reference, from the simulated h_{t-1} and
+// c_{t-1}, the GEMM's operands rounded as `operands` rounds them (so the
+// tolerance is FP32's in every mode: only the order of the sums differs).
 inline void check_against_reference(const SequenceData& d, const std::vector<float>& h, const std::vector<float>& c,
                                     const std::vector<float>& gates, const std::vector<float>& h_dropped,
-                                    double tolerance = kStepTolerance) {
+                                    double tolerance = kStepTolerance,
+                                    GemmOperands operands = GemmOperands::fp32) {
   const std::size_t nh = std::size_t(d.shape.batch) * d.shape.hidden;
   for (int t = 0; t < d.shape.steps; ++t) {
     INFO("step " << t);
     std::vector<float> scratch(6 * nh);
     const LstmStepForward<float> s = d.step(t, h.data(), c.data(), scratch.data(), scratch.data() + nh,
                                             scratch.data() + 2 * nh, scratch.data() + 5 * nh);
-    const ForwardReference want = reference_forward_step(s, GemmOperands::fp32);
+    const ForwardReference want = reference_forward_step(s, operands);
     auto part = [&](const std::vector<float>& v, std::size_t per) {
       return std::vector<float>(v.begin() + std::ptrdiff_t(t * per), v.begin() + std::ptrdiff_t((t + 1) * per));
     };

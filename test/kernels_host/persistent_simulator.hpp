@@ -40,11 +40,13 @@ struct PersistentStats {
   long long stalls = 0;     // times a block was picked and had to wait
 };
 
-template <int kUnits>
-PersistentStats persistent_forward(PersistentForwardArgs a, const PersistentPlan& plan, ThreadOrder order,
-                                   BlockSchedule schedule, std::uint64_t seed = 1, PersistentFaults faults = {}) {
-  using K = PersistentForwardSimt<kUnits>;
-  if (!plan.fits() || plan.units != kUnits) throw std::logic_error("persistent_forward: plan does not fit");
+// K: PersistentForwardSimt<U> or PersistentForwardWmma<U, mode> (whose
+// fragments are replaced by host_mma over the staged, rounded operands, in
+// the order of k; their staging and their epilogue are the kernel's code).
+template <typename K>
+PersistentStats persistent_forward_run(PersistentForwardArgs a, const PersistentPlan& plan, ThreadOrder order,
+                                       BlockSchedule schedule, std::uint64_t seed = 1, PersistentFaults faults = {}) {
+  if (!plan.fits()) throw std::logic_error("persistent_forward: plan does not fit");
   const std::size_t nh = std::size_t(a.batch) * std::size_t(a.hidden), all = std::size_t(a.steps) * nh;
   const float nan = std::numeric_limits<float>::quiet_NaN();
   float* out = a.h;
@@ -58,6 +60,7 @@ PersistentStats persistent_forward(PersistentForwardArgs a, const PersistentPlan
     SharedMemory shared;
     std::vector<typename K::Registers> regs;
     std::vector<std::pair<std::size_t, float>> written;  // h_t elements not yet published
+    std::vector<float> acc;                              // tensor cores: the warps' fragments [pass rows][4U]
     int t = 0, pass = 0;
     int interval = -3;  // -3 the weights, -2 step start, -1 prologue, 0 .. n - 1 K, n finish, n + 1 publish
     int need = 0;       // blocks that must have published step t - 1 before the next interval
@@ -66,7 +69,8 @@ PersistentStats persistent_forward(PersistentForwardArgs a, const PersistentPlan
   std::vector<Block> blocks;
   blocks.reserve(std::size_t(plan.blocks));
   for (int b = 0; b < plan.blocks; ++b)
-    blocks.push_back(Block{SharedMemory(plan.shared.total), std::vector<typename K::Registers>(K::kThreads), {}});
+    blocks.push_back(Block{SharedMemory(plan.shared.total), std::vector<typename K::Registers>(K::kThreads), {}, {}});
+  const int cols = kUnitGates * plan.units;
 
   PersistentStats stats;
   auto published = [&](const Block& blk) {
@@ -102,9 +106,10 @@ PersistentStats persistent_forward(PersistentForwardArgs a, const PersistentPlan
     } else if (j == -2) {
       wait_after(-2);
     } else if (j == -1) {
+      if constexpr (K::kTensorCores) blk.acc.assign(std::size_t(kPersistentPassRows) * std::size_t(cols), 0.0f);
       interval(K::kThreads, order, blk.shared, [&](int th, unsigned char* s) {
         typename K::Registers& r = blk.regs[std::size_t(th)];
-        K::begin(r);
+        if constexpr (!K::kTensorCores) K::begin(r);
         if (n == 0) return;
         K::fetch(a, plan, blk.t, blk.pass, 0, th, r);
         K::store(plan, th, 0, r, s);
@@ -112,19 +117,34 @@ PersistentStats persistent_forward(PersistentForwardArgs a, const PersistentPlan
       if (n > 0) check_fetched(b, blk, 0);
       wait_after(-1);
     } else if (j < n) {
-      // The fetch of slice j + 1 and the multiply of slice j share the interval.
+      // The fetch of slice j + 1 and the multiply of slice j share the interval
+      // (the warps' fragments read stage j & 1 before any thread stores the next).
+      if constexpr (K::kTensorCores)
+        host_mma(K::a_stage(plan, blk.shared.data(), j & 1), plan.shared.a_pitch,
+                 K::weights(blk.shared.data()) + persistent_weight_row(plan, blk.t, j) * plan.shared.weight_pitch,
+                 plan.shared.weight_pitch, false, kPersistentPassRows, cols, 0, kPersistentDepth, blk.acc);
       interval(K::kThreads, order, blk.shared, [&](int th, unsigned char* s) {
         typename K::Registers& r = blk.regs[std::size_t(th)];
         if (j + 1 < n) K::fetch(a, plan, blk.t, blk.pass, j + 1, th, r);
-        K::multiply(plan, blk.t, j, th, j & 1, s, r);
+        if constexpr (!K::kTensorCores) K::multiply(plan, blk.t, j, th, j & 1, s, r);
         if (j + 1 < n) K::store(plan, th, (j + 1) & 1, r, s);
       });
       if (j + 1 < n) check_fetched(b, blk, j + 1);
       wait_after(j);
     } else if (j == n) {
       const ForwardArgs step = persistent_step_args(a, blk.t);
-      interval(K::kThreads, order, blk.shared,
-               [&](int th, unsigned char*) { K::finish(step, plan, b, blk.pass, th, blk.regs[std::size_t(th)]); });
+      if constexpr (K::kTensorCores) {
+        // store_matrix_sync of every fragment, then a barrier, then the cells.
+        float* tile = K::accumulators(plan, blk.shared.data());
+        for (int m = 0; m < kPersistentPassRows; ++m)
+          for (int c = 0; c < cols; ++c)
+            tile[m * plan.shared.acc_pitch + c] = blk.acc[std::size_t(m) * std::size_t(cols) + std::size_t(c)];
+        interval(K::kThreads, order, blk.shared,
+                 [&](int th, unsigned char* s) { K::finish(step, plan, b, blk.pass, th, s); });
+      } else {
+        interval(K::kThreads, order, blk.shared,
+                 [&](int th, unsigned char*) { K::finish(step, plan, b, blk.pass, th, blk.regs[std::size_t(th)]); });
+      }
       // What the block wrote of h_t stays private until it publishes.
       float* h = pending.data() + std::size_t(blk.t) * nh;
       for (std::size_t i = 0; i < nh; ++i)
@@ -195,22 +215,32 @@ PersistentStats persistent_forward(PersistentForwardArgs a, const PersistentPlan
   return stats;
 }
 
-// The kernel for the plan's U.
+// The kernel for the plan's mode and U.
 inline PersistentStats persistent_forward(const PersistentForwardArgs& a, const PersistentPlan& plan,
                                           ThreadOrder order, BlockSchedule schedule, std::uint64_t seed = 1,
                                           PersistentFaults faults = {}) {
-  switch (plan.units) {
-    case 1:
-      return persistent_forward<1>(a, plan, order, schedule, seed, faults);
-    case 2:
-      return persistent_forward<2>(a, plan, order, schedule, seed, faults);
-    case 4:
-      return persistent_forward<4>(a, plan, order, schedule, seed, faults);
-    case 8:
-      return persistent_forward<8>(a, plan, order, schedule, seed, faults);
-    default:
-      throw std::logic_error("persistent_forward: no kernel for U " + std::to_string(plan.units));
+  auto run = [&](auto kernel) {
+    return persistent_forward_run<decltype(kernel)>(a, plan, order, schedule, seed, faults);
+  };
+  switch (plan.operands) {
+    case GemmOperands::fp32:
+      switch (plan.units) {
+        case 1: return run(PersistentForwardSimt<1>{});
+        case 2: return run(PersistentForwardSimt<2>{});
+        case 4: return run(PersistentForwardSimt<4>{});
+        case 8: return run(PersistentForwardSimt<8>{});
+      }
+      break;
+    case GemmOperands::tf32:
+      if (plan.units == 4) return run(PersistentForwardWmma<4, GemmOperands::tf32>{});
+      if (plan.units == 8) return run(PersistentForwardWmma<8, GemmOperands::tf32>{});
+      break;
+    case GemmOperands::bf16:
+      if (plan.units == 4) return run(PersistentForwardWmma<4, GemmOperands::bf16>{});
+      if (plan.units == 8) return run(PersistentForwardWmma<8, GemmOperands::bf16>{});
+      break;
   }
+  throw std::logic_error("persistent_forward: no kernel for U " + std::to_string(plan.units));
 }
 
 }  // namespace nocturne::kernels::simulation

@@ -284,9 +284,9 @@ struct BackwardReference {
   std::vector<double> dgates, dc, db_partial, dw_partial;
 };
 
-// fused_ops.hpp's LstmStepBackward in double (dc holds dc_in on entry).
-inline BackwardReference reference_backward(const BackwardData& d, GemmOperands operands) {
-  const LstmStepBackward<float>& s = d.step;
+// fused_ops.hpp's LstmStepBackward in double, with dc_in the incoming dc.
+inline BackwardReference reference_backward_step(const LstmStepBackward<float>& s, const float* dc_in,
+                                                 GemmOperands operands) {
   const std::size_t n_rows = std::size_t(s.batch), hidden = std::size_t(s.hidden), cols = 4 * hidden;
   const std::size_t blocks = std::size_t(lstm_partial_blocks(s.batch));
   BackwardReference out;
@@ -313,7 +313,7 @@ inline BackwardReference reference_backward(const BackwardData& d, GemmOperands 
       }
       const float* g = s.gates + n * cols + 4 * u;
       const double c_prev = s.c_prev ? double(s.c_prev[n * hidden + u]) : 0.0;
-      const double dc_next = s.dgates_next ? double(d.dc_in[n * hidden + u]) : 0.0;
+      const double dc_next = s.dgates_next ? double(dc_in[n * hidden + u]) : 0.0;
       const auto grad = math::lstm_cell_backward<double>(g[0], g[1], g[2], g[3], s.c[n * hidden + u], c_prev,
                                                          dh + recurrent, dc_next);
       const double da[4] = {grad.da_i, grad.da_f, grad.da_g, grad.da_o};
@@ -325,6 +325,11 @@ inline BackwardReference reference_backward(const BackwardData& d, GemmOperands 
       out.dc[n * hidden + u] = grad.dc_prev;
     }
   return out;
+}
+
+// The step of `d` (dc holds dc_in on entry).
+inline BackwardReference reference_backward(const BackwardData& d, GemmOperands operands) {
+  return reference_backward_step(d.step, d.dc_in.data(), operands);
 }
 
 }  // namespace nocturne::test::fused

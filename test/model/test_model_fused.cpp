@@ -412,7 +412,7 @@ TEST_CASE("fused path: a batch below max_batch trains as a model sized for it; u
   CHECK_THROWS_AS(classic.training_program(1, nullptr), ConfigError);
 }
 
-TEST_CASE("the persistent program (one forward op per layer) trains bit for bit as the fused one does",
+TEST_CASE("the persistent program (one forward and one backward op per layer) trains bit for bit as the fused one does",
           "[model][fused][persistent]") {
   auto fused = make_cpu_backend(fused_options());
   CpuOptions persistent_options = fused_options(ProgramOrder::wavefront);
@@ -450,8 +450,9 @@ TEST_CASE("the persistent program (one forward op per layer) trains bit for bit 
   CHECK(a.losses == b.losses);
   CHECK(a.params == b.params);
   CHECK(a.grads == b.grads);
-  // Each layer's window of forward steps became one op.
-  CHECK(b.program_ops == a.program_ops - 2 * std::size_t(config.window - 1));
+  // Each layer's window of forward steps became one op, and of backward
+  // steps too, with layer 2's T dx GEMMs in one op: 5 (T - 1) fewer.
+  CHECK(b.program_ops == a.program_ops - 5 * std::size_t(config.window - 1));
 }
 
 TEST_CASE("lstm_sequence_forward is the step op, step after step", "[model][fused][persistent]") {
@@ -521,4 +522,98 @@ TEST_CASE("lstm_sequence_forward is the step op, step after step", "[model][fuse
   const std::vector<float> dropped = backend->download(seq.d);
   CHECK(dropped == backend->download(one.d));
   CHECK(std::count(dropped.begin(), dropped.end(), 0.0f) > 0);  // the mask dropped some
+}
+
+TEST_CASE("lstm_sequence_backward is the step op, step after step", "[model][fused][persistent]") {
+  auto backend = make_cpu_backend(fused_options());
+  const int steps = 5, n = 3, h = 4;
+  const std::size_t nh = std::size_t(n * h), partials = std::size_t(backend->lstm_partial_blocks(n) * 4 * h);
+  auto values = [](std::size_t count, float scale, double phase) {
+    std::vector<float> v(count);
+    for (std::size_t i = 0; i < count; ++i) v[i] = scale * float(std::sin(0.7 * double(i) + phase));
+    return v;
+  };
+  auto upload = [&](std::size_t count, float scale, double phase) {
+    return backend->upload(std::span<const float>(values(count, scale, phase)));
+  };
+  Buffer<float> r = upload(std::size_t(h * 4 * h), 0.3f, 0.1);
+  Buffer<float> gates = upload(4 * steps * nh, 0.45f, 0.2);  // activated gates: any values in (-1, 1)
+  Buffer<float> c = upload(steps * nh, 0.8f, 0.3);
+  Buffer<float> dh = upload(steps * nh, 0.5f, 0.4);
+  Buffer<float> x = upload(std::size_t(steps * n), 1.0f, 0.5);
+  const std::uint64_t zero = 0;
+  Buffer<std::uint64_t> offset = backend->upload(std::span<const std::uint64_t>(&zero, 1));
+  const DropoutKey key{99, 7, 0, offset.data()};
+  struct Out {
+    Buffer<float> dc, dgates, db, dw;
+  };
+  auto outputs = [&] {
+    Out o{backend->allocate<float>(nh), backend->allocate<float>(4 * steps * nh),
+          backend->allocate<float>(steps * partials), backend->allocate<float>(steps * partials)};
+    backend->fill(o.dgates.data(), o.dgates.size(), std::nanf(""));
+    return o;
+  };
+  auto same = [&](const Out& a, const Out& b) {
+    CHECK(backend->download(a.dc) == backend->download(b.dc));
+    CHECK(backend->download(a.dgates) == backend->download(b.dgates));
+    CHECK(backend->download(a.db) == backend->download(b.db));
+    CHECK(backend->download(a.dw) == backend->download(b.dw));
+  };
+  // The gradient from above at every step (dropout and the scalar input), or
+  // at the last step only (a head that reads only h_{T-1}).
+  for (const bool every_step : {true, false}) {
+    INFO("dh at every step: " << every_step);
+    auto seq = outputs();
+    LstmSequenceBackward<float> q;
+    q.steps = steps;
+    q.batch = n;
+    q.hidden = h;
+    q.r = r.data();
+    q.gates = gates.data();
+    q.c = c.data();
+    q.dc = seq.dc.data();
+    q.dgates = seq.dgates.data();
+    q.db_partial = seq.db.data();
+    if (every_step) {
+      q.dh = dh.data();
+      q.dropout = &key;
+      q.dropout_p = 0.25f;
+      q.x = x.data();
+      q.dw_partial = seq.dw.data();
+    } else {
+      q.dh_last = dh.data() + (steps - 1) * nh;
+    }
+    backend->fill(seq.dw.data(), steps * partials, 0.0f);
+    backend->lstm_sequence_backward(q);
+    auto one = outputs();
+    backend->fill(one.dw.data(), steps * partials, 0.0f);
+    for (int t = steps - 1; t >= 0; --t) {
+      LstmStepBackward<float> s;
+      s.batch = n;
+      s.hidden = h;
+      s.r = r.data();
+      s.dgates_next = t + 1 < steps ? one.dgates.data() + 4 * std::size_t(t + 1) * nh : nullptr;
+      if (every_step) {
+        s.dh = dh.data() + std::size_t(t) * nh;
+        s.dropout = &key;
+        s.dropout_p = 0.25f;
+        s.dropout_index = std::uint64_t(t) * nh;
+        s.x = x.data() + std::size_t(t * n);
+        s.dw_partial = one.dw.data() + std::size_t(t) * partials;
+      } else if (t == steps - 1) {
+        s.dh = dh.data() + std::size_t(t) * nh;
+      }
+      s.gates = gates.data() + 4 * std::size_t(t) * nh;
+      s.c = c.data() + std::size_t(t) * nh;
+      s.c_prev = t > 0 ? c.data() + std::size_t(t - 1) * nh : nullptr;
+      s.dc = one.dc.data();
+      s.dgates = one.dgates.data() + 4 * std::size_t(t) * nh;
+      s.db_partial = one.db.data() + std::size_t(t) * partials;
+      backend->lstm_step_backward(s);
+    }
+    same(seq, one);
+    // Every step was written over the NaN the buffers started with.
+    const std::vector<float> dgates_out = backend->download(seq.dgates);
+    CHECK(std::none_of(dgates_out.begin(), dgates_out.end(), [](float v) { return std::isnan(v); }));
+  }
 }
