@@ -75,6 +75,32 @@ void CpuBackend<T>::lstm_forward_masked(const LstmShape& s, const T* x, const T*
   const int n = s.batch, hidden = s.hidden, width = 4 * s.hidden;
   const std::size_t step_h = std::size_t(n) * hidden, step_g = std::size_t(n) * width;
 
+  if constexpr (sizeof(T) == sizeof(float)) {
+    if (fp32_kernels_) {
+      LstmRecurrence seq;
+      seq.steps = s.steps;
+      seq.batch = n;
+      seq.input = s.input;
+      seq.hidden = hidden;
+      seq.x = x;
+      seq.w = w;
+      seq.b = b;
+      seq.fold_input = s.input < kLoopInputWidth;
+      seq.mask = mask;
+      seq.h_masked = h_masked;
+      seq.h = h;
+      seq.c = c;
+      seq.gates = gates;
+      if (!seq.fold_input) {
+        auto span = phases_.span(kPartInputProjection);
+        input_projection(s.steps * n, s.input, width, x, w, b, gates);
+      }
+      auto span = phases_.span(kPartRecurrentFused);
+      pack_recurrent_forward(hidden, r, packed_fp32_);
+      lstm_recurrence_forward(seq, packed_fp32_, kernel_threads());
+      return;
+    }
+  }
   {
     auto span = phases_.span(kPartInputProjection);
     input_projection(s.steps * n, s.input, width, x, w, b, gates);
@@ -122,12 +148,32 @@ void CpuBackend<T>::lstm_backward_masked(const LstmShape& s, const T* x, const T
   T* dc_carry = dh_next + step_h;
   for (std::size_t i = 0; i < 2 * step_h; ++i) dh_next[i] = T(0);
 
+  bool fused = false;
+  if constexpr (sizeof(T) == sizeof(float)) {
+    if (fp32_kernels_) {
+      auto span = phases_.span(kPartRecurrentFused);
+      LstmRecurrenceBackward seq;
+      seq.steps = s.steps;
+      seq.batch = n;
+      seq.hidden = hidden;
+      seq.gates = gates;
+      seq.c = c;
+      seq.dh = dh;
+      seq.mask = mask;
+      seq.dgates = dgates;
+      seq.dh_next = dh_next;
+      seq.dc_carry = dc_carry;
+      if (s.steps > 1) pack_recurrent_backward(hidden, r, packed_fp32_);
+      lstm_recurrence_backward(seq, packed_fp32_, kernel_threads());
+      fused = true;
+    }
+  }
   bool packed = false;
-  if (s.steps > 1) {
+  if (s.steps > 1 && !fused) {
     auto span = phases_.span(kPartRecurrentGemm);
     packed = pack_recurrent(Transpose::yes, width, hidden, r);
   }
-  for (int t = s.steps - 1; t >= 0; --t) {
+  for (int t = fused ? -1 : s.steps - 1; t >= 0; --t) {
     T* dgates_t = dgates + t * step_g;
     const T* c_prev = t > 0 ? c + (t - 1) * step_h : nullptr;
     {
@@ -168,6 +214,25 @@ void CpuBackend<T>::lstm_step(int batch, int input, int hidden, const T* x, cons
                               const T* h_prev, const T* c_prev, T* h, T* c, T* gates) {
   checks::lstm_step(batch, input, hidden, {x, w, r, b, h_prev, c_prev, h, c, gates});
   const int width = 4 * hidden;
+  if constexpr (sizeof(T) == sizeof(float)) {
+    if (fp32_kernels_) {
+      LstmRecurrence one;
+      one.steps = 1;
+      one.batch = batch;
+      one.input = input;
+      one.hidden = hidden;
+      one.x = x;
+      one.w = w;
+      one.b = b;
+      one.fold_input = input < kLoopInputWidth;
+      one.h0 = h_prev;
+      one.c0 = c_prev;
+      one.h = h;
+      one.c = c;
+      one.gates = gates;
+      return lstm_step_fp32(one, r, kernel_threads());
+    }
+  }
   input_projection(batch, input, width, x, w, b, gates);
   gemm(Transpose::no, Transpose::no, batch, width, hidden, T(1), h_prev, hidden, r, width, T(1), gates, width);
   lstm_cells_forward(batch, hidden, gates, c_prev, c, h);
