@@ -106,9 +106,10 @@ void pack_recurrent_forward(int hidden, const float* r, PackedRecurrent& out);
 void pack_recurrent_backward(int hidden, const float* r, PackedRecurrent& out);
 
 // One layer's forward over `steps` steps of `batch` rows, gate layout i, f, g,
-// o in blocks of H (Keras'), as lstm_forward_masked. fold_input: gates hold
-// nothing on entry and each pre-activation is b + x W + h R, x W summed in
-// the cells' loop (small input widths); else gates hold b + x W on entry.
+// o in blocks of H (Keras'), as lstm_forward_masked: each pre-activation is
+// b + x W + h R, x W summed in the cells' loop where fold_input (small input
+// widths), else in the same register tiles as h R (W [F, 4H] as stored).
+// gates need hold nothing on entry.
 // h0, c0: the state before step 0 (null: zeros). mask (null: none): h_masked
 // = h * mask, which the next step multiplies by R.
 struct LstmRecurrence {
@@ -123,8 +124,7 @@ struct LstmRecurrence {
 // The sequence on R packed by pack_recurrent_forward, rows split between up
 // to `threads` threads.
 void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, int threads);
-// One step (s.steps == 1) from h0, c0 on R [H, 4H] as stored, with x W in the
-// same register tiles (fold_input false: gates need not hold anything).
+// One step (s.steps == 1) from h0, c0 on R [H, 4H] as stored.
 void lstm_step_fp32(const LstmRecurrence& s, const float* r, int threads);
 
 // The backward's recurrence: for t = T - 1 down to 0 the cells' backward

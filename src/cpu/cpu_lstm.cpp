@@ -91,10 +91,6 @@ void CpuBackend<T>::lstm_forward_masked(const LstmShape& s, const T* x, const T*
       seq.h = h;
       seq.c = c;
       seq.gates = gates;
-      if (!seq.fold_input) {
-        auto span = phases_.span(kPartInputProjection);
-        input_projection(s.steps * n, s.input, width, x, w, b, gates);
-      }
       auto span = phases_.span(kPartRecurrentFused);
       pack_recurrent_forward(hidden, r, packed_fp32_);
       lstm_recurrence_forward(seq, packed_fp32_, kernel_threads());

@@ -292,6 +292,7 @@ struct ForwardBlock {
     for (int r = 0; r < rows; ++r) {
       const std::size_t row = std::size_t(i + r), state = (std::size_t(t) * n + row) * hid + std::size_t(u0);
       if (t > 0) lines.add(s.c + state - n * hid);
+      if (s.fold_input) lines.add(s.x + (std::size_t(t) * n + row) * std::size_t(s.input));
       const float* g_row = s.gates + (std::size_t(t) * n + row) * width + std::size_t(u0);
       for (int g = 0; g < 4; ++g) lines.add(g_row + std::size_t(g) * hid);
       lines.add(s.c + state);
@@ -315,8 +316,8 @@ struct ForwardBlock {
           epilogue_lines(t, i, rows, u0);
           bool have = false;
           if (w) {
-            kTiles[rows](s.x + std::size_t(i) * std::size_t(s.input), std::size_t(s.input), *w, q, first(units), false,
-                         acc, nullptr);
+            const float* x = s.x + (std::size_t(t) * n + std::size_t(i)) * std::size_t(s.input);
+            kTiles[rows](x, std::size_t(s.input), *w, q, first(units), false, acc, nullptr);
             have = true;
           }
           if (a) {
@@ -486,9 +487,10 @@ void pack_recurrent_backward(int hidden, const float* r, PackedRecurrent& out) {
 
 void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, int threads) {
   const Panels panels = forward_panels(r);
+  const Panels input = unpacked_panels(s.input, s.hidden, s.w);
   const double flops = 8.0 * s.steps * double(s.batch) * s.hidden * (s.hidden + (s.fold_input ? 0 : s.input));
   for_row_blocks(s.batch, threads, flops, [&](int r0, int r1) {
-    ForwardBlock block{s, panels, nullptr, {}, {}};
+    ForwardBlock block{s, panels, s.fold_input ? nullptr : &input, {}, {}};
     block.run(r0, r1);
   });
 }
