@@ -124,8 +124,9 @@ struct LstmRecurrence {
 // The sequence on R packed by pack_recurrent_forward, rows split between up
 // to `threads` threads.
 void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, int threads);
-// One step (s.steps == 1) from h0, c0 on R [H, 4H] as stored.
-void lstm_step_fp32(const LstmRecurrence& s, const float* r, int threads);
+// The same on R [H, 4H] as stored: one step (lstm_step, from h0 and c0) or a
+// sequence of too few rows for the packing to pay.
+void lstm_recurrence_forward_unpacked(const LstmRecurrence& s, const float* r, int threads);
 
 // The backward's recurrence: for t = T - 1 down to 0 the cells' backward
 // (dh from above plus (dgates_{t+1} R^T) * mask, dc_carry in and out, as

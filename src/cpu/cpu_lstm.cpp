@@ -15,6 +15,10 @@ namespace {
 // Below this input width the input projection is a plain loop: a GEMM with
 // K = 1 (the recipe's scalar input) wastes most of its time packing.
 constexpr int kLoopInputWidth = 8;
+// Below this many rows (steps x batch) the FP32 kernels' forward reads R as
+// stored: packing it (reading and writing all of it) would cost about as
+// much as the sequence (the recipe's 40-step pass at batch 1).
+constexpr int kPackRows = 256;
 
 }  // namespace
 
@@ -92,6 +96,7 @@ void CpuBackend<T>::lstm_forward_masked(const LstmShape& s, const T* x, const T*
       seq.c = c;
       seq.gates = gates;
       auto span = phases_.span(kPartRecurrentFused);
+      if (s.steps * n < kPackRows) return lstm_recurrence_forward_unpacked(seq, r, kernel_threads());
       pack_recurrent_forward(hidden, r, packed_fp32_);
       lstm_recurrence_forward(seq, packed_fp32_, kernel_threads());
       return;
@@ -226,7 +231,7 @@ void CpuBackend<T>::lstm_step(int batch, int input, int hidden, const T* x, cons
       one.h = h;
       one.c = c;
       one.gates = gates;
-      return lstm_step_fp32(one, r, kernel_threads());
+      return lstm_recurrence_forward_unpacked(one, r, kernel_threads());
     }
   }
   input_projection(batch, input, width, x, w, b, gates);

@@ -495,10 +495,10 @@ void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, 
   });
 }
 
-void lstm_step_fp32(const LstmRecurrence& s, const float* r, int threads) {
+void lstm_recurrence_forward_unpacked(const LstmRecurrence& s, const float* r, int threads) {
   const Panels recurrent = unpacked_panels(s.hidden, s.hidden, r);
   const Panels input = unpacked_panels(s.input, s.hidden, s.w);
-  const double flops = 8.0 * double(s.batch) * s.hidden * (s.hidden + s.input);
+  const double flops = 8.0 * s.steps * double(s.batch) * s.hidden * (s.hidden + (s.fold_input ? 0 : s.input));
   for_row_blocks(s.batch, threads, flops, [&](int r0, int r1) {
     ForwardBlock block{s, recurrent, s.fold_input ? nullptr : &input, {}, {}};
     block.run(r0, r1);

@@ -4,9 +4,10 @@
 // finite-difference tests check) and against the SGEMM path. The shapes put
 // batch rows outside whole register tiles (6 rows), hidden sizes off the
 // panels (16 units forward, 64 backward), widths on both sides of the folded
-// input projection (< 8), and one shape large enough to split its rows
-// between two threads. Skipped, with a message, on a processor without
-// AVX-512F (the backend then runs the SGEMM path, which test_cpu_lstm checks).
+// input projection (< 8), R packed and as stored, and shapes large enough to
+// split their rows between two threads. Skipped, with a message, on a
+// processor without AVX-512F (the backend then runs the SGEMM path, which
+// test_cpu_lstm checks).
 
 #include <catch2/catch.hpp>
 #include <string>
@@ -23,13 +24,17 @@ namespace {
 // FP32 against double: the envelope test_cpu_lstm's float-against-double case uses.
 constexpr double kTolerance = 1e-5;
 
+// Below 256 rows (steps x batch) the forward reads R as stored, from 256 on packed.
 const LstmShape kShapes[] = {
     {5, 7, 1, 17},    // scalar input folded into the cells; one forward panel of 16 and a tail of 1
-    {3, 13, 9, 33},   // GEMM input projection; 13 rows in tiles of 5, 4 and 4
+    {3, 13, 9, 33},   // x W in the register tiles; 13 rows in tiles of 5, 4 and 4
     {4, 1, 3, 5},     // one row, folded input of width 3, H under one vector
     {2, 6, 1, 16},    // exactly one tile and one forward panel
     {3, 25, 20, 70},  // backward panels of 64 and a tail of 6
-    {4, 48, 3, 64},   // enough work to split the rows between threads
+    {8, 40, 1, 24},   // packed R, folded input, a panel tail of 8
+    {6, 45, 9, 40},   // packed R, x W in the tiles
+    {6, 48, 3, 64},   // packed R and enough work to split the rows between two threads
+    {4, 40, 12, 64},  // R as stored, split between two threads
 };
 
 template <typename T>
