@@ -119,6 +119,7 @@ class CpuBackend final : public BasicBackend<T> {
   bool bf16_kernels_ = false;        // MathMode::bf16 on the AVX-512 BF16 kernels (float only)
   bool fp32_kernels_ = false;        // strict FP32 recurrence on the AVX-512 kernels (float only)
   PackedRecurrent packed_fp32_;      // R of the sequence op running, packed for them
+  PackedRecurrent packed_w_;         // and W of its forward
   std::vector<T> scratch_;
   PhaseClock phases_;
 };

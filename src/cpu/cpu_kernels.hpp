@@ -91,7 +91,7 @@ class PackedRecurrent {
   void resize(std::size_t count);  // keeps the allocation where it is large enough
   float* data() { return data_.get(); }
   const float* data() const { return data_.get(); }
-  int hidden = 0;
+  int hidden = 0, rows = 0;  // H and the rows of the matrix packed (k)
 
  private:
   struct Free {
@@ -100,9 +100,9 @@ class PackedRecurrent {
   std::unique_ptr<float, Free> data_;
   std::size_t capacity_ = 0;
 };
-// For the forward (h R: panels of 16 units, their four gates side by side)
-// and for the backward (dgates R^T: panels of 64 units).
-void pack_recurrent_forward(int hidden, const float* r, PackedRecurrent& out);
+// For the forward (h R, or x W with W [rows, 4H]: panels of 16 units, their
+// four gates side by side) and for the backward (dgates R^T: panels of 64 units).
+void pack_recurrent_forward(int rows, int hidden, const float* r, PackedRecurrent& out);
 void pack_recurrent_backward(int hidden, const float* r, PackedRecurrent& out);
 
 // One layer's forward over `steps` steps of `batch` rows, gate layout i, f, g,
@@ -121,9 +121,10 @@ struct LstmRecurrence {
   float* h_masked = nullptr;
   float *h = nullptr, *c = nullptr, *gates = nullptr;
 };
-// The sequence on R packed by pack_recurrent_forward, rows split between up
-// to `threads` threads.
-void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, int threads);
+// The sequence on R (and W, unless fold_input) packed by pack_recurrent_forward,
+// rows split between up to `threads` threads.
+void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, const PackedRecurrent& w,
+                             int threads);
 // The same on R [H, 4H] as stored: one step (lstm_step, from h0 and c0) or a
 // sequence of too few rows for the packing to pay.
 void lstm_recurrence_forward_unpacked(const LstmRecurrence& s, const float* r, int threads);

@@ -97,8 +97,9 @@ void CpuBackend<T>::lstm_forward_masked(const LstmShape& s, const T* x, const T*
       seq.gates = gates;
       auto span = phases_.span(kPartRecurrentFused);
       if (s.steps * n < kPackRows) return lstm_recurrence_forward_unpacked(seq, r, kernel_threads());
-      pack_recurrent_forward(hidden, r, packed_fp32_);
-      lstm_recurrence_forward(seq, packed_fp32_, kernel_threads());
+      pack_recurrent_forward(hidden, hidden, r, packed_fp32_);
+      if (!seq.fold_input) pack_recurrent_forward(s.input, hidden, w, packed_w_);
+      lstm_recurrence_forward(seq, packed_fp32_, packed_w_, kernel_threads());
       return;
     }
   }

@@ -423,7 +423,7 @@ struct BackwardBlock {
 };
 
 Panels forward_panels(const PackedRecurrent& p) {
-  return {p.data(), std::size_t(p.hidden) * kTileCols, kTileCols, kLanes, p.hidden, true};
+  return {p.data(), std::size_t(p.rows) * kTileCols, kTileCols, kLanes, p.rows, true};
 }
 
 // R [hidden, 4H] as it is stored: panel q's gate g at column g H + 16 q.
@@ -449,15 +449,16 @@ bool lstm_fp32_kernels_supported() {
 }
 
 // Panel q, row k: R[k, g H + 16 q + l] at 16 g + l; zeros past H.
-void pack_recurrent_forward(int hidden, const float* r, PackedRecurrent& out) {
+void pack_recurrent_forward(int rows, int hidden, const float* r, PackedRecurrent& out) {
   const int panels = (hidden + kForwardUnits - 1) / kForwardUnits;
   const std::size_t hid = std::size_t(hidden), width = 4 * hid;
-  out.resize(std::size_t(panels) * hid * kTileCols);
+  out.resize(std::size_t(panels) * std::size_t(rows) * kTileCols);
   out.hidden = hidden;
+  out.rows = rows;
   float* dst = out.data();
   for (int q = 0; q < panels; ++q) {
     const int u0 = q * kForwardUnits, units = std::min(kForwardUnits, hidden - u0);
-    for (std::size_t k = 0; k < hid; ++k, dst += kTileCols)
+    for (std::size_t k = 0; k < std::size_t(rows); ++k, dst += kTileCols)
       for (int g = 0; g < 4; ++g) {
         const float* src = r + k * width + std::size_t(g) * hid + std::size_t(u0);
         for (int l = 0; l < kLanes; ++l) dst[g * kLanes + l] = l < units ? src[l] : 0.0f;
@@ -485,9 +486,9 @@ void pack_recurrent_backward(int hidden, const float* r, PackedRecurrent& out) {
   }
 }
 
-void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, int threads) {
+void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, const PackedRecurrent& w, int threads) {
   const Panels panels = forward_panels(r);
-  const Panels input = unpacked_panels(s.input, s.hidden, s.w);
+  const Panels input = s.fold_input ? Panels{} : forward_panels(w);
   const double flops = 8.0 * s.steps * double(s.batch) * s.hidden * (s.hidden + (s.fold_input ? 0 : s.input));
   for_row_blocks(s.batch, threads, flops, [&](int r0, int r1) {
     ForwardBlock block{s, panels, s.fold_input ? nullptr : &input, {}, {}};
