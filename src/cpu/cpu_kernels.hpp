@@ -116,6 +116,7 @@ struct LstmRecurrence {
   int steps = 0, batch = 0, input = 0, hidden = 0;
   const float *x = nullptr, *w = nullptr, *b = nullptr;
   bool fold_input = false;
+  bool projected = false;  // gates hold b + x W on entry (R as stored only)
   const float *h0 = nullptr, *c0 = nullptr;
   const float* mask = nullptr;
   float* h_masked = nullptr;
@@ -126,7 +127,8 @@ struct LstmRecurrence {
 void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, const PackedRecurrent& w,
                              int threads);
 // The same on R [H, 4H] as stored: one step (lstm_step, from h0 and c0) or a
-// sequence of too few rows for the packing to pay.
+// sequence of too few rows for the packing to pay, whose x W is best one
+// GEMM before it (projected): in the tiles, W would be read again each step.
 void lstm_recurrence_forward_unpacked(const LstmRecurrence& s, const float* r, int threads);
 
 // The backward's recurrence: for t = T - 1 down to 0 the cells' backward

@@ -95,8 +95,16 @@ void CpuBackend<T>::lstm_forward_masked(const LstmShape& s, const T* x, const T*
       seq.h = h;
       seq.c = c;
       seq.gates = gates;
+      if (s.steps * n < kPackRows) {
+        if (!seq.fold_input) {
+          auto span = phases_.span(kPartInputProjection);
+          input_projection(s.steps * n, s.input, width, x, w, b, gates);
+          seq.projected = true;
+        }
+        auto span = phases_.span(kPartRecurrentFused);
+        return lstm_recurrence_forward_unpacked(seq, r, kernel_threads());
+      }
       auto span = phases_.span(kPartRecurrentFused);
-      if (s.steps * n < kPackRows) return lstm_recurrence_forward_unpacked(seq, r, kernel_threads());
       pack_recurrent_forward(hidden, hidden, r, packed_fp32_);
       if (!seq.fold_input) pack_recurrent_forward(s.input, hidden, w, packed_w_);
       lstm_recurrence_forward(seq, packed_fp32_, packed_w_, kernel_threads());

@@ -499,9 +499,10 @@ void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, 
 void lstm_recurrence_forward_unpacked(const LstmRecurrence& s, const float* r, int threads) {
   const Panels recurrent = unpacked_panels(s.hidden, s.hidden, r);
   const Panels input = unpacked_panels(s.input, s.hidden, s.w);
-  const double flops = 8.0 * s.steps * double(s.batch) * s.hidden * (s.hidden + (s.fold_input ? 0 : s.input));
+  const bool in_tiles = !s.fold_input && !s.projected;
+  const double flops = 8.0 * s.steps * double(s.batch) * s.hidden * (s.hidden + (in_tiles ? s.input : 0));
   for_row_blocks(s.batch, threads, flops, [&](int r0, int r1) {
-    ForwardBlock block{s, recurrent, s.fold_input ? nullptr : &input, {}, {}};
+    ForwardBlock block{s, recurrent, in_tiles ? &input : nullptr, {}, {}};
     block.run(r0, r1);
   });
 }

@@ -48,8 +48,10 @@ std::map<std::string, PhaseTime> timed_step(const CpuOptions& options) {
 
 }  // namespace
 
-// The AVX-512 FP32 kernels run each layer's forward (input projection,
-// recurrent GEMMs, cells) and its backward recurrence as one part each.
+// The AVX-512 FP32 kernels run each layer's recurrence, GEMMs and cells, as
+// one part, forward and backward. This model's sequences have 35 rows (under
+// the 256 from which the kernels pack R and W): layer 2's x W is one GEMM
+// before its recurrence, layer 1's scalar x W is summed in the cells.
 TEST_CASE("CPU phase timing: the FP32 kernels' recurrence as one part", "[cpu][phases]") {
   auto by_name = timed_step(CpuOptions{});
   if (by_name.empty()) {
@@ -62,9 +64,8 @@ TEST_CASE("CPU phase timing: the FP32 kernels' recurrence as one part", "[cpu][p
     INFO(name);
     CHECK(by_name.count(name) == 1);
   }
-  // x W is summed in the kernels' tiles or cells' loop: no projection part.
   CHECK(by_name.count("lstm1 forward / input projection") == 0);
-  CHECK(by_name.count("lstm2 forward / input projection") == 0);
+  CHECK(by_name.count("lstm2 forward / input projection") == 1);
   CHECK(by_name.count("lstm1 forward / cells") == 0);
   CHECK(by_name["lstm1 forward / recurrent GEMMs + cells"].spans == 1);  // one call a sequence
 }
