@@ -326,15 +326,5 @@ int main(int argc, char** argv) {
               recipe_note.median, recipe_note.min, recipe_note.max, opt.gen_reps);
   std::printf("RESULT note_ms=%.4f\n", note.median);
   std::printf("RESULT note_recipe_loop_ms=%.4f\n", recipe_note.median);
-  if (sgemm_model) {
-    Model sgemm_generator(*sgemm_backend, config, 1);
-    sgemm_generator.upload_parameters(model.download_parameters());
-    WindowPredictor sgemm_predictor(sgemm_generator, 1);
-    std::vector<std::int32_t> token{argmax(sgemm_predictor.start(primer))};
-    const Timing sgemm_note = time_ms(5, opt.gen_reps, [&](int) { token[0] = argmax(sgemm_predictor.push(token)); });
-    std::printf("  the window predictor on the SGEMM path %7.3f ms   (min %.3f, max %.3f over %d notes)\n",
-                sgemm_note.median, sgemm_note.min, sgemm_note.max, opt.gen_reps);
-    std::printf("RESULT note_sgemm_path_ms=%.4f\n", sgemm_note.median);
-  }
   return 0;
 }

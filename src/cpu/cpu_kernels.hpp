@@ -108,16 +108,13 @@ void pack_recurrent_backward(int hidden, const float* r, PackedRecurrent& out);
 // One layer's forward over `steps` steps of `batch` rows, gate layout i, f, g,
 // o in blocks of H (Keras'), as lstm_forward_masked: each pre-activation is
 // b + x W + h R, x W summed in the cells' loop where fold_input (small input
-// widths), else in the same register tiles as h R (W [F, 4H] as stored).
-// gates need hold nothing on entry.
-// h0, c0: the state before step 0 (null: zeros). mask (null: none): h_masked
-// = h * mask, which the next step multiplies by R.
+// widths), else in the same register tiles as h R; gates need hold nothing on
+// entry. The state before step 0 is zeros. mask (null: none): h_masked =
+// h * mask, which the next step multiplies by R.
 struct LstmRecurrence {
   int steps = 0, batch = 0, input = 0, hidden = 0;
   const float *x = nullptr, *w = nullptr, *b = nullptr;
   bool fold_input = false;
-  bool projected = false;  // gates hold b + x W on entry (R as stored only)
-  const float *h0 = nullptr, *c0 = nullptr;
   const float* mask = nullptr;
   float* h_masked = nullptr;
   float *h = nullptr, *c = nullptr, *gates = nullptr;
@@ -126,10 +123,6 @@ struct LstmRecurrence {
 // rows split between up to `threads` threads.
 void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, const PackedRecurrent& w,
                              int threads);
-// The same on R [H, 4H] as stored: one step (lstm_step, from h0 and c0) or a
-// sequence of too few rows for the packing to pay, whose x W is best one
-// GEMM before it (projected): in the tiles, W would be read again each step.
-void lstm_recurrence_forward_unpacked(const LstmRecurrence& s, const float* r, int threads);
 
 // The backward's recurrence: for t = T - 1 down to 0 the cells' backward
 // (dh from above plus (dgates_{t+1} R^T) * mask, dc_carry in and out, as

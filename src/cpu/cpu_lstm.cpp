@@ -15,10 +15,11 @@ namespace {
 // Below this input width the input projection is a plain loop: a GEMM with
 // K = 1 (the recipe's scalar input) wastes most of its time packing.
 constexpr int kLoopInputWidth = 8;
-// Below this many rows (steps x batch) the FP32 kernels' forward reads R as
-// stored: packing it (reading and writing all of it) would cost about as
-// much as the sequence (the recipe's 40-step pass at batch 1).
-constexpr int kPackRows = 256;
+// From this many rows (steps x batch) a sequence runs on the FP32 kernels.
+// Below, packing R and W would cost about as much as the sequence, and with R
+// as stored the kernels ran the recipe's 40-step pass at batch 1 at half the
+// SGEMM path's speed (its GEMVs stream R's rows whole).
+constexpr int kKernelRows = 256;
 
 }  // namespace
 
@@ -80,7 +81,7 @@ void CpuBackend<T>::lstm_forward_masked(const LstmShape& s, const T* x, const T*
   const std::size_t step_h = std::size_t(n) * hidden, step_g = std::size_t(n) * width;
 
   if constexpr (sizeof(T) == sizeof(float)) {
-    if (fp32_kernels_) {
+    if (fp32_kernels_ && s.steps * n >= kKernelRows) {
       LstmRecurrence seq;
       seq.steps = s.steps;
       seq.batch = n;
@@ -95,15 +96,6 @@ void CpuBackend<T>::lstm_forward_masked(const LstmShape& s, const T* x, const T*
       seq.h = h;
       seq.c = c;
       seq.gates = gates;
-      if (s.steps * n < kPackRows) {
-        if (!seq.fold_input) {
-          auto span = phases_.span(kPartInputProjection);
-          input_projection(s.steps * n, s.input, width, x, w, b, gates);
-          seq.projected = true;
-        }
-        auto span = phases_.span(kPartRecurrentFused);
-        return lstm_recurrence_forward_unpacked(seq, r, kernel_threads());
-      }
       auto span = phases_.span(kPartRecurrentFused);
       pack_recurrent_forward(hidden, hidden, r, packed_fp32_);
       if (!seq.fold_input) pack_recurrent_forward(s.input, hidden, w, packed_w_);
@@ -160,7 +152,7 @@ void CpuBackend<T>::lstm_backward_masked(const LstmShape& s, const T* x, const T
 
   bool fused = false;
   if constexpr (sizeof(T) == sizeof(float)) {
-    if (fp32_kernels_) {
+    if (fp32_kernels_ && s.steps * n >= kKernelRows) {
       auto span = phases_.span(kPartRecurrentFused);
       LstmRecurrenceBackward seq;
       seq.steps = s.steps;
@@ -224,25 +216,6 @@ void CpuBackend<T>::lstm_step(int batch, int input, int hidden, const T* x, cons
                               const T* h_prev, const T* c_prev, T* h, T* c, T* gates) {
   checks::lstm_step(batch, input, hidden, {x, w, r, b, h_prev, c_prev, h, c, gates});
   const int width = 4 * hidden;
-  if constexpr (sizeof(T) == sizeof(float)) {
-    if (fp32_kernels_) {
-      LstmRecurrence one;
-      one.steps = 1;
-      one.batch = batch;
-      one.input = input;
-      one.hidden = hidden;
-      one.x = x;
-      one.w = w;
-      one.b = b;
-      one.fold_input = input < kLoopInputWidth;
-      one.h0 = h_prev;
-      one.c0 = c_prev;
-      one.h = h;
-      one.c = c;
-      one.gates = gates;
-      return lstm_recurrence_forward_unpacked(one, r, kernel_threads());
-    }
-  }
   input_projection(batch, input, width, x, w, b, gates);
   gemm(Transpose::no, Transpose::no, batch, width, hidden, T(1), h_prev, hidden, r, width, T(1), gates, width);
   lstm_cells_forward(batch, hidden, gates, c_prev, c, h);

@@ -40,13 +40,13 @@ constexpr int kForwardUnits = kLanes;      // hidden units per forward panel (x 
 constexpr int kBackwardUnits = kTileCols;  // hidden units per backward panel
 constexpr double kThreadFlops = 4e6;       // below this a call runs on one thread
 
-// One operand B [k, columns] as the tiles read it: vector v (of 4) of row p
-// of panel q at data + q * panel + p * row + v * vec.
+// One packed operand B [k, columns] as the tiles read it: vector v (of 4) of
+// row p of panel q at data + q * panel + p * row + v * vec; zeros past the
+// last unit, so that no load needs a mask.
 struct Panels {
   const float* data = nullptr;
   std::size_t panel = 0, row = 0, vec = 0;
   int k = 0;
-  bool packed = false;  // zero-padded: no masked loads needed
 };
 
 NOCTURNE_AVX512_TARGET inline __mmask16 first(int count) {
@@ -236,7 +236,7 @@ void for_row_blocks(int rows, int threads, double flops, const Fn& fn) {
 struct ForwardBlock {
   const LstmRecurrence& s;
   const Panels& recurrent;
-  const Panels* w;  // the input's panels (lstm_step), else null
+  const Panels* w;  // W's panels, unless the input is folded
   alignas(64) float acc[kTileRows * kTileCols];
   Lines lines;
 
@@ -269,7 +269,7 @@ struct ForwardBlock {
         a[g] = _mm512_add_ps(_mm512_load_ps(acc + r * kTileCols + g * kLanes), base);
       }
       const std::size_t state = (std::size_t(t) * n + row) * hid + std::size_t(u0);
-      const float* c_prev = t > 0 ? s.c + state - n * hid : s.c0 ? s.c0 + row * hid + std::size_t(u0) : nullptr;
+      const float* c_prev = t > 0 ? s.c + state - n * hid : nullptr;
       const __m512 cp = c_prev ? _mm512_maskz_loadu_ps(mask, c_prev) : _mm512_setzero_ps();
       const CellOut cell = cell_forward(a[0], a[1], a[2], a[3], cp);
       store(g_row, mask, cell.i);
@@ -307,21 +307,20 @@ struct ForwardBlock {
     const int panels = (s.hidden + kForwardUnits - 1) / kForwardUnits;
     for (int t = 0; t < s.steps; ++t) {
       // The recurrent operand: h_{t-1} (masked), or the initial state at t = 0.
-      const float* a = t > 0 ? (s.mask ? s.h_masked : s.h) + std::size_t(t - 1) * n * hid : s.h0;
+      const float* a = t > 0 ? (s.mask ? s.h_masked : s.h) + std::size_t(t - 1) * n * hid : nullptr;
       for (int q = 0; q < panels; ++q) {
         const int u0 = q * kForwardUnits, units = std::min(kForwardUnits, s.hidden - u0);
-        const __mmask16 mask = recurrent.packed ? __mmask16(0xffff) : first(units);
         for (int k = 0; k < tiles.count; ++k) {
           const int i = tiles.start(k), rows = tiles.rows(k);
           epilogue_lines(t, i, rows, u0);
           bool have = false;
           if (w) {
             const float* x = s.x + (std::size_t(t) * n + std::size_t(i)) * std::size_t(s.input);
-            kTiles[rows](x, std::size_t(s.input), *w, q, first(units), false, acc, nullptr);
+            kTiles[rows](x, std::size_t(s.input), *w, q, __mmask16(0xffff), false, acc, nullptr);
             have = true;
           }
           if (a) {
-            kTiles[rows](a + std::size_t(i) * hid, hid, recurrent, q, mask, have, acc, &lines);
+            kTiles[rows](a + std::size_t(i) * hid, hid, recurrent, q, __mmask16(0xffff), have, acc, &lines);
             have = true;
           }
           if (!have) std::memset(acc, 0, sizeof acc);
@@ -423,13 +422,7 @@ struct BackwardBlock {
 };
 
 Panels forward_panels(const PackedRecurrent& p) {
-  return {p.data(), std::size_t(p.rows) * kTileCols, kTileCols, kLanes, p.rows, true};
-}
-
-// R [hidden, 4H] as it is stored: panel q's gate g at column g H + 16 q.
-Panels unpacked_panels(int k, int hidden, const float* r) {
-  const std::size_t hid = std::size_t(hidden);
-  return {r, kForwardUnits, 4 * hid, hid, k, false};
+  return {p.data(), std::size_t(p.rows) * kTileCols, kTileCols, kLanes, p.rows};
 }
 
 }  // namespace
@@ -496,20 +489,9 @@ void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, 
   });
 }
 
-void lstm_recurrence_forward_unpacked(const LstmRecurrence& s, const float* r, int threads) {
-  const Panels recurrent = unpacked_panels(s.hidden, s.hidden, r);
-  const Panels input = unpacked_panels(s.input, s.hidden, s.w);
-  const bool in_tiles = !s.fold_input && !s.projected;
-  const double flops = 8.0 * s.steps * double(s.batch) * s.hidden * (s.hidden + (in_tiles ? s.input : 0));
-  for_row_blocks(s.batch, threads, flops, [&](int r0, int r1) {
-    ForwardBlock block{s, recurrent, in_tiles ? &input : nullptr, {}, {}};
-    block.run(r0, r1);
-  });
-}
-
 void lstm_recurrence_backward(const LstmRecurrenceBackward& s, const PackedRecurrent& rt, int threads) {
   const std::size_t width = 4 * std::size_t(s.hidden);
-  const Panels panels{rt.data(), width * kTileCols, kTileCols, kLanes, int(width), true};
+  const Panels panels{rt.data(), width * kTileCols, kTileCols, kLanes, int(width)};
   const double flops = 8.0 * (s.steps - 1) * double(s.batch) * s.hidden * s.hidden;
   for_row_blocks(s.batch, threads, flops, [&](int r0, int r1) {
     BackwardBlock block{s, panels, {}, {}};

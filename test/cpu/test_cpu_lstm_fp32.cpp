@@ -1,13 +1,12 @@
 // The FP32 LSTM kernels (AVX-512, CpuOptions::fp32_lstm_kernels): the
-// sequence forward and backward, with and without a recurrent mask, and the
-// single step, against the double-precision backend (the reference the
-// finite-difference tests check) and against the SGEMM path. The shapes put
-// batch rows outside whole register tiles (6 rows), hidden sizes off the
-// panels (16 units forward, 64 backward), widths on both sides of the folded
-// input projection (< 8), R packed and as stored, and shapes large enough to
-// split their rows between two threads. Skipped, with a message, on a
-// processor without AVX-512F (the backend then runs the SGEMM path, which
-// test_cpu_lstm checks).
+// sequence forward and backward, with and without a recurrent mask, against
+// the double-precision backend (the reference the finite-difference tests
+// check) and against the SGEMM path. The shapes put batch rows outside whole
+// register tiles (6 rows), hidden sizes off the panels (16 units forward, 64
+// backward), widths on both sides of the folded input projection (< 8), and
+// work enough to split the rows between two threads. Skipped, with a message,
+// on a processor without AVX-512F (the backend then runs the SGEMM path,
+// which test_cpu_lstm checks).
 
 #include <catch2/catch.hpp>
 #include <string>
@@ -24,17 +23,17 @@ namespace {
 // FP32 against double: the envelope test_cpu_lstm's float-against-double case uses.
 constexpr double kTolerance = 1e-5;
 
-// Below 256 rows (steps x batch) the forward reads R as stored, from 256 on packed.
+// Sequences of 256 rows (steps x batch) and more run on the kernels; fewer on
+// the SGEMM path, which test_cpu_lstm checks.
 const LstmShape kShapes[] = {
-    {5, 7, 1, 17},    // scalar input folded into the cells; one forward panel of 16 and a tail of 1
-    {3, 13, 9, 33},   // x W in the register tiles; 13 rows in tiles of 5, 4 and 4
-    {4, 1, 3, 5},     // one row, folded input of width 3, H under one vector
-    {2, 6, 1, 16},    // exactly one tile and one forward panel
-    {3, 25, 20, 70},  // backward panels of 64 and a tail of 6
-    {8, 40, 1, 24},   // packed R, folded input, a panel tail of 8
-    {6, 45, 9, 40},   // packed R, x W in the tiles
-    {6, 48, 3, 64},   // packed R and enough work to split the rows between two threads
-    {4, 40, 12, 64},  // R as stored, split between two threads
+    {40, 7, 1, 17},    // scalar input folded into the cells; one forward panel of 16 and a tail of 1
+    {20, 13, 9, 33},   // x W in the register tiles; 13 rows in tiles of 5, 4 and 4
+    {256, 1, 3, 5},    // one row, folded input of width 3, H under one vector
+    {43, 6, 1, 16},    // exactly one tile and one forward panel
+    {11, 25, 20, 70},  // backward panels of 64 and a tail of 6
+    {8, 40, 1, 24},    // a forward panel tail of 8
+    {6, 48, 3, 64},    // enough work to split the rows between two threads
+    {7, 40, 12, 64},   // the same with x W in the tiles
 };
 
 template <typename T>
@@ -129,41 +128,4 @@ TEST_CASE("FP32 LSTM kernels: sequence forward and backward against double and t
       CHECK(test::relative_error(got.h, classic.h) < kTolerance);
       CHECK(test::relative_error(got.dr, classic.dr) < kTolerance);
     }
-}
-
-TEST_CASE("FP32 LSTM kernels: lstm_step from a non-zero state against double", "[cpu][lstm][fp32-kernels]") {
-  auto kernels = make_cpu_backend();
-  auto reference = make_cpu_backend_double();
-  if (!kernels_on(*kernels)) {
-    WARN("this processor has no AVX-512F: the FP32 LSTM kernels are not used, nothing to check");
-    return;
-  }
-  const Threads two(2);
-  // (batch, input, hidden): folded inputs (1, 5), tile-GEMM inputs (8, 40),
-  // H off the 16-unit panels, rows off the 6-row tiles, and the generator's
-  // 40 rows at the recipe's second layer in small.
-  const int shapes[][3] = {{1, 1, 5}, {7, 5, 17}, {13, 8, 33}, {40, 40, 48}, {2, 1, 16}, {40, 64, 100}};
-  std::uint32_t seed = 300;
-  for (const auto& shape : shapes) {
-    const int n = shape[0], f = shape[1], hid = shape[2];
-    INFO("N " << n << " F " << f << " H " << hid);
-    const std::size_t g = 4 * std::size_t(hid), nh = std::size_t(n) * std::size_t(hid);
-    const auto x = random_vector(std::size_t(n) * std::size_t(f), seed++);
-    const auto w = random_vector(std::size_t(f) * g, seed++, -0.5, 0.5);
-    const auto r = random_vector(std::size_t(hid) * g, seed++, -0.4, 0.4);
-    const auto b = random_vector(g, seed++, -0.3, 0.3);
-    const auto h_prev = random_vector(nh, seed++, -0.9, 0.9);
-    const auto c_prev = random_vector(nh, seed++, -2.0, 2.0);
-    std::vector<double> h(nh), c(nh), gates(4 * nh);
-    reference->lstm_step(n, f, hid, x.data(), w.data(), r.data(), b.data(), h_prev.data(), c_prev.data(), h.data(),
-                         c.data(), gates.data());
-    const auto cast = [](const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); };
-    const auto xf = cast(x), wf = cast(w), rf = cast(r), bf = cast(b), hpf = cast(h_prev), cpf = cast(c_prev);
-    std::vector<float> hf(nh), cf(nh), gatesf(4 * nh);
-    kernels->lstm_step(n, f, hid, xf.data(), wf.data(), rf.data(), bf.data(), hpf.data(), cpf.data(), hf.data(),
-                       cf.data(), gatesf.data());
-    CHECK(test::relative_error(hf, h) < kTolerance);
-    CHECK(test::relative_error(cf, c) < kTolerance);
-    CHECK(test::relative_error(gatesf, gates) < kTolerance);
-  }
 }

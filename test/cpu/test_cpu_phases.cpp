@@ -21,14 +21,13 @@ namespace {
 
 // One training step with phase timing on: the phases by name (none where
 // the backend does not run the FP32 kernels).
-std::map<std::string, PhaseTime> timed_step(const CpuOptions& options) {
+std::map<std::string, PhaseTime> timed_step(const CpuOptions& options, int batch) {
   ModelConfig config;
   config.vocab = 19;
   config.window = 7;
   config.hidden1 = 24;
   config.hidden2 = 12;
   config.dense = 10;
-  const int batch = 5;
   auto backend = make_cpu_backend(options);
   Model model(*backend, config, batch);
   model.initialize(1);
@@ -48,12 +47,11 @@ std::map<std::string, PhaseTime> timed_step(const CpuOptions& options) {
 
 }  // namespace
 
-// The AVX-512 FP32 kernels run each layer's recurrence, GEMMs and cells, as
-// one part, forward and backward. This model's sequences have 35 rows (under
-// the 256 from which the kernels pack R and W): layer 2's x W is one GEMM
-// before its recurrence, layer 1's scalar x W is summed in the cells.
+// The AVX-512 FP32 kernels run each layer's forward (x W, recurrent GEMMs,
+// cells) and its backward recurrence as one part each. They take sequences
+// of 256 rows and more: 40 x 7 here.
 TEST_CASE("CPU phase timing: the FP32 kernels' recurrence as one part", "[cpu][phases]") {
-  auto by_name = timed_step(CpuOptions{});
+  auto by_name = timed_step(CpuOptions{}, 40);
   if (by_name.empty()) {
     WARN("this processor has no AVX-512F: the FP32 LSTM kernels are not used, nothing to check");
     return;
@@ -65,7 +63,7 @@ TEST_CASE("CPU phase timing: the FP32 kernels' recurrence as one part", "[cpu][p
     CHECK(by_name.count(name) == 1);
   }
   CHECK(by_name.count("lstm1 forward / input projection") == 0);
-  CHECK(by_name.count("lstm2 forward / input projection") == 1);
+  CHECK(by_name.count("lstm2 forward / input projection") == 0);
   CHECK(by_name.count("lstm1 forward / cells") == 0);
   CHECK(by_name["lstm1 forward / recurrent GEMMs + cells"].spans == 1);  // one call a sequence
 }

@@ -166,11 +166,7 @@ TEST_CASE("an emulated GEMM is the strict GEMM of rounded operands, float and do
 
 TEST_CASE("the rank-one layer-1 input term is never rounded; wider inputs are GEMM operands", "[cpu][precision]") {
   for (const bool fused : {false, true}) {
-    // The strict step on the SGEMM path, the one the reduced modes run, so
-    // that only the rounding of the operands can tell the two apart.
-    CpuOptions strict_options{MathMode::strict_fp32, fused, ProgramOrder::list};
-    strict_options.fp32_lstm_kernels = false;
-    auto strict = make_cpu_backend(strict_options);
+    auto strict = make_cpu_backend(CpuOptions{MathMode::strict_fp32, fused, ProgramOrder::list});
     auto bf16 = make_cpu_backend(CpuOptions{MathMode::bf16, fused, ProgramOrder::list});
     // F = 3 projects by a loop in strict_fp32 and by a GEMM in the reduced
     // modes; F = 9 by a GEMM in both.
