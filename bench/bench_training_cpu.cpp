@@ -5,7 +5,9 @@
 // GEMM speed a training step gets.
 //
 //   training step: model.set_batch + model.train_step (forward + backward)
-//                  + Adamax::step, median of --reps after --warmup
+//                  + Adamax::step, median of --reps after --warmup; where the
+//                  FP32 LSTM kernels run, the same step on the SGEMM path
+//                  (CpuOptions::fp32_lstm_kernels off) in turn with it
 //   phases:        the same steps again with the backend's phase timing on:
 //                  ms per step by kind of work (input projection, recurrent
 //                  GEMMs, cells, weight-gradient GEMMs, head, dropout, Adamax)

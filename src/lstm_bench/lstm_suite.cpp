@@ -10,7 +10,9 @@
 //   mapped in once, gradients left in its gradient space), as a framework
 //   built on it would run it: the comparison favours cuDNN, never us.
 // --device cpu: ours through make_cpu_backend() with std::chrono, checked
-//   against the double-precision CPU backend first; then, where built in,
+//   against the double-precision CPU backend first; where that runs the
+//   AVX-512 FP32 kernels, ours again on the SGEMM path (ours-sgemm rows,
+//   checked against ours); then, where built in,
 //   oneDNN's LSTM on the same data and thread count, checked against ours
 //   first and timed in its own weight layout (as cuDNN).
 //
