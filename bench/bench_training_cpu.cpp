@@ -5,7 +5,9 @@
 // GEMM speed a training step gets.
 //
 //   training step: model.set_batch + model.train_step (forward + backward)
-//                  + Adamax::step, median of --reps after --warmup
+//                  + Adamax::step, median of --reps after --warmup; where the
+//                  FP32 LSTM kernels run, the same step on the SGEMM path
+//                  (CpuOptions::fp32_lstm_kernels off) in turn with it
 //   phases:        the same steps again with the backend's phase timing on:
 //                  ms per step by kind of work (input projection, recurrent
 //                  GEMMs, cells, weight-gradient GEMMs, head, dropout, Adamax)
@@ -179,6 +181,7 @@ int main(int argc, char** argv) {
 
   // The machine's GEMM rate, measured now: OpenBLAS's SGEMM and, where the
   // processor has AVX-512 BF16, the BF16 mode's GEMM, interleaved.
+  double sgemm_gflops = 0;
   {
     const int n = 2048;
     const auto a = random_floats(std::size_t(n) * n, 1), b = random_floats(std::size_t(n) * n, 2);
@@ -193,9 +196,9 @@ int main(int argc, char** argv) {
         bf16->gemm(Transpose::no, Transpose::no, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
       });
     const std::vector<Timing> t = time_interleaved(1, opt.sgemm_reps, works);
-    const double gflops = 2.0 * n * n * double(n) / (t[0].median * 1e-3) / 1e9;
-    std::printf("sgemm 2048^3 (cblas_sgemm)          %9.2f ms   %7.1f GFLOP/s\n", t[0].median, gflops);
-    std::printf("RESULT sgemm_gflops=%.2f\n", gflops);
+    sgemm_gflops = 2.0 * n * n * double(n) / (t[0].median * 1e-3) / 1e9;
+    std::printf("sgemm 2048^3 (cblas_sgemm)          %9.2f ms   %7.1f GFLOP/s\n", t[0].median, sgemm_gflops);
+    std::printf("RESULT sgemm_gflops=%.2f\n", sgemm_gflops);
     if (t.size() > 1) {
       const double bf16_gflops = 2.0 * n * n * double(n) / (t[1].median * 1e-3) / 1e9;
       std::printf("bf16 GEMM 2048^3 (AVX-512 BF16)     %9.2f ms   %7.1f GFLOP/s\n", t[1].median, bf16_gflops);
@@ -231,6 +234,21 @@ int main(int argc, char** argv) {
   std::unique_ptr<Model> bf16_model;
   std::unique_ptr<Adamax> bf16_adamax;
   std::vector<std::function<void(int)>> steps{step_of(model, adamax)};
+  // The FP32 step again on the SGEMM path (an OpenBLAS SGEMM per LSTM step),
+  // where the default runs the AVX-512 kernels.
+  CpuOptions sgemm_options;
+  sgemm_options.fp32_lstm_kernels = false;
+  auto sgemm_backend = make_cpu_backend(sgemm_options);
+  std::unique_ptr<Model> sgemm_model;
+  std::unique_ptr<Adamax> sgemm_adamax;
+  const std::size_t sgemm_index = steps.size();
+  if (sgemm_backend->name() != backend->name()) {
+    sgemm_model = std::make_unique<Model>(*sgemm_backend, config, batch);
+    sgemm_model->initialize(1);
+    sgemm_adamax = std::make_unique<Adamax>(*sgemm_backend, sgemm_model->parameters().size(), AdamaxParams{});
+    steps.push_back(step_of(*sgemm_model, *sgemm_adamax));
+  }
+  const std::size_t bf16_index = steps.size();
   if (cpu_has_bf16_gemm()) {
     bf16_backend = make_cpu_backend(CpuOptions{MathMode::bf16, false, ProgramOrder::list, true});
     bf16_model = std::make_unique<Model>(*bf16_backend, config, batch);
@@ -245,9 +263,21 @@ int main(int argc, char** argv) {
   std::printf("training step, batch %d                %9.2f ms   (min %.2f, max %.2f over %d reps, %d warm-up)\n",
               batch, step.median, step.min, step.max, opt.reps, opt.warmup);
   std::printf("  windows per second                   %9.1f\n", windows_per_s);
-  std::printf("  achieved                             %9.1f GFLOP/s (441 MFLOP per window)\n", train_gflops);
-  if (step_times.size() > 1) {
-    const Timing& b = step_times[1];
+  std::printf("  achieved                             %9.1f GFLOP/s (441 MFLOP per window), %.0f%% of SGEMM's\n",
+              train_gflops, 100.0 * train_gflops / sgemm_gflops);
+  std::printf("  on %s\n", backend->name().c_str());
+  std::printf("RESULT train_over_sgemm_rate=%.3f\n", train_gflops / sgemm_gflops);
+  if (sgemm_model) {
+    const Timing& g = step_times[sgemm_index];
+    const double g_gflops = kFlopsPerWindow * batch / (g.median * 1e-3) / 1e9;
+    std::printf("training step, SGEMM path (%s)\n", sgemm_backend->name().c_str());
+    std::printf("                                       %9.2f ms   (min %.2f, max %.2f), %.1f GFLOP/s, %.0f%% of "
+                "SGEMM's; kernels' speed-up %.2fx\n",
+                g.median, g.min, g.max, g_gflops, 100.0 * g_gflops / sgemm_gflops, g.median / step.median);
+    std::printf("RESULT train_step_sgemm_path_ms=%.3f\n", g.median);
+  }
+  if (step_times.size() > bf16_index) {
+    const Timing& b = step_times[bf16_index];
     std::printf("training step, bf16 (%s)\n", bf16_backend->name().c_str());
     std::printf("                                       %9.2f ms   (min %.2f, max %.2f), %.2f of fp32's time\n",
                 b.median, b.min, b.max, b.median / step.median);

@@ -328,6 +328,10 @@ struct NOCTURNE_API CpuOptions {
   // The persistent path's program (the fused path with one forward and one
   // backward op per layer and sequence, LstmSchedule::persistent_sequences).
   bool persistent_lstm = false;
+  // strict_fp32 in float: the LSTM's recurrence on the backend's AVX-512
+  // kernels (recurrent GEMM and cells fused, R packed once per sequence)
+  // where the processor has AVX-512F; false: an OpenBLAS SGEMM per step.
+  bool fp32_lstm_kernels = true;
 };
 // Whether this processor has the AVX-512 BF16 instructions CpuOptions::bf16_gemm uses.
 NOCTURNE_API bool cpu_has_bf16_gemm();

@@ -61,6 +61,7 @@ std::string CpuBackend<T>::name() const {
     text += ", bf16 GEMMs on AVX-512 BF16";
   else if (options_.math != MathMode::strict_fp32)
     text += std::string(", emulated ") + to_string(options_.math);
+  if (fp32_kernels_) text += ", AVX-512 LSTM kernels";
   if (options_.persistent_lstm)
     text += ", persistent LSTM (sequence ops)";
   else if (options_.fused_lstm)

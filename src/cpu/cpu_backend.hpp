@@ -18,9 +18,13 @@ class CpuBackend final : public BasicBackend<T> {
   explicit CpuBackend(const CpuOptions& options = {})
       : options_(options),
         bf16_kernels_(sizeof(T) == sizeof(float) && options.math == MathMode::bf16 && options.bf16_gemm &&
-                      bf16_gemm_supported()) {}
+                      bf16_gemm_supported()),
+        fp32_kernels_(sizeof(T) == sizeof(float) && options.math == MathMode::strict_fp32 &&
+                      options.fp32_lstm_kernels && lstm_fp32_kernels_supported()) {}
   // Whether the BF16 mode runs on the processor's BF16 unit (else it is emulated).
   bool bf16_kernels() const { return bf16_kernels_; }
+  // Whether the LSTM's FP32 recurrence runs on the AVX-512 kernels (cpu_lstm_fp32.cpp).
+  bool fp32_kernels() const { return fp32_kernels_; }
   const CpuOptions& options() const { return options_; }
 
   Device device() const override { return Device::cpu; }
@@ -103,6 +107,8 @@ class CpuBackend final : public BasicBackend<T> {
   // whether it packed), else gemm.
   bool pack_recurrent(Transpose trans_r, int k, int n, const T* r);
   void recurrent_gemm(bool packed, Transpose trans_r, int m, int n, int k, const T* a, const T* r, T beta, T* c);
+  // The threads the AVX-512 kernels split their rows between: the BLAS's.
+  static int kernel_threads() { return cpu_threads() > 0 ? cpu_threads() : 1; }
   // A scratch area of at least `count` elements (the fused ops' per-call temporaries).
   T* scratch(std::size_t count);
 
@@ -111,6 +117,9 @@ class CpuBackend final : public BasicBackend<T> {
   Bf16Packing bf16_packing_;         // the BF16 kernels' packed operands
   Bf16Matrix packed_r_;              // R of the sequence op running, packed for the BF16 kernels
   bool bf16_kernels_ = false;        // MathMode::bf16 on the AVX-512 BF16 kernels (float only)
+  bool fp32_kernels_ = false;        // strict FP32 recurrence on the AVX-512 kernels (float only)
+  PackedRecurrent packed_fp32_;      // R of the sequence op running, packed for them
+  PackedRecurrent packed_w_;         // and W of its forward
   std::vector<T> scratch_;
   PhaseClock phases_;
 };

@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -79,6 +81,59 @@ void lstm_cells_backward(int n, int hidden, const float* gates, const float* c, 
                          const float* dh, const float* dh_next, float* dc_carry, float* dgates);
 void lstm_cells_backward(int n, int hidden, const double* gates, const double* c, const double* c_prev,
                          const double* dh, const double* dh_next, double* dc_carry, double* dgates);
+
+// ---- cpu_lstm_fp32.cpp: the FP32 recurrence on AVX-512 (GEMM and cells fused)
+// Whether the processor has AVX-512F (checked once, at run time).
+bool lstm_fp32_kernels_supported();
+// R [H, 4H] packed as the kernels read it, 64-byte aligned; kept between calls.
+class PackedRecurrent {
+ public:
+  void resize(std::size_t count);  // keeps the allocation where it is large enough
+  float* data() { return data_.get(); }
+  const float* data() const { return data_.get(); }
+  int hidden = 0, rows = 0;  // H and the rows of the matrix packed (k)
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> data_;
+  std::size_t capacity_ = 0;
+};
+// For the forward (h R, or x W with W [rows, 4H]: panels of 16 units, their
+// four gates side by side) and for the backward (dgates R^T: panels of 64 units).
+void pack_recurrent_forward(int rows, int hidden, const float* r, PackedRecurrent& out);
+void pack_recurrent_backward(int hidden, const float* r, PackedRecurrent& out);
+
+// One layer's forward over `steps` steps of `batch` rows, gate layout i, f, g,
+// o in blocks of H (Keras'), as lstm_forward_masked: each pre-activation is
+// b + x W + h R, x W summed in the cells' loop where fold_input (small input
+// widths), else in the same register tiles as h R; gates need hold nothing on
+// entry. The state before step 0 is zeros. mask (null: none): h_masked =
+// h * mask, which the next step multiplies by R.
+struct LstmRecurrence {
+  int steps = 0, batch = 0, input = 0, hidden = 0;
+  const float *x = nullptr, *w = nullptr, *b = nullptr;
+  bool fold_input = false;
+  const float* mask = nullptr;
+  float* h_masked = nullptr;
+  float *h = nullptr, *c = nullptr, *gates = nullptr;
+};
+// The sequence on R (and W, unless fold_input) packed by pack_recurrent_forward,
+// rows split between up to `threads` threads.
+void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, const PackedRecurrent& w,
+                             int threads);
+
+// The backward's recurrence: for t = T - 1 down to 0 the cells' backward
+// (dh from above plus (dgates_{t+1} R^T) * mask, dc_carry in and out, as
+// lstm_cells_backward) and dgates_t out. dh_next and dc_carry [batch, H] are
+// zeros on entry; dh_next stays so (the sums go from registers to the cells).
+struct LstmRecurrenceBackward {
+  int steps = 0, batch = 0, hidden = 0;
+  const float *gates = nullptr, *c = nullptr, *dh = nullptr, *mask = nullptr;
+  float *dgates = nullptr, *dh_next = nullptr, *dc_carry = nullptr;
+};
+void lstm_recurrence_backward(const LstmRecurrenceBackward& s, const PackedRecurrent& rt, int threads);
 
 // ---- cpu_dropout.cpp: out[i] = in[i] * (keep(offset + i) ? scale : 0) ------
 // The mask generator's instruction sets: the best the processor has is used;

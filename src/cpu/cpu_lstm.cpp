@@ -15,6 +15,11 @@ namespace {
 // Below this input width the input projection is a plain loop: a GEMM with
 // K = 1 (the recipe's scalar input) wastes most of its time packing.
 constexpr int kLoopInputWidth = 8;
+// From this many rows (steps x batch) a sequence runs on the FP32 kernels.
+// Below, packing R and W would cost about as much as the sequence, and with R
+// as stored the kernels ran the recipe's 40-step pass at batch 1 at half the
+// SGEMM path's speed (its GEMVs stream R's rows whole).
+constexpr int kKernelRows = 256;
 
 }  // namespace
 
@@ -75,6 +80,29 @@ void CpuBackend<T>::lstm_forward_masked(const LstmShape& s, const T* x, const T*
   const int n = s.batch, hidden = s.hidden, width = 4 * s.hidden;
   const std::size_t step_h = std::size_t(n) * hidden, step_g = std::size_t(n) * width;
 
+  if constexpr (sizeof(T) == sizeof(float)) {
+    if (fp32_kernels_ && s.steps * n >= kKernelRows) {
+      LstmRecurrence seq;
+      seq.steps = s.steps;
+      seq.batch = n;
+      seq.input = s.input;
+      seq.hidden = hidden;
+      seq.x = x;
+      seq.w = w;
+      seq.b = b;
+      seq.fold_input = s.input < kLoopInputWidth;
+      seq.mask = mask;
+      seq.h_masked = h_masked;
+      seq.h = h;
+      seq.c = c;
+      seq.gates = gates;
+      auto span = phases_.span(kPartRecurrentFused);
+      pack_recurrent_forward(hidden, hidden, r, packed_fp32_);
+      if (!seq.fold_input) pack_recurrent_forward(s.input, hidden, w, packed_w_);
+      lstm_recurrence_forward(seq, packed_fp32_, packed_w_, kernel_threads());
+      return;
+    }
+  }
   {
     auto span = phases_.span(kPartInputProjection);
     input_projection(s.steps * n, s.input, width, x, w, b, gates);
@@ -122,12 +150,32 @@ void CpuBackend<T>::lstm_backward_masked(const LstmShape& s, const T* x, const T
   T* dc_carry = dh_next + step_h;
   for (std::size_t i = 0; i < 2 * step_h; ++i) dh_next[i] = T(0);
 
+  bool fused = false;
+  if constexpr (sizeof(T) == sizeof(float)) {
+    if (fp32_kernels_ && s.steps * n >= kKernelRows) {
+      auto span = phases_.span(kPartRecurrentFused);
+      LstmRecurrenceBackward seq;
+      seq.steps = s.steps;
+      seq.batch = n;
+      seq.hidden = hidden;
+      seq.gates = gates;
+      seq.c = c;
+      seq.dh = dh;
+      seq.mask = mask;
+      seq.dgates = dgates;
+      seq.dh_next = dh_next;
+      seq.dc_carry = dc_carry;
+      if (s.steps > 1) pack_recurrent_backward(hidden, r, packed_fp32_);
+      lstm_recurrence_backward(seq, packed_fp32_, kernel_threads());
+      fused = true;
+    }
+  }
   bool packed = false;
-  if (s.steps > 1) {
+  if (s.steps > 1 && !fused) {
     auto span = phases_.span(kPartRecurrentGemm);
     packed = pack_recurrent(Transpose::yes, width, hidden, r);
   }
-  for (int t = s.steps - 1; t >= 0; --t) {
+  for (int t = fused ? -1 : s.steps - 1; t >= 0; --t) {
     T* dgates_t = dgates + t * step_g;
     const T* c_prev = t > 0 ? c + (t - 1) * step_h : nullptr;
     {

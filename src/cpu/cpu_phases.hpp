@@ -18,6 +18,8 @@ namespace nocturne::inline v0::cpu {
 inline constexpr const char* kPartInputProjection = "input projection";
 inline constexpr const char* kPartRecurrentGemm = "recurrent GEMMs";
 inline constexpr const char* kPartCells = "cells";
+// The AVX-512 FP32 kernels' recurrence: recurrent GEMMs and cells in one pass.
+inline constexpr const char* kPartRecurrentFused = "recurrent GEMMs + cells";
 inline constexpr const char* kPartWeightGradients = "weight-gradient GEMMs";
 inline constexpr const char* kPartHead = "head";
 inline constexpr const char* kPartDropout = "dropout";

@@ -105,8 +105,8 @@ void print_cpu_table(const std::vector<Row>& rows) {
     g.at(r, r.phase)[r.impl].offer(r);
     detail[shape_text(r.shape) + "|" + r.phase][r.impl] = &r;
   }
-  std::printf("\n%-22s %-17s %10s %19s %9s %10s %19s %9s %9s\n", "shape", "phase", "ours ms", "ours p10-p90",
-              "ours err", "oneDNN ms", "oneDNN p10-p90", "oneDNN err", "speed-up");
+  std::printf("\n%-22s %-17s %10s %19s %9s %10s %19s %9s %9s %10s %9s\n", "shape", "phase", "ours ms", "ours p10-p90",
+              "ours err", "oneDNN ms", "oneDNN p10-p90", "oneDNN err", "speed-up", "SGEMM ms", "vs SGEMM");
   auto spread = [](const Row* r) {
     return r ? number_text(r->stats.p10) + "-" + number_text(r->stats.p90) : std::string("-");
   };
@@ -121,14 +121,19 @@ void print_cpu_table(const std::vector<Row>& rows) {
     const Row* onednn = detail[key]["onednn"];
     const double ours_ms = ours && ours->status == "ok" ? ours->stats.median : kNaN;
     const double onednn_ms = onednn && onednn->status == "ok" ? onednn->stats.median : kNaN;
-    std::printf("%-22s %-17s %10s %19s %9s %10s %19s %9s %9s\n", key.substr(0, bar).c_str(), phase.c_str(),
-                ms_text(ours_ms).c_str(), spread(ours).c_str(), err(ours).c_str(), ms_text(onednn_ms).c_str(),
-                spread(onednn).c_str(), err(onednn).c_str(), ratio_text(ours_ms, onednn_ms).c_str());
+    const Row* sgemm = detail[ours_key]["ours-sgemm"];
+    const double sgemm_ms = sgemm && sgemm->status == "ok" ? sgemm->stats.median : kNaN;
+    std::printf("%-22s %-17s %10s %19s %9s %10s %19s %9s %9s %10s %9s\n", key.substr(0, bar).c_str(),
+                phase.c_str(), ms_text(ours_ms).c_str(), spread(ours).c_str(), err(ours).c_str(),
+                ms_text(onednn_ms).c_str(), spread(onednn).c_str(), err(onednn).c_str(),
+                ratio_text(ours_ms, onednn_ms).c_str(), ms_text(sgemm_ms).c_str(),
+                ratio_text(ours_ms, sgemm_ms).c_str());
   }
   std::printf(
       "(milliseconds per layer call, medians; err: ours against the double CPU backend, oneDNN against ours;\n"
       " speed-up = oneDNN time / ours: above 1 means ours is faster; forward-inference compares oneDNN's\n"
-      " inference forward with our only forward)\n");
+      " inference forward with our only forward; SGEMM: ours with an OpenBLAS SGEMM per step instead of the\n"
+      " AVX-512 kernels, vs SGEMM = its time / ours')\n");
 }
 
 void print_cuda_table(const std::vector<Row>& rows) {

@@ -10,7 +10,9 @@
 //   mapped in once, gradients left in its gradient space), as a framework
 //   built on it would run it: the comparison favours cuDNN, never us.
 // --device cpu: ours through make_cpu_backend() with std::chrono, checked
-//   against the double-precision CPU backend first; then, where built in,
+//   against the double-precision CPU backend first; where that runs the
+//   AVX-512 FP32 kernels, ours again on the SGEMM path (ours-sgemm rows,
+//   checked against ours); then, where built in,
 //   oneDNN's LSTM on the same data and thread count, checked against ours
 //   first and timed in its own weight layout (as cuDNN).
 //
@@ -168,9 +170,16 @@ void time_onednn(std::vector<Row>& rows, Row row, const HostData& d, const Outpu
 
 void run_cpu(const LstmBenchOptions& o, Meta& meta, std::vector<Row>& rows) {
   auto backend = make_cpu_backend();
+  // Ours again with an OpenBLAS SGEMM per step (the path the AVX-512 kernels
+  // replace), where the kernels run; timed right after them.
+  CpuOptions sgemm_options;
+  sgemm_options.fp32_lstm_kernels = false;
+  auto sgemm_backend = make_cpu_backend(sgemm_options);
+  const bool sgemm_row = backend->name() != sgemm_backend->name();
   auto reference = make_cpu_backend_double();
   meta.set("device", "cpu: " + cpu_model() + ", " + std::to_string(std::thread::hardware_concurrency()) + " threads");
   meta.set("backend", backend->name());
+  if (sgemm_row) meta.set("backend_sgemm", sgemm_backend->name() + " (impl ours-sgemm)");
   apply_threads(o, meta);
   for (const Job& job : jobs(o)) {
     const LstmShape& s = job.shape;
@@ -203,6 +212,20 @@ void run_cpu(const LstmBenchOptions& o, Meta& meta, std::vector<Row>& rows) {
       }
     }
     time_ours(rows, base, layer, &time_cpu, warmup, reps, true);
+    if (sgemm_row) {
+      Layer<float> classic(*sgemm_backend, s, d);
+      classic.forward(0);
+      classic.backward(0);
+      Row row = base;
+      row.impl = "ours-sgemm";
+      row.variant = "ours/cpu/fp32-sgemm";
+      row.check_err = max_error(classic.outputs(), ours);
+      if (!(row.check_err < kCpuTolerance)) {
+        row.status = "mismatch";
+        row.note = "differs from ours/cpu/fp32 by " + number_text(row.check_err);
+      }
+      time_ours(rows, row, classic, &time_cpu, warmup, reps, true);
+    }
 #if NOCTURNE_BENCH_WITH_ONEDNN
     time_onednn(rows, base, d, ours, warmup, reps);
 #endif

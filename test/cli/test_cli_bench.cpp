@@ -51,7 +51,7 @@ TEST_CASE("nocturne bench --device cpu --tiny writes well-formed JSON and CSV", 
   if (with_onednn) CHECK(meta.contains("onednn_threads"));
 
   const json& rows = doc.at("rows");
-  int ours = 0, onednn = 0;
+  int ours = 0, onednn = 0, sgemm = 0;
   for (const json& row : rows) {
     INFO(row.dump());
     CHECK(row.at("device") == "cpu");
@@ -60,7 +60,8 @@ TEST_CASE("nocturne bench --device cpu --tiny writes well-formed JSON and CSV", 
     const std::string impl = row.at("impl");
     ours += impl == "ours";
     onednn += impl == "onednn";
-    CHECK((impl == "ours" || impl == "onednn"));
+    sgemm += impl == "ours-sgemm";
+    CHECK((impl == "ours" || impl == "onednn" || impl == "ours-sgemm"));
     CHECK(row.at("reps").get<int>() == 3);
     const double median = row.at("median_ms"), lo = row.at("min_ms"), hi = row.at("p90_ms");
     CHECK(lo > 0);
@@ -71,6 +72,8 @@ TEST_CASE("nocturne bench --device cpu --tiny writes well-formed JSON and CSV", 
   // Two shapes: ours in three phases, oneDNN (where built in) in four.
   CHECK(ours == 6);
   CHECK(onednn == (with_onednn ? 8 : 0));
+  // Ours on the SGEMM path too, where the AVX-512 kernels run (meta backend_sgemm).
+  CHECK(sgemm == (meta.contains("backend_sgemm") ? 6 : 0));
 
   const auto csv = read_csv(csv_path);
   std::vector<std::vector<std::string>> table;

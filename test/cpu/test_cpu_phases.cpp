@@ -17,6 +17,58 @@
 
 using namespace nocturne;
 
+namespace {
+
+// One training step with phase timing on: the phases by name (none where
+// the backend does not run the FP32 kernels).
+std::map<std::string, PhaseTime> timed_step(const CpuOptions& options, int batch) {
+  ModelConfig config;
+  config.vocab = 19;
+  config.window = 7;
+  config.hidden1 = 24;
+  config.hidden2 = 12;
+  config.dense = 10;
+  auto backend = make_cpu_backend(options);
+  Model model(*backend, config, batch);
+  model.initialize(1);
+  Adamax adamax(*backend, model.parameters().size(), AdamaxParams{});
+  std::vector<std::int32_t> tokens(std::size_t(config.window) * batch);
+  std::vector<std::int32_t> targets(static_cast<std::size_t>(batch));
+  for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = std::int32_t(random_below(19, 3, 1, i));
+  for (std::size_t i = 0; i < targets.size(); ++i) targets[i] = std::int32_t(random_below(19, 3, 2, i));
+  model.set_batch(tokens, targets);
+  backend->set_phase_timing(true);
+  model.train_step(1, adamax);
+  std::map<std::string, PhaseTime> by_name;
+  for (const PhaseTime& t : backend->phase_times()) by_name[t.phase] = t;
+  if (backend->name().find("AVX-512 LSTM kernels") == std::string::npos) by_name.clear();
+  return by_name;
+}
+
+}  // namespace
+
+// The AVX-512 FP32 kernels run each layer's forward (x W, recurrent GEMMs,
+// cells) and its backward recurrence as one part each. They take sequences
+// of 256 rows and more: 40 x 7 here.
+TEST_CASE("CPU phase timing: the FP32 kernels' recurrence as one part", "[cpu][phases]") {
+  auto by_name = timed_step(CpuOptions{}, 40);
+  if (by_name.empty()) {
+    WARN("this processor has no AVX-512F: the FP32 LSTM kernels are not used, nothing to check");
+    return;
+  }
+  for (const char* name : {"lstm1 forward / recurrent GEMMs + cells", "lstm2 forward / recurrent GEMMs + cells",
+                           "lstm1 backward / recurrent GEMMs + cells", "lstm2 backward / recurrent GEMMs + cells",
+                           "lstm2 backward / weight-gradient GEMMs"}) {
+    INFO(name);
+    CHECK(by_name.count(name) == 1);
+  }
+  CHECK(by_name.count("lstm1 forward / input projection") == 0);
+  CHECK(by_name.count("lstm2 forward / input projection") == 0);
+  CHECK(by_name.count("lstm1 forward / cells") == 0);
+  CHECK(by_name["lstm1 forward / recurrent GEMMs + cells"].spans == 1);  // one call a sequence
+}
+
+// The SGEMM path (fp32_lstm_kernels off): a GEMM and a cell loop per step.
 TEST_CASE("CPU phase timing: marked phases and the kinds of work inside the ops", "[cpu][phases]") {
   ModelConfig config;
   config.vocab = 19;
@@ -25,7 +77,9 @@ TEST_CASE("CPU phase timing: marked phases and the kinds of work inside the ops"
   config.hidden2 = 12;
   config.dense = 10;
   const int batch = 5;
-  auto backend = make_cpu_backend();
+  CpuOptions options;
+  options.fp32_lstm_kernels = false;
+  auto backend = make_cpu_backend(options);
   Model model(*backend, config, batch);
   model.initialize(1);
   Adamax adamax(*backend, model.parameters().size(), AdamaxParams{});

@@ -1,0 +1,502 @@
+// The FP32 LSTM recurrence on AVX-512: each step's recurrent GEMM fused with
+// the cells, so that a tile of gates goes from the FMA registers through the
+// cell loop while it is still in L1, and R is packed once per sequence.
+//
+// Forward, per step: gates_t[rows, 4H] (+)= h_{t-1} R, in register tiles of
+// up to 6 rows by 64 columns: the four gates of 16 hidden units (R packed in
+// panels of 16 units, their i, f, g, o columns side by side), then the cells
+// of those rows and units. Backward, per step: dh_{t-1} = dgates_t R^T in
+// tiles of 6 rows by 64 units (R^T packed in panels of 64 units), then the
+// cells' backward of step t - 1 on those rows and units, which gives the part
+// of dgates_{t-1} that the next step's GEMM reads.
+//
+// A batch row's recurrence never reads another row, so the rows are split
+// into one block per thread and each thread runs the whole sequence on its
+// block: no thread waits for another between steps.
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cpu/cpu_kernels.hpp"
+
+namespace nocturne::inline v0::cpu {
+namespace {
+
+#define NOCTURNE_AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,fma")))
+
+constexpr int kTileRows = 6;               // 6 rows x 4 vectors: 24 of the 32 registers accumulate
+constexpr int kLanes = 16;                 // floats per vector
+constexpr int kTileCols = 4 * kLanes;      // columns per tile
+constexpr int kForwardUnits = kLanes;      // hidden units per forward panel (x 4 gates = 64 columns)
+constexpr int kBackwardUnits = kTileCols;  // hidden units per backward panel
+constexpr double kThreadFlops = 4e6;       // below this a call runs on one thread
+
+// One packed operand B [k, columns] as the tiles read it: vector v (of 4) of
+// row p of panel q at data + q * panel + p * row + v * vec; zeros past the
+// last unit, so that no load needs a mask.
+struct Panels {
+  const float* data = nullptr;
+  std::size_t panel = 0, row = 0, vec = 0;
+  int k = 0;
+};
+
+NOCTURNE_AVX512_TARGET inline __mmask16 first(int count) {
+  return count >= kLanes ? __mmask16(0xffff) : count <= 0 ? __mmask16(0) : __mmask16((1u << count) - 1);
+}
+
+// A whole vector is stored unmasked: the cells' loop loads it right back, and
+// a load is forwarded from a plain store but waits for a masked one to retire.
+NOCTURNE_AVX512_TARGET inline void store(float* p, __mmask16 mask, __m512 v) {
+  if (mask == __mmask16(0xffff))
+    _mm512_storeu_ps(p, v);
+  else
+    _mm512_mask_storeu_ps(p, mask, v);
+}
+
+inline void prefetch(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
+
+// The cache lines a tile's epilogue will touch. The tile asks for them one
+// per k in its last iterations: asked for earlier, they would be evicted
+// again by the R panel streaming through L1.
+struct Lines {
+  static constexpr int kMax = 384;
+  const float* at[kMax];
+  int count = 0;
+  void add(const float* p) {
+    if (count < kMax) at[count++] = p;
+  }
+};
+
+template <int Rows>
+NOCTURNE_AVX512_TARGET [[gnu::always_inline]] inline void fma_row(__m512 (&acc)[Rows][4], const float* a,
+                                                                  std::size_t lda, int p, const float* bp,
+                                                                  std::size_t vec, __mmask16 mask) {
+  const __m512 b0 = _mm512_maskz_loadu_ps(mask, bp);
+  const __m512 b1 = _mm512_maskz_loadu_ps(mask, bp + vec);
+  const __m512 b2 = _mm512_maskz_loadu_ps(mask, bp + 2 * vec);
+  const __m512 b3 = _mm512_maskz_loadu_ps(mask, bp + 3 * vec);
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r) {
+    const __m512 av = _mm512_set1_ps(a[r * lda + std::size_t(p)]);
+    acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+    acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+    acc[r][2] = _mm512_fmadd_ps(av, b2, acc[r][2]);
+    acc[r][3] = _mm512_fmadd_ps(av, b3, acc[r][3]);
+  }
+}
+
+// out[r][0..64) (+)= a[r, 0..k) B's panel q, for Rows rows of a (stride lda);
+// `late` (or null): lines to prefetch during the last iterations.
+template <int Rows>
+NOCTURNE_AVX512_TARGET void tile(const float* a, std::size_t lda, const Panels& b, int q, __mmask16 mask,
+                                 bool accumulate, float* out, const Lines* late) {
+  __m512 acc[Rows][4];
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; ++v)
+      acc[r][v] = accumulate ? _mm512_load_ps(out + r * kTileCols + v * kLanes) : _mm512_setzero_ps();
+  const float* bp = b.data + std::size_t(q) * b.panel;
+  const std::size_t vec = b.vec, row = b.row;
+  const int k = b.k, tail = late ? std::min(late->count, k) : 0;
+  int p = 0;
+  for (; p < k - tail; ++p, bp += row) fma_row<Rows>(acc, a, lda, p, bp, vec, mask);
+  for (int l = 0; p < k; ++p, ++l, bp += row) {
+    prefetch(late->at[l]);
+    fma_row<Rows>(acc, a, lda, p, bp, vec, mask);
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; ++v) _mm512_store_ps(out + r * kTileCols + v * kLanes, acc[r][v]);
+}
+
+// ---- the cells on vectors ---------------------------------------------------------------
+// math::lstm_cell_forward and lstm_cell_backward on 16 cells at once. exp
+// and tanh are computed here, without tables: between two tiles' cells the
+// R panel streams through L1, and a table-driven expf (libmvec's) would find
+// its tables evicted every time.
+
+// e^x: x = n ln 2 + r, |r| <= ln 2 / 2, e^r by Cephes' expf polynomial (about
+// 1 ulp), times 2^n by VSCALEFPS (inf and 0 beyond the float range, NaN kept).
+NOCTURNE_AVX512_TARGET inline __m512 exp_ps(__m512 x) {
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(p, n);
+}
+
+// tanh: 1 - 2 / (e^{2|x|} + 1) with x's sign, and for |x| < 1/4, where that
+// loses relative precision, the odd series to x^9 (next term below 1e-8 of it).
+NOCTURNE_AVX512_TARGET inline __m512 tanh_ps(__m512 x) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 sign = _mm512_set1_ps(-0.0f);
+  const __m512 ax = _mm512_andnot_ps(sign, x);
+  const __m512 e = exp_ps(_mm512_add_ps(ax, ax));
+  const __m512 large = _mm512_or_ps(_mm512_and_ps(sign, x),
+                                    _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, one))));
+  const __m512 x2 = _mm512_mul_ps(x, x);
+  __m512 p = _mm512_set1_ps(62.0f / 2835.0f);
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-17.0f / 315.0f));
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(2.0f / 15.0f));
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-1.0f / 3.0f));
+  const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, x2), x, x);
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.25f), _CMP_LT_OQ), large, small);
+}
+
+NOCTURNE_AVX512_TARGET inline __m512 sigmoid(__m512 x) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  return _mm512_div_ps(one, _mm512_add_ps(one, exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+}
+
+struct CellOut {
+  __m512 i, f, g, o, c, h;
+};
+
+NOCTURNE_AVX512_TARGET inline CellOut cell_forward(__m512 a_i, __m512 a_f, __m512 a_g, __m512 a_o, __m512 c_prev) {
+  CellOut out;
+  out.i = sigmoid(a_i);
+  out.f = sigmoid(a_f);
+  out.g = tanh_ps(a_g);
+  out.o = sigmoid(a_o);
+  out.c = _mm512_add_ps(_mm512_mul_ps(out.f, c_prev), _mm512_mul_ps(out.i, out.g));
+  out.h = _mm512_mul_ps(out.o, tanh_ps(out.c));
+  return out;
+}
+
+struct CellGrad {
+  __m512 da_i, da_f, da_g, da_o, dc_prev;
+};
+
+NOCTURNE_AVX512_TARGET inline CellGrad cell_backward(__m512 i, __m512 f, __m512 g, __m512 o, __m512 c, __m512 c_prev,
+                                                     __m512 dh, __m512 dc_next) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 tanh_c = tanh_ps(c);
+  const __m512 dc =
+      _mm512_add_ps(dc_next, _mm512_mul_ps(_mm512_mul_ps(dh, o), _mm512_sub_ps(one, _mm512_mul_ps(tanh_c, tanh_c))));
+  CellGrad out;
+  out.da_i = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dc, g), i), _mm512_sub_ps(one, i));
+  out.da_f = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dc, c_prev), f), _mm512_sub_ps(one, f));
+  out.da_g = _mm512_mul_ps(_mm512_mul_ps(dc, i), _mm512_sub_ps(one, _mm512_mul_ps(g, g)));
+  out.da_o = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dh, tanh_c), o), _mm512_sub_ps(one, o));
+  out.dc_prev = _mm512_mul_ps(dc, f);
+  return out;
+}
+
+using TileFn = void (*)(const float*, std::size_t, const Panels&, int, __mmask16, bool, float*, const Lines*);
+constexpr TileFn kTiles[kTileRows + 1] = {nullptr, tile<1>, tile<2>, tile<3>, tile<4>, tile<5>, tile<6>};
+
+// The tiles of rows [r0, r1): as even as whole tiles allow (5 and 6 rows
+// rather than 6 and 2).
+struct RowTiles {
+  int r0, count, base, extra;
+  RowTiles(int begin, int end) : r0(begin) {
+    const int rows = end - begin;
+    count = (rows + kTileRows - 1) / kTileRows;
+    base = count ? rows / count : 0;
+    extra = count ? rows % count : 0;
+  }
+  int start(int i) const { return r0 + i * base + std::min(i, extra); }
+  int rows(int i) const { return base + (i < extra ? 1 : 0); }
+};
+
+// Runs fn(r0, r1) on `threads` blocks of rows [0, rows), this thread taking the first.
+template <typename Fn>
+void for_row_blocks(int rows, int threads, double flops, const Fn& fn) {
+  threads = std::max(1, std::min(threads, rows / kTileRows));
+  if (flops < kThreadFlops) threads = 1;
+  if (threads == 1) return fn(0, rows);
+  auto bound = [&](int t) { return int(std::int64_t(rows) * t / threads); };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back([&fn, lo = bound(t), hi = bound(t + 1)] { fn(lo, hi); });
+  fn(0, bound(1));
+  for (std::thread& th : pool) th.join();
+}
+
+// ---- forward -------------------------------------------------------------------------
+
+// The forward of one block of rows over the steps [0, s.steps).
+struct ForwardBlock {
+  const LstmRecurrence& s;
+  const Panels& recurrent;
+  const Panels* w;  // W's panels, unless the input is folded
+  alignas(64) float acc[kTileRows * kTileCols];
+  Lines lines;
+
+  // Tile rows [i, i + rows), units [u0, u0 + units) of step t: the sums plus
+  // what gates_t holds (the input projection), b (x W in the sums) or b + x W
+  // (folded), then the cells; gates_t receives the activated gates.
+  NOCTURNE_AVX512_TARGET void epilogue(int t, int i, int rows, int u0, int units) {
+    const std::size_t n = std::size_t(s.batch), hid = std::size_t(s.hidden), width = 4 * hid;
+    float* gates = s.gates + std::size_t(t) * n * width;
+    const __mmask16 mask = first(units);
+    for (int r = 0; r < rows; ++r) {
+      const std::size_t row = std::size_t(i + r);
+      float* g_row = gates + row * width + std::size_t(u0);
+      __m512 a[4];
+      for (int g = 0; g < 4; ++g) {
+        const std::size_t col = std::size_t(g) * hid;
+        __m512 base;
+        if (w) {
+          base = _mm512_maskz_loadu_ps(mask, s.b + col + std::size_t(u0));
+        } else if (s.fold_input) {
+          base = _mm512_maskz_loadu_ps(mask, s.b + col + std::size_t(u0));
+          const float* x = s.x + (std::size_t(t) * n + row) * std::size_t(s.input);
+          for (int f = 0; f < s.input; ++f)
+            base = _mm512_add_ps(
+                base, _mm512_mul_ps(_mm512_set1_ps(x[f]),
+                                    _mm512_maskz_loadu_ps(mask, s.w + std::size_t(f) * width + col + std::size_t(u0))));
+        } else {
+          base = _mm512_maskz_loadu_ps(mask, g_row + col);
+        }
+        a[g] = _mm512_add_ps(_mm512_load_ps(acc + r * kTileCols + g * kLanes), base);
+      }
+      const std::size_t state = (std::size_t(t) * n + row) * hid + std::size_t(u0);
+      const float* c_prev = t > 0 ? s.c + state - n * hid : nullptr;
+      const __m512 cp = c_prev ? _mm512_maskz_loadu_ps(mask, c_prev) : _mm512_setzero_ps();
+      const CellOut cell = cell_forward(a[0], a[1], a[2], a[3], cp);
+      store(g_row, mask, cell.i);
+      store(g_row + hid, mask, cell.f);
+      store(g_row + 2 * hid, mask, cell.g);
+      store(g_row + 3 * hid, mask, cell.o);
+      store(s.c + state, mask, cell.c);
+      store(s.h + state, mask, cell.h);
+      if (s.mask)
+        store(s.h_masked + state, mask,
+              _mm512_mul_ps(cell.h, _mm512_maskz_loadu_ps(mask, s.mask + row * hid + std::size_t(u0))));
+    }
+  }
+
+  // The lines the epilogue reads and writes: c_{t-1} was written a whole
+  // step ago, and the R panels have streamed through the caches since.
+  void epilogue_lines(int t, int i, int rows, int u0) {
+    const std::size_t n = std::size_t(s.batch), hid = std::size_t(s.hidden), width = 4 * hid;
+    lines.count = 0;
+    for (int r = 0; r < rows; ++r) {
+      const std::size_t row = std::size_t(i + r), state = (std::size_t(t) * n + row) * hid + std::size_t(u0);
+      if (t > 0) lines.add(s.c + state - n * hid);
+      if (s.fold_input) lines.add(s.x + (std::size_t(t) * n + row) * std::size_t(s.input));
+      const float* g_row = s.gates + (std::size_t(t) * n + row) * width + std::size_t(u0);
+      for (int g = 0; g < 4; ++g) lines.add(g_row + std::size_t(g) * hid);
+      lines.add(s.c + state);
+      lines.add(s.h + state);
+      if (s.mask) lines.add(s.h_masked + state);
+    }
+  }
+
+  NOCTURNE_AVX512_TARGET void run(int r0, int r1) {
+    const std::size_t n = std::size_t(s.batch), hid = std::size_t(s.hidden);
+    const RowTiles tiles(r0, r1);
+    const int panels = (s.hidden + kForwardUnits - 1) / kForwardUnits;
+    for (int t = 0; t < s.steps; ++t) {
+      // The recurrent operand: h_{t-1} (masked), or the initial state at t = 0.
+      const float* a = t > 0 ? (s.mask ? s.h_masked : s.h) + std::size_t(t - 1) * n * hid : nullptr;
+      for (int q = 0; q < panels; ++q) {
+        const int u0 = q * kForwardUnits, units = std::min(kForwardUnits, s.hidden - u0);
+        for (int k = 0; k < tiles.count; ++k) {
+          const int i = tiles.start(k), rows = tiles.rows(k);
+          epilogue_lines(t, i, rows, u0);
+          bool have = false;
+          if (w) {
+            const float* x = s.x + (std::size_t(t) * n + std::size_t(i)) * std::size_t(s.input);
+            kTiles[rows](x, std::size_t(s.input), *w, q, __mmask16(0xffff), false, acc, nullptr);
+            have = true;
+          }
+          if (a) {
+            kTiles[rows](a + std::size_t(i) * hid, hid, recurrent, q, __mmask16(0xffff), have, acc, &lines);
+            have = true;
+          }
+          if (!have) std::memset(acc, 0, sizeof acc);
+          epilogue(t, i, rows, u0, units);
+        }
+      }
+    }
+  }
+};
+
+// ---- backward ------------------------------------------------------------------------
+
+struct BackwardBlock {
+  const LstmRecurrenceBackward& s;
+  const Panels& rt;
+  alignas(64) float acc[kTileRows * kTileCols];
+  Lines lines;
+
+  // The lines of step t - 1 that the epilogue reads, then those it writes.
+  void epilogue_lines(int t, int i, int rows, int j0, int units) {
+    const std::size_t n = std::size_t(s.batch), hid = std::size_t(s.hidden), width = 4 * hid;
+    const std::size_t step = std::size_t(t - 1);
+    lines.count = 0;
+    for (int pass = 0; pass < 2; ++pass)
+      for (int r = 0; r < rows; ++r)
+        for (int v = 0; v * kLanes < units; ++v) {
+          const std::size_t row = std::size_t(i + r), unit = std::size_t(j0 + v * kLanes);
+          const std::size_t own = row * hid + unit, state = step * n * hid + own;
+          const std::size_t gate = (step * n + row) * width + unit;
+          if (pass == 1) {
+            for (int g = 0; g < 4; ++g) lines.add(s.dgates + gate + std::size_t(g) * hid);
+            continue;
+          }
+          for (int g = 0; g < 4; ++g) lines.add(s.gates + gate + std::size_t(g) * hid);
+          lines.add(s.c + state);
+          if (step > 0) lines.add(s.c + state - n * hid);
+          lines.add(s.dh + state);
+          lines.add(s.dc_carry + own);
+          if (s.mask) lines.add(s.mask + own);
+        }
+  }
+
+  // dh_{t-1} of tile rows [i, i + rows), units [j0, j0 + units) is the sums
+  // (masked) plus dh from above; with it the cells' backward of step t - 1.
+  NOCTURNE_AVX512_TARGET void epilogue(int t, int i, int rows, int j0, int units) {
+    const std::size_t n = std::size_t(s.batch), hid = std::size_t(s.hidden), width = 4 * hid;
+    const std::size_t step = std::size_t(t - 1);
+    for (int r = 0; r < rows; ++r) {
+      const std::size_t row = std::size_t(i + r);
+      for (int v = 0; v < 4 && v * kLanes < units; ++v) {
+        const __mmask16 mask = first(units - v * kLanes);
+        const std::size_t unit = std::size_t(j0 + v * kLanes);
+        const std::size_t own = row * hid + unit, state = step * n * hid + own;
+        __m512 dh_next = _mm512_load_ps(acc + r * kTileCols + v * kLanes);
+        if (s.mask) dh_next = _mm512_mul_ps(dh_next, _mm512_maskz_loadu_ps(mask, s.mask + own));
+        const float* g_row = s.gates + (step * n + row) * width + unit;
+        const CellGrad grad =
+            cell_backward(_mm512_maskz_loadu_ps(mask, g_row), _mm512_maskz_loadu_ps(mask, g_row + hid),
+                          _mm512_maskz_loadu_ps(mask, g_row + 2 * hid), _mm512_maskz_loadu_ps(mask, g_row + 3 * hid),
+                          _mm512_maskz_loadu_ps(mask, s.c + state),
+                          step > 0 ? _mm512_maskz_loadu_ps(mask, s.c + state - n * hid) : _mm512_setzero_ps(),
+                          _mm512_add_ps(_mm512_maskz_loadu_ps(mask, s.dh + state), dh_next),
+                          _mm512_maskz_loadu_ps(mask, s.dc_carry + own));
+        float* d_row = s.dgates + (step * n + row) * width + unit;
+        store(d_row, mask, grad.da_i);
+        store(d_row + hid, mask, grad.da_f);
+        store(d_row + 2 * hid, mask, grad.da_g);
+        store(d_row + 3 * hid, mask, grad.da_o);
+        store(s.dc_carry + own, mask, grad.dc_prev);
+      }
+    }
+  }
+
+  NOCTURNE_AVX512_TARGET void run(int r0, int r1) {
+    const std::size_t n = std::size_t(s.batch), width = 4 * std::size_t(s.hidden);
+    const RowTiles tiles(r0, r1);
+    // Step T - 1 has no dh_next: the whole-step loop on these rows.
+    if (r1 > r0) {
+      const std::size_t last = std::size_t(s.steps - 1) * n + std::size_t(r0), hid = std::size_t(s.hidden);
+      lstm_cells_backward(r1 - r0, s.hidden, s.gates + last * width, s.c + last * hid,
+                          s.steps > 1 ? s.c + last * hid - n * hid : nullptr, s.dh + last * hid,
+                          s.dh_next + std::size_t(r0) * hid, s.dc_carry + std::size_t(r0) * hid,
+                          s.dgates + last * width);
+    }
+    const int panels = (s.hidden + kBackwardUnits - 1) / kBackwardUnits;
+    for (int t = s.steps - 1; t > 0; --t) {
+      const float* dgates = s.dgates + std::size_t(t) * n * width;
+      for (int q = 0; q < panels; ++q) {
+        const int j0 = q * kBackwardUnits, units = std::min(kBackwardUnits, s.hidden - j0);
+        for (int k = 0; k < tiles.count; ++k) {
+          const int i = tiles.start(k), rows = tiles.rows(k);
+          epilogue_lines(t, i, rows, j0, units);
+          kTiles[rows](dgates + std::size_t(i) * width, width, rt, q, __mmask16(0xffff), false, acc, &lines);
+          epilogue(t, i, rows, j0, units);
+        }
+      }
+    }
+  }
+};
+
+Panels forward_panels(const PackedRecurrent& p) {
+  return {p.data(), std::size_t(p.rows) * kTileCols, kTileCols, kLanes, p.rows};
+}
+
+}  // namespace
+
+void PackedRecurrent::resize(std::size_t count) {
+  if (count > capacity_) {
+    float* p = static_cast<float*>(std::aligned_alloc(64, (count * sizeof(float) + 63) / 64 * 64));
+    if (!p) throw DeviceError("cpu: cannot allocate " + std::to_string(count * sizeof(float)) + " bytes");
+    data_.reset(p);
+    capacity_ = count;
+  }
+}
+
+bool lstm_fp32_kernels_supported() {
+  static const bool supported = __builtin_cpu_supports("avx512f");
+  return supported;
+}
+
+// Panel q, row k: R[k, g H + 16 q + l] at 16 g + l; zeros past H.
+void pack_recurrent_forward(int rows, int hidden, const float* r, PackedRecurrent& out) {
+  const int panels = (hidden + kForwardUnits - 1) / kForwardUnits;
+  const std::size_t hid = std::size_t(hidden), width = 4 * hid;
+  out.resize(std::size_t(panels) * std::size_t(rows) * kTileCols);
+  out.hidden = hidden;
+  out.rows = rows;
+  float* dst = out.data();
+  for (int q = 0; q < panels; ++q) {
+    const int u0 = q * kForwardUnits, units = std::min(kForwardUnits, hidden - u0);
+    for (std::size_t k = 0; k < std::size_t(rows); ++k, dst += kTileCols)
+      for (int g = 0; g < 4; ++g) {
+        const float* src = r + k * width + std::size_t(g) * hid + std::size_t(u0);
+        for (int l = 0; l < kLanes; ++l) dst[g * kLanes + l] = l < units ? src[l] : 0.0f;
+      }
+  }
+}
+
+// Panel q, row k (of 4H): R[64 q + l, k] at l; zeros past H.
+void pack_recurrent_backward(int hidden, const float* r, PackedRecurrent& out) {
+  const int panels = (hidden + kBackwardUnits - 1) / kBackwardUnits;
+  const std::size_t hid = std::size_t(hidden), width = 4 * hid;
+  out.resize(std::size_t(panels) * width * kTileCols);
+  out.hidden = hidden;
+  for (int q = 0; q < panels; ++q) {
+    float* panel = out.data() + std::size_t(q) * width * kTileCols;
+    for (int l = 0; l < kTileCols; ++l) {
+      const std::size_t j = std::size_t(q) * kBackwardUnits + std::size_t(l);
+      if (j >= hid) {
+        for (std::size_t k = 0; k < width; ++k) panel[k * kTileCols + std::size_t(l)] = 0.0f;
+        continue;
+      }
+      const float* src = r + j * width;
+      for (std::size_t k = 0; k < width; ++k) panel[k * kTileCols + std::size_t(l)] = src[k];
+    }
+  }
+}
+
+void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, const PackedRecurrent& w, int threads) {
+  const Panels panels = forward_panels(r);
+  const Panels input = s.fold_input ? Panels{} : forward_panels(w);
+  const double flops = 8.0 * s.steps * double(s.batch) * s.hidden * (s.hidden + (s.fold_input ? 0 : s.input));
+  for_row_blocks(s.batch, threads, flops, [&](int r0, int r1) {
+    ForwardBlock block{s, panels, s.fold_input ? nullptr : &input, {}, {}};
+    block.run(r0, r1);
+  });
+}
+
+void lstm_recurrence_backward(const LstmRecurrenceBackward& s, const PackedRecurrent& rt, int threads) {
+  const std::size_t width = 4 * std::size_t(s.hidden);
+  const Panels panels{rt.data(), width * kTileCols, kTileCols, kLanes, int(width)};
+  const double flops = 8.0 * (s.steps - 1) * double(s.batch) * s.hidden * s.hidden;
+  for_row_blocks(s.batch, threads, flops, [&](int r0, int r1) {
+    BackwardBlock block{s, panels, {}, {}};
+    block.run(r0, r1);
+  });
+}
+
+}  // namespace nocturne::inline v0::cpu

@@ -1,0 +1,131 @@
+// The FP32 LSTM kernels (AVX-512, CpuOptions::fp32_lstm_kernels): the
+// sequence forward and backward, with and without a recurrent mask, against
+// the double-precision backend (the reference the finite-difference tests
+// check) and against the SGEMM path. The shapes put batch rows outside whole
+// register tiles (6 rows), hidden sizes off the panels (16 units forward, 64
+// backward), widths on both sides of the folded input projection (< 8), and
+// work enough to split the rows between two threads. Skipped, with a message,
+// on a processor without AVX-512F (the backend then runs the SGEMM path,
+// which test_cpu_lstm checks).
+
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "cpu_test_support.hpp"
+#include "nocturne/backend.hpp"
+
+using namespace nocturne;
+using test::random_vector;
+
+namespace {
+
+// FP32 against double: the envelope test_cpu_lstm's float-against-double case uses.
+constexpr double kTolerance = 1e-5;
+
+// Sequences of 256 rows (steps x batch) and more run on the kernels; fewer on
+// the SGEMM path, which test_cpu_lstm checks.
+const LstmShape kShapes[] = {
+    {40, 7, 1, 17},    // scalar input folded into the cells; one forward panel of 16 and a tail of 1
+    {20, 13, 9, 33},   // x W in the register tiles; 13 rows in tiles of 5, 4 and 4
+    {256, 1, 3, 5},    // one row, folded input of width 3, H under one vector
+    {43, 6, 1, 16},    // exactly one tile and one forward panel
+    {11, 25, 20, 70},  // backward panels of 64 and a tail of 6
+    {8, 40, 1, 24},    // a forward panel tail of 8
+    {6, 48, 3, 64},    // enough work to split the rows between two threads
+    {7, 40, 12, 64},   // the same with x W in the tiles
+};
+
+template <typename T>
+struct Sequence {
+  std::vector<T> h, c, gates, h_masked, dx, dw, dr, db;
+};
+
+// Forward then backward of one layer; a null mask runs the unmasked ops.
+template <typename T>
+Sequence<T> run_sequence(BasicBackend<T>& be, const LstmShape& s, const std::vector<double>& x,
+                         const std::vector<double>& w, const std::vector<double>& r, const std::vector<double>& b,
+                         const std::vector<double>& dh, const std::vector<double>* mask) {
+  const auto cast = [](const std::vector<double>& v) { return std::vector<T>(v.begin(), v.end()); };
+  const std::vector<T> xt = cast(x), wt = cast(w), rt = cast(r), bt = cast(b), dht = cast(dh);
+  const std::size_t nh = std::size_t(s.steps) * std::size_t(s.batch) * std::size_t(s.hidden);
+  Sequence<T> out{std::vector<T>(nh),       std::vector<T>(nh),       std::vector<T>(4 * nh),
+                  std::vector<T>(nh),       std::vector<T>(x.size()), std::vector<T>(w.size()),
+                  std::vector<T>(r.size()), std::vector<T>(b.size())};
+  std::vector<T> work(BasicBackend<T>::lstm_workspace_size(s));
+  if (mask) {
+    const std::vector<T> mt = cast(*mask);
+    be.lstm_forward_masked(s, xt.data(), wt.data(), rt.data(), bt.data(), mt.data(), out.h_masked.data(), out.h.data(),
+                           out.c.data(), out.gates.data());
+    be.lstm_backward_masked(s, xt.data(), wt.data(), rt.data(), mt.data(), out.h_masked.data(), out.h.data(),
+                            out.c.data(), out.gates.data(), dht.data(), out.dx.data(), out.dw.data(), out.dr.data(),
+                            out.db.data(), work.data());
+  } else {
+    be.lstm_forward(s, xt.data(), wt.data(), rt.data(), bt.data(), out.h.data(), out.c.data(), out.gates.data());
+    be.lstm_backward(s, xt.data(), wt.data(), rt.data(), out.h.data(), out.c.data(), out.gates.data(), dht.data(),
+                     out.dx.data(), out.dw.data(), out.dr.data(), out.db.data(), work.data());
+  }
+  return out;
+}
+
+template <typename A, typename B>
+void check_close(const Sequence<A>& got, const Sequence<B>& want, bool masked) {
+  CHECK(test::relative_error(got.h, want.h) < kTolerance);
+  CHECK(test::relative_error(got.c, want.c) < kTolerance);
+  CHECK(test::relative_error(got.gates, want.gates) < kTolerance);
+  if (masked) CHECK(test::relative_error(got.h_masked, want.h_masked) < kTolerance);
+  CHECK(test::relative_error(got.dx, want.dx) < kTolerance);
+  CHECK(test::relative_error(got.dw, want.dw) < kTolerance);
+  CHECK(test::relative_error(got.dr, want.dr) < kTolerance);
+  CHECK(test::relative_error(got.db, want.db) < kTolerance);
+}
+
+bool kernels_on(const BasicBackend<float>& be) { return be.name().find("AVX-512 LSTM kernels") != std::string::npos; }
+
+// OpenBLAS's thread count (the kernels' too) for one scope.
+struct Threads {
+  int saved = cpu_threads();
+  explicit Threads(int n) { set_cpu_threads(n); }
+  ~Threads() {
+    if (saved > 0) set_cpu_threads(saved);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("FP32 LSTM kernels: sequence forward and backward against double and the SGEMM path",
+          "[cpu][lstm][fp32-kernels]") {
+  auto kernels = make_cpu_backend();
+  CpuOptions sgemm_options;
+  sgemm_options.fp32_lstm_kernels = false;
+  auto sgemm = make_cpu_backend(sgemm_options);
+  auto reference = make_cpu_backend_double();
+  REQUIRE_FALSE(kernels_on(*sgemm));
+  if (!kernels_on(*kernels)) {
+    WARN("this processor has no AVX-512F: the FP32 LSTM kernels are not used, nothing to check");
+    return;
+  }
+  const Threads two(2);
+  std::uint32_t seed = 100;
+  for (const LstmShape& s : kShapes)
+    for (bool masked : {false, true}) {
+      INFO("T " << s.steps << " N " << s.batch << " F " << s.input << " H " << s.hidden << (masked ? " masked" : ""));
+      const std::size_t g = 4 * std::size_t(s.hidden), nh = std::size_t(s.batch) * std::size_t(s.hidden);
+      const auto x = random_vector(std::size_t(s.steps) * std::size_t(s.batch) * std::size_t(s.input), seed++);
+      const auto w = random_vector(std::size_t(s.input) * g, seed++, -0.5, 0.5);
+      const auto r = random_vector(std::size_t(s.hidden) * g, seed++, -0.4, 0.4);
+      const auto b = random_vector(g, seed++, -0.3, 0.3);
+      const auto dh = random_vector(std::size_t(s.steps) * nh, seed++);
+      std::vector<double> mask(nh);
+      for (std::size_t i = 0; i < nh; ++i) mask[i] = (i * 7 + seed) % 5 == 0 ? 0.0 : 1.25;  // inverted dropout
+      const std::vector<double>* m = masked ? &mask : nullptr;
+      const auto want = run_sequence(*reference, s, x, w, r, b, dh, m);
+      const auto got = run_sequence(*kernels, s, x, w, r, b, dh, m);
+      const auto classic = run_sequence(*sgemm, s, x, w, r, b, dh, m);
+      check_close(got, want, masked);
+      check_close(classic, want, masked);
+      // The kernels differ from the SGEMM path by summation order alone.
+      CHECK(test::relative_error(got.h, classic.h) < kTolerance);
+      CHECK(test::relative_error(got.dr, classic.dr) < kTolerance);
+    }
+}
