@@ -199,6 +199,22 @@ void BasicModel<T>::add_fused_backward(std::vector<ProgramOp>& ops, bool dropout
   BasicBackend<T>& backend = backend_;
   const T p = T(c.dropout);
 
+  // A layer's backward sequence op (the persistent path), less its dh and its input's terms.
+  auto sequence_backward = [&](int hidden, const char* r, const Steps<T>& gates, const Steps<T>& cells, T* dc,
+                               const Steps<T>& dgates, const Steps<T>& db_partial) {
+    LstmSequenceBackward<T> q;
+    q.steps = w;
+    q.batch = n;
+    q.hidden = hidden;
+    q.r = parameter(r);
+    q.gates = gates.at(0);
+    q.c = cells.at(0);
+    q.dc = dc;
+    q.dgates = dgates.at(0);
+    q.db_partial = db_partial.at(0);
+    return q;
+  };
+
   // Layer 2, t = T-1 .. 0: the cell step, then dx = dgates W2^T (layer 1's dh).
   const bool persistent = backend.lstm_schedule() == LstmSchedule::persistent_sequences;
   std::vector<std::size_t> dx2(static_cast<std::size_t>(w));
@@ -207,17 +223,8 @@ void BasicModel<T>::add_fused_backward(std::vector<ProgramOp>& ops, bool dropout
     // One op for the sequence, then one for its T dx GEMMs, step by step as
     // the fused path multiplies them (one GEMM of T N rows is one launch, but
     // a BLAS may sum a different M in another order).
-    LstmSequenceBackward<T> q;
-    q.steps = w;
-    q.batch = n;
-    q.hidden = hidden2;
-    q.r = parameter("lstm2.R");
+    LstmSequenceBackward<T> q = sequence_backward(hidden2, "lstm2.R", g2, c2, a.dc2.data(), dg2, db2p);
     q.dh_last = a.d_h2_last.data();
-    q.gates = g2.at(0);
-    q.c = c2.at(0);
-    q.dc = a.dc2.data();
-    q.dgates = dg2.at(0);
-    q.db_partial = db2p.at(0);
     add_op(ops, "lstm2 backward", kBranch2, {param("lstm2.R"), g2.steps(0, w), c2.steps(0, w), d_h2_last},
            {dg2.steps(0, w), dc2, db2p.steps(0, w)}, [&backend, q] { backend.lstm_sequence_backward(q); });
     const T* dgates = dg2.at(0);
@@ -306,17 +313,8 @@ void BasicModel<T>::add_fused_backward(std::vector<ProgramOp>& ops, bool dropout
   const DropoutKey key1 = site_key(key, 0);
   if (persistent) {
     // One op for the sequence, after the one of layer 2's dx.
-    LstmSequenceBackward<T> q;
-    q.steps = w;
-    q.batch = n;
-    q.hidden = hidden1;
-    q.r = parameter("lstm1.R");
+    LstmSequenceBackward<T> q = sequence_backward(hidden1, "lstm1.R", g1, c1, a.dc1.data(), dg1, db1p);
     q.dh = d_drop1.at(0);
-    q.gates = g1.at(0);
-    q.c = c1.at(0);
-    q.dc = a.dc1.data();
-    q.dgates = dg1.at(0);
-    q.db_partial = db1p.at(0);
     std::vector<MemoryRange> reads{d_drop1.steps(0, w), param("lstm1.R"), g1.steps(0, w), c1.steps(0, w)};
     std::vector<MemoryRange> writes{dg1.steps(0, w), dc1, db1p.steps(0, w)};
     if (f == 1) {
