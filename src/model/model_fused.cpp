@@ -96,34 +96,28 @@ void BasicModel<T>::add_fused_forward(std::vector<ProgramOp>& ops, bool dropout,
   const DropoutKey key1 = site_key(key, 0);
   // Each layer's forward sequence, as one op on the persistent path or step
   // by step (sequence_step) on the fused one.
-  LstmSequenceForward<T> s1;
-  s1.steps = w;
-  s1.batch = n;
-  s1.input = f;
-  s1.hidden = hidden1;
-  s1.x = x1.at(0);
-  s1.w = parameter("lstm1.W");
-  s1.r = parameter("lstm1.R");
-  s1.b = parameter("lstm1.b");
-  s1.h = h1.at(0);
-  s1.c = c1.at(0);
-  s1.gates = g1.at(0);
+  auto sequence_forward = [&](const std::string& layer, int input, int hidden, const T* x, const Steps<T>& h,
+                              const Steps<T>& cells, const Steps<T>& gates) {
+    LstmSequenceForward<T> s;
+    s.steps = w;
+    s.batch = n;
+    s.input = input;
+    s.hidden = hidden;
+    s.x = x;
+    s.w = parameter(layer + ".W");
+    s.r = parameter(layer + ".R");
+    s.b = parameter(layer + ".b");
+    s.h = h.at(0);
+    s.c = cells.at(0);
+    s.gates = gates.at(0);
+    return s;
+  };
+  LstmSequenceForward<T> s1 = sequence_forward("lstm1", f, hidden1, x1.at(0), h1, c1, g1);
   if (dropout) {
     s1.h_dropped = drop1.at(0);
     s1.dropout_p = p;
   }
-  LstmSequenceForward<T> s2;
-  s2.steps = w;
-  s2.batch = n;
-  s2.input = hidden1;
-  s2.hidden = hidden2;
-  s2.x = dropout ? drop1.at(0) : h1.at(0);
-  s2.w = parameter("lstm2.W");
-  s2.r = parameter("lstm2.R");
-  s2.b = parameter("lstm2.b");
-  s2.h = h2.at(0);
-  s2.c = c2.at(0);
-  s2.gates = g2.at(0);
+  LstmSequenceForward<T> s2 = sequence_forward("lstm2", hidden1, hidden2, dropout ? drop1.at(0) : h1.at(0), h2, c2, g2);
 
   if (backend.lstm_schedule() == LstmSchedule::persistent_sequences) {
     // The persistent path (layer 2 after all of layer 1: no wavefront between the two launches;
