@@ -103,22 +103,12 @@ const void* backward_kernel(int units) {
 }  // namespace
 
 void prepare_persistent_backward_kernels(const DeviceLimits& device) {
-  for (int units = 1; units <= kPersistentMaxUnits; units *= 2)
-    NOCTURNE_CUDA_CHECK(cudaFuncSetAttribute(backward_kernel(units), cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                             int(device.shared_per_block)));
+  for (int units = 1; units <= kPersistentMaxUnits; units *= 2) allow_persistent_shared(backward_kernel(units), device);
 }
 
 PersistentPlan persistent_device_backward_plan(int batch, int hidden) {
   PersistentPlan plan = persistent_backward_plan(batch, hidden, current_device_limits());
-  if (!plan.fits()) return plan;
-  int device = 0, cooperative = 0;
-  NOCTURNE_CUDA_CHECK(cudaGetDevice(&device));
-  NOCTURNE_CUDA_CHECK(cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device));
-  int per_sm = 0;
-  NOCTURNE_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, backward_kernel(plan.units),
-                                                                    kPersistentThreads, plan.shared.total));
-  plan.resident_per_sm = per_sm;
-  if (!cooperative || per_sm < 1) plan.refusal = PersistentRefusal::not_resident;
+  if (plan.fits()) check_persistent_residency(plan, backward_kernel(plan.units));
   return plan;
 }
 
@@ -126,23 +116,11 @@ void lstm_persistent_backward(const Launch& launch, const PersistentPlan& plan, 
   if (!plan.fits())
     throw ShapeError(std::string("lstm_persistent_backward: ") + persistent_refusal_text(plan.refusal));
   if (args.steps <= 0) return;
-  NOCTURNE_CUDA_CHECK(cudaMemsetAsync(args.flags, 0, std::size_t(plan.blocks) * sizeof(unsigned), launch.stream));
   const void* kernel = backward_kernel(plan.units);
   PersistentBackwardArgs a = args;
   PersistentPlan p = plan;
   void* params[] = {&a, &p};
-  cudaLaunchAttribute cooperative[1];
-  cooperative[0].id = cudaLaunchAttributeCooperative;
-  cooperative[0].val.cooperative = 1;
-  cudaLaunchConfig_t config = {};
-  config.gridDim = dim3(unsigned(plan.blocks));
-  config.blockDim = dim3(kPersistentThreads);
-  config.dynamicSmemBytes = plan.shared.total;
-  config.stream = launch.stream;
-  config.attrs = cooperative;
-  config.numAttrs = 1;
-  NOCTURNE_CUDA_CHECK(cudaLaunchKernelExC(&config, kernel, params));
-  NOCTURNE_CHECK_LAUNCH("lstm_persistent_backward", launch);
+  launch_persistent(launch, plan, args.flags, kernel, params, "lstm_persistent_backward");
 }
 
 }  // namespace nocturne::kernels
