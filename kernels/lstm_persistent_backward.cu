@@ -47,28 +47,24 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
   for (int i = 0; i < a.steps; ++i) {
     const int n = persistent_backward_slices(plan, i);
     const BackwardArgs step = persistent_backward_step_args(a, persistent_backward_step(a, i));
-    auto wait = [&](int interval, int& ready) {
-      if (i > 0)
-        wait_for_producers(a.flags, unsigned(i), blocks_needed(plan, slices_ready_after(plan, interval)), ready);
-    };
     int ready = 0;
     for (int pass = 0; pass < plan.passes; ++pass) {
       K::begin(r);
       if (i > 0) {
-        wait(-2, ready);
+        wait_for_slices(a.flags, i, plan, -2, ready);
         __syncthreads();
       }
       if (n > 0) {
         K::fetch(step, pass, 0, thread, r);
         K::store(plan, thread, 0, r, shared);
       }
-      wait(-1, ready);
+      wait_for_slices(a.flags, i, plan, -1, ready);
       __syncthreads();
       for (int s = 0; s < n; ++s) {
         if (s + 1 < n) K::fetch(step, pass, s + 1, thread, r);
         K::multiply(plan, s, thread, s & 1, shared, r);
         if (s + 1 < n) K::store(plan, thread, (s + 1) & 1, r, shared);
-        wait(s, ready);
+        wait_for_slices(a.flags, i, plan, s, ready);
         __syncthreads();
       }
       K::cells(step, plan, block, pass, thread, r);
