@@ -47,28 +47,24 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
   for (int t = 0; t < a.steps; ++t) {
     const int n = persistent_slices(plan, t);
     const ForwardArgs step = persistent_step_args(a, t);
-    auto wait = [&](int interval, int& ready) {
-      if (t > 0)
-        wait_for_producers(a.flags, unsigned(t), blocks_needed(plan, slices_ready_after(plan, interval)), ready);
-    };
     int ready = 0;
     for (int pass = 0; pass < plan.passes; ++pass) {
       K::begin(r);
       if (t > 0) {
-        wait(-2, ready);
+        wait_for_slices(a.flags, t, plan, -2, ready);
         __syncthreads();
       }
       if (n > 0) {
         K::fetch(a, plan, t, pass, 0, thread, r);
         K::store(plan, thread, 0, r, shared);
       }
-      wait(-1, ready);
+      wait_for_slices(a.flags, t, plan, -1, ready);
       __syncthreads();
       for (int s = 0; s < n; ++s) {
         if (s + 1 < n) K::fetch(a, plan, t, pass, s + 1, thread, r);
         K::multiply(plan, t, s, thread, s & 1, shared, r);
         if (s + 1 < n) K::store(plan, thread, (s + 1) & 1, r, shared);
-        wait(s, ready);
+        wait_for_slices(a.flags, t, plan, s, ready);
         __syncthreads();
       }
       K::finish(step, plan, block, pass, thread, r);
@@ -115,42 +111,25 @@ DeviceLimits current_device_limits() {
   return d;
 }
 
-void prepare_persistent_kernels() {
-  const DeviceLimits d = current_device_limits();
-  for (int units = 1; units <= kPersistentMaxUnits; units *= 2)
-    NOCTURNE_CUDA_CHECK(cudaFuncSetAttribute(forward_kernel(units), cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                             int(d.shared_per_block)));
-  for (GemmOperands operands : {GemmOperands::tf32, GemmOperands::bf16})
-    for (int units = kPersistentWmmaMinUnits; units <= kPersistentMaxUnits; units *= 2)
-      NOCTURNE_CUDA_CHECK(cudaFuncSetAttribute(forward_kernel(operands, units),
-                                               cudaFuncAttributeMaxDynamicSharedMemorySize, int(d.shared_per_block)));
-  prepare_persistent_backward_kernels(d);
+void allow_persistent_shared(const void* kernel, const DeviceLimits& device) {
+  NOCTURNE_CUDA_CHECK(
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(device.shared_per_block)));
 }
 
-PersistentPlan persistent_device_plan(int batch, int input, int hidden, GemmOperands operands) {
-  PersistentPlan plan = persistent_plan(batch, input, hidden, current_device_limits(), operands);
-  if (!plan.fits()) return plan;
+void check_persistent_residency(PersistentPlan& plan, const void* kernel) {
   int device = 0, cooperative = 0;
   NOCTURNE_CUDA_CHECK(cudaGetDevice(&device));
   NOCTURNE_CUDA_CHECK(cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device));
-  const void* kernel = forward_kernel(plan.operands, plan.units);
   int per_sm = 0;
   NOCTURNE_CUDA_CHECK(
       cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kPersistentThreads, plan.shared.total));
   plan.resident_per_sm = per_sm;
   if (!cooperative || per_sm < 1) plan.refusal = PersistentRefusal::not_resident;
-  return plan;
 }
 
-void lstm_persistent_forward(const Launch& launch, const PersistentPlan& plan, const PersistentForwardArgs& args) {
-  if (!plan.fits())
-    throw ShapeError(std::string("lstm_persistent_forward: ") + persistent_refusal_text(plan.refusal));
-  if (args.steps <= 0) return;
-  NOCTURNE_CUDA_CHECK(cudaMemsetAsync(args.flags, 0, std::size_t(plan.blocks) * sizeof(unsigned), launch.stream));
-  const void* kernel = forward_kernel(plan.operands, plan.units);
-  PersistentForwardArgs a = args;
-  PersistentPlan p = plan;
-  void* params[] = {&a, &p};
+void launch_persistent(const Launch& launch, const PersistentPlan& plan, unsigned* flags, const void* kernel,
+                       void** params, const char* kernel_name) {
+  NOCTURNE_CUDA_CHECK(cudaMemsetAsync(flags, 0, std::size_t(plan.blocks) * sizeof(unsigned), launch.stream));
   // Cooperative through the launch attribute (which stream capture records
   // as a cooperative kernel node): the grid runs all at once or not at all.
   cudaLaunchAttribute cooperative[1];
@@ -164,7 +143,33 @@ void lstm_persistent_forward(const Launch& launch, const PersistentPlan& plan, c
   config.attrs = cooperative;
   config.numAttrs = 1;
   NOCTURNE_CUDA_CHECK(cudaLaunchKernelExC(&config, kernel, params));
-  NOCTURNE_CHECK_LAUNCH("lstm_persistent_forward", launch);
+  NOCTURNE_CHECK_LAUNCH(kernel_name, launch);
+}
+
+void prepare_persistent_kernels() {
+  const DeviceLimits d = current_device_limits();
+  for (int units = 1; units <= kPersistentMaxUnits; units *= 2) allow_persistent_shared(forward_kernel(units), d);
+  for (GemmOperands operands : {GemmOperands::tf32, GemmOperands::bf16})
+    for (int units = kPersistentWmmaMinUnits; units <= kPersistentMaxUnits; units *= 2)
+      allow_persistent_shared(forward_kernel(operands, units), d);
+  prepare_persistent_backward_kernels(d);
+}
+
+PersistentPlan persistent_device_plan(int batch, int input, int hidden, GemmOperands operands) {
+  PersistentPlan plan = persistent_plan(batch, input, hidden, current_device_limits(), operands);
+  if (plan.fits()) check_persistent_residency(plan, forward_kernel(plan.operands, plan.units));
+  return plan;
+}
+
+void lstm_persistent_forward(const Launch& launch, const PersistentPlan& plan, const PersistentForwardArgs& args) {
+  if (!plan.fits())
+    throw ShapeError(std::string("lstm_persistent_forward: ") + persistent_refusal_text(plan.refusal));
+  if (args.steps <= 0) return;
+  const void* kernel = forward_kernel(plan.operands, plan.units);
+  PersistentForwardArgs a = args;
+  PersistentPlan p = plan;
+  void* params[] = {&a, &p};
+  launch_persistent(launch, plan, args.flags, kernel, params, "lstm_persistent_forward");
 }
 
 }  // namespace nocturne::kernels

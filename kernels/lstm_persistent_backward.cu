@@ -47,28 +47,24 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
   for (int i = 0; i < a.steps; ++i) {
     const int n = persistent_backward_slices(plan, i);
     const BackwardArgs step = persistent_backward_step_args(a, persistent_backward_step(a, i));
-    auto wait = [&](int interval, int& ready) {
-      if (i > 0)
-        wait_for_producers(a.flags, unsigned(i), blocks_needed(plan, slices_ready_after(plan, interval)), ready);
-    };
     int ready = 0;
     for (int pass = 0; pass < plan.passes; ++pass) {
       K::begin(r);
       if (i > 0) {
-        wait(-2, ready);
+        wait_for_slices(a.flags, i, plan, -2, ready);
         __syncthreads();
       }
       if (n > 0) {
         K::fetch(step, pass, 0, thread, r);
         K::store(plan, thread, 0, r, shared);
       }
-      wait(-1, ready);
+      wait_for_slices(a.flags, i, plan, -1, ready);
       __syncthreads();
       for (int s = 0; s < n; ++s) {
         if (s + 1 < n) K::fetch(step, pass, s + 1, thread, r);
         K::multiply(plan, s, thread, s & 1, shared, r);
         if (s + 1 < n) K::store(plan, thread, (s + 1) & 1, r, shared);
-        wait(s, ready);
+        wait_for_slices(a.flags, i, plan, s, ready);
         __syncthreads();
       }
       K::cells(step, plan, block, pass, thread, r);
@@ -103,22 +99,12 @@ const void* backward_kernel(int units) {
 }  // namespace
 
 void prepare_persistent_backward_kernels(const DeviceLimits& device) {
-  for (int units = 1; units <= kPersistentMaxUnits; units *= 2)
-    NOCTURNE_CUDA_CHECK(cudaFuncSetAttribute(backward_kernel(units), cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                             int(device.shared_per_block)));
+  for (int units = 1; units <= kPersistentMaxUnits; units *= 2) allow_persistent_shared(backward_kernel(units), device);
 }
 
 PersistentPlan persistent_device_backward_plan(int batch, int hidden) {
   PersistentPlan plan = persistent_backward_plan(batch, hidden, current_device_limits());
-  if (!plan.fits()) return plan;
-  int device = 0, cooperative = 0;
-  NOCTURNE_CUDA_CHECK(cudaGetDevice(&device));
-  NOCTURNE_CUDA_CHECK(cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device));
-  int per_sm = 0;
-  NOCTURNE_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, backward_kernel(plan.units),
-                                                                    kPersistentThreads, plan.shared.total));
-  plan.resident_per_sm = per_sm;
-  if (!cooperative || per_sm < 1) plan.refusal = PersistentRefusal::not_resident;
+  if (plan.fits()) check_persistent_residency(plan, backward_kernel(plan.units));
   return plan;
 }
 
@@ -126,23 +112,11 @@ void lstm_persistent_backward(const Launch& launch, const PersistentPlan& plan, 
   if (!plan.fits())
     throw ShapeError(std::string("lstm_persistent_backward: ") + persistent_refusal_text(plan.refusal));
   if (args.steps <= 0) return;
-  NOCTURNE_CUDA_CHECK(cudaMemsetAsync(args.flags, 0, std::size_t(plan.blocks) * sizeof(unsigned), launch.stream));
   const void* kernel = backward_kernel(plan.units);
   PersistentBackwardArgs a = args;
   PersistentPlan p = plan;
   void* params[] = {&a, &p};
-  cudaLaunchAttribute cooperative[1];
-  cooperative[0].id = cudaLaunchAttributeCooperative;
-  cooperative[0].val.cooperative = 1;
-  cudaLaunchConfig_t config = {};
-  config.gridDim = dim3(unsigned(plan.blocks));
-  config.blockDim = dim3(kPersistentThreads);
-  config.dynamicSmemBytes = plan.shared.total;
-  config.stream = launch.stream;
-  config.attrs = cooperative;
-  config.numAttrs = 1;
-  NOCTURNE_CUDA_CHECK(cudaLaunchKernelExC(&config, kernel, params));
-  NOCTURNE_CHECK_LAUNCH("lstm_persistent_backward", launch);
+  launch_persistent(launch, plan, args.flags, kernel, params, "lstm_persistent_backward");
 }
 
 }  // namespace nocturne::kernels

@@ -40,10 +40,6 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
   for (int t = 0; t < a.steps; ++t) {
     const int n = persistent_slices(plan, t);
     const ForwardArgs step = persistent_step_args(a, t);
-    auto wait = [&](int interval, int& ready) {
-      if (t > 0)
-        wait_for_producers(a.flags, unsigned(t), blocks_needed(plan, slices_ready_after(plan, interval)), ready);
-    };
     int ready = 0;
     for (int pass = 0; pass < plan.passes; ++pass) {
       typename F::Accumulator acc[K::kFragRows][K::kFragCols];
@@ -52,14 +48,14 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
 #pragma unroll
         for (int j = 0; j < K::kFragCols; ++j) nvcuda::wmma::fill_fragment(acc[i][j], 0.0f);
       if (t > 0) {
-        wait(-2, ready);
+        wait_for_slices(a.flags, t, plan, -2, ready);
         __syncthreads();
       }
       if (n > 0) {
         K::fetch(a, plan, t, pass, 0, thread, r);
         K::store(plan, thread, 0, r, shared);
       }
-      wait(-1, ready);
+      wait_for_slices(a.flags, t, plan, -1, ready);
       __syncthreads();
       for (int s = 0; s < n; ++s) {
         if (s + 1 < n) K::fetch(a, plan, t, pass, s + 1, thread, r);
@@ -81,7 +77,7 @@ __global__ void __launch_bounds__(kPersistentThreads, 1)
             for (int j = 0; j < K::kFragCols; ++j) nvcuda::wmma::mma_sync(acc[i][j], af[i], bf[j], acc[i][j]);
         }
         if (s + 1 < n) K::store(plan, thread, (s + 1) & 1, r, shared);
-        wait(s, ready);
+        wait_for_slices(a.flags, t, plan, s, ready);
         __syncthreads();
       }
       float* tile = K::accumulators(plan, shared) + warp_row * plan.shared.acc_pitch;

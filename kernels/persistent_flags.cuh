@@ -6,6 +6,8 @@
 
 #include <cuda/atomic>
 
+#include "persistent_partition.hpp"
+
 namespace nocturne::inline v0::kernels {
 
 // Thread 0: until the first `need` blocks have published step `step` (flags
@@ -19,6 +21,15 @@ __device__ inline void wait_for_producers(unsigned* flags, unsigned step, int ne
     else
       __nanosleep(32);
   }
+}
+
+// Thread 0, from the second step (or backward iteration) on: until the
+// producers of the slices fetched after K interval `interval` (-2 the step's
+// start, -1 the prologue) have published step - 1.
+__device__ inline void wait_for_slices(unsigned* flags, int step, const PersistentPlan& plan, int interval,
+                                       int& ready) {
+  if (step > 0)
+    wait_for_producers(flags, unsigned(step), blocks_needed(plan, slices_ready_after(plan, interval)), ready);
 }
 
 // After a block barrier (every thread's writes of the step done): thread 0

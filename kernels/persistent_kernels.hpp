@@ -39,6 +39,16 @@ void lstm_persistent_forward(const Launch& launch, const PersistentPlan& plan, c
 // launchable function pointer (lstm_persistent_wmma.cu).
 const void* persistent_forward_wmma_kernel(GemmOperands operands, int units);
 
+// What the forward and backward launches share (lstm_persistent.cu): the
+// opt-in shared memory for a kernel; the plan's refusal not_resident where
+// the device has no cooperative launch or the kernel is not resident at the
+// plan's shared memory; the flags zeroed and the cooperative launch of the
+// plan's grid (`kernel_name` for the launch check).
+void allow_persistent_shared(const void* kernel, const DeviceLimits& device);
+void check_persistent_residency(PersistentPlan& plan, const void* kernel);
+void launch_persistent(const Launch& launch, const PersistentPlan& plan, unsigned* flags, const void* kernel,
+                       void** params, const char* kernel_name);
+
 // The backward kernels' part of prepare_persistent_kernels (which calls it).
 void prepare_persistent_backward_kernels(const DeviceLimits& device);
 

@@ -96,34 +96,28 @@ void BasicModel<T>::add_fused_forward(std::vector<ProgramOp>& ops, bool dropout,
   const DropoutKey key1 = site_key(key, 0);
   // Each layer's forward sequence, as one op on the persistent path or step
   // by step (sequence_step) on the fused one.
-  LstmSequenceForward<T> s1;
-  s1.steps = w;
-  s1.batch = n;
-  s1.input = f;
-  s1.hidden = hidden1;
-  s1.x = x1.at(0);
-  s1.w = parameter("lstm1.W");
-  s1.r = parameter("lstm1.R");
-  s1.b = parameter("lstm1.b");
-  s1.h = h1.at(0);
-  s1.c = c1.at(0);
-  s1.gates = g1.at(0);
+  auto sequence_forward = [&](const std::string& layer, int input, int hidden, const T* x, const Steps<T>& h,
+                              const Steps<T>& cells, const Steps<T>& gates) {
+    LstmSequenceForward<T> s;
+    s.steps = w;
+    s.batch = n;
+    s.input = input;
+    s.hidden = hidden;
+    s.x = x;
+    s.w = parameter(layer + ".W");
+    s.r = parameter(layer + ".R");
+    s.b = parameter(layer + ".b");
+    s.h = h.at(0);
+    s.c = cells.at(0);
+    s.gates = gates.at(0);
+    return s;
+  };
+  LstmSequenceForward<T> s1 = sequence_forward("lstm1", f, hidden1, x1.at(0), h1, c1, g1);
   if (dropout) {
     s1.h_dropped = drop1.at(0);
     s1.dropout_p = p;
   }
-  LstmSequenceForward<T> s2;
-  s2.steps = w;
-  s2.batch = n;
-  s2.input = hidden1;
-  s2.hidden = hidden2;
-  s2.x = dropout ? drop1.at(0) : h1.at(0);
-  s2.w = parameter("lstm2.W");
-  s2.r = parameter("lstm2.R");
-  s2.b = parameter("lstm2.b");
-  s2.h = h2.at(0);
-  s2.c = c2.at(0);
-  s2.gates = g2.at(0);
+  LstmSequenceForward<T> s2 = sequence_forward("lstm2", hidden1, hidden2, dropout ? drop1.at(0) : h1.at(0), h2, c2, g2);
 
   if (backend.lstm_schedule() == LstmSchedule::persistent_sequences) {
     // The persistent path (layer 2 after all of layer 1: no wavefront between the two launches;
@@ -199,6 +193,22 @@ void BasicModel<T>::add_fused_backward(std::vector<ProgramOp>& ops, bool dropout
   BasicBackend<T>& backend = backend_;
   const T p = T(c.dropout);
 
+  // A layer's backward sequence op (the persistent path), less its dh and its input's terms.
+  auto sequence_backward = [&](int hidden, const char* r, const Steps<T>& gates, const Steps<T>& cells, T* dc,
+                               const Steps<T>& dgates, const Steps<T>& db_partial) {
+    LstmSequenceBackward<T> q;
+    q.steps = w;
+    q.batch = n;
+    q.hidden = hidden;
+    q.r = parameter(r);
+    q.gates = gates.at(0);
+    q.c = cells.at(0);
+    q.dc = dc;
+    q.dgates = dgates.at(0);
+    q.db_partial = db_partial.at(0);
+    return q;
+  };
+
   // Layer 2, t = T-1 .. 0: the cell step, then dx = dgates W2^T (layer 1's dh).
   const bool persistent = backend.lstm_schedule() == LstmSchedule::persistent_sequences;
   std::vector<std::size_t> dx2(static_cast<std::size_t>(w));
@@ -207,17 +217,8 @@ void BasicModel<T>::add_fused_backward(std::vector<ProgramOp>& ops, bool dropout
     // One op for the sequence, then one for its T dx GEMMs, step by step as
     // the fused path multiplies them (one GEMM of T N rows is one launch, but
     // a BLAS may sum a different M in another order).
-    LstmSequenceBackward<T> q;
-    q.steps = w;
-    q.batch = n;
-    q.hidden = hidden2;
-    q.r = parameter("lstm2.R");
+    LstmSequenceBackward<T> q = sequence_backward(hidden2, "lstm2.R", g2, c2, a.dc2.data(), dg2, db2p);
     q.dh_last = a.d_h2_last.data();
-    q.gates = g2.at(0);
-    q.c = c2.at(0);
-    q.dc = a.dc2.data();
-    q.dgates = dg2.at(0);
-    q.db_partial = db2p.at(0);
     add_op(ops, "lstm2 backward", kBranch2, {param("lstm2.R"), g2.steps(0, w), c2.steps(0, w), d_h2_last},
            {dg2.steps(0, w), dc2, db2p.steps(0, w)}, [&backend, q] { backend.lstm_sequence_backward(q); });
     const T* dgates = dg2.at(0);
@@ -306,17 +307,8 @@ void BasicModel<T>::add_fused_backward(std::vector<ProgramOp>& ops, bool dropout
   const DropoutKey key1 = site_key(key, 0);
   if (persistent) {
     // One op for the sequence, after the one of layer 2's dx.
-    LstmSequenceBackward<T> q;
-    q.steps = w;
-    q.batch = n;
-    q.hidden = hidden1;
-    q.r = parameter("lstm1.R");
+    LstmSequenceBackward<T> q = sequence_backward(hidden1, "lstm1.R", g1, c1, a.dc1.data(), dg1, db1p);
     q.dh = d_drop1.at(0);
-    q.gates = g1.at(0);
-    q.c = c1.at(0);
-    q.dc = a.dc1.data();
-    q.dgates = dg1.at(0);
-    q.db_partial = db1p.at(0);
     std::vector<MemoryRange> reads{d_drop1.steps(0, w), param("lstm1.R"), g1.steps(0, w), c1.steps(0, w)};
     std::vector<MemoryRange> writes{dg1.steps(0, w), dc1, db1p.steps(0, w)};
     if (f == 1) {

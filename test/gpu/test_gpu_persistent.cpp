@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/fused_op_checks.hpp"  // sequence_backward_step
 #include "gpu_test_support.hpp"
 #include "kernels/fused_kernels.hpp"
 #include "kernels/persistent_kernels.hpp"
@@ -316,33 +317,10 @@ BackwardOutputs run_persistent_backward(const BackwardSequenceData& d, const ker
 // The fused FP32 backward step kernel, t = T - 1 down to 0, on the same device inputs.
 BackwardOutputs run_fused_backward(const BackwardSequenceData& d, DeviceBackwardSequence& m) {
   const LstmSequenceBackward<float> q = m.op(d);
-  const std::size_t nh = d.per_step(d.shape.hidden), partials = d.partials_per_step();
   std::vector<std::vector<float>> dc_in(std::size_t(d.shape.steps));
   for (int t = d.shape.steps - 1; t >= 0; --t) {
-    const std::size_t at = std::size_t(t);
-    dc_in[at] = gpu().download(m.dc);
-    LstmStepBackward<float> step;
-    step.batch = q.batch;
-    step.hidden = q.hidden;
-    step.r = q.r;
-    step.dgates_next = t + 1 < q.steps ? q.dgates + (at + 1) * 4 * nh : nullptr;
-    step.dh = q.dh ? q.dh + at * nh : t + 1 == q.steps ? q.dh_last : nullptr;
-    if (step.dh && q.dropout) {
-      step.dropout = q.dropout;
-      step.dropout_p = q.dropout_p;
-      step.dropout_index = std::uint64_t(at * nh);
-    }
-    step.gates = q.gates + at * 4 * nh;
-    step.c = q.c + at * nh;
-    step.c_prev = t > 0 ? q.c + (at - 1) * nh : nullptr;
-    step.dc = q.dc;
-    step.dgates = q.dgates + at * 4 * nh;
-    step.db_partial = q.db_partial + at * partials;
-    if (q.x) {
-      step.x = q.x + at * std::size_t(q.batch);
-      step.dw_partial = q.dw_partial + at * partials;
-    }
-    kernels::lstm_step_backward(kLaunch, GemmOperands::fp32, step);
+    dc_in[std::size_t(t)] = gpu().download(m.dc);
+    kernels::lstm_step_backward(kLaunch, GemmOperands::fp32, sequence_backward_step(q, t, d.partial_blocks));
   }
   BackwardOutputs o = download(d, m);
   o.dc_in = std::move(dc_in);

@@ -136,13 +136,7 @@ PersistentStats persistent_backward(PersistentBackwardArgs a, const PersistentPl
         return true;
       }
     } else {
-      for (const auto& [index, value] : blk.written) {
-        if (!std::isnan(visible[index]))
-          throw std::logic_error("dgates element " + std::to_string(index) + " published twice (block " +
-                                 std::to_string(b) + ")");
-        visible[index] = value;
-      }
-      blk.written.clear();
+      publish_written(blk.written, visible, "dgates", b);
       flags[std::size_t(b)] = unsigned(blk.i) + 1;
       blk.pass = 0;
       blk.need = 0;
@@ -157,39 +151,8 @@ PersistentStats persistent_backward(PersistentBackwardArgs a, const PersistentPl
     return true;
   };
 
-  auto all_done = [&] {
-    for (const Block& blk : blocks)
-      if (!blk.done) return false;
-    return true;
-  };
-  std::uint64_t state = seed;
-  while (!all_done()) {
-    bool moved = false;
-    switch (schedule) {
-      case BlockSchedule::round_robin:
-        for (int b = 0; b < plan.blocks; ++b) moved = advance(b) || moved;
-        break;
-      case BlockSchedule::round_robin_backwards:
-        for (int b = plan.blocks - 1; b >= 0; --b) moved = advance(b) || moved;
-        break;
-      case BlockSchedule::greedy_last_first:
-        for (int b = plan.blocks - 1; b >= 0; --b)
-          while (advance(b)) moved = true;
-        break;
-      case BlockSchedule::random:
-        for (int k = 0; k < plan.blocks; ++k) {
-          state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-          moved = advance(int((state >> 33) % std::uint64_t(plan.blocks))) || moved;
-        }
-        if (!moved)
-          for (int b = 0; b < plan.blocks; ++b) moved = advance(b) || moved;
-        break;
-    }
-    if (!moved) throw std::logic_error("deadlock: no block can move");
-  }
-  for (std::size_t k = 0; k < all; ++k)
-    if (std::isnan(visible[k])) throw std::logic_error("dgates element " + std::to_string(k) + " never published");
-  std::copy(visible.begin(), visible.end(), out);
+  run_schedule(blocks, schedule, seed, advance);
+  copy_published(visible, "dgates", out);
   return stats;
 }
 

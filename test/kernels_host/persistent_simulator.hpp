@@ -13,11 +13,13 @@
 // element never published, and a schedule where no block can move (a
 // deadlock) are errors too.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/lstm_persistent_phases.hpp"
@@ -39,6 +41,64 @@ struct PersistentStats {
   long long intervals = 0;  // barrier intervals run, all blocks
   long long stalls = 0;     // times a block was picked and had to wait
 };
+
+// A block publishes a step: what it wrote (still private) becomes visible to
+// the other blocks; an element already visible was written twice.
+inline void publish_written(std::vector<std::pair<std::size_t, float>>& written, std::vector<float>& visible,
+                            const char* what, int block) {
+  for (const auto& [index, value] : written) {
+    if (!std::isnan(visible[index]))
+      throw std::logic_error(std::string(what) + " element " + std::to_string(index) + " published twice (block " +
+                             std::to_string(block) + ")");
+    visible[index] = value;
+  }
+  written.clear();
+}
+
+// Interleaves the blocks by the schedule, advance(b) running block b's next
+// interval (false where it is done or must wait), until every block is done.
+template <typename Blocks, typename Advance>
+void run_schedule(const Blocks& blocks, BlockSchedule schedule, std::uint64_t seed, Advance advance) {
+  const int count = int(blocks.size());
+  auto all_done = [&] {
+    for (const auto& blk : blocks)
+      if (!blk.done) return false;
+    return true;
+  };
+  std::uint64_t state = seed;
+  while (!all_done()) {
+    bool moved = false;
+    switch (schedule) {
+      case BlockSchedule::round_robin:
+        for (int b = 0; b < count; ++b) moved = advance(b) || moved;
+        break;
+      case BlockSchedule::round_robin_backwards:
+        for (int b = count - 1; b >= 0; --b) moved = advance(b) || moved;
+        break;
+      case BlockSchedule::greedy_last_first:
+        for (int b = count - 1; b >= 0; --b)
+          while (advance(b)) moved = true;
+        break;
+      case BlockSchedule::random:
+        for (int i = 0; i < count; ++i) {
+          state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+          moved = advance(int((state >> 33) % std::uint64_t(count))) || moved;
+        }
+        if (!moved)  // a random round may miss the one block that can move
+          for (int b = 0; b < count; ++b) moved = advance(b) || moved;
+        break;
+    }
+    if (!moved) throw std::logic_error("deadlock: no block can move");
+  }
+}
+
+// The run's result: every element published, copied out.
+inline void copy_published(const std::vector<float>& visible, const char* what, float* out) {
+  for (std::size_t i = 0; i < visible.size(); ++i)
+    if (std::isnan(visible[i]))
+      throw std::logic_error(std::string(what) + " element " + std::to_string(i) + " never published");
+  std::copy(visible.begin(), visible.end(), out);
+}
 
 // K: PersistentForwardSimt<U> or PersistentForwardWmma<U, mode> (whose
 // fragments are replaced by host_mma over the staged, rounded operands, in
@@ -158,13 +218,7 @@ PersistentStats persistent_forward_run(PersistentForwardArgs a, const Persistent
         return true;
       }
     } else {
-      for (const auto& [index, value] : blk.written) {
-        if (!std::isnan(visible[index]))
-          throw std::logic_error("h element " + std::to_string(index) + " published twice (block " +
-                                 std::to_string(b) + ")");
-        visible[index] = value;
-      }
-      blk.written.clear();
+      publish_written(blk.written, visible, "h", b);
       flags[std::size_t(b)] = unsigned(blk.t) + 1;
       blk.pass = 0;
       blk.need = 0;
@@ -179,39 +233,8 @@ PersistentStats persistent_forward_run(PersistentForwardArgs a, const Persistent
     return true;
   };
 
-  auto all_done = [&] {
-    for (const Block& blk : blocks)
-      if (!blk.done) return false;
-    return true;
-  };
-  std::uint64_t state = seed;
-  while (!all_done()) {
-    bool moved = false;
-    switch (schedule) {
-      case BlockSchedule::round_robin:
-        for (int b = 0; b < plan.blocks; ++b) moved = advance(b) || moved;
-        break;
-      case BlockSchedule::round_robin_backwards:
-        for (int b = plan.blocks - 1; b >= 0; --b) moved = advance(b) || moved;
-        break;
-      case BlockSchedule::greedy_last_first:
-        for (int b = plan.blocks - 1; b >= 0; --b)
-          while (advance(b)) moved = true;
-        break;
-      case BlockSchedule::random:
-        for (int i = 0; i < plan.blocks; ++i) {
-          state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-          moved = advance(int((state >> 33) % std::uint64_t(plan.blocks))) || moved;
-        }
-        if (!moved)  // a random round may miss the one block that can move
-          for (int b = 0; b < plan.blocks; ++b) moved = advance(b) || moved;
-        break;
-    }
-    if (!moved) throw std::logic_error("deadlock: no block can move");
-  }
-  for (std::size_t i = 0; i < all; ++i)
-    if (std::isnan(visible[i])) throw std::logic_error("h element " + std::to_string(i) + " never published");
-  std::copy(visible.begin(), visible.end(), out);
+  run_schedule(blocks, schedule, seed, advance);
+  copy_published(visible, "h", out);
   return stats;
 }
 

@@ -37,6 +37,23 @@ std::string describe(const Shape& s) {
   return "N " + std::to_string(s.batch) + " F " + std::to_string(s.input) + " H " + std::to_string(s.hidden);
 }
 
+// Forward and backward: every unit (its four gate columns) owned by exactly
+// one block, no idle block; the passes cover the rows, the last one not empty.
+void check_units_and_passes(const Shape& s, const PersistentPlan& p) {
+  std::vector<int> owners(std::size_t(s.hidden), 0);
+  for (int b = 0; b < p.blocks; ++b) {
+    const UnitRange u = block_units(p, b);
+    CHECK(u.first < u.end);
+    for (int unit = u.first; unit < u.end; ++unit) {
+      ++owners[std::size_t(unit)];
+      CHECK(unit_owner(p, unit) == b);
+    }
+  }
+  for (int unit = 0; unit < s.hidden; ++unit) CHECK(owners[std::size_t(unit)] == 1);
+  CHECK(p.passes * kPersistentPassRows >= s.batch);
+  CHECK((p.passes - 1) * kPersistentPassRows < s.batch);
+}
+
 void check_plan(const Shape& s, const PersistentPlan& p, DeviceLimits device) {
   INFO(describe(s) << ": U " << p.units << " blocks " << p.blocks << " shared " << p.shared.total);
   REQUIRE(p.fits());
@@ -48,20 +65,7 @@ void check_plan(const Shape& s, const PersistentPlan& p, DeviceLimits device) {
   CHECK((p.cluster & (p.cluster - 1)) == 0);
   CHECK(p.blocks % p.cluster == 0);
   CHECK(p.clusters * p.cluster == p.blocks);
-  // Every unit (its four gate columns) owned by exactly one block.
-  std::vector<int> owners(std::size_t(s.hidden), 0);
-  for (int b = 0; b < p.blocks; ++b) {
-    const UnitRange u = block_units(p, b);
-    CHECK(u.first < u.end);  // no idle block
-    for (int unit = u.first; unit < u.end; ++unit) {
-      ++owners[std::size_t(unit)];
-      CHECK(unit_owner(p, unit) == b);
-    }
-  }
-  for (int unit = 0; unit < s.hidden; ++unit) CHECK(owners[std::size_t(unit)] == 1);
-  // Passes cover the rows, the last one not empty.
-  CHECK(p.passes * kPersistentPassRows >= s.batch);
-  CHECK((p.passes - 1) * kPersistentPassRows < s.batch);
+  check_units_and_passes(s, p);
   // Slices: the recurrent ones cover H, the input ones F (F > 1 only), and
   // the weights' shared rows hold both parts rounded to whole slices.
   CHECK(p.recurrent_slices * kPersistentDepth >= s.hidden);
@@ -187,19 +191,7 @@ void check_backward_plan(const Shape& s, const PersistentPlan& p, DeviceLimits d
   CHECK(p.shared.total <= device.shared_per_block);
   CHECK(p.blocks % p.cluster == 0);
   CHECK(p.input_slices == 0);
-  // Every unit owned by exactly one block, as in the forward.
-  std::vector<int> owners(std::size_t(s.hidden), 0);
-  for (int b = 0; b < p.blocks; ++b) {
-    const UnitRange u = block_units(p, b);
-    CHECK(u.first < u.end);
-    for (int unit = u.first; unit < u.end; ++unit) {
-      ++owners[std::size_t(unit)];
-      CHECK(unit_owner(p, unit) == b);
-    }
-  }
-  for (int unit = 0; unit < s.hidden; ++unit) CHECK(owners[std::size_t(unit)] == 1);
-  CHECK(p.passes * kPersistentPassRows >= s.batch);
-  CHECK((p.passes - 1) * kPersistentPassRows < s.batch);
+  check_units_and_passes(s, p);
   // K = 4H columns of dgates_{t+1} in slices of 16, to a whole number of the
   // fused backward kernel's 64-column slices; R^T's resident rows match.
   const int cols = kUnitGates * s.hidden;
