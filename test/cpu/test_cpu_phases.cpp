@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,29 +21,40 @@ using namespace nocturne;
 
 namespace {
 
+// A small model on a CPU backend with `options`, one random batch set.
+struct PhaseModel {
+  ModelConfig config;
+  std::unique_ptr<BasicBackend<float>> backend;
+  std::optional<Model> model;
+  std::optional<Adamax> adamax;
+
+  PhaseModel(const CpuOptions& options, int batch) : backend(make_cpu_backend(options)) {
+    config.vocab = 19;
+    config.window = 7;
+    config.hidden1 = 24;
+    config.hidden2 = 12;
+    config.dense = 10;
+    model.emplace(*backend, config, batch);
+    model->initialize(1);
+    adamax.emplace(*backend, model->parameters().size(), AdamaxParams{});
+    std::vector<std::int32_t> tokens(std::size_t(config.window) * std::size_t(batch));
+    std::vector<std::int32_t> targets(static_cast<std::size_t>(batch));
+    for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = std::int32_t(random_below(19, 3, 1, i));
+    for (std::size_t i = 0; i < targets.size(); ++i) targets[i] = std::int32_t(random_below(19, 3, 2, i));
+    model->set_batch(tokens, targets);
+  }
+  void step() { model->train_step(1, *adamax); }
+};
+
 // One training step with phase timing on: the phases by name (none where
 // the backend does not run the FP32 kernels).
 std::map<std::string, PhaseTime> timed_step(const CpuOptions& options, int batch) {
-  ModelConfig config;
-  config.vocab = 19;
-  config.window = 7;
-  config.hidden1 = 24;
-  config.hidden2 = 12;
-  config.dense = 10;
-  auto backend = make_cpu_backend(options);
-  Model model(*backend, config, batch);
-  model.initialize(1);
-  Adamax adamax(*backend, model.parameters().size(), AdamaxParams{});
-  std::vector<std::int32_t> tokens(std::size_t(config.window) * batch);
-  std::vector<std::int32_t> targets(static_cast<std::size_t>(batch));
-  for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = std::int32_t(random_below(19, 3, 1, i));
-  for (std::size_t i = 0; i < targets.size(); ++i) targets[i] = std::int32_t(random_below(19, 3, 2, i));
-  model.set_batch(tokens, targets);
-  backend->set_phase_timing(true);
-  model.train_step(1, adamax);
+  PhaseModel m(options, batch);
+  m.backend->set_phase_timing(true);
+  m.step();
   std::map<std::string, PhaseTime> by_name;
-  for (const PhaseTime& t : backend->phase_times()) by_name[t.phase] = t;
-  if (backend->name().find("AVX-512 LSTM kernels") == std::string::npos) by_name.clear();
+  for (const PhaseTime& t : m.backend->phase_times()) by_name[t.phase] = t;
+  if (m.backend->name().find("AVX-512 LSTM kernels") == std::string::npos) by_name.clear();
   return by_name;
 }
 
@@ -70,30 +83,17 @@ TEST_CASE("CPU phase timing: the FP32 kernels' recurrence as one part", "[cpu][p
 
 // The SGEMM path (fp32_lstm_kernels off): a GEMM and a cell loop per step.
 TEST_CASE("CPU phase timing: marked phases and the kinds of work inside the ops", "[cpu][phases]") {
-  ModelConfig config;
-  config.vocab = 19;
-  config.window = 7;
-  config.hidden1 = 24;
-  config.hidden2 = 12;
-  config.dense = 10;
-  const int batch = 5;
   CpuOptions options;
   options.fp32_lstm_kernels = false;
-  auto backend = make_cpu_backend(options);
-  Model model(*backend, config, batch);
-  model.initialize(1);
-  Adamax adamax(*backend, model.parameters().size(), AdamaxParams{});
-  std::vector<std::int32_t> tokens(std::size_t(config.window) * batch);
-  std::vector<std::int32_t> targets(static_cast<std::size_t>(batch));
-  for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = std::int32_t(random_below(19, 3, 1, i));
-  for (std::size_t i = 0; i < targets.size(); ++i) targets[i] = std::int32_t(random_below(19, 3, 2, i));
-  model.set_batch(tokens, targets);
+  PhaseModel m(options, 5);
+  const ModelConfig& config = m.config;
+  BasicBackend<float>* backend = m.backend.get();
 
-  model.train_step(1, adamax);
+  m.step();
   CHECK(backend->phase_times().empty());  // off by default
 
   backend->set_phase_timing(true);
-  model.train_step(1, adamax);
+  m.step();
   std::map<std::string, PhaseTime> by_name;
   for (const PhaseTime& t : backend->phase_times()) {
     CHECK(t.ms >= 0);
@@ -122,6 +122,6 @@ TEST_CASE("CPU phase timing: marked phases and the kinds of work inside the ops"
   CHECK(backend->phase_times().empty());  // read and cleared
 
   backend->set_phase_timing(false);
-  model.train_step(1, adamax);
+  m.step();
   CHECK(backend->phase_times().empty());
 }
