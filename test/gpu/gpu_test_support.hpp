@@ -27,8 +27,17 @@
 #include "nocturne/backend.hpp"
 #include "nocturne/cuda.hpp"
 #include "nocturne/rng.hpp"
+#include "test_support.hpp"
 
 namespace nocturne::inline v0::test::gpu {
+
+// The whole executable is skipped (exit 77) where no GPU can run our kernels:
+// one static initialiser for all the GPU test files linked into it.
+inline const bool skipped_without_gpu = [] {
+  const CudaStatus status = cuda_status();
+  if (!status.usable) return nocturne::test::set_skip_reason("no usable GPU: " + status.reason);
+  return true;
+}();
 
 // The process's CUDA backend (strict FP32) and CPU reference, made on first use.
 inline Backend& gpu() {

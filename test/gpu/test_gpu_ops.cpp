@@ -15,13 +15,6 @@ namespace {
 using namespace nocturne;
 using namespace nocturne::test::gpu;
 
-// The whole executable is skipped (exit 77) where no GPU can run our kernels.
-const bool needs_gpu = [] {
-  const CudaStatus status = cuda_status();
-  if (!status.usable) return nocturne::test::set_skip_reason("no usable GPU: " + status.reason);
-  return true;
-}();
-
 TEST_CASE("cuda_status describes a usable device", "[gpu][status]") {
   const CudaStatus status = cuda_status();
   REQUIRE(status.built);

@@ -19,12 +19,6 @@ namespace {
 using namespace nocturne;
 using namespace nocturne::test::gpu;
 
-const bool needs_gpu = [] {
-  const CudaStatus status = cuda_status();
-  if (!status.usable) return nocturne::test::set_skip_reason("no usable GPU: " + status.reason);
-  return true;
-}();
-
 Backend& fused_cuda() {
   static std::unique_ptr<Backend> backend = [] {
     CudaOptions options;
