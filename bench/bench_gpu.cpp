@@ -2,7 +2,7 @@
 // 256, dense 256, batch 256). What it prints, the decisive rows first so that
 // a run cut short still shows them:
 //   0. the persistent path's plans for the recipe's layers on this device
-//      (forward per mode and backward: blocks, shared memory, occupancy,
+//      (forward and backward per mode: blocks, shared memory, occupancy,
 //      cluster shape);
 //   1. ours with CUDA graphs, the persistent and the fused path in FP32,
 //      TF32 and BF16 (the persistent path's TF32 and BF16 steps: the
