@@ -2,11 +2,11 @@
 // 256, dense 256, batch 256). What it prints, the decisive rows first so that
 // a run cut short still shows them:
 //   0. the persistent path's plans for the recipe's layers on this device
-//      (forward per mode and backward: blocks, shared memory, occupancy,
+//      (forward and backward per mode: blocks, shared memory, occupancy,
 //      cluster shape);
 //   1. ours with CUDA graphs, the persistent and the fused path in FP32,
 //      TF32 and BF16 (the persistent path's TF32 and BF16 steps: the
-//      tensor-core forward kernels, the fused backward steps) and the classic
+//      tensor-core forward and backward kernels) and the classic
 //      path in FP32 and TF32: ms per training step (set_batch, the
 //      recorded step and Adamax; CUDA events after a warm-up: median, p10,
 //      p90, min), TFLOP/s, one epoch as the Trainer runs it (167 steps, loss
@@ -484,11 +484,15 @@ void print_persistent_plans() {
                   kernels::persistent_refusal_text(p.refusal), p.blocks, p.units, double(p.shared.total) / 1024.0,
                   p.resident_per_sm, p.cluster, p.clusters);
     }
-    const kernels::PersistentPlan b = kernels::persistent_device_backward_plan(kBatch, l.hidden);
-    std::printf("# persistent %s backward fp32 (N %d H %d): %s; %d blocks of %d units, %.1f KB shared a block, %d "
-                "resident a SM (dgates through L2 flags; tf32 and bf16 run the fused backward steps)\n",
-                l.name, kBatch, l.hidden, kernels::persistent_refusal_text(b.refusal), b.blocks, b.units,
-                double(b.shared.total) / 1024.0, b.resident_per_sm);
+    for (kernels::GemmOperands operands :
+         {kernels::GemmOperands::fp32, kernels::GemmOperands::tf32, kernels::GemmOperands::bf16}) {
+      const kernels::PersistentPlan b = kernels::persistent_device_backward_plan(kBatch, l.hidden, operands);
+      std::printf("# persistent %s backward %s (N %d H %d): %s; %d blocks of %d units, %.1f KB shared a block, %d "
+                  "resident a SM (dgates through L2 flags%s)\n",
+                  l.name, operands_text(operands), kBatch, l.hidden, kernels::persistent_refusal_text(b.refusal),
+                  b.blocks, b.units, double(b.shared.total) / 1024.0, b.resident_per_sm,
+                  b.fits() ? "" : "; the fused backward steps run instead");
+    }
   }
 }
 

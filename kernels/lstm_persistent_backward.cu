@@ -96,15 +96,22 @@ const void* backward_kernel(int units) {
   }
 }
 
+// CUDA cores for strict FP32, tensor cores for TF32 and BF16 (lstm_persistent_backward_wmma.cu).
+const void* backward_kernel(GemmOperands operands, int units) {
+  return operands == GemmOperands::fp32 ? backward_kernel(units) : persistent_backward_wmma_kernel(operands);
+}
+
 }  // namespace
 
 void prepare_persistent_backward_kernels(const DeviceLimits& device) {
   for (int units = 1; units <= kPersistentMaxUnits; units *= 2) allow_persistent_shared(backward_kernel(units), device);
+  for (GemmOperands operands : {GemmOperands::tf32, GemmOperands::bf16})
+    allow_persistent_shared(persistent_backward_wmma_kernel(operands), device);
 }
 
-PersistentPlan persistent_device_backward_plan(int batch, int hidden) {
-  PersistentPlan plan = persistent_backward_plan(batch, hidden, current_device_limits());
-  if (plan.fits()) check_persistent_residency(plan, backward_kernel(plan.units));
+PersistentPlan persistent_device_backward_plan(int batch, int hidden, GemmOperands operands) {
+  PersistentPlan plan = persistent_backward_plan(batch, hidden, current_device_limits(), operands);
+  if (plan.fits()) check_persistent_residency(plan, backward_kernel(plan.operands, plan.units));
   return plan;
 }
 
@@ -112,7 +119,7 @@ void lstm_persistent_backward(const Launch& launch, const PersistentPlan& plan, 
   if (!plan.fits())
     throw ShapeError(std::string("lstm_persistent_backward: ") + persistent_refusal_text(plan.refusal));
   if (args.steps <= 0) return;
-  const void* kernel = backward_kernel(plan.units);
+  const void* kernel = backward_kernel(plan.operands, plan.units);
   PersistentBackwardArgs a = args;
   PersistentPlan p = plan;
   void* params[] = {&a, &p};

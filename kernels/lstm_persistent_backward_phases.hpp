@@ -18,7 +18,12 @@
 //   barrier; thread 0: fence, flags[block] = i + 1 (release)
 // where wait(j) is thread 0 acquiring the flags of the first
 // blocks_needed(slices_ready_after(j)) blocks at i (none at i = 0: the last
-// step has no recurrent term).
+// step has no recurrent term). The tensor-core variant
+// (PersistentBackwardWmma, lstm_persistent_backward_wmma.cu) runs the same
+// loop with the multiply on WMMA fragments (slice s into k-group s % 4's
+// accumulators); before the cells each warp adds its groups' fragments in
+// order and stores them to the accumulator tile, then a barrier, and the
+// cells read their sums from there.
 
 #include <cstddef>
 #include <cstdint>
@@ -89,8 +94,41 @@ NOCTURNE_HD int persistent_backward_slices(const PersistentPlan& p, int iteratio
   return iteration > 0 ? p.recurrent_slices : 0;
 }
 
+// The partial sums of the pass's partial blocks for the block's 4U columns,
+// rows in increasing order from the block's own da_t (written by its threads
+// before the last barrier): db_partial, and dw_partial with x. Every variant's.
+NOCTURNE_HD void persistent_backward_partials(const BackwardArgs& step, const PersistentPlan& p, int block, int pass,
+                                              int thread) {
+  const UnitRange units = block_units(p, block);
+  const int cols = kUnitGates * (units.end - units.first);
+  const int row0 = pass * kPersistentPassRows;
+  const int row_end = row0 + kPersistentPassRows < step.batch ? row0 + kPersistentPassRows : step.batch;
+  const int first_block = row0 / kPartialRows, blocks = ceil_div(row_end - row0, kPartialRows);
+  const std::size_t width = std::size_t(kUnitGates) * std::size_t(step.hidden);
+  for (int item = thread; item < 2 * blocks * cols; item += kPersistentThreads) {
+    const bool input = item >= blocks * cols;
+    const int rest = input ? item - blocks * cols : item;
+    const int partial = first_block + rest / cols;
+    const std::size_t col = std::size_t(units.first) * kUnitGates + std::size_t(rest % cols);
+    if (input && !step.x) continue;
+    const int m0 = partial * kPartialRows;
+    const int m1 = m0 + kPartialRows < step.batch ? m0 + kPartialRows : step.batch;
+    float sum = 0.0f;
+    for (int m = m0; m < m1; ++m) {
+      const float da = load_past_l1(step.dgates + std::size_t(m) * width + col);
+      if (input)
+        math::add_input_partial(sum, step.x[m], da);
+      else
+        math::add_bias_partial(sum, da);
+    }
+    (input ? step.dw_partial : step.db_partial)[std::size_t(partial) * width + col] = sum;
+  }
+}
+
 template <int kUnits>
 struct PersistentBackwardSimt {
+  static constexpr bool kTensorCores = false;
+  static constexpr int kBlockUnits = kUnits;
   static constexpr int kThreads = kPersistentThreads;
   static constexpr int kGroups = kPersistentBackwardGroups;
   static_assert(kThreads % kUnits == 0 && (kThreads / kUnits) * kUnits == kPersistentPassRows,
@@ -194,35 +232,102 @@ struct PersistentBackwardSimt {
     }
   }
 
-  // The partial sums of the pass's partial blocks for the block's 4U
-  // columns, rows in increasing order from the block's own da_t (written by
-  // its threads before the last barrier): db_partial, and dw_partial with x.
   static NOCTURNE_HD void partials(const BackwardArgs& step, const PersistentPlan& p, int block, int pass,
                                    int thread) {
+    persistent_backward_partials(step, p, block, pass, thread);
+  }
+};
+
+// The tensor-core variant (TF32, BF16): the same loop, waits and exchange,
+// U 16 (persistent_backward_plan with operands). R^T's slice is resident
+// column-major ([unit][k], R's own rows) in the operand type, rounded once at
+// load as the fused tensor-core backward kernel rounds R every step; the
+// staged dgates_{t+1} is rounded while staged, row-major [row][16 + pad].
+// Warp w's fragments cover rows [32 w, 32 w + 32) of the pass x the 16 units,
+// one accumulator per k-group (K slice s to group s % 4, on the device in
+// lstm_persistent_backward_wmma.cu; the host simulator multiplies the staged
+// operands in FP32 instead); after the K loop each warp adds its groups'
+// fragments in group order (the fused kernel's order), stores the sums to
+// the accumulator tile, and the threads run the cells from there.
+template <GemmOperands kOperands>
+struct PersistentBackwardWmma {
+  static_assert(kOperands != GemmOperands::fp32, "tensor cores take TF32 or BF16");
+  static constexpr bool kTensorCores = true;
+  static constexpr int kUnits = kPersistentBackwardWmmaUnits;
+  static constexpr int kBlockUnits = kUnits;
+  static constexpr int kThreads = kPersistentThreads;
+  static constexpr int kGroups = kPersistentBackwardGroups;
+  static constexpr int kFragRows = kPersistentWarpRows / kFragment;
+  static_assert(kThreads / kWarp * kPersistentWarpRows == kPersistentPassRows, "the warps' rows cover a pass");
+  static constexpr SliceShape kA{kPersistentPassRows, kPersistentDepth, kThreads};
+  using Element = typename Staging<kOperands>::Element;
+
+  struct Registers {
+    float a[kA.per_thread()];
+    bool vector_a = false;
+  };
+
+  static NOCTURNE_HD Element* weights(unsigned char* shared) { return reinterpret_cast<Element*>(shared); }
+  static NOCTURNE_HD Element* a_stage(const PersistentPlan& p, unsigned char* shared, int stage) {
+    return reinterpret_cast<Element*>(shared + p.shared.weights + std::size_t(stage) * p.shared.a_stage);
+  }
+  static NOCTURNE_HD float* accumulators(const PersistentPlan& p, unsigned char* shared) {
+    return reinterpret_cast<float*>(shared + p.shared.acc_offset);
+  }
+  // Warp w's first row within the pass.
+  static NOCTURNE_HD int warp_row(int warp) { return warp * kPersistentWarpRows; }
+
+  // R^T's slice [unit][k]: the block's 16 rows of R, rounded, zero past 4H
+  // and past the last unit; once per launch, read along R's rows.
+  static NOCTURNE_HD void load_weights(const PersistentBackwardArgs& a, const PersistentPlan& p, int block,
+                                       int thread, unsigned char* shared) {
     const UnitRange units = block_units(p, block);
-    const int cols = kUnitGates * (units.end - units.first);
-    const int row0 = pass * kPersistentPassRows;
-    const int row_end = row0 + kPersistentPassRows < step.batch ? row0 + kPersistentPassRows : step.batch;
-    const int first_block = row0 / kPartialRows, blocks = ceil_div(row_end - row0, kPartialRows);
-    const std::size_t width = std::size_t(kUnitGates) * std::size_t(step.hidden);
-    for (int item = thread; item < 2 * blocks * cols; item += kThreads) {
-      const bool input = item >= blocks * cols;
-      const int rest = input ? item - blocks * cols : item;
-      const int partial = first_block + rest / cols;
-      const std::size_t col = std::size_t(units.first) * kUnitGates + std::size_t(rest % cols);
-      if (input && !step.x) continue;
-      const int m0 = partial * kPartialRows;
-      const int m1 = m0 + kPartialRows < step.batch ? m0 + kPartialRows : step.batch;
-      float sum = 0.0f;
-      for (int m = m0; m < m1; ++m) {
-        const float da = load_past_l1(step.dgates + std::size_t(m) * width + col);
-        if (input)
-          math::add_input_partial(sum, step.x[m], da);
-        else
-          math::add_bias_partial(sum, da);
-      }
-      (input ? step.dw_partial : step.db_partial)[std::size_t(partial) * width + col] = sum;
+    const int rows = p.shared.weight_rows, cols = kUnitGates * a.hidden;
+    Element* out = weights(shared);
+    const Staging<kOperands> round;
+    for (int item = thread; item < rows * kUnits; item += kThreads) {
+      const int col = item / rows, k = item % rows;
+      const int unit = units.first + col;
+      const float v =
+          unit < units.end && k < cols ? a.r[std::size_t(unit) * std::size_t(cols) + std::size_t(k)] : 0.0f;
+      out[col * p.shared.weight_pitch + k] = round(v);
     }
+  }
+
+  // Slice s of dgates_{t+1} [N, 4H], rows of pass `pass`; zeros outside; past L1.
+  static NOCTURNE_HD void fetch(const BackwardArgs& step, int pass, int slice, int thread, Registers& r) {
+    r.vector_a = step.vector_dgates_next;
+    const int cols = kUnitGates * step.hidden;
+    fetch_slice<kA, true>(step.dgates_next, std::size_t(cols), pass * kPersistentPassRows, step.batch,
+                          slice * kPersistentDepth, cols, step.vector_dgates_next, thread, r.a);
+  }
+
+  // Row-major [row][k], rounded to the operand type, as WMMA loads A.
+  static NOCTURNE_HD void store(const PersistentPlan& p, int thread, int stage, const Registers& r,
+                                unsigned char* shared) {
+    store_slice<kA, false>(a_stage(p, shared, stage), p.shared.a_pitch, r.vector_a, thread, r.a,
+                           Staging<kOperands>{});
+  }
+
+  // The cells of the thread's (row, unit) pairs of the pass, the recurrent
+  // sums from the accumulator tile (the groups already added in order).
+  static NOCTURNE_HD void cells(const BackwardArgs& step, const PersistentPlan& p, int block, int pass, int thread,
+                                unsigned char* shared) {
+    const UnitRange units = block_units(p, block);
+    const float* acc = accumulators(p, shared);
+    // Not unrolled: the 16 cells unrolled took 20 more registers (247, sm_90).
+    for (int q = 0; q < persistent_backward_cells_per_thread(); ++q) {
+      const PersistentRole at = persistent_backward_cell(thread, q);
+      const int row = pass * kPersistentPassRows + at.row, unit = units.first + at.unit;
+      if (row >= step.batch || unit >= units.end) continue;
+      float da[4];
+      backward_cell(step, row, unit, acc[at.row * p.shared.acc_pitch + at.unit], da);
+    }
+  }
+
+  static NOCTURNE_HD void partials(const BackwardArgs& step, const PersistentPlan& p, int block, int pass,
+                                   int thread) {
+    persistent_backward_partials(step, p, block, pass, thread);
   }
 };
 

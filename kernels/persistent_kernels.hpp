@@ -1,6 +1,7 @@
 #pragma once
 // Launch wrappers of the persistent LSTM kernels (lstm_persistent.cu,
-// lstm_persistent_backward.cu). Same
+// lstm_persistent_wmma.cu, lstm_persistent_backward.cu,
+// lstm_persistent_backward_wmma.cu). Same
 // rules as kernels.hpp: plain C++, device pointers, launched on
 // launch.stream, checked, never waiting, never allocating. The partition is
 // persistent_partition.hpp; the block loops' phases lstm_persistent_phases.hpp
@@ -52,12 +53,18 @@ void launch_persistent(const Launch& launch, const PersistentPlan& plan, unsigne
 // The backward kernels' part of prepare_persistent_kernels (which calls it).
 void prepare_persistent_backward_kernels(const DeviceLimits& device);
 
-// persistent_device_plan for a layer's backward (persistent_backward_plan).
-PersistentPlan persistent_device_backward_plan(int batch, int hidden);
+// persistent_device_plan for a layer's backward (persistent_backward_plan):
+// fp32 the CUDA-core kernel, tf32 / bf16 the tensor-core ones (U 16).
+PersistentPlan persistent_device_backward_plan(int batch, int hidden, GemmOperands operands = GemmOperands::fp32);
 
-// All T backward steps of one layer, t = T - 1 down to 0 (strict FP32, CUDA
-// cores), one cooperative launch: args.flags [plan.blocks] is zeroed on the
-// stream first. The plan must fit (persistent_device_backward_plan).
+// All T backward steps of one layer, t = T - 1 down to 0, in the plan's mode
+// (strict FP32 on CUDA cores, TF32 / BF16 on tensor cores), one cooperative
+// launch: args.flags [plan.blocks] is zeroed on the stream first. The plan
+// must fit (persistent_device_backward_plan).
 void lstm_persistent_backward(const Launch& launch, const PersistentPlan& plan, const PersistentBackwardArgs& args);
+
+// The tensor-core backward kernel for a mode (tf32, bf16), as a launchable
+// function pointer (lstm_persistent_backward_wmma.cu).
+const void* persistent_backward_wmma_kernel(GemmOperands operands);
 
 }  // namespace nocturne::kernels

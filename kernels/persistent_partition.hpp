@@ -319,4 +319,84 @@ NOCTURNE_TILING PersistentRole persistent_role(int units, int thread) {
   return {(thread / units) * units, thread % units};
 }
 
+// ---- the tensor-core backward (TF32, BF16) -----------------------------------------------
+// The FP32 backward's ownership, K slices of 16 columns of dgates_{t+1},
+// flags and waits; the block's output is N x U (one column a unit), so a
+// 16-column WMMA fragment wants U 16: no zero columns in the tensor work or
+// in R^T's resident slice, and a quarter of U 4's grid, so a quarter of the
+// L2 reads of dgates_{t+1} a step (every block reads all of it). Each of the
+// 8 warps owns 32 rows of a pass (2 fragment rows) x the 16 units, with one
+// accumulator per k-group of the fused tensor-core backward kernel (K slice
+// s to group s % 4), the groups added in order before the cells: its sums,
+// the same operations on the same accumulators.
+inline constexpr int kPersistentBackwardWmmaUnits = 16;
+static_assert(kPersistentBackwardWmmaUnits == kFragment, "one fragment column of units");
+static_assert(kBackwardTiles[1].depth == kPersistentDepth && kBackwardTiles[1].k_groups == kPersistentBackwardGroups,
+              "the tensor-core persistent backward sums as the fused tensor-core backward kernel");
+
+// R^T's slice column-major as WMMA loads B: unit u's row of R, [u][k] (R's
+// own layout), K = 4H rounded up to whole groups of slices (zeros past 4H)
+// plus the pad, in the operand type; then two staged slices of dgates_{t+1}
+// row-major [row][16 + pad] in the operand type, then the accumulator tile
+// [pass rows][16 + 4] floats the warps' summed fragments go to for the cells.
+NOCTURNE_TILING PersistentShared persistent_backward_tensor_shared(int hidden, GemmOperands operands) {
+  PersistentShared s;
+  const std::size_t element = std::size_t(staged_bytes(operands));
+  const int pad = wmma_pad(operands);
+  s.weight_rows = int(round_up(std::size_t(kUnitGates) * std::size_t(hidden),
+                               std::size_t(kPersistentDepth) * kPersistentBackwardGroups));
+  s.input_row0 = s.weight_rows;
+  s.weight_pitch = s.weight_rows + pad;  // elements a unit (column-major B)
+  s.a_pitch = kPersistentDepth + pad;
+  s.weights = round_up(std::size_t(kPersistentBackwardWmmaUnits) * std::size_t(s.weight_pitch) * element, 128);
+  s.a_stage = round_up(std::size_t(kPersistentPassRows) * std::size_t(s.a_pitch) * element, 128);
+  s.acc_pitch = kPersistentBackwardWmmaUnits + kPersistentPad;
+  s.acc_offset = s.weights + 2 * s.a_stage;
+  s.total = s.acc_offset + round_up(std::size_t(kPersistentPassRows) * std::size_t(s.acc_pitch) * 4, 128);
+  return s;
+}
+
+// The backward's plan in an operand mode: fp32 the CUDA-core kernel's plan
+// above; tf32 and bf16 U 16 (ceil(H / 16) blocks), refused where that is
+// more blocks than SMs or R^T's slice does not fit (TF32 above H 656).
+NOCTURNE_TILING PersistentPlan persistent_backward_plan(int batch, int hidden, DeviceLimits device,
+                                                        GemmOperands operands) {
+  if (operands == GemmOperands::fp32) return persistent_backward_plan(batch, hidden, device);
+  PersistentPlan p;
+  p.operands = operands;
+  p.batch = batch;
+  p.input = 1;
+  p.hidden = hidden;
+  if (batch <= 0 || hidden <= 0 || device.sms <= 0) return p;
+  p.units = kPersistentBackwardWmmaUnits;
+  if (ceil_div(hidden, p.units) > device.sms) {
+    p.refusal = PersistentRefusal::too_many_blocks;
+    return p;
+  }
+  p.shared = persistent_backward_tensor_shared(hidden, operands);
+  if (p.shared.total > device.shared_per_block) {
+    p.refusal = PersistentRefusal::shared_memory;
+    return p;
+  }
+  p.refusal = PersistentRefusal::none;
+  p.blocks = ceil_div(hidden, p.units);
+  p.passes = ceil_div(batch, kPersistentPassRows);
+  p.slice_units = kPersistentDepth / kUnitGates;
+  p.recurrent_slices = p.shared.weight_rows / kPersistentDepth;
+  p.input_slices = 0;
+  p.cluster = persistent_cluster(p.blocks, device.portable_cluster);
+  p.clusters = p.blocks / p.cluster;
+  return p;
+}
+
+// The tensor-core backward's cells: cell q of a thread is (row, unit) of the
+// pass, a warp's 32 threads two rows of 16 units (64 columns of da, contiguous).
+NOCTURNE_TILING int persistent_backward_cells_per_thread() {
+  return kPersistentPassRows * kPersistentBackwardWmmaUnits / kPersistentThreads;
+}
+NOCTURNE_TILING PersistentRole persistent_backward_cell(int thread, int q) {
+  const int cell = thread + q * kPersistentThreads;
+  return {cell / kPersistentBackwardWmmaUnits, cell % kPersistentBackwardWmmaUnits};
+}
+
 }  // namespace nocturne::kernels

@@ -21,10 +21,9 @@ namespace nocturne::inline v0 {
 //   the step's graph (docs/cuda.md, "The fused path");
 // - cudnn: cuDNN's RNN API (builds with the cuDNN path only; for comparison);
 // - persistent: the fused path with each layer's forward and backward
-//   sequences in persistent kernels (weights resident in shared memory; the
-//   forward in every precision, the backward in strict fp32) where the layer
-//   and the device fit, the fused step kernels otherwise (docs/cuda.md, "The
-//   persistent path").
+//   sequences in persistent kernels (weights resident in shared memory, in
+//   every precision) where the layer and the device fit, the fused step
+//   kernels otherwise (docs/cuda.md, "The persistent path").
 // `ours` is classic's former name.
 enum class LstmImpl { classic, ours = classic, fused, cudnn, persistent };
 // "classic", "fused", "cudnn", "persistent".

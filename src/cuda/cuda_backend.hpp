@@ -94,8 +94,8 @@ class CudaBackend final : public BasicBackend<float> {
   }
   void lstm_step_forward(const LstmStepForward<float>& step) override;
   void lstm_step_backward(const LstmStepBackward<float>& step) override;
-  // The persistent kernels where the layer fits (persistent path, strict
-  // fp32), else the fused step kernels one step after another.
+  // The persistent kernels where the layer fits (persistent path, every
+  // math mode), else the fused step kernels one step after another.
   void lstm_sequence_forward(const LstmSequenceForward<float>& sequence) override;
   void lstm_sequence_backward(const LstmSequenceBackward<float>& sequence) override;
   int lstm_partial_blocks(int batch) const override;

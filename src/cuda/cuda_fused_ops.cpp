@@ -51,9 +51,11 @@ void CudaBackend::lstm_sequence_forward(const LstmSequenceForward<float>& q) {
 }
 
 void CudaBackend::lstm_sequence_backward(const LstmSequenceBackward<float>& q) {
-  if (!persistent_ || math_ != MathMode::strict_fp32 || q.steps <= 0)
-    return BasicBackend<float>::lstm_sequence_backward(q);
-  const kernels::PersistentPlan plan = kernels::persistent_device_backward_plan(q.batch, q.hidden);
+  // Every mode has a persistent backward kernel (CUDA cores for strict FP32,
+  // tensor cores for TF32 and BF16); a layer that does not fit runs the
+  // fused step kernels, which give the same results in the same mode.
+  if (!persistent_ || q.steps <= 0) return BasicBackend<float>::lstm_sequence_backward(q);
+  const kernels::PersistentPlan plan = kernels::persistent_device_backward_plan(q.batch, q.hidden, gemm_operands());
   if (!plan.fits() || plan.blocks > multiprocessors_) return BasicBackend<float>::lstm_sequence_backward(q);
   const int blocks = lstm_partial_blocks(q.batch);
   for (int t : {0, q.steps - 1}) checks::lstm_step_backward(sequence_backward_step(q, t, blocks), blocks);

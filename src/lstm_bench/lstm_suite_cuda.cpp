@@ -64,8 +64,8 @@ Stats time_gpu(int warmup, int reps, const Step& setup, const Step& work) {
 // dgates) and both, timed as time_phases times ours; checked on h, dx, dW,
 // dR and db against ours in fp32 (by 1e-4 in fp32, by ours/tf32's 5e-2 with
 // tensor cores). The note says which plans ran (or why the fused steps did):
-// TF32 and BF16 have a persistent forward kernel; their backward runs the
-// fused step kernels.
+// every mode has a persistent forward and backward kernel (TF32 and BF16 on
+// tensor cores).
 void time_persistent(std::vector<Row>& rows, Row row, BasicBackend<float>& be, const LstmShape& s, const HostData& d,
                      const Outputs<float>& want, int warmup, int reps, kernels::GemmOperands operands) {
   const std::size_t hidden = std::size_t(s.hidden), input = std::size_t(s.input), width = 4 * hidden;
@@ -136,16 +136,14 @@ void time_persistent(std::vector<Row>& rows, Row row, BasicBackend<float>& be, c
               0.0f, grad_w.data(), cols);
   };
   const kernels::PersistentPlan plan = kernels::persistent_device_plan(s.batch, s.input, s.hidden, operands);
-  const kernels::PersistentPlan back = kernels::persistent_device_backward_plan(s.batch, s.hidden);
-  const bool strict = operands == kernels::GemmOperands::fp32;
+  const kernels::PersistentPlan back = kernels::persistent_device_backward_plan(s.batch, s.hidden, operands);
   auto describe = [](const kernels::PersistentPlan& p) {
     return p.fits() ? std::to_string(p.blocks) + " blocks of " + std::to_string(p.units) + " units, " +
                           std::to_string(p.shared.total) + " B shared, " + std::to_string(p.resident_per_sm) +
                           " resident a SM, clusters of " + std::to_string(p.cluster) + " (through L2)"
                     : std::string("fused steps: ") + kernels::persistent_refusal_text(p.refusal);
   };
-  row.note = "forward " + describe(plan) + "; backward " +
-             (strict ? describe(back) : std::string("fused steps: no tensor-core persistent backward kernel yet"));
+  row.note = "forward " + describe(plan) + "; backward " + describe(back);
   forward(0);
   backward(0);
   // Ours' layout: Keras' gate blocks.
@@ -158,6 +156,7 @@ void time_persistent(std::vector<Row>& rows, Row row, BasicBackend<float>& be, c
   const Outputs<float> got{be.download(h), be.download(grad_x), keras(grad_w, input), keras(grad_r, hidden),
                            keras(grad_b, 1)};
   row.check_err = max_error(got, want);
+  const bool strict = operands == kernels::GemmOperands::fp32;
   if (!(row.check_err < (strict ? 1e-4 : 5e-2))) row.status = "mismatch";
   time_phases(rows, row, &time_gpu, warmup, reps, forward, backward);
 }

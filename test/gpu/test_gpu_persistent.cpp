@@ -12,7 +12,9 @@
 // the fused path's (strict FP32). The forward kernel's tensor-core variants
 // (TF32, BF16) likewise against the double reference with rounded operands
 // and the fused tensor-core kernel, and the backend's lstm_sequence_forward
-// in each mode against the CPU backend in that mode, within its envelope.
+// in each mode against the CPU backend in that mode, within its envelope;
+// the backward's tensor-core variants too (lstm_sequence_backward in TF32
+// and BF16 against the CPU backend within the mode's envelopes).
 // Part of test_gpu_backend: skipped where no GPU can run our kernels.
 
 #include <algorithm>
@@ -314,31 +316,37 @@ BackwardOutputs run_persistent_backward(const BackwardSequenceData& d, const ker
   return download(d, m);
 }
 
-// The fused FP32 backward step kernel, t = T - 1 down to 0, on the same device inputs.
-BackwardOutputs run_fused_backward(const BackwardSequenceData& d, DeviceBackwardSequence& m) {
+// The fused backward step kernel in the same mode, t = T - 1 down to 0, on the same device inputs.
+BackwardOutputs run_fused_backward(const BackwardSequenceData& d, DeviceBackwardSequence& m,
+                                   GemmOperands operands = GemmOperands::fp32) {
   const LstmSequenceBackward<float> q = m.op(d);
   std::vector<std::vector<float>> dc_in(std::size_t(d.shape.steps));
   for (int t = d.shape.steps - 1; t >= 0; --t) {
     dc_in[std::size_t(t)] = gpu().download(m.dc);
-    kernels::lstm_step_backward(kLaunch, GemmOperands::fp32, sequence_backward_step(q, t, d.partial_blocks));
+    kernels::lstm_step_backward(kLaunch, operands, sequence_backward_step(q, t, d.partial_blocks));
   }
   BackwardOutputs o = download(d, m);
   o.dc_in = std::move(dc_in);
   return o;
 }
 
-void check_gpu_backward(const BackwardSequenceCase& shape) {
-  INFO(describe(shape));
+// Tensor cores (TF32, BF16): against the double reference with the mode's
+// rounded operands by the FP32 step tolerance, and against the fused
+// tensor-core backward kernel as FP32 against the fused FP32 one: the same
+// mma operations on the same rounded operands into the same k-group
+// accumulators, added in the same order, so the bits are expected there too.
+void check_gpu_backward(const BackwardSequenceCase& shape, GemmOperands operands = GemmOperands::fp32) {
+  INFO(describe(shape) << " " << operands_name(operands));
   BackwardSequenceData d(shape);
   kernels::prepare_persistent_kernels();
-  const kernels::PersistentPlan plan = kernels::persistent_device_backward_plan(shape.batch, shape.hidden);
+  const kernels::PersistentPlan plan = kernels::persistent_device_backward_plan(shape.batch, shape.hidden, operands);
   INFO("U " << plan.units << " blocks " << plan.blocks << " shared " << plan.shared.total << ": "
             << kernels::persistent_refusal_text(plan.refusal));
   REQUIRE(plan.fits());
   DeviceBackwardSequence m(d, plan.blocks);
   const BackwardOutputs got = run_persistent_backward(d, plan, m);
-  const BackwardOutputs fused = run_fused_backward(d, m);
-  check_backward_against_reference(d, got.dgates, got.db, got.dw, fused.dc_in, got.dc);
+  const BackwardOutputs fused = run_fused_backward(d, m, operands);
+  check_backward_against_reference(d, got.dgates, got.db, got.dw, fused.dc_in, got.dc, 2e-5, operands);
   // The same sums in the same order and the same cell: the bits are expected
   // (bounded here, as the forward's, by 1e-6).
   auto as_double = [](const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); };
@@ -423,6 +431,101 @@ TEST_CASE("lstm_sequence_backward on the persistent path against the CPU backend
   }
 }
 
+TEST_CASE("persistent backward kernel on tensor cores (TF32, BF16) against the double reference and the fused kernel",
+          "[gpu][persistent]") {
+  // One block (H 1 .. 16), idle columns (H 7, 20, 36), 13 and 19 blocks, two passes of rows (N 300), dropout, x.
+  const BackwardSequenceCase shapes[] = {
+      {3, 1, 1},          {4, 5, 7, true, true, true}, {3, 33, 20, false},     {4, 40, 36, true, true, true},
+      {2, 300, 33, true, true, true}, {3, 9, 200, false}, {2, 7, 300, true, true},
+  };
+  for (GemmOperands operands : {GemmOperands::tf32, GemmOperands::bf16})
+    for (const BackwardSequenceCase& shape : shapes) check_gpu_backward(shape, operands);
+}
+
+TEST_CASE("persistent backward kernel on tensor cores: the recipe's layers, 40 steps", "[gpu][persistent]") {
+  if (small_run()) return;
+  for (GemmOperands operands : {GemmOperands::tf32, GemmOperands::bf16}) {
+    check_gpu_backward({40, 256, 512, true, true, true}, operands);
+    check_gpu_backward({40, 256, 256, false}, operands);
+  }
+}
+
+TEST_CASE("persistent backward kernel on tensor cores: shapes that do not fit are refused, not run",
+          "[gpu][persistent]") {
+  for (GemmOperands operands : {GemmOperands::tf32, GemmOperands::bf16}) {
+    INFO(operands_name(operands));
+    const kernels::PersistentPlan wide = kernels::persistent_device_backward_plan(256, 4096, operands);
+    CHECK_FALSE(wide.fits());
+    CHECK_THROWS_AS(kernels::lstm_persistent_backward(kLaunch, wide, kernels::PersistentBackwardArgs{}), ShapeError);
+    // H 1500: 94 blocks, but R^T's slice does not fit (TF32 stops at H 656, BF16 at 1456).
+    CHECK(kernels::persistent_device_backward_plan(256, 1500, operands).refusal ==
+          kernels::PersistentRefusal::shared_memory);
+  }
+}
+
+TEST_CASE("lstm_sequence_backward on the persistent path against the CPU backend in TF32 and BF16",
+          "[gpu][persistent]") {
+  for (MathMode mode : {MathMode::tf32, MathMode::bf16}) {
+    CudaOptions options;
+    options.lstm_impl = LstmImpl::persistent;
+    options.math = mode;
+    const std::unique_ptr<Backend> persistent = make_cuda_backend(options);
+    CpuOptions cpu_options;
+    cpu_options.fused_lstm = true;
+    cpu_options.math = mode;
+    const std::unique_ptr<Backend> reference = make_cpu_backend(cpu_options);
+    const envelopes::Envelope& bound = envelopes::for_mode(mode);
+    // Fits (the tensor-core kernel), and does not (H 1500: R^T's slice over
+    // the shared memory; the fused steps, silently).
+    for (const BackwardSequenceCase& shape : {BackwardSequenceCase{5, 40, 36, true, true, true},
+                                              BackwardSequenceCase{3, 8, small_run() ? 36 : 1500, false}}) {
+      INFO(describe(shape) << " " << to_string(mode));
+      BackwardSequenceData d(shape);
+      const LstmSequenceBackward<float> host = d.op();
+      auto run = [&](Backend& b) {
+        auto copy = [&](const HostBuffer& h) { return upload(b, h.values()); };
+        Buffer<float> r = copy(d.r), dh = copy(d.dh), gates = copy(d.gates), c = copy(d.c), x = copy(d.x);
+        const int blocks = b.lstm_partial_blocks(shape.batch), cols = 4 * shape.hidden;
+        const std::size_t partials = std::size_t(shape.steps) * std::size_t(blocks) * std::size_t(cols);
+        Buffer<float> dc = poisoned(b, d.dc.size()), dgates = poisoned(b, d.dgates.size());
+        Buffer<float> db = poisoned(b, partials), dw = poisoned(b, partials);
+        Buffer<float> db_sum = poisoned(b, std::size_t(cols)), dw_sum = poisoned(b, std::size_t(cols));
+        Buffer<std::uint64_t> offset = b.upload(std::span<const std::uint64_t>(&d.device_offset, 1));
+        DropoutKey key = d.key;
+        key.offset_on_device = offset.data();
+        LstmSequenceBackward<float> q = host;
+        q.r = r.data();
+        q.dh = host.dh ? dh.data() : nullptr;
+        q.dh_last = host.dh_last ? dh.data() + (shape.steps - 1) * d.per_step(shape.hidden) : nullptr;
+        q.dropout = host.dropout ? &key : nullptr;
+        q.gates = gates.data();
+        q.c = c.data();
+        q.x = host.x ? x.data() : nullptr;
+        q.dc = dc.data();
+        q.dgates = dgates.data();
+        q.db_partial = db.data();
+        q.dw_partial = host.x ? dw.data() : nullptr;
+        b.lstm_sequence_backward(q);
+        b.lstm_partials_reduce(shape.steps, blocks, cols, db.data(), db_sum.data());
+        if (host.x) b.lstm_partials_reduce(shape.steps, blocks, cols, dw.data(), dw_sum.data());
+        b.synchronize();
+        return std::vector<std::vector<float>>{b.download(dgates), b.download(dc), b.download(db_sum),
+                                               host.x ? b.download(dw_sum) : std::vector<float>{}};
+      };
+      const auto got = run(*persistent), want = run(*reference);
+      const char* names[] = {"dgates", "dc", "db (the partial sums reduced)", "dW (the partial sums reduced)"};
+      const envelopes::Kind kinds[] = {envelopes::Kind::backward, envelopes::Kind::backward,
+                                       envelopes::Kind::weight_gradient, envelopes::Kind::weight_gradient};
+      for (int i = 0; i < 4; ++i) {
+        if (want[std::size_t(i)].empty()) continue;
+        const double error = normwise_error(got[std::size_t(i)], want[std::size_t(i)]);
+        INFO(names[i] << ": normwise error " << error << ", envelope " << bound[kinds[i]]);
+        CHECK(error <= bound[kinds[i]]);
+      }
+    }
+  }
+}
+
 TEST_CASE("the persistent path's training steps follow the fused path's (fp32)", "[gpu][persistent][training]") {
   CudaOptions options;
   options.lstm_impl = LstmImpl::persistent;
@@ -445,8 +548,8 @@ TEST_CASE("the persistent path's training steps follow the fused path's (fp32)",
 TEST_CASE("the persistent path's training steps follow the fused path's (tf32, bf16)",
           "[gpu][persistent][training]") {
   // The same rounded operands; the tensor-core forward kernels sum their
-  // fragments in another order than the fused ones (the backward is the
-  // fused steps in both): step 1 within the mode's envelopes.
+  // fragments in another order than the fused ones (the tensor-core backward
+  // kernels in the same order): step 1 within the mode's envelopes.
   for (MathMode mode : {MathMode::tf32, MathMode::bf16}) {
     INFO(to_string(mode));
     CudaOptions options;

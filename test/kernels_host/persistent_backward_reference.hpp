@@ -128,20 +128,22 @@ struct BackwardSequenceData {
   }
 };
 
-// Every step t against the double reference, from the checked run's own
+// Every step t against the double reference (with the operands rounded as
+// `operands` rounds them), from the checked run's own
 // dgates_{t+1} and the incoming dc of each step, dc_in[t] (an FP32 chain:
 // dc_in[T - 1] is unused, dc_in[t - 1] is step t's dc out, and `dc` step 0's).
 inline void check_backward_against_reference(const BackwardSequenceData& d, const std::vector<float>& dgates,
                                              const std::vector<float>& db, const std::vector<float>& dw,
                                              const std::vector<std::vector<float>>& dc_in,
-                                             const std::vector<float>& dc, double tolerance = 2e-5) {
+                                             const std::vector<float>& dc, double tolerance = 2e-5,
+                                             GemmOperands operands = GemmOperands::fp32) {
   const std::size_t nh = d.per_step(d.shape.hidden), partials = d.partials_per_step();
   for (int t = d.shape.steps - 1; t >= 0; --t) {
     INFO("step " << t);
     std::vector<float> scratch(nh);
     const LstmStepBackward<float> s =
         d.step(t, dgates.data(), scratch.data(), scratch.data(), scratch.data(), scratch.data());
-    const BackwardReference want = reference_backward_step(s, dc_in[std::size_t(t)].data(), GemmOperands::fp32);
+    const BackwardReference want = reference_backward_step(s, dc_in[std::size_t(t)].data(), operands);
     auto part = [&](const std::vector<float>& v, std::size_t per) {
       return std::vector<float>(v.begin() + std::ptrdiff_t(t * per), v.begin() + std::ptrdiff_t((t + 1) * per));
     };

@@ -10,6 +10,7 @@
 // unpublished dgates and the simulator says so.
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -21,6 +22,7 @@
 #include "persistent_backward_simulator.hpp"
 #include "step_reference.hpp"
 #include "step_simulator.hpp"
+#include "support/precision_envelopes.hpp"
 
 namespace {
 
@@ -37,13 +39,14 @@ struct BackwardResult {
   simulation::PersistentStats stats;
 };
 
-PersistentPlan backward_plan(const BackwardSequenceData& d) {
-  return persistent_backward_plan(d.shape.batch, d.shape.hidden, kH100);
+PersistentPlan backward_plan(const BackwardSequenceData& d, GemmOperands operands = GemmOperands::fp32) {
+  return persistent_backward_plan(d.shape.batch, d.shape.hidden, kH100, operands);
 }
 
 BackwardResult run_persistent(BackwardSequenceData& d, ThreadOrder order, BlockSchedule schedule,
-                              std::uint64_t seed = 1, simulation::PersistentFaults faults = {}) {
-  const PersistentPlan plan = backward_plan(d);
+                              std::uint64_t seed = 1, simulation::PersistentFaults faults = {},
+                              GemmOperands operands = GemmOperands::fp32) {
+  const PersistentPlan plan = backward_plan(d, operands);
   REQUIRE(plan.fits());
   BackwardResult out;
   out.stats = simulation::persistent_backward(d.args(), plan, order, schedule, seed, faults);
@@ -54,8 +57,8 @@ BackwardResult run_persistent(BackwardSequenceData& d, ThreadOrder order, BlockS
   return out;
 }
 
-// The fused FP32 backward step kernel's simulation, t = T - 1 down to 0, on the same inputs.
-BackwardResult run_fused(const BackwardSequenceData& d) {
+// The fused backward step kernel's simulation in the same mode, t = T - 1 down to 0, on the same inputs.
+BackwardResult run_fused(const BackwardSequenceData& d, GemmOperands operands = GemmOperands::fp32) {
   const std::size_t nh = d.per_step(d.shape.hidden), partials = d.partials_per_step();
   const std::size_t steps = std::size_t(d.shape.steps);
   BackwardResult out;
@@ -69,7 +72,7 @@ BackwardResult run_fused(const BackwardSequenceData& d) {
     out.dc_in[at] = out.dc;
     const LstmStepBackward<float> s = d.step(t, out.dgates.data(), out.dc.data(), out.dgates.data() + at * 4 * nh,
                                              out.db.data() + at * partials, out.dw.data() + at * partials);
-    simulation::backward(GemmOperands::fp32, make_backward_args(s), ThreadOrder::forwards);
+    simulation::backward(operands, make_backward_args(s), ThreadOrder::forwards);
   }
   if (!d.shape.with_x) out.dw.clear();
   return out;
@@ -168,6 +171,110 @@ TEST_CASE("persistent backward, simulated: the checker catches reads of unpublis
 TEST_CASE("persistent backward, simulated: the recipe's layers, two steps", "[kernels_host][persistent][recipe]") {
   check_sequence({2, 256, 512, true, true, true}, false);  // layer 1: dh from layer 2, dropout, x
   check_sequence({2, 256, 256, false}, false);             // layer 2: the head's gradient at the last step
+}
+
+// ---- the tensor-core variants (TF32, BF16) -------------------------------------------------
+
+// Every step against the double reference with the mode's rounded operands
+// (FP32's step tolerance: only the order of the sums differs), dgates within
+// the mode's backward envelope against the exact operands (and not strict
+// FP32's bits where there is a recurrent term), dgates, the dc carry and the
+// partial sums bit for bit against the fused tensor-core backward kernel's
+// simulation in the same mode (its warps' k-groups, like ours here, sum in the
+// order of k and are added in group order), every schedule the same bits.
+void check_tensor_sequence(const BackwardSequenceCase& shape, GemmOperands operands, bool every_schedule) {
+  INFO(describe(shape) << " " << operands_name(operands));
+  BackwardSequenceData d(shape);
+  const BackwardResult got = run_persistent(d, ThreadOrder::forwards, BlockSchedule::round_robin, 1, {}, operands);
+  const BackwardResult fused = run_fused(d, operands);
+  CHECK(same_bits(got.dgates, fused.dgates));
+  CHECK(same_bits(got.dc, fused.dc));
+  CHECK(same_bits(got.db, fused.db));
+  CHECK(same_bits(got.dw, fused.dw));
+  check_backward_against_reference(d, got.dgates, got.db, got.dw, fused.dc_in, got.dc, 2e-5, operands);
+  // Normwise error of every step's dgates against the exact operands' reference.
+  const std::size_t nh = d.per_step(shape.hidden);
+  double off = 0, norm = 0;
+  for (int t = shape.steps - 1; t >= 0; --t) {
+    std::vector<float> scratch(nh);
+    const LstmStepBackward<float> s =
+        d.step(t, got.dgates.data(), scratch.data(), scratch.data(), scratch.data(), scratch.data());
+    const BackwardReference exact = reference_backward_step(s, fused.dc_in[std::size_t(t)].data(), GemmOperands::fp32);
+    for (std::size_t i = 0; i < 4 * nh; ++i) {
+      const double e = double(got.dgates[std::size_t(t) * 4 * nh + i]) - exact.dgates[i];
+      off += e * e;
+      norm += exact.dgates[i] * exact.dgates[i];
+    }
+  }
+  const MathMode mode = operands == GemmOperands::tf32 ? MathMode::tf32 : MathMode::bf16;
+  CHECK(std::sqrt(off / norm) <= test::envelopes::for_mode(mode)[test::envelopes::Kind::backward]);
+  if (shape.steps > 1) {  // a recurrent GEMM: rounded operands change the bits
+    const BackwardResult strict = run_persistent(d, ThreadOrder::forwards, BlockSchedule::round_robin);
+    CHECK_FALSE(same_bits(strict.dgates, got.dgates));
+  }
+  if (!every_schedule) return;
+  for (BlockSchedule schedule :
+       {BlockSchedule::round_robin_backwards, BlockSchedule::greedy_last_first, BlockSchedule::random}) {
+    INFO("schedule " << int(schedule));
+    const BackwardResult again = run_persistent(d, ThreadOrder::backwards, schedule, 7, {}, operands);
+    CHECK(same_bits(again.dgates, got.dgates));
+    CHECK(same_bits(again.dc, got.dc));
+    CHECK(same_bits(again.db, got.db));
+    CHECK(same_bits(again.dw, got.dw));
+  }
+}
+
+TEST_CASE("persistent backward on tensor cores, simulated: the double reference, the envelope, the fused kernel's bits",
+          "[kernels_host][persistent]") {
+  // H 7, 20, 36: one block with idle columns; 200: 13 blocks, the last of 8
+  // units. Every schedule for the small ones (the waits are the FP32
+  // kernel's, checked under every schedule above; this keeps the sanitizer run short).
+  for (GemmOperands operands : {GemmOperands::tf32, GemmOperands::bf16})
+    for (const BackwardSequenceCase& shape : kSequences)
+      check_tensor_sequence(shape, operands, std::size_t(shape.batch) * shape.hidden <= 700);
+}
+
+TEST_CASE("persistent backward on tensor cores, simulated: two passes of rows, 19 and 38 blocks",
+          "[kernels_host][persistent][recipe]") {
+  for (GemmOperands operands : {GemmOperands::tf32, GemmOperands::bf16})
+    for (const BackwardSequenceCase& shape : kLargerSequences) check_tensor_sequence(shape, operands, false);
+}
+
+TEST_CASE("persistent backward on tensor cores, simulated: threads in isolation", "[kernels_host][persistent]") {
+  for (GemmOperands operands : {GemmOperands::tf32, GemmOperands::bf16}) {
+    BackwardSequenceData d(BackwardSequenceCase{2, 6, 20, true, true, true});  // 2 blocks, 8 K slices a step
+    const BackwardResult in_order =
+        run_persistent(d, ThreadOrder::forwards, BlockSchedule::round_robin, 1, {}, operands);
+    const BackwardResult isolated = run_persistent(d, ThreadOrder::isolated, BlockSchedule::random, 3, {}, operands);
+    CHECK(same_bits(isolated.dgates, in_order.dgates));
+    CHECK(same_bits(isolated.dc, in_order.dc));
+    CHECK(same_bits(isolated.db, in_order.db));
+    CHECK(same_bits(isolated.dw, in_order.dw));
+  }
+}
+
+TEST_CASE("persistent backward on tensor cores, simulated: the checker catches reads of unpublished dgates",
+          "[kernels_host][persistent]") {
+  for (GemmOperands operands : {GemmOperands::tf32, GemmOperands::bf16}) {
+    BackwardSequenceData d(BackwardSequenceCase{2, 4, 64});
+    const PersistentPlan plan = backward_plan(d, operands);
+    REQUIRE(plan.blocks == 4);
+    simulation::PersistentFaults no_waits;
+    no_waits.skip_waits = true;
+    REQUIRE_THROWS_WITH(simulation::persistent_backward(d.args(), plan, ThreadOrder::forwards,
+                                                        BlockSchedule::greedy_last_first, 1, no_waits),
+                        Catch::Contains("before its producer published it") && Catch::Contains("block 3 step 0"));
+    CHECK_NOTHROW(
+        simulation::persistent_backward(d.args(), plan, ThreadOrder::forwards, BlockSchedule::greedy_last_first));
+  }
+}
+
+TEST_CASE("persistent backward on tensor cores, simulated: the recipe's layers, two steps",
+          "[kernels_host][persistent][recipe]") {
+  for (GemmOperands operands : {GemmOperands::tf32, GemmOperands::bf16}) {
+    check_tensor_sequence({2, 256, 512, true, true, true}, operands, false);
+    check_tensor_sequence({2, 256, 256, false}, operands, false);
+  }
 }
 
 }  // namespace

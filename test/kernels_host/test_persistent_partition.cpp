@@ -184,7 +184,9 @@ TEST_CASE("persistent partition: the threads' micro-tiles cover a pass once", "[
 
 // ---- the backward ------------------------------------------------------------------------
 
-void check_backward_plan(const Shape& s, const PersistentPlan& p, DeviceLimits device) {
+// Every backward plan (FP32 and tensor cores): the grid, ownership, K slices,
+// producers and waits.
+void check_backward_exchange(const Shape& s, const PersistentPlan& p, DeviceLimits device) {
   INFO(describe(s) << " backward: U " << p.units << " blocks " << p.blocks << " shared " << p.shared.total);
   REQUIRE(p.fits());
   CHECK(p.blocks <= device.sms);
@@ -199,10 +201,7 @@ void check_backward_plan(const Shape& s, const PersistentPlan& p, DeviceLimits d
   CHECK(p.recurrent_slices * kPersistentDepth >= cols);
   CHECK((p.recurrent_slices - kPersistentBackwardGroups) * kPersistentDepth < cols);
   CHECK(p.shared.weight_rows == p.recurrent_slices * kPersistentDepth);
-  CHECK(p.shared.weights >= std::size_t(p.shared.weight_rows) * std::size_t(p.units) * 4);
   CHECK(p.shared.weights % 128 == 0);
-  CHECK(p.shared.a_pitch % 4 == 0);
-  CHECK(p.shared.total == p.shared.weights + 2 * p.shared.a_stage);
   // Slice s holds columns [16 s, 16 s + 16): units [4 s, 4 s + 4), published
   // by exactly their owners; the zero slices past 4H by nobody.
   for (int slice = 0; slice < p.recurrent_slices; ++slice) {
@@ -233,6 +232,16 @@ void check_backward_plan(const Shape& s, const PersistentPlan& p, DeviceLimits d
   }
   CHECK(blocks_needed(p, p.recurrent_slices) == p.blocks);
   CHECK(blocks_needed(p, 0) == 0);
+}
+
+// The CUDA-core kernel's: R^T's [k][unit] floats, then the two stages.
+void check_backward_plan(const Shape& s, const PersistentPlan& p, DeviceLimits device) {
+  check_backward_exchange(s, p, device);
+  INFO(describe(s) << " backward: U " << p.units);
+  CHECK(p.operands == GemmOperands::fp32);
+  CHECK(p.shared.weights >= std::size_t(p.shared.weight_rows) * std::size_t(p.units) * 4);
+  CHECK(p.shared.a_pitch % 4 == 0);
+  CHECK(p.shared.total == p.shared.weights + 2 * p.shared.a_stage);
 }
 
 TEST_CASE("persistent backward partition: the recipe's layers on an H100", "[kernels_host][persistent]") {
@@ -399,4 +408,136 @@ TEST_CASE("persistent partition, tensor cores: refusals", "[kernels_host][persis
   CHECK(a.units == b.units);
   CHECK(a.shared.total == b.shared.total);
   CHECK(a.operands == GemmOperands::fp32);
+}
+
+// ---- the tensor-core backward (TF32, BF16) -------------------------------------------------
+
+// U 16 (one fragment column of units), R^T's slice column-major [unit][K +
+// pad] in the operand type, WMMA's ldm a multiple of 16 bytes, every fragment
+// pointer 32-byte aligned, the regions in order without overlap.
+void check_backward_tensor_plan(const Shape& s, const PersistentPlan& p, DeviceLimits device) {
+  check_backward_exchange(s, p, device);
+  INFO(describe(s) << " backward " << int(p.operands) << ": blocks " << p.blocks << " shared " << p.shared.total);
+  const std::size_t element = std::size_t(staged_bytes(p.operands));
+  CHECK(p.operands != GemmOperands::fp32);
+  CHECK(p.units == kPersistentBackwardWmmaUnits);
+  CHECK(p.blocks == (s.hidden + 15) / 16);
+  CHECK(p.shared.weight_pitch >= p.shared.weight_rows);
+  CHECK((std::size_t(p.shared.weight_pitch) * element) % 16 == 0);
+  CHECK((std::size_t(p.shared.a_pitch) * element) % 16 == 0);
+  CHECK(p.shared.a_pitch >= kPersistentDepth);
+  CHECK(p.shared.acc_pitch % 4 == 0);
+  CHECK(p.shared.acc_pitch >= p.units);
+  const int depth = fragment_depth(p.operands);
+  for (int k = 0; k < p.shared.weight_rows; k += depth)  // B fragments (column-major): unit 0, row k
+    CHECK(std::size_t(k) * element % 32 == 0);
+  for (int row = 0; row < kPersistentPassRows; row += kFragment) {
+    for (int k = 0; k < kPersistentDepth; k += depth)  // A fragments: row, k within the slice
+      CHECK((std::size_t(row) * std::size_t(p.shared.a_pitch) + std::size_t(k)) * element % 32 == 0);
+    CHECK(std::size_t(row) * std::size_t(p.shared.acc_pitch) * 4 % 32 == 0);  // the summed fragments
+  }
+  CHECK(p.shared.weights >= std::size_t(p.units) * std::size_t(p.shared.weight_pitch) * element);
+  CHECK(p.shared.a_stage >= std::size_t(kPersistentPassRows) * std::size_t(p.shared.a_pitch) * element);
+  CHECK(p.shared.a_stage % 128 == 0);
+  CHECK(p.shared.acc_offset == p.shared.weights + 2 * p.shared.a_stage);
+  CHECK(p.shared.total >= p.shared.acc_offset + std::size_t(kPersistentPassRows) * std::size_t(p.shared.acc_pitch) * 4);
+}
+
+TEST_CASE("persistent backward partition, tensor cores: the recipe's layers on an H100",
+          "[kernels_host][persistent]") {
+  // Layer 1: 32 blocks of 16 units; R^T 16 x (2048 + pad), two stages of
+  // 256 x (16 + pad), the summed accumulators 256 x (16 + 4) floats.
+  const PersistentPlan tf32 = persistent_backward_plan(256, 512, kH100, GemmOperands::tf32);
+  REQUIRE(tf32.fits());
+  CHECK(tf32.blocks == 32);
+  CHECK(tf32.recurrent_slices == 128);
+  CHECK(tf32.shared.weights == 16 * 2052 * 4);
+  CHECK(tf32.shared.total == 16 * 2052 * 4 + 2 * 256 * 20 * 4 + 256 * 20 * 4);  // 192,768
+  const PersistentPlan bf16 = persistent_backward_plan(256, 512, kH100, GemmOperands::bf16);
+  REQUIRE(bf16.fits());
+  CHECK(bf16.blocks == 32);
+  CHECK(bf16.shared.weights == 16 * 2056 * 2);  // half: BF16 keeps the slice in 16 bits
+  CHECK(bf16.shared.total == 16 * 2056 * 2 + 2 * 256 * 24 * 2 + 256 * 20 * 4);  // 110,848
+  // Layer 2: 16 blocks.
+  const PersistentPlan tf32_2 = persistent_backward_plan(256, 256, kH100, GemmOperands::tf32);
+  const PersistentPlan bf16_2 = persistent_backward_plan(256, 256, kH100, GemmOperands::bf16);
+  REQUIRE(tf32_2.fits());
+  REQUIRE(bf16_2.fits());
+  CHECK(tf32_2.blocks == 16);
+  CHECK(tf32_2.shared.total == 16 * 1028 * 4 + 2 * 256 * 20 * 4 + 256 * 20 * 4);  // 127,232
+  CHECK(bf16_2.shared.total == 16 * 1032 * 2 + 2 * 256 * 24 * 2 + 256 * 20 * 4);  // 78,080
+  check_backward_tensor_plan({256, 1, 512}, tf32, kH100);
+  check_backward_tensor_plan({256, 1, 512}, bf16, kH100);
+  check_backward_tensor_plan({256, 512, 256}, tf32_2, kH100);
+  check_backward_tensor_plan({256, 512, 256}, bf16_2, kH100);
+  // A tail: H 100 is 7 blocks, the last of 4 units; 4H = 400 columns as 28 slices (the last 3 zeros).
+  const PersistentPlan tail = persistent_backward_plan(70, 100, kH100, GemmOperands::bf16);
+  REQUIRE(tail.fits());
+  CHECK(tail.blocks == 7);
+  CHECK(tail.recurrent_slices == 28);
+  CHECK(block_units(tail, 6).end - block_units(tail, 6).first == 4);
+  check_backward_tensor_plan({70, 1, 100}, tail, kH100);
+}
+
+TEST_CASE("persistent backward partition, tensor cores: every benchmark and generation shape, within the H100",
+          "[kernels_host][persistent]") {
+  for (GemmOperands mode : {GemmOperands::tf32, GemmOperands::bf16}) {
+    int refused = 0;
+    for (const Shape& s : persistent_shapes()) {
+      const PersistentPlan p = persistent_backward_plan(s.batch, s.hidden, kH100, mode);
+      CHECK(p.operands == mode);
+      if (!p.fits()) {
+        // TF32: only H 1024 (R^T 16 x 4100 floats, 256 KB); BF16's half fits.
+        INFO(describe(s) << ": " << persistent_refusal_text(p.refusal));
+        CHECK(mode == GemmOperands::tf32);
+        CHECK(p.refusal == PersistentRefusal::shared_memory);
+        CHECK(s.hidden == 1024);
+        CHECK(p.shared.total > kH100.shared_per_block);
+        ++refused;
+        continue;
+      }
+      check_backward_tensor_plan(s, p, kH100);
+    }
+    CHECK(refused == (mode == GemmOperands::tf32 ? 14 : 0));  // both sweeps' seven batches of H 1024
+  }
+}
+
+TEST_CASE("persistent backward partition, tensor cores: refusals", "[kernels_host][persistent]") {
+  for (GemmOperands mode : {GemmOperands::tf32, GemmOperands::bf16}) {
+    CHECK(persistent_backward_plan(0, 512, kH100, mode).refusal == PersistentRefusal::empty_shape);
+    CHECK(persistent_backward_plan(256, 0, kH100, mode).refusal == PersistentRefusal::empty_shape);
+    CHECK(persistent_backward_plan(256, 2200, kH100, mode).refusal == PersistentRefusal::too_many_blocks);  // 138
+    // Without the opt-in (48 KB a block) neither recipe layer fits.
+    const DeviceLimits no_optin{132, kStaticSharedBytes, 8, 16};
+    CHECK(persistent_backward_plan(256, 512, no_optin, mode).refusal == PersistentRefusal::shared_memory);
+    CHECK(persistent_backward_plan(256, 256, no_optin, mode).refusal == PersistentRefusal::shared_memory);
+    CHECK(std::string(persistent_refusal_text(persistent_backward_plan(256, 256, no_optin, mode).refusal))
+              .find("shared memory") != std::string::npos);
+  }
+  // TF32's slice stops at H 656 (4H rounded to 2624 rows), BF16's at H 1456 (5824 rows).
+  CHECK(persistent_backward_plan(256, 656, kH100, GemmOperands::tf32).fits());
+  CHECK(persistent_backward_plan(256, 657, kH100, GemmOperands::tf32).refusal == PersistentRefusal::shared_memory);
+  CHECK(persistent_backward_plan(256, 1456, kH100, GemmOperands::bf16).fits());
+  CHECK(persistent_backward_plan(256, 1457, kH100, GemmOperands::bf16).refusal == PersistentRefusal::shared_memory);
+  // The fp32 mode is the CUDA-core kernel's plan.
+  const PersistentPlan a = persistent_backward_plan(256, 512, kH100);
+  const PersistentPlan b = persistent_backward_plan(256, 512, kH100, GemmOperands::fp32);
+  CHECK(a.units == b.units);
+  CHECK(a.shared.total == b.shared.total);
+  CHECK(b.operands == GemmOperands::fp32);
+}
+
+TEST_CASE("persistent backward partition, tensor cores: the cells cover a pass once, a warp two whole rows",
+          "[kernels_host][persistent]") {
+  std::vector<int> seen(std::size_t(kPersistentPassRows) * kPersistentBackwardWmmaUnits, 0);
+  for (int thread = 0; thread < kPersistentThreads; ++thread)
+    for (int q = 0; q < persistent_backward_cells_per_thread(); ++q) {
+      const PersistentRole at = persistent_backward_cell(thread, q);
+      REQUIRE(at.row < kPersistentPassRows);
+      ++seen[std::size_t(at.row) * kPersistentBackwardWmmaUnits + std::size_t(at.unit)];
+      const PersistentRole lane0 = persistent_backward_cell(thread - thread % kWarp, q);
+      CHECK(at.row - lane0.row == (thread % kWarp) / kPersistentBackwardWmmaUnits);
+      CHECK(at.unit == thread % kPersistentBackwardWmmaUnits);
+    }
+  for (int count : seen) CHECK(count == 1);
 }
