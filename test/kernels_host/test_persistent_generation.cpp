@@ -245,7 +245,8 @@ void check_generation(const ModelConfig& config, const Run& run, double scale, s
 
   const Simulated sim = simulate(model, plan, windows, run);
   WindowPredictor predictor(model, run.streams);
-  const std::vector<std::int32_t> cpu = predictor.generate(windows, run.notes, run.sampling, run.seed, run.first_stream);
+  const std::vector<std::int32_t> cpu =
+      predictor.generate(windows, run.notes, run.sampling, run.seed, run.first_stream);
   REQUIRE(sim.tokens == cpu);
 
   // The CPU's probabilities of the last note: the windows, then every chosen note but the last pushed.
@@ -259,10 +260,12 @@ void check_generation(const ModelConfig& config, const Run& run, double scale, s
   // Slot j of the last state: stream b's last j pushed tokens from the zero state.
   double worst = 0;
   for (std::size_t b = 0; b < s; ++b) {
-    std::vector<std::int32_t> pushed(windows.begin() + std::ptrdiff_t(b * w), windows.begin() + std::ptrdiff_t((b + 1) * w));
+    std::vector<std::int32_t> pushed(windows.begin() + std::ptrdiff_t(b * w),
+                                     windows.begin() + std::ptrdiff_t((b + 1) * w));
     for (std::int64_t k = 0; k + 1 < run.notes; ++k) pushed.push_back(cpu[std::size_t(k) * s + b]);
     for (std::size_t j = 1; j <= w; ++j) {
-      const SlotState ref = reference_window(model, std::vector<std::int32_t>(pushed.end() - std::ptrdiff_t(j), pushed.end()));
+      const SlotState ref =
+          reference_window(model, std::vector<std::int32_t>(pushed.end() - std::ptrdiff_t(j), pushed.end()));
       const std::size_t row = j * s + b;
       for (std::size_t u = 0; u < ref.h1.size(); ++u) {
         worst = std::max(worst, std::fabs(double(sim.h1[row * ref.h1.size() + u]) - ref.h1[u]));
@@ -312,7 +315,8 @@ TEST_CASE("generation plan: the recipe on an H100, several vocabularies", "[kern
     CHECK(p.shared.total < 100 * 1024);
   }
   // Streams of 40 rows each: 6 fit (960 items of layer 1 for 256 threads), 7 do not.
-  for (int streams = 1; streams <= 6; ++streams) check_plan(generation_plan({streams, 40, 512, 256, 256, 388}, kH100), kH100);
+  for (int streams = 1; streams <= 6; ++streams)
+    check_plan(generation_plan({streams, 40, 512, 256, 256, 388}, kH100), kH100);
   CHECK(generation_plan({7, 40, 512, 256, 256, 388}, kH100).refusal == GenerationRefusal::too_many_rows);
 }
 
