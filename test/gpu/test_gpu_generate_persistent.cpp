@@ -218,7 +218,7 @@ TEST_CASE("generation on the persistent path picks the CPU's and the fused path'
     std::vector<std::int64_t> reads;
     const std::vector<std::int32_t> got = on_persistent.generate(
         windows, notes, sampling, 77, first_stream, [&](std::int64_t done) { reads.push_back(done); }, 16);
-    CHECK(reads == std::vector<std::int64_t>{16, 32, 40});
+    CHECK(reads == (small_run() ? std::vector<std::int64_t>{8} : std::vector<std::int64_t>{16, 32, 40}));
     CHECK(got == on_fused.generate(windows, notes, sampling, 77, first_stream));
     CHECK(got == on_cpu.generate(windows, notes, sampling, 77, first_stream));
   }

@@ -19,6 +19,7 @@
 #include "nocturne/generate.hpp"
 #include "nocturne/window_predictor.hpp"
 #include "persistent_generation_simulator.hpp"
+#include "simulated_generation_backend.hpp"
 
 using namespace nocturne;
 using namespace nocturne::kernels;
@@ -367,4 +368,42 @@ TEST_CASE("generation simulator: the recipe's shapes", "[kernels][generate][reci
   run.seed = 11;
   run.read_every = 2;
   check_generation(config, run, 0.08, 6, kH100, false);
+}
+
+// The window predictor's hook (generate_notes) on a CPU backend whose
+// generate_notes runs the simulator: a launch per read_every notes, the
+// tokens of the plain CPU predictor, the reads after each launch, and the
+// state handed back in the right buffer (a push after generate predicts what
+// the plain predictor's push does).
+TEST_CASE("window predictor: generate_notes in launches, the CPU predictor's tokens", "[kernels][generate]") {
+  const ModelConfig config = config_of(13, 6, 24, 10, 8);
+  CpuOptions options;
+  options.fused_lstm = true;
+  auto plain_backend = make_cpu_backend(options);
+  simulation::SimulatedGenerationBackend simulated(make_cpu_backend(options));
+  const int streams = 2;
+  BasicModel<float> plain(*plain_backend, config, streams), model(simulated, config, streams);
+  plain.upload_parameters(test::random_parameters<float>(plain.layout(), 8, 0.5));
+  model.upload_parameters(plain.download_parameters());
+  const std::vector<std::int32_t> windows = random_windows(config, streams, 9);
+  for (const SamplingOptions& options_k : {SamplingOptions{}, sampling(0.8, 5, 0.9)}) {
+    for (std::int64_t notes : {1, 7, 12}) {
+      INFO(options_k.describe() << ", " << notes << " notes");
+      WindowPredictor reference(plain, streams), predictor(model, streams);
+      const std::vector<std::int32_t> want = reference.generate(windows, notes, options_k, 5, 1);
+      std::vector<std::int64_t> reads;
+      simulated.launches = 0;
+      const std::vector<std::int32_t> got =
+          predictor.generate(windows, notes, options_k, 5, 1, [&](std::int64_t done) { reads.push_back(done); }, 5);
+      CHECK(got == want);
+      CHECK(simulated.launches == int((notes + 4) / 5));
+      std::vector<std::int64_t> expected;
+      for (std::int64_t done = 5; done < notes; done += 5) expected.push_back(done);
+      expected.push_back(notes);
+      CHECK(reads == expected);
+      // The last note was chosen, not pushed: push it in both and compare the predictions.
+      const std::span<const std::int32_t> last(want.data() + want.size() - std::size_t(streams), std::size_t(streams));
+      CHECK(max_difference(predictor.push(last), reference.push(last)) < 1e-5);
+    }
+  }
 }
