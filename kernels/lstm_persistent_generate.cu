@@ -52,7 +52,7 @@ __global__ void __launch_bounds__(kGenerationThreads, 1) lstm_persistent_generat
       const PhaseShape q = generation_phase(a.plan, phase, block);
       GenerationRegisters r;
       generation_begin(r);
-      const int chunks = generation_chunks(q);
+      const int chunks = generation_chunks(a.plan, q);
       for (int c = 0; c < chunks; ++c) {
         generation_stage(a, phase, from, q, c, thread, shared);
         __syncthreads();

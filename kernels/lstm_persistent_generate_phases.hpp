@@ -13,7 +13,7 @@
 //     choose: for each choose step: choose_step; barrier   (every block)
 //     [the launch's last note, when it is the generation's last: stop]
 //     per phase (layer 1, layer 2, dense 1, dense 2):
-//       for each K chunk: stage; barrier; accumulate; barrier
+//       for each K chunk (256, 128 or 64 values): stage; barrier; accumulate; barrier
 //       finish; grid barrier
 // Within a block barrier interval a thread writes only its own items or
 // partial slots, and reads what the interval before wrote; within a grid
@@ -140,7 +140,9 @@ NOCTURNE_HD PhaseShape generation_phase(const GenerationPlan& p, GenerationPhase
   return q;
 }
 
-NOCTURNE_HD int generation_chunks(const PhaseShape& q) { return ceil_div(q.depth, kGenerationChunk); }
+NOCTURNE_HD int generation_chunks(const GenerationPlan& p, const PhaseShape& q) {
+  return ceil_div(q.depth, p.shared.chunk);
+}
 
 // Element (row, k) of a phase's input, from what other blocks wrote before
 // the last grid barrier (past L1). Layer 1: h1_{t-1}; layer 2: h2_{t-1},
@@ -163,15 +165,28 @@ NOCTURNE_HD float generation_input(const GenerateArgs& a, GenerationPhase phase,
   return 0.0f;
 }
 
-// Chunk c of the input, all rows, into [row][chunk + 1] (zeros past K).
+// Chunk c of the input, all rows, into [row][chunk + 1] (zeros past K). A
+// thread loads kGenerationStageBatch values into registers before it stores
+// them, so that many trips through L2 are in flight at once.
 NOCTURNE_HD void generation_stage(const GenerateArgs& a, GenerationPhase phase, int from, const PhaseShape& q,
                                   int chunk, int thread, unsigned char* shared) {
   float* stage = shared_at<float>(shared, a.plan.shared.stage);
-  const int pitch = a.plan.shared.stage_pitch;
-  const int k0 = chunk * kGenerationChunk;
-  for (int i = thread; i < q.rows * kGenerationChunk; i += kGenerationThreads) {
-    const int row = i / kGenerationChunk, j = i % kGenerationChunk;
-    stage[row * pitch + j] = k0 + j < q.depth ? generation_input(a, phase, from, row, k0 + j) : 0.0f;
+  const int width = a.plan.shared.chunk, pitch = a.plan.shared.stage_pitch;
+  const int k0 = chunk * width, total = q.rows * width;
+  constexpr int kStride = kGenerationStageBatch * kGenerationThreads;
+  for (int base = thread; base < total; base += kStride) {
+    float v[kGenerationStageBatch];
+    NOCTURNE_UNROLL
+    for (int b = 0; b < kGenerationStageBatch; ++b) {
+      const int i = base + b * kGenerationThreads;
+      const int row = i / width, j = i % width;
+      v[b] = i < total && k0 + j < q.depth ? generation_input(a, phase, from, row, k0 + j) : 0.0f;
+    }
+    NOCTURNE_UNROLL
+    for (int b = 0; b < kGenerationStageBatch; ++b) {
+      const int i = base + b * kGenerationThreads;
+      if (i < total) stage[(i / width) * pitch + i % width] = v[b];
+    }
   }
 }
 
@@ -195,8 +210,8 @@ NOCTURNE_HD void generation_accumulate(const GenerationPlan& p, const PhaseShape
   const float* stage = shared_at<float>(shared, p.shared.stage);
   const float* weights = shared_at<float>(shared, q.weights);
   const int pitch = p.shared.stage_pitch;
-  const int k0 = chunk * kGenerationChunk;
-  const int depth = q.depth - k0 < kGenerationChunk ? q.depth - k0 : kGenerationChunk;
+  const int width = p.shared.chunk, k0 = chunk * width;
+  const int depth = q.depth - k0 < width ? q.depth - k0 : width;
   NOCTURNE_UNROLL
   for (int i = 0; i < kGenerationMaxItems; ++i) {
     const int item = thread + i * kGenerationThreads;

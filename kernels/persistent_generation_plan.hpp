@@ -30,9 +30,10 @@
 // those kernels' bits.
 //
 // Every K (H1 for layer 1, H2 + H1 for layer 2, H2 and D for the dense
-// layers) is staged through shared memory in chunks of kGenerationChunk
-// values for all rows, [row][chunk + 1] (the odd pitch spreads a warp's rows
-// over the banks). A thread owns up to kGenerationMaxItems items (row, unit)
+// layers) is staged through shared memory in chunks of 256, 128 or 64
+// values for all rows (the largest that fits: each chunk costs a trip
+// through L2 and two block barriers), [row][chunk + 1] (the odd pitch
+// spreads a warp's rows over the banks). A thread owns up to kGenerationMaxItems items (row, unit)
 // or (row, column) of a phase: item i of the block is thread i % threads'.
 
 #include <cstddef>
@@ -43,7 +44,9 @@
 namespace nocturne::inline v0::kernels {
 
 inline constexpr int kGenerationThreads = 256;
-inline constexpr int kGenerationChunk = 64;     // K values staged per chunk
+inline constexpr int kGenerationMaxChunk = 256;  // K values staged per chunk, at most (then 128, 64)
+inline constexpr int kGenerationMinChunk = 64;
+inline constexpr int kGenerationStageBatch = 16;  // staged values a thread loads before it stores them
 inline constexpr int kGenerationMaxItems = 4;   // items a thread owns in one phase (its accumulators)
 inline constexpr int kGenerationMaxUnits = 16;  // layer 1's units per block, at most
 inline constexpr int kGenerationPartials = kGenerationThreads;  // reduction slots (one per thread)
@@ -71,6 +74,7 @@ enum class GenerationRefusal {
 struct GenerationShared {
   int k1 = 0, k2 = 0;             // the LSTM layers' K: H1; H2 + H1 (R2's rows, then W2's)
   int pitch1 = 0, pitch2 = 0;     // floats per resident row: 4 U1, 4 U2
+  int chunk = 0;                  // K values staged at once
   int stage_pitch = 0;            // floats per staged row: chunk + 1
   int stage_rows = 0;             // rows staged at once: max(W S, S)
   std::size_t r1 = 0;             // [H1][4 U1] R1's columns
@@ -114,13 +118,15 @@ NOCTURNE_TILING OwnedRange generation_owned(int block, int per_block, int count)
   return {first, end};
 }
 
-NOCTURNE_TILING GenerationShared generation_shared(const GenerationShape& s, int u1, int u2, int d1, int d2) {
+NOCTURNE_TILING GenerationShared generation_shared(const GenerationShape& s, int u1, int u2, int d1, int d2,
+                                                   int chunk) {
   GenerationShared m;
+  m.chunk = chunk;
   m.k1 = s.hidden1;
   m.k2 = s.hidden2 + s.hidden1;
   m.pitch1 = kUnitGates * u1;
   m.pitch2 = kUnitGates * u2;
-  m.stage_pitch = kGenerationChunk + 1;
+  m.stage_pitch = chunk + 1;
   m.stage_rows = s.rows() > s.streams ? s.rows() : s.streams;
   std::size_t at = 0;
   auto take = [&at](std::size_t bytes) {
@@ -173,7 +179,10 @@ NOCTURNE_TILING GenerationPlan generation_plan(const GenerationShape& shape, Dev
   p.items2 = ceil_div(shape.rows() * p.units2, kGenerationThreads);
   p.items3 = ceil_div(shape.streams * p.dense1, kGenerationThreads);
   p.items4 = ceil_div(shape.streams * p.dense2, kGenerationThreads);
-  p.shared = generation_shared(shape, p.units1, p.units2, p.dense1, p.dense2);
+  for (int chunk = kGenerationMaxChunk; chunk >= kGenerationMinChunk; chunk /= 2) {
+    p.shared = generation_shared(shape, p.units1, p.units2, p.dense1, p.dense2, chunk);
+    if (p.shared.total <= device.shared_per_block) break;
+  }
   const int most = p.items1 > p.items2 ? p.items1 : p.items2;
   const int most_dense = p.items3 > p.items4 ? p.items3 : p.items4;
   if ((most > most_dense ? most : most_dense) > kGenerationMaxItems) {

@@ -64,7 +64,7 @@ class GenerationSimulator {
           const PhaseShape q = generation_phase(p, phase, block);
           std::vector<GenerationRegisters> regs(kGenerationThreads);
           for (auto& r : regs) generation_begin(r);
-          for (int chunk = 0; chunk < generation_chunks(q); ++chunk) {
+          for (int chunk = 0; chunk < generation_chunks(a.plan, q); ++chunk) {
             for_threads([&](int thread) { generation_stage(a, phase, from, q, chunk, thread, sh); });
             for_threads([&](int thread) {
               if (q.sums == kUnitGates)

@@ -76,7 +76,9 @@ void check_plan(const GenerationPlan& p, DeviceLimits device) {
   }
   CHECK(m.rw2 - m.r1 >= std::size_t(s.hidden1) * std::size_t(kUnitGates * p.units1) * 4);
   CHECK(m.b2 - m.rw2 >= std::size_t(s.hidden1 + s.hidden2) * std::size_t(kUnitGates * p.units2) * 4);
-  CHECK(m.probs - m.stage >= std::size_t(m.stage_rows) * std::size_t(kGenerationChunk + 1) * 4);
+  CHECK((m.chunk == 256 || m.chunk == 128 || m.chunk == 64));
+  CHECK(m.stage_pitch == m.chunk + 1);
+  CHECK(m.probs - m.stage >= std::size_t(m.stage_rows) * std::size_t(m.stage_pitch) * 4);
   CHECK(m.partial - m.weight >= std::size_t(s.vocab) * 12);
   CHECK(m.group - m.partial >= kGenerationPartials * kGenerationSlotBytes);
   CHECK(m.tokens - m.group >= kGenerationGroups * kGenerationSlotBytes);
@@ -313,11 +315,22 @@ TEST_CASE("generation plan: the recipe on an H100, several vocabularies", "[kern
     CHECK(p.dense1 == 2);
     CHECK(p.dense2 == ceil_div(vocab, 128));
     CHECK(p.items1 == 1);
-    CHECK(p.shared.total < 100 * 1024);
+    CHECK(p.shared.chunk == 256);  // layer 1 in 2 chunks, layer 2 in 3
+    CHECK(p.shared.total < 120 * 1024);
   }
   // Streams of 40 rows each: 6 fit (960 items of layer 1 for 256 threads), 7 do not.
   for (int streams = 1; streams <= 6; ++streams)
     check_plan(generation_plan({streams, 40, 512, 256, 256, 388}, kH100), kH100);
+  // Smaller chunks where the staging of more streams, or a smaller device, needs the room.
+  CHECK(generation_plan({3, 40, 512, 256, 256, 388}, kH100).shared.chunk == 256);
+  CHECK(generation_plan({4, 40, 512, 256, 256, 388}, kH100).shared.chunk == 128);
+  CHECK(generation_plan({6, 40, 512, 256, 256, 388}, kH100).shared.chunk == 128);
+  const DeviceLimits smaller{132, 100 * 1024, 8, 16}, smallest{132, 88 * 1024, 8, 16}, too_small{132, 80 * 1024, 8, 16};
+  check_plan(generation_plan({1, 40, 512, 256, 256, 388}, smaller), smaller);
+  CHECK(generation_plan({1, 40, 512, 256, 256, 388}, smaller).shared.chunk == 128);
+  check_plan(generation_plan({1, 40, 512, 256, 256, 388}, smallest), smallest);
+  CHECK(generation_plan({1, 40, 512, 256, 256, 388}, smallest).shared.chunk == 64);
+  CHECK(generation_plan({1, 40, 512, 256, 256, 388}, too_small).refusal == GenerationRefusal::shared_memory);
   CHECK(generation_plan({7, 40, 512, 256, 256, 388}, kH100).refusal == GenerationRefusal::too_many_rows);
 }
 
@@ -358,6 +371,25 @@ TEST_CASE("generation simulator: the CPU predictor's tokens, a small model", "[k
     run.read_every = 1;
     check_generation(config, run, 0.5, 5, kH100);
   }
+}
+
+TEST_CASE("generation simulator: chunks of 64 with tails in every phase", "[kernels][generate]") {
+  // H1 150, H2 + H1 220, H2 70, D 90: every K takes several chunks of 64 and ends in a partial one.
+  const ModelConfig config = config_of(23, 4, 150, 70, 90);
+  Run run;
+  run.streams = 2;
+  run.notes = 6;
+  run.sampling = sampling(1.1, 8, 0.9);
+  run.seed = 17;
+  run.read_every = 4;
+  const GenerationShape shape = shape_of(config, run.streams);
+  const GenerationPlan roomy = generation_plan(shape, DeviceLimits{16, std::size_t(1) << 20, 8, 16});
+  REQUIRE(roomy.shared.chunk == 256);
+  const std::size_t room64 =
+      generation_shared(shape, roomy.units1, roomy.units2, roomy.dense1, roomy.dense2, 64).total;
+  const DeviceLimits tight{16, room64, 8, 16};
+  REQUIRE(generation_plan(shape, tight).shared.chunk == 64);
+  check_generation(config, run, 0.3, 12, tight);
 }
 
 TEST_CASE("generation simulator: the recipe's shapes", "[kernels][generate][recipe]") {
