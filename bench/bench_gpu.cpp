@@ -13,9 +13,11 @@
 //      read back every step) and the projected 200-epoch time. Before it is
 //      timed each variant's first losses are checked against the CPU
 //      backend's from the same parameters and batches;
-//   2. generation at batch 1, ms per note: the fused path's device loop
-//      (one recorded program per note, sampling on the GPU) per precision,
-//      and the classic window predictor with the choice on the host;
+//   2. generation at batch 1, ms per note: the persistent generation kernel
+//      (strict FP32, 32 notes a cooperative launch) and its plan, the fused
+//      path's device loop (one recorded program per note, sampling on the
+//      GPU) per precision, and the classic window predictor with the choice
+//      on the host;
 //   3. where the time goes: per-phase CUDA-event times of eager steps
 //      (layer 1 and 2 forward and backward, the head, the weight-gradient
 //      GEMMs, dropout, Adamax; the fused path's two branches overlap, so its
@@ -45,6 +47,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/generation_kernels.hpp"
 #include "kernels/persistent_kernels.hpp"
 #include "nocturne/cuda.hpp"
 #include "nocturne/error.hpp"
@@ -550,15 +553,25 @@ int main(int argc, char** argv) {
       const std::unique_ptr<Backend> trainer_backend = make_cuda_backend();
       Trainee trained(*trainer_backend, batches);
       for (int i = 0; i < kWarmupSteps; ++i) trained.step();
-      for (const Variant& v : {ours(LstmImpl::fused, MathMode::strict_fp32, true),
+      const kernels::GenerationPlan plan = kernels::generation_device_plan(
+          {1, int(recipe_config().window), int(recipe_config().hidden1), int(recipe_config().hidden2),
+           int(recipe_config().dense), int(recipe_config().vocab)});
+      std::printf("persistent generation plan: %s; %d blocks x %d threads, %zu bytes of shared memory a block, "
+                  "units %d / %d, dense columns %d / %d, %d resident per SM\n",
+                  kernels::generation_refusal_text(plan.refusal), plan.blocks, kernels::kGenerationThreads,
+                  plan.shared.total, plan.units1, plan.units2, plan.dense1, plan.dense2, plan.resident_per_sm);
+      for (const Variant& v : {ours(LstmImpl::persistent, MathMode::strict_fp32, true),
+                               ours(LstmImpl::fused, MathMode::strict_fp32, true),
                                ours(LstmImpl::fused, MathMode::tf32, true), ours(LstmImpl::fused, MathMode::bf16, true),
                                ours(LstmImpl::classic, MathMode::strict_fp32, true)}) {
         try {
           const std::unique_ptr<Backend> backend = make_cuda_backend(v.options);
           const double ms = generation_ms_per_note(*backend, trained.model, args.notes);
-          std::printf("%-30s %8.4f ms/note  (%.1f us)  %s\n", v.name.c_str(), ms, 1000 * ms,
-                      v.options.lstm_impl == LstmImpl::fused ? "device loop: one recorded program per note"
-                                                             : "window predictor, choice on the host");
+          const char* how = v.options.lstm_impl == LstmImpl::classic ? "window predictor, choice on the host"
+                            : v.options.lstm_impl == LstmImpl::fused ? "device loop: one recorded program per note"
+                            : plan.fits() ? "persistent generation kernel: 32 notes a launch"
+                                          : "device loop (the generation kernel's plan refused)";
+          std::printf("%-30s %8.4f ms/note  (%.1f us)  %s\n", v.name.c_str(), ms, 1000 * ms, how);
         } catch (const std::exception& e) {
           std::printf("%-30s failed: %.160s\n", v.name.c_str(), e.what());
           all_well = false;

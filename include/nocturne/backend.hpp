@@ -308,6 +308,10 @@ class NOCTURNE_API BasicBackend {
   virtual void adamax_device_step(std::size_t n, T* params, const T* grads, T* m, T* u, const AdamaxParams& hp,
                                   const std::int64_t* step_on_device);
   virtual void sample_tokens(const SampleTokens<T>& request);
+  // Runs the request where the backend has a generation kernel for its
+  // shapes and mode, and returns true; returns false (having done nothing)
+  // elsewhere: the default, and the caller then runs the notes as ops.
+  virtual bool generate_notes(const GenerateNotes<T>& request);
 };
 
 using Backend = BasicBackend<float>;

@@ -211,4 +211,44 @@ struct NOCTURNE_API SampleTokens {
   std::int64_t history_notes = 0;
 };
 
+// Several notes of the window predictor's generation (window_predictor.hpp)
+// in one op, where the backend has a kernel for it (the CUDA backend's
+// persistent path): for each of `notes` notes, note n = first_note + k of
+// stream s is chosen from the current prediction as SampleTokens chooses it
+// (uniform random_uniform(seed, first_stream + s, n)), written to
+// history[n S + s] (kNoToken for a row without a positive finite
+// probability), and pushed: every slot one step on from state buffer
+// `current` into the other (slot 0 of both zero), then the head on slot W,
+// which leaves the next prediction's logits. The last note is only chosen
+// where push_last is false. The model's input is scalar (token / V).
+template <typename T>
+struct NOCTURNE_API GenerateNotes {
+  int streams = 0;  // S
+  int window = 0;   // W
+  int hidden1 = 0, hidden2 = 0, dense = 0, vocab = 0;
+  const T *w1 = nullptr, *r1 = nullptr, *b1 = nullptr;  // layer 1, gate-interleaved: [1, 4 H1], [H1, 4 H1], [4 H1]
+  const T *w2 = nullptr, *r2 = nullptr, *b2 = nullptr;  // layer 2: [H1, 4 H2], [H2, 4 H2], [4 H2]
+  const T *dense1_w = nullptr, *dense1_b = nullptr;     // [H2, D], [D]
+  const T *dense2_w = nullptr, *dense2_b = nullptr;     // [D, V], [V]
+  T* h1[2] = {nullptr, nullptr};  // [(W + 1) S, H1]: the state buffers, slot-major (row = slot S + stream)
+  T* c1[2] = {nullptr, nullptr};
+  T* h2[2] = {nullptr, nullptr};  // [(W + 1) S, H2]
+  T* c2[2] = {nullptr, nullptr};
+  int current = 0;       // the buffer that holds the state on entry
+  T* y1 = nullptr;       // [S, D] scratch
+  T* logits = nullptr;   // [S, V] in: the current prediction's logits (head_predict's); out: the last push's
+  T* probs = nullptr;    // [S, V] out: the probabilities of the last note chosen
+  bool greedy = true;
+  double temperature = 1.0;
+  int top_k = 0;
+  double top_p = 1.0;
+  std::uint64_t seed = 0;
+  std::uint32_t first_stream = 0;
+  std::int64_t first_note = 0;
+  int notes = 0;
+  bool push_last = true;
+  std::int32_t* history = nullptr;  // [history_notes, S]
+  std::int64_t history_notes = 0;
+};
+
 }  // namespace nocturne

@@ -21,7 +21,9 @@
 // reads zeros and the window that completes lands in slot W. Every pointer
 // of a note's work is then fixed, and generate() records that work once per
 // direction (with the sampling op) and replays it note after note, the
-// chosen tokens staying on the device until they are read back.
+// chosen tokens staying on the device until they are read back. Where the
+// backend has a generation kernel (generate_notes: the CUDA backend's
+// persistent path), many notes are one launch instead.
 
 #include <cstdint>
 #include <functional>
@@ -82,6 +84,9 @@ class NOCTURNE_API BasicWindowPredictor {
   void add_step_ops(std::vector<ProgramOp>& ops, int from);
   void add_head_op(std::vector<ProgramOp>& ops, int at);
   void run_now(const std::vector<ProgramOp>& ops);
+  bool generate_in_launches(std::int64_t notes, const SamplingOptions& sampling, std::uint64_t seed,
+                            std::uint32_t first_stream, std::int64_t read_every,
+                            const std::function<void(std::int64_t)>& read_back);
 
   BasicModel<T>& model_;
   int streams_ = 0;           // op-level dimensions, narrowed once (core/narrow_dim.hpp)

@@ -104,6 +104,10 @@ template <typename T>
 void BasicBackend<T>::sample_tokens(const SampleTokens<T>&) {
   no_fused_path(name(), "sample_tokens");
 }
+template <typename T>
+bool BasicBackend<T>::generate_notes(const GenerateNotes<T>&) {
+  return false;
+}
 template class BasicBackend<float>;
 template class BasicBackend<double>;
 

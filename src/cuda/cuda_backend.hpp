@@ -106,6 +106,9 @@ class CudaBackend final : public BasicBackend<float> {
   void adamax_device_step(std::size_t n, float* params, const float* grads, float* m, float* u,
                           const AdamaxParams& hp, const std::int64_t* step_on_device) override;
   void sample_tokens(const SampleTokens<float>& request) override;
+  // The persistent generation kernel (cuda_generate.cpp) on the persistent
+  // path in strict fp32 where the plan fits; false elsewhere.
+  bool generate_notes(const GenerateNotes<float>& request) override;
 
   // For the launch wrappers: the current branch's stream, and whether to
   // wait after each launch (never while a graph is being captured).

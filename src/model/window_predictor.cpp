@@ -307,6 +307,20 @@ std::vector<std::int32_t> BasicWindowPredictor<T>::generate(std::span<const std:
   }
   if (notes == 0) return out;
   if (st.history.size() < out.size()) st.history = backend.template allocate<std::int32_t>(out.size());
+  // The chosen tokens of notes [read, done) back to the host, checked.
+  std::int64_t read = 0;
+  auto read_back = [&](std::int64_t done) {
+    const std::size_t first = std::size_t(read) * s, count = std::size_t(done - read) * s;
+    backend.copy_to_host(out.data() + first, st.history.data() + first, count * sizeof(std::int32_t));
+    for (std::size_t i = first; i < first + count; ++i)
+      if (out[i] == math::kNoToken)
+        throw ConfigError("generate: the prediction of stream " + std::to_string(i % s) + " at note " +
+                          std::to_string(i / s) + " has no positive finite probability");
+    read = done;
+    if (on_read) on_read(read);
+  };
+  if (generate_in_launches(notes, sampling, seed, first_stream, read_every, read_back)) return out;
+
   const std::uint64_t zero = 0;
   backend.copy_to_device(st.note.data(), &zero, sizeof zero);
 
@@ -343,7 +357,6 @@ std::vector<std::int32_t> BasicWindowPredictor<T>::generate(std::span<const std:
   sample(last_ops);
   last_note = backend.record_program(std::move(last_ops));
 
-  std::int64_t read = 0;
   for (std::int64_t k = 0; k < notes; ++k) {
     if (k + 1 < notes) {
       note_programs[st.current]->replay();
@@ -352,17 +365,72 @@ std::vector<std::int32_t> BasicWindowPredictor<T>::generate(std::span<const std:
     } else {
       last_note->replay();
     }
-    if ((k + 1) % read_every != 0 && k + 1 < notes) continue;
-    const std::size_t first = std::size_t(read) * s, count = std::size_t(k + 1 - read) * s;
-    backend.copy_to_host(out.data() + first, st.history.data() + first, count * sizeof(std::int32_t));
-    for (std::size_t i = first; i < first + count; ++i)
-      if (out[i] == math::kNoToken)
-        throw ConfigError("generate: the prediction of stream " + std::to_string(i % s) + " at note " +
-                          std::to_string(i / s) + " has no positive finite probability");
-    read = k + 1;
-    if (on_read) on_read(read);
+    if ((k + 1) % read_every == 0 || k + 1 == notes) read_back(k + 1);
   }
   return out;
+}
+
+// The backend's generation kernel (generate_notes), read_every notes a
+// launch, from the primed state and its prediction's logits; false where the
+// backend has none for this model (nothing done).
+template <typename T>
+bool BasicWindowPredictor<T>::generate_in_launches(std::int64_t notes, const SamplingOptions& sampling,
+                                                   std::uint64_t seed, std::uint32_t first_stream,
+                                                   std::int64_t read_every,
+                                                   const std::function<void(std::int64_t)>& read_back) {
+  const ModelDims& c = model_.dims();
+  if (model_.config().input != InputMode::scalar) return false;
+  State& st = *state_;
+  GenerateNotes<T> q;
+  q.streams = streams_;
+  q.window = c.window;
+  q.hidden1 = c.hidden1;
+  q.hidden2 = c.hidden2;
+  q.dense = c.dense;
+  q.vocab = c.vocab;
+  q.w1 = model_.parameter("lstm1.W");
+  q.r1 = model_.parameter("lstm1.R");
+  q.b1 = model_.parameter("lstm1.b");
+  q.w2 = model_.parameter("lstm2.W");
+  q.r2 = model_.parameter("lstm2.R");
+  q.b2 = model_.parameter("lstm2.b");
+  q.dense1_w = model_.parameter("dense1.W");
+  q.dense1_b = model_.parameter("dense1.b");
+  q.dense2_w = model_.parameter("dense2.W");
+  q.dense2_b = model_.parameter("dense2.b");
+  for (int k = 0; k < 2; ++k) {
+    q.h1[k] = st.h1[k].data();
+    q.c1[k] = st.c1[k].data();
+    q.h2[k] = st.h2[k].data();
+    q.c2[k] = st.c2[k].data();
+  }
+  q.y1 = st.y1.data();
+  q.logits = st.logits.data();
+  q.probs = st.probs.data();
+  q.greedy = sampling.greedy;
+  q.temperature = sampling.temperature;
+  q.top_k = narrow_dim(sampling.top_k, "top-k");
+  q.top_p = sampling.top_p;
+  q.seed = seed;
+  q.first_stream = first_stream;
+  q.history = st.history.data();
+  q.history_notes = notes;
+  for (std::int64_t first = 0; first < notes; first += read_every) {
+    q.first_note = first;
+    q.notes = narrow_dim(std::min(read_every, notes - first), "notes");
+    q.push_last = first + q.notes < notes;
+    q.current = st.current;
+    if (!model_.backend().generate_notes(q)) {
+      // The backend decides by the model's shapes and mode alone: it takes all launches or none.
+      if (first > 0) throw DeviceError("generate: the backend refused a generation launch after the first");
+      return false;
+    }
+    const std::int64_t pushed = q.notes - (q.push_last ? 0 : 1);
+    st.current = int((std::int64_t(st.current) + pushed) % 2);
+    pushed_ += std::uint64_t(pushed);
+    read_back(first + q.notes);
+  }
+  return true;
 }
 
 template class BasicWindowPredictor<float>;
