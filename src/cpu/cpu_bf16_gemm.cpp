@@ -220,6 +220,22 @@ void bf16_gemm_packed(Bf16Packing& packing, Transpose trans_a, int m, float alph
   for (std::thread& th : pool) th.join();
 }
 
+const Bf16Matrix& Bf16WeightCache::get(int k, int n, const float* b) {
+  for (Entry& e : entries_)
+    if (e.b == b && e.k == k && e.n == n) return e.packed;
+  entries_.push_back(Entry{b, k, n, {}});
+  bf16_pack_b(Transpose::no, k, n, b, std::max(1, n), entries_.back().packed);
+  return entries_.back().packed;
+}
+
+void Bf16WeightCache::forget(const void* begin, std::size_t bytes) {
+  const auto lo = reinterpret_cast<std::uintptr_t>(begin), hi = lo + bytes;
+  std::erase_if(entries_, [&](const Entry& e) {
+    const auto b = reinterpret_cast<std::uintptr_t>(e.b);
+    return b < hi && lo < b + std::size_t(e.k) * std::size_t(e.n) * sizeof(float);
+  });
+}
+
 void bf16_gemm(Bf16Packing& packing, Transpose trans_a, Transpose trans_b, int m, int n, int k, float alpha,
                const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc) {
   check_gemm(trans_a, trans_b, m, n, k, lda, ldb, ldc);

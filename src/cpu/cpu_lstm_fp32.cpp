@@ -17,6 +17,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <barrier>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -39,6 +41,7 @@ constexpr int kTileCols = 4 * kLanes;      // columns per tile
 constexpr int kForwardUnits = kLanes;      // hidden units per forward panel (x 4 gates = 64 columns)
 constexpr int kBackwardUnits = kTileCols;  // hidden units per backward panel
 constexpr double kThreadFlops = 4e6;       // below this a call runs on one thread
+constexpr int kGradientRows = 256;         // rows (steps x batch rows) per gathered weight-gradient GEMM
 
 // One packed operand B [k, columns] as the tiles read it: vector v (of 4) of
 // row p of panel q at data + q * panel + p * row + v * vec; zeros past the
@@ -217,17 +220,28 @@ struct RowTiles {
   int rows(int i) const { return base + (i < extra ? 1 : 0); }
 };
 
-// Runs fn(r0, r1) on `threads` blocks of rows [0, rows), this thread taking the first.
+// The threads a call on `rows` batch rows and `flops` of work splits between:
+// at most `threads`, and at least a whole register tile of rows each.
+int row_threads(int rows, int threads, double flops) {
+  if (flops < kThreadFlops) return 1;
+  return std::max(1, std::min(threads, rows / kTileRows));
+}
+
+// Runs fn(index, r0, r1) on `threads` blocks of rows [0, rows), this thread taking the first.
 template <typename Fn>
-void for_row_blocks(int rows, int threads, double flops, const Fn& fn) {
-  threads = std::max(1, std::min(threads, rows / kTileRows));
-  if (flops < kThreadFlops) threads = 1;
-  if (threads == 1) return fn(0, rows);
+void run_row_blocks(int rows, int threads, const Fn& fn) {
+  if (threads == 1) return fn(0, 0, rows);
   auto bound = [&](int t) { return int(std::int64_t(rows) * t / threads); };
   std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back([&fn, lo = bound(t), hi = bound(t + 1)] { fn(lo, hi); });
-  fn(0, bound(1));
+  for (int t = 1; t < threads; ++t)
+    pool.emplace_back([&fn, t, lo = bound(t), hi = bound(t + 1)] { fn(t, lo, hi); });
+  fn(0, 0, bound(1));
   for (std::thread& th : pool) th.join();
+}
+
+template <typename Fn>
+void for_row_blocks(int rows, int threads, double flops, const Fn& fn) {
+  run_row_blocks(rows, row_threads(rows, threads, flops), [&fn](int, int r0, int r1) { fn(r0, r1); });
 }
 
 // ---- forward -------------------------------------------------------------------------
@@ -421,6 +435,92 @@ struct BackwardBlock {
   }
 };
 
+// ---- weight gradients over one thread's rows -------------------------------------------
+
+// dR (+)= h_prev^T dgates, dW (+)= x^T dgates, db (+)= column sums of dgates
+// over the rows [r0, r1) of every step, into this thread's dr, dw and db
+// (written on the first GEMM); dx of those rows = dgates W^T. The rows of a
+// few steps are gathered into a, xg and bg so that each SGEMM sums about
+// kGradientRows rows: the thread's rows of one step lie apart from the next
+// step's, and a GEMM per step would read and write all of dR for a few rows.
+struct GradientBlock {
+  const LstmRecurrenceBackward& s;
+  float *dr, *dw, *db;  // this thread's sums
+  float *a, *xg, *bg;   // [kGradientRows] rows of h_prev, x and dgates
+
+  void run(int r0, int r1) {
+    const std::size_t n = std::size_t(s.batch), hid = std::size_t(s.hidden), width = 4 * hid;
+    const std::size_t in = std::size_t(s.input);
+    bool first = true;
+    for (int q0 = r0; q0 < r1; q0 += kGradientRows) {
+      const int rows = std::min(kGradientRows, r1 - q0), per = std::max(1, kGradientRows / rows);
+      const std::size_t block = std::size_t(rows);
+      for (int t0 = 0; t0 < s.steps; t0 += per) {
+        const int t1 = std::min(s.steps, t0 + per), k = (t1 - t0) * rows;
+        for (int t = t0; t < t1; ++t) {
+          const std::size_t src = std::size_t(t) * n + std::size_t(q0), dst = std::size_t(t - t0) * block;
+          std::memcpy(bg + dst * width, s.dgates + src * width, block * width * sizeof(float));
+          std::memcpy(xg + dst * in, s.x + src * in, block * in * sizeof(float));
+          // h_{-1} is zero: step 0's rows add nothing to dR.
+          if (t > 0)
+            std::memcpy(a + dst * hid, s.h_prev + (src - n) * hid, block * hid * sizeof(float));
+          else
+            std::memset(a + dst * hid, 0, block * hid * sizeof(float));
+          if (s.dx)
+            blas_gemm(Transpose::no, Transpose::yes, rows, s.input, int(width), 1.0f, bg + dst * width, int(width),
+                      s.w, int(width), 0.0f, s.dx + src * in, s.input);
+        }
+        const float beta = first ? 0.0f : 1.0f;
+        blas_gemm(Transpose::yes, Transpose::no, s.hidden, int(width), k, 1.0f, a, s.hidden, bg, int(width), beta, dr,
+                  int(width));
+        blas_gemm(Transpose::yes, Transpose::no, s.input, int(width), k, 1.0f, xg, s.input, bg, int(width), beta, dw,
+                  int(width));
+        if (first) std::memset(db, 0, width * sizeof(float));
+        for (std::size_t r = 0; r < std::size_t(k); ++r)
+          for (std::size_t j = 0; j < width; ++j) db[j] += bg[r * width + j];
+        first = false;
+      }
+    }
+    if (first) {  // no rows: nothing to add
+      std::memset(dr, 0, hid * width * sizeof(float));
+      std::memset(dw, 0, in * width * sizeof(float));
+      std::memset(db, 0, width * sizeof(float));
+    }
+  }
+};
+
+// out[i] += the i-th float of each of `count` partials (`stride` apart), for
+// the part [lo, hi) of out that thread `index` of `threads` takes.
+void add_partials(float* out, std::size_t size, const float* partials, std::size_t stride, int count, int index,
+                  int threads) {
+  const std::size_t lo = size * std::size_t(index) / std::size_t(threads);
+  const std::size_t hi = size * std::size_t(index + 1) / std::size_t(threads);
+  for (int p = 0; p < count; ++p) {
+    const float* part = partials + std::size_t(p) * stride;
+    for (std::size_t i = lo; i < hi; ++i) out[i] += part[i];
+  }
+}
+
+// OpenBLAS on one thread for a scope (the kernels' threads call it side by side).
+struct BlasOnOneThread {
+  int saved = 0;
+  explicit BlasOnOneThread(bool on) {
+    if (on && cpu_threads() > 1) {
+      saved = cpu_threads();
+      set_cpu_threads(1);
+    }
+  }
+  ~BlasOnOneThread() {
+    if (saved > 0) set_cpu_threads(saved);
+  }
+  BlasOnOneThread(const BlasOnOneThread&) = delete;
+  BlasOnOneThread& operator=(const BlasOnOneThread&) = delete;
+};
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
 Panels forward_panels(const PackedRecurrent& p) {
   return {p.data(), std::size_t(p.rows) * kTileCols, kTileCols, kLanes, p.rows};
 }
@@ -489,14 +589,51 @@ void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, 
   });
 }
 
-void lstm_recurrence_backward(const LstmRecurrenceBackward& s, const PackedRecurrent& rt, int threads) {
-  const std::size_t width = 4 * std::size_t(s.hidden);
+std::size_t lstm_weight_partials_size(int threads, int input, int hidden) {
+  const std::size_t hid = std::size_t(hidden), in = std::size_t(input), width = 4 * hid;
+  const std::size_t extra = std::size_t(std::max(0, threads - 1)) * (hid + in + 1) * width;
+  return extra + std::size_t(std::max(1, threads)) * kGradientRows * (hid + in + width);
+}
+
+LstmBackwardTimes lstm_recurrence_backward(const LstmRecurrenceBackward& s, const PackedRecurrent& rt, int threads) {
+  const std::size_t hid = std::size_t(s.hidden), in = std::size_t(s.input), width = 4 * hid;
   const Panels panels{rt.data(), width * kTileCols, kTileCols, kLanes, int(width)};
-  const double flops = 8.0 * (s.steps - 1) * double(s.batch) * s.hidden * s.hidden;
-  for_row_blocks(s.batch, threads, flops, [&](int r0, int r1) {
+  const bool gradients = s.dr != nullptr;
+  // With the weight gradients the split is decided by the whole backward's work.
+  const double flops = 8.0 * (s.steps - 1) * double(s.batch) * s.hidden * s.hidden +
+                       (gradients ? 2.0 * s.steps * double(s.batch) * double(width) * double(hid + 2 * in) : 0.0);
+  const int used = row_threads(s.batch, threads, flops);
+  const BlasOnOneThread blas(gradients);
+  std::barrier sync(used);
+  const std::size_t part = (hid + in + 1) * width;
+  float* gathers = s.partials + std::size_t(used - 1) * part;
+  LstmBackwardTimes times;
+  run_row_blocks(s.batch, used, [&](int index, int r0, int r1) {
+    const auto start = std::chrono::steady_clock::now();
     BackwardBlock block{s, panels, {}, {}};
     block.run(r0, r1);
+    if (index == 0) times.recurrence_ms = ms_since(start);
+    if (!gradients) return;
+    const auto middle = std::chrono::steady_clock::now();
+    float* own = index > 0 ? s.partials + std::size_t(index - 1) * part : nullptr;
+    float* gather = gathers + std::size_t(index) * kGradientRows * (hid + in + width);
+    GradientBlock sums{s,
+                       own ? own : s.dr,
+                       own ? own + hid * width : s.dw,
+                       own ? own + (hid + in) * width : s.db,
+                       gather,
+                       gather + kGradientRows * hid,
+                       gather + kGradientRows * (hid + in)};
+    sums.run(r0, r1);
+    if (used > 1) {
+      sync.arrive_and_wait();
+      add_partials(s.dr, hid * width, s.partials, part, used - 1, index, used);
+      add_partials(s.dw, in * width, s.partials + hid * width, part, used - 1, index, used);
+      add_partials(s.db, width, s.partials + (hid + in) * width, part, used - 1, index, used);
+    }
+    if (index == 0) times.weight_gradients_ms = ms_since(middle);
   });
+  return times;
 }
 
 }  // namespace nocturne::inline v0::cpu
