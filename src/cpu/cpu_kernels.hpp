@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -88,6 +89,11 @@ class Bf16WeightCache {
   };
   std::vector<Entry> entries_;
 };
+
+// ---- cpu_pool.cpp: fn(0) .. fn(threads - 1) side by side ----------------------
+// fn(0) on the calling thread, the others on workers kept between calls
+// (spawned threads where the workers are busy with another call).
+void parallel_run(int threads, const std::function<void(int)>& fn);
 
 // ---- cpu_lstm_cells.cpp: one time step's fused cell loops ------------------
 // gates [n, 4H]: pre-activations in, activated i, f, g, o out. c_prev [n, H]
