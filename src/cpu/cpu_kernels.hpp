@@ -155,12 +155,12 @@ void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, 
 // lstm_cells_backward) and dgates_t out. dh_next and dc_carry [batch, H] are
 // zeros on entry; dh_next stays so (the sums go from registers to the cells).
 //
-// With dr set, each thread then takes the weight gradients of its own rows:
-// dW = x^T dgates, dR = h_prev^T dgates (h_prev: h, or h_masked, of the step
-// before), db = column sums of dgates and dx = dgates W^T (dx may be null),
-// by single-threaded SGEMMs on its rows gathered a few steps at a time; the
-// threads' partial dW, dR and db are added once at the end. OpenBLAS runs on
-// one thread meanwhile, so no BLAS worker shares a core with a kernel thread.
+// With dr set, the same threads then take the weight gradients, each of a
+// block of steps (all rows): dW = x^T dgates, dR = h_prev^T dgates (h_prev:
+// h, or h_masked, of the step before), db = column sums of dgates and
+// dx = dgates W^T (dx may be null), by single-threaded SGEMMs; the threads'
+// partial dW, dR and db are added once at the end. OpenBLAS runs on one
+// thread meanwhile, so no BLAS worker shares a core with a kernel thread.
 // `partials` holds lstm_weight_partials_size(...) floats.
 struct LstmRecurrenceBackward {
   int steps = 0, batch = 0, hidden = 0;

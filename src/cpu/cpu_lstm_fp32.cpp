@@ -41,7 +41,6 @@ constexpr int kTileCols = 4 * kLanes;      // columns per tile
 constexpr int kForwardUnits = kLanes;      // hidden units per forward panel (x 4 gates = 64 columns)
 constexpr int kBackwardUnits = kTileCols;  // hidden units per backward panel
 constexpr double kThreadFlops = 4e6;       // below this a call runs on one thread
-constexpr int kGradientRows = 256;         // rows (steps x batch rows) per gathered weight-gradient GEMM
 
 // One packed operand B [k, columns] as the tiles read it: vector v (of 4) of
 // row p of panel q at data + q * panel + p * row + v * vec; zeros past the
@@ -435,57 +434,38 @@ struct BackwardBlock {
   }
 };
 
-// ---- weight gradients over one thread's rows -------------------------------------------
+// ---- weight gradients over one thread's steps ------------------------------------------
 
-// dR (+)= h_prev^T dgates, dW (+)= x^T dgates, db (+)= column sums of dgates
-// over the rows [r0, r1) of every step, into this thread's dr, dw and db
-// (written on the first GEMM); dx of those rows = dgates W^T. The rows of a
-// few steps are gathered into a, xg and bg so that each SGEMM sums about
-// kGradientRows rows: the thread's rows of one step lie apart from the next
-// step's, and a GEMM per step would read and write all of dR for a few rows.
+// dR = h_prev^T dgates, dW = x^T dgates, db = column sums of dgates over the
+// steps [t0, t1) of all rows, into this thread's dr, dw and db; dx of those
+// steps' rows = dgates W^T. Split by steps, a thread's rows of x, h and
+// dgates are one block of memory each: plain SGEMMs, no gathering, and on
+// one thread the very GEMMs of the path after the recurrence.
 struct GradientBlock {
   const LstmRecurrenceBackward& s;
   float *dr, *dw, *db;  // this thread's sums
-  float *a, *xg, *bg;   // [kGradientRows] rows of h_prev, x and dgates
 
-  void run(int r0, int r1) {
+  void run(int t0, int t1) {
     const std::size_t n = std::size_t(s.batch), hid = std::size_t(s.hidden), width = 4 * hid;
     const std::size_t in = std::size_t(s.input);
-    bool first = true;
-    for (int q0 = r0; q0 < r1; q0 += kGradientRows) {
-      const int rows = std::min(kGradientRows, r1 - q0), per = std::max(1, kGradientRows / rows);
-      const std::size_t block = std::size_t(rows);
-      for (int t0 = 0; t0 < s.steps; t0 += per) {
-        const int t1 = std::min(s.steps, t0 + per), k = (t1 - t0) * rows;
-        for (int t = t0; t < t1; ++t) {
-          const std::size_t src = std::size_t(t) * n + std::size_t(q0), dst = std::size_t(t - t0) * block;
-          std::memcpy(bg + dst * width, s.dgates + src * width, block * width * sizeof(float));
-          std::memcpy(xg + dst * in, s.x + src * in, block * in * sizeof(float));
-          // h_{-1} is zero: step 0's rows add nothing to dR.
-          if (t > 0)
-            std::memcpy(a + dst * hid, s.h_prev + (src - n) * hid, block * hid * sizeof(float));
-          else
-            std::memset(a + dst * hid, 0, block * hid * sizeof(float));
-          if (s.dx)
-            blas_gemm(Transpose::no, Transpose::yes, rows, s.input, int(width), 1.0f, bg + dst * width, int(width),
-                      s.w, int(width), 0.0f, s.dx + src * in, s.input);
-        }
-        const float beta = first ? 0.0f : 1.0f;
-        blas_gemm(Transpose::yes, Transpose::no, s.hidden, int(width), k, 1.0f, a, s.hidden, bg, int(width), beta, dr,
-                  int(width));
-        blas_gemm(Transpose::yes, Transpose::no, s.input, int(width), k, 1.0f, xg, s.input, bg, int(width), beta, dw,
-                  int(width));
-        if (first) std::memset(db, 0, width * sizeof(float));
-        for (std::size_t r = 0; r < std::size_t(k); ++r)
-          for (std::size_t j = 0; j < width; ++j) db[j] += bg[r * width + j];
-        first = false;
-      }
-    }
-    if (first) {  // no rows: nothing to add
+    const int rows = (t1 - t0) * s.batch;
+    const float* dgates = s.dgates + std::size_t(t0) * n * width;
+    blas_gemm(Transpose::yes, Transpose::no, s.input, int(width), rows, 1.0f, s.x + std::size_t(t0) * n * in,
+              s.input, dgates, int(width), 0.0f, dw, int(width));
+    // h_{-1} is zero: step 0 adds nothing to dR.
+    const int r0 = std::max(t0, 1);
+    if (r0 < t1)
+      blas_gemm(Transpose::yes, Transpose::no, s.hidden, int(width), (t1 - r0) * s.batch, 1.0f,
+                s.h_prev + std::size_t(r0 - 1) * n * hid, s.hidden, s.dgates + std::size_t(r0) * n * width,
+                int(width), 0.0f, dr, int(width));
+    else
       std::memset(dr, 0, hid * width * sizeof(float));
-      std::memset(dw, 0, in * width * sizeof(float));
-      std::memset(db, 0, width * sizeof(float));
-    }
+    std::memset(db, 0, width * sizeof(float));
+    for (std::size_t r = 0; r < std::size_t(rows); ++r)
+      for (std::size_t j = 0; j < width; ++j) db[j] += dgates[r * width + j];
+    if (s.dx && rows > 0)
+      blas_gemm(Transpose::no, Transpose::yes, rows, s.input, int(width), 1.0f, dgates, int(width), s.w, int(width),
+                0.0f, s.dx + std::size_t(t0) * n * in, s.input);
   }
 };
 
@@ -591,8 +571,7 @@ void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, 
 
 std::size_t lstm_weight_partials_size(int threads, int input, int hidden) {
   const std::size_t hid = std::size_t(hidden), in = std::size_t(input), width = 4 * hid;
-  const std::size_t extra = std::size_t(std::max(0, threads - 1)) * (hid + in + 1) * width;
-  return extra + std::size_t(std::max(1, threads)) * kGradientRows * (hid + in + width);
+  return std::size_t(std::max(0, threads - 1)) * (hid + in + 1) * width;
 }
 
 LstmBackwardTimes lstm_recurrence_backward(const LstmRecurrenceBackward& s, const PackedRecurrent& rt, int threads) {
@@ -603,10 +582,9 @@ LstmBackwardTimes lstm_recurrence_backward(const LstmRecurrenceBackward& s, cons
   const double flops = 8.0 * (s.steps - 1) * double(s.batch) * s.hidden * s.hidden +
                        (gradients ? 2.0 * s.steps * double(s.batch) * double(width) * double(hid + 2 * in) : 0.0);
   const int used = row_threads(s.batch, threads, flops);
-  const BlasOnOneThread blas(gradients);
+  const BlasOnOneThread blas(gradients && used > 1);
   std::barrier sync(used);
   const std::size_t part = (hid + in + 1) * width;
-  float* gathers = s.partials + std::size_t(used - 1) * part;
   LstmBackwardTimes times;
   run_row_blocks(s.batch, used, [&](int index, int r0, int r1) {
     const auto start = std::chrono::steady_clock::now();
@@ -614,17 +592,12 @@ LstmBackwardTimes lstm_recurrence_backward(const LstmRecurrenceBackward& s, cons
     block.run(r0, r1);
     if (index == 0) times.recurrence_ms = ms_since(start);
     if (!gradients) return;
+    // The weight gradients by steps: every thread's dgates first.
+    if (used > 1) sync.arrive_and_wait();
     const auto middle = std::chrono::steady_clock::now();
     float* own = index > 0 ? s.partials + std::size_t(index - 1) * part : nullptr;
-    float* gather = gathers + std::size_t(index) * kGradientRows * (hid + in + width);
-    GradientBlock sums{s,
-                       own ? own : s.dr,
-                       own ? own + hid * width : s.dw,
-                       own ? own + (hid + in) * width : s.db,
-                       gather,
-                       gather + kGradientRows * hid,
-                       gather + kGradientRows * (hid + in)};
-    sums.run(r0, r1);
+    GradientBlock sums{s, own ? own : s.dr, own ? own + hid * width : s.dw, own ? own + (hid + in) * width : s.db};
+    sums.run(int(std::int64_t(s.steps) * index / used), int(std::int64_t(s.steps) * (index + 1) / used));
     if (used > 1) {
       sync.arrive_and_wait();
       add_partials(s.dr, hid * width, s.partials, part, used - 1, index, used);

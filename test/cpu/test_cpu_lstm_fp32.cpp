@@ -34,7 +34,8 @@ const LstmShape kShapes[] = {
     {8, 40, 1, 24},    // a forward panel tail of 8
     {6, 48, 3, 64},    // enough work to split the rows between two threads
     {7, 40, 12, 64},   // the same with x W in the tiles
-    {2, 600, 3, 16},   // in-thread weight gradients: 300 rows a thread, gathered 256 and 44 at a time
+    {2, 600, 3, 16},   // weight gradients in the threads, one step each: step 0 adds nothing to dR
+    {1, 1500, 3, 16},  // the same with one step: the first thread has none
 };
 
 template <typename T>
