@@ -3,6 +3,7 @@
 #   find_bench NAME         sets bench to NAME's program under $build, or exits 1
 #   find_torch_python       sets python to the first of $PYTHON, python3,
 #                           /usr/bin/python3 that can import torch (else empty)
+#   find_keras_python       sets keras_python likewise for keras (TensorFlow backend)
 #   print_machine           one line: cores, CPU model, load average
 
 parse_build_args() {
@@ -26,6 +27,15 @@ find_torch_python() {
   for candidate in ${PYTHON:-} python3 /usr/bin/python3; do
     if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c "import torch" >/dev/null 2>&1; then
       python="$candidate"; return
+    fi
+  done
+}
+
+find_keras_python() {
+  keras_python=""
+  for candidate in ${PYTHON:-} python3 /usr/bin/python3; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c "import keras, tensorflow" >/dev/null 2>&1; then
+      keras_python="$candidate"; return
     fi
   done
 }

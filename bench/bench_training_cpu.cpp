@@ -7,7 +7,9 @@
 //   training step: model.set_batch + model.train_step (forward + backward)
 //                  + Adamax::step, median of --reps after --warmup; where the
 //                  FP32 LSTM kernels run, the same step on the SGEMM path
-//                  (CpuOptions::fp32_lstm_kernels off) in turn with it
+//                  (CpuOptions::fp32_lstm_kernels off) in turn with it, and
+//                  the kernels with the weight gradients after the recurrence
+//                  (CpuOptions::fp32_thread_weight_gradients off)
 //   phases:        the same steps again with the backend's phase timing on:
 //                  ms per step by kind of work (input projection, recurrent
 //                  GEMMs, cells, weight-gradient GEMMs, head, dropout, Adamax)
@@ -248,6 +250,20 @@ int main(int argc, char** argv) {
     sgemm_adamax = std::make_unique<Adamax>(*sgemm_backend, sgemm_model->parameters().size(), AdamaxParams{});
     steps.push_back(step_of(*sgemm_model, *sgemm_adamax));
   }
+  // The FP32 kernels with the weight gradients after the recurrence, by
+  // OpenBLAS over the whole batch (CpuOptions::fp32_thread_weight_gradients off).
+  CpuOptions after_options;
+  after_options.fp32_thread_weight_gradients = false;
+  auto after_backend = make_cpu_backend(after_options);
+  std::unique_ptr<Model> after_model;
+  std::unique_ptr<Adamax> after_adamax;
+  const std::size_t after_index = steps.size();
+  if (after_backend->name() != backend->name()) {
+    after_model = std::make_unique<Model>(*after_backend, config, batch);
+    after_model->initialize(1);
+    after_adamax = std::make_unique<Adamax>(*after_backend, after_model->parameters().size(), AdamaxParams{});
+    steps.push_back(step_of(*after_model, *after_adamax));
+  }
   const std::size_t bf16_index = steps.size();
   if (cpu_has_bf16_gemm()) {
     bf16_backend = make_cpu_backend(CpuOptions{MathMode::bf16, false, ProgramOrder::list, true});
@@ -275,6 +291,15 @@ int main(int argc, char** argv) {
                 "SGEMM's; kernels' speed-up %.2fx\n",
                 g.median, g.min, g.max, g_gflops, 100.0 * g_gflops / sgemm_gflops, g.median / step.median);
     std::printf("RESULT train_step_sgemm_path_ms=%.3f\n", g.median);
+  }
+  if (after_model) {
+    const Timing& g = step_times[after_index];
+    const double g_gflops = kFlopsPerWindow * batch / (g.median * 1e-3) / 1e9;
+    std::printf("training step, weight gradients after the recurrence (%s)\n", after_backend->name().c_str());
+    std::printf("                                       %9.2f ms   (min %.2f, max %.2f), %.1f GFLOP/s, %.0f%% of "
+                "SGEMM's; in-thread gradients' speed-up %.2fx\n",
+                g.median, g.min, g.max, g_gflops, 100.0 * g_gflops / sgemm_gflops, g.median / step.median);
+    std::printf("RESULT train_step_gradients_after_ms=%.3f\n", g.median);
   }
   if (step_times.size() > bf16_index) {
     const Timing& b = step_times[bf16_index];
@@ -314,7 +339,21 @@ int main(int argc, char** argv) {
   };
   WindowPredictor predictor(generator, 1);
   std::vector<std::int32_t> next{argmax(predictor.start(primer))};
-  const Timing note = time_ms(5, opt.gen_reps, [&](int) { next[0] = argmax(predictor.push(next)); });
+  // The same in --precision bf16 where the processor has AVX-512 BF16, note by
+  // note in turn with FP32.
+  std::vector<std::function<void(int)>> pushes{[&](int) { next[0] = argmax(predictor.push(next)); }};
+  std::unique_ptr<Model> bf16_generator;
+  std::unique_ptr<WindowPredictor> bf16_predictor;
+  std::vector<std::int32_t> bf16_next;
+  if (bf16_backend) {
+    bf16_generator = std::make_unique<Model>(*bf16_backend, config, 1);
+    bf16_generator->upload_parameters(model.download_parameters());
+    bf16_predictor = std::make_unique<WindowPredictor>(*bf16_generator, 1);
+    bf16_next = {argmax(bf16_predictor->start(primer))};
+    pushes.push_back([&](int) { bf16_next[0] = argmax(bf16_predictor->push(bf16_next)); });
+  }
+  const std::vector<Timing> note_times = time_interleaved(5, opt.gen_reps, pushes);
+  const Timing note = note_times[0];
   std::vector<std::int32_t> window = primer;
   const Timing recipe_note = time_ms(5, opt.gen_reps, [&](int) {
     generator.set_batch(window, {});
@@ -326,6 +365,12 @@ int main(int argc, char** argv) {
               note.min, note.max, opt.gen_reps);
   std::printf("  the recipe's loop (40-step pass)     %9.3f ms   (min %.3f, max %.3f over %d notes)\n",
               recipe_note.median, recipe_note.min, recipe_note.max, opt.gen_reps);
+  if (note_times.size() > 1) {
+    const Timing& b = note_times[1];
+    std::printf("generation, bf16, batch 1, per note   %9.3f ms   (min %.3f, max %.3f over %d notes), %.2f of fp32's\n",
+                b.median, b.min, b.max, opt.gen_reps, b.median / note.median);
+    std::printf("RESULT note_bf16_ms=%.4f\n", b.median);
+  }
   std::printf("RESULT note_ms=%.4f\n", note.median);
   std::printf("RESULT note_recipe_loop_ms=%.4f\n", recipe_note.median);
   return 0;

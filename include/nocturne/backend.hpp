@@ -336,6 +336,12 @@ struct NOCTURNE_API CpuOptions {
   // kernels (recurrent GEMM and cells fused, R packed once per sequence)
   // where the processor has AVX-512F; false: an OpenBLAS SGEMM per step.
   bool fp32_lstm_kernels = true;
+  // With the FP32 LSTM kernels: after the backward recurrence the kernels'
+  // threads take the weight gradients (dW, dR, db) and dx, each of a block
+  // of steps, OpenBLAS on one thread meanwhile, and their partial sums are
+  // added once; false: OpenBLAS's own threads run those GEMMs over the whole
+  // sequence after the recurrence.
+  bool fp32_thread_weight_gradients = true;
 };
 // Whether this processor has the AVX-512 BF16 instructions CpuOptions::bf16_gemm uses.
 NOCTURNE_API bool cpu_has_bf16_gemm();

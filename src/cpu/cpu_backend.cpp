@@ -61,7 +61,9 @@ std::string CpuBackend<T>::name() const {
     text += ", bf16 GEMMs on AVX-512 BF16";
   else if (options_.math != MathMode::strict_fp32)
     text += std::string(", emulated ") + to_string(options_.math);
-  if (fp32_kernels_) text += ", AVX-512 LSTM kernels";
+  if (fp32_kernels_)
+    text += options_.fp32_thread_weight_gradients ? ", AVX-512 LSTM kernels (weight gradients in their threads)"
+                                                  : ", AVX-512 LSTM kernels";
   if (options_.persistent_lstm)
     text += ", persistent LSTM (sequence ops)";
   else if (options_.fused_lstm)
@@ -77,12 +79,14 @@ RawBuffer CpuBackend<T>::allocate_bytes(std::size_t bytes) {
   void* p = std::aligned_alloc(kAlignment, rounded);
   if (!p) throw DeviceError("cpu: cannot allocate " + std::to_string(bytes) + " bytes");
   std::memset(p, 0, rounded);
+  weights_written(p, rounded);  // memory freed and handed out again
   return RawBuffer(p, bytes, Device::cpu, &release_aligned);
 }
 
 template <typename T>
 void CpuBackend<T>::copy_to_device(void* dst, const void* host_src, std::size_t bytes) {
   check_copy("copy_to_device", dst, host_src, bytes);
+  weights_written(dst, bytes);
   if (bytes) std::memcpy(dst, host_src, bytes);
 }
 
@@ -95,6 +99,7 @@ void CpuBackend<T>::copy_to_host(void* host_dst, const void* src, std::size_t by
 template <typename T>
 void CpuBackend<T>::copy_on_device(void* dst, const void* src, std::size_t bytes) {
   check_copy("copy_on_device", dst, src, bytes);
+  weights_written(dst, bytes);
   if (bytes) std::memmove(dst, src, bytes);  // memmove: overlapping ranges stay defined
 }
 
@@ -108,6 +113,7 @@ template <typename T>
 void CpuBackend<T>::fill(T* x, std::size_t n, T value) {
   if (n == 0) return;
   require_pointer("fill", "x", x);
+  weights_written(x, n * sizeof(T));
   for (std::size_t i = 0; i < n; ++i) x[i] = value;
 }
 
@@ -116,11 +122,25 @@ void CpuBackend<T>::gemm(Transpose trans_a, Transpose trans_b, int m, int n, int
                          const T* b, int ldb, T beta, T* c, int ldc) {
   // Every GEMM of the backend's ops comes through here: the math mode's
   // operand rounding covers them all.
+  if (m > 0 && n > 0) weights_written(c, (std::size_t(m - 1) * std::size_t(ldc) + std::size_t(n)) * sizeof(T));
   if constexpr (sizeof(T) == sizeof(float)) {
     if (bf16_kernels_)
       return bf16_gemm(bf16_packing_, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
   gemm_in_mode(options_.math, operand_copies_, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+template <typename T>
+void CpuBackend<T>::weight_gemm(int m, int n, int k, const T* a, const T* w, T beta, T* c) {
+  if constexpr (sizeof(T) == sizeof(float)) {
+    if (bf16_kernels_ && m > 0 && n > 0 && k > 0) {
+      weights_written(c, std::size_t(m) * std::size_t(n) * sizeof(T));
+      constexpr std::size_t kMaxEntries = 16;  // a bound on what a caller's changing weights can pile up
+      if (bf16_weights_.size() >= kMaxEntries) bf16_weights_.clear();
+      return bf16_gemm_packed(bf16_packing_, Transpose::no, m, 1.0f, a, k, bf16_weights_.get(k, n, w), beta, c, n);
+    }
+  }
+  gemm(Transpose::no, Transpose::no, m, n, k, T(1), a, k, w, n, beta, c, n);
 }
 
 template <typename T>
@@ -159,6 +179,7 @@ template <typename T>
 void CpuBackend<T>::adamax(std::size_t n, T* params, const T* grads, T* m, T* u, const AdamaxParams& hp,
                            std::int64_t step) {
   if (!checks::adamax(n, params, grads, m, u, hp, step)) return;
+  weights_may_change();
   auto span = phases_.span(kPartAdamax);
   // Bias correction in double, then one rounding to T.
   const T lr_t = T(math::adamax_step_size(hp.learning_rate, hp.beta1, step));

@@ -107,6 +107,19 @@ class CpuBackend final : public BasicBackend<T> {
   // whether it packed), else gemm.
   bool pack_recurrent(Transpose trans_r, int k, int n, const T* r);
   void recurrent_gemm(bool packed, Transpose trans_r, int m, int n, int k, const T* a, const T* r, T beta, T* c);
+  // C [m, n] = A [m, k] W + beta C for a weight matrix W [k, n] of an
+  // inference op (lstm_step, dense_forward): in the BF16 mode on W packed
+  // once (bf16_weights_), else gemm.
+  void weight_gemm(int m, int n, int k, const T* a, const T* w, T beta, T* c);
+  // The packed weights stay valid through the inference ops: an op that
+  // writes [p, p + bytes) drops the packings of what it overwrites, and the
+  // training ops and the optimizer, which change weights, drop them all.
+  // Memory written without an op (a host pointer into a CPU buffer) is not
+  // seen: write weights with copy_to_device, as on a GPU.
+  void weights_written(const void* p, std::size_t bytes) {
+    if (bf16_weights_.size()) bf16_weights_.forget(p, bytes);
+  }
+  void weights_may_change() { bf16_weights_.clear(); }
   // The threads the AVX-512 kernels split their rows between: the BLAS's.
   static int kernel_threads() { return cpu_threads() > 0 ? cpu_threads() : 1; }
   // A scratch area of at least `count` elements (the fused ops' per-call temporaries).
@@ -116,10 +129,12 @@ class CpuBackend final : public BasicBackend<T> {
   OperandCopies<T> operand_copies_;  // the reduced modes' rounded GEMM operands
   Bf16Packing bf16_packing_;         // the BF16 kernels' packed operands
   Bf16Matrix packed_r_;              // R of the sequence op running, packed for the BF16 kernels
+  Bf16WeightCache bf16_weights_;     // the inference ops' weights, packed for them (weight_gemm)
   bool bf16_kernels_ = false;        // MathMode::bf16 on the AVX-512 BF16 kernels (float only)
   bool fp32_kernels_ = false;        // strict FP32 recurrence on the AVX-512 kernels (float only)
   PackedRecurrent packed_fp32_;      // R of the sequence op running, packed for them
   PackedRecurrent packed_w_;         // and W of its forward
+  std::vector<float> weight_partials_;  // the kernels' per-thread weight-gradient sums
   std::vector<T> scratch_;
   PhaseClock phases_;
 };

@@ -14,7 +14,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <thread>
 #include <vector>
 
 #include <immintrin.h>
@@ -200,24 +199,34 @@ void bf16_gemm_packed(Bf16Packing& packing, Transpose trans_a, int m, float alph
   const double flops = 2.0 * m * n * double(k);
   const int threads = flops < kThreadFlops ? 1 : std::max(1, std::min(cpu_threads(), 16));
   if (threads == 1) return compute(pk, 0, m, 0, n, alpha, c, ldc);
-  // Split the longer side in whole panels or tiles; this thread takes the first part.
-  std::vector<std::thread> pool;
+  // Split the longer side in whole panels or tiles; the calling thread takes the first part.
   auto part = [&](int index, int count, int unit) {
     const int units = (count + unit - 1) / unit;
     return std::min(count, (units * index / threads) * unit);
   };
   const bool by_columns = n >= kPanel * threads && (n >= m || m < kRows * threads);
-  for (int t = 1; t < threads; ++t) {
+  parallel_run(threads, [&](int t) {
     if (by_columns)
-      pool.emplace_back(compute, pk, 0, m, part(t, n, kPanel), part(t + 1, n, kPanel), alpha, c, ldc);
+      compute(pk, 0, m, part(t, n, kPanel), part(t + 1, n, kPanel), alpha, c, ldc);
     else
-      pool.emplace_back(compute, pk, part(t, m, kRows), part(t + 1, m, kRows), 0, n, alpha, c, ldc);
-  }
-  if (by_columns)
-    compute(pk, 0, m, 0, part(1, n, kPanel), alpha, c, ldc);
-  else
-    compute(pk, 0, part(1, m, kRows), 0, n, alpha, c, ldc);
-  for (std::thread& th : pool) th.join();
+      compute(pk, part(t, m, kRows), part(t + 1, m, kRows), 0, n, alpha, c, ldc);
+  });
+}
+
+const Bf16Matrix& Bf16WeightCache::get(int k, int n, const float* b) {
+  for (Entry& e : entries_)
+    if (e.b == b && e.k == k && e.n == n) return e.packed;
+  entries_.push_back(Entry{b, k, n, {}});
+  bf16_pack_b(Transpose::no, k, n, b, std::max(1, n), entries_.back().packed);
+  return entries_.back().packed;
+}
+
+void Bf16WeightCache::forget(const void* begin, std::size_t bytes) {
+  const auto lo = reinterpret_cast<std::uintptr_t>(begin), hi = lo + bytes;
+  std::erase_if(entries_, [&](const Entry& e) {
+    const auto b = reinterpret_cast<std::uintptr_t>(e.b);
+    return b < hi && lo < b + std::size_t(e.k) * std::size_t(e.n) * sizeof(float);
+  });
 }
 
 void bf16_gemm(Bf16Packing& packing, Transpose trans_a, Transpose trans_b, int m, int n, int k, float alpha,

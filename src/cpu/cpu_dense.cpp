@@ -13,12 +13,13 @@ void CpuBackend<T>::dense_forward(int n, int k, int m, const T* x, const T* w, c
   checks::dense_forward(n, k, m, x, w, b, y);
   auto span = phases_.span(kPartHead);
   broadcast_rows(std::size_t(n), std::size_t(m), b, y);
-  gemm(Transpose::no, Transpose::no, n, m, k, T(1), x, k, w, m, T(1), y, m);
+  weight_gemm(n, m, k, x, w, T(1), y);
 }
 
 template <typename T>
 void CpuBackend<T>::dense_backward(int n, int k, int m, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
   checks::dense_backward(n, k, m, x, w, dy, dw, db);
+  weights_may_change();
   auto span = phases_.span(kPartHead);
   gemm(Transpose::yes, Transpose::no, k, m, n, T(1), x, k, dy, m, T(0), dw, m);
   column_sums(std::size_t(n), std::size_t(m), dy, db);
@@ -49,6 +50,7 @@ void CpuBackend<T>::embedding_backward(const std::int32_t* tokens, std::size_t n
                                        T* d_table) {
   const char* op = "embedding_backward";
   checks::embedding_backward(n, vocab, dim, tokens, d_out, d_table);
+  weights_may_change();
   const std::size_t d = std::size_t(dim);
   for (std::size_t i = 0; i < std::size_t(vocab) * d; ++i) d_table[i] = T(0);
   for (std::size_t i = 0; i < n; ++i) {

@@ -52,8 +52,7 @@ void CpuBackend<T>::lstm_step_forward(const LstmStepForward<T>& s) {
 
   // Pre-activations, interleaved: b + x W (unrounded for F == 1), then + h_prev R.
   input_projection(n, s.input, width, s.x, s.w, s.b, s.gates);
-  if (s.h_prev)
-    gemm(Transpose::no, Transpose::no, n, width, hidden, T(1), s.h_prev, hidden, s.r, width, T(1), s.gates, width);
+  if (s.h_prev) weight_gemm(n, width, hidden, s.h_prev, s.r, T(1), s.gates);
   T* blocked = scratch(gate_count);
   math::deinterleave_gates<T>({s.gates, gate_count}, {blocked, gate_count}, std::size_t(n), std::size_t(hidden));
   lstm_cells_forward(n, hidden, blocked, s.h_prev ? s.c_prev : nullptr, s.c, s.h);
@@ -64,6 +63,7 @@ void CpuBackend<T>::lstm_step_forward(const LstmStepForward<T>& s) {
 template <typename T>
 void CpuBackend<T>::lstm_step_backward(const LstmStepBackward<T>& s) {
   checks::lstm_step_backward(s, lstm_partial_blocks(s.batch));
+  weights_may_change();
   const int n = s.batch, hidden = s.hidden, width = 4 * hidden;
   const std::size_t cells = std::size_t(n) * std::size_t(hidden), gate_count = 4 * cells;
   T* recurrent = scratch(2 * cells + 2 * gate_count);

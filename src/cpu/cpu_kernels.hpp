@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -68,6 +69,31 @@ void bf16_gemm(Bf16Packing& packing, Transpose trans_a, Transpose trans_b, int m
 // The same over a B packed before: C [m, b.n] = alpha op(A) B + beta C.
 void bf16_gemm_packed(Bf16Packing& packing, Transpose trans_a, int m, float alpha, const float* a, int lda,
                       const Bf16Matrix& b, float beta, float* c, int ldc);
+// Weights B [k, n] (leading dimension n) packed once and kept while they stay
+// as they are: generation multiplies the same W and R at every note, and
+// packing R took as long as the GEMM of its 40 rows. An entry is its source's
+// address and shape; forget() drops the entries whose source overlaps a range
+// that is about to be written.
+class Bf16WeightCache {
+ public:
+  const Bf16Matrix& get(int k, int n, const float* b);  // packs on a miss
+  void forget(const void* begin, std::size_t bytes);
+  void clear() { entries_.clear(); }
+  std::size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    const float* b;
+    int k, n;
+    Bf16Matrix packed;
+  };
+  std::vector<Entry> entries_;
+};
+
+// ---- cpu_pool.cpp: fn(0) .. fn(threads - 1) side by side ----------------------
+// fn(0) on the calling thread, the others on workers kept between calls
+// (spawned threads where the workers are busy with another call).
+void parallel_run(int threads, const std::function<void(int)>& fn);
 
 // ---- cpu_lstm_cells.cpp: one time step's fused cell loops ------------------
 // gates [n, 4H]: pre-activations in, activated i, f, g, o out. c_prev [n, H]
@@ -128,12 +154,28 @@ void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, 
 // (dh from above plus (dgates_{t+1} R^T) * mask, dc_carry in and out, as
 // lstm_cells_backward) and dgates_t out. dh_next and dc_carry [batch, H] are
 // zeros on entry; dh_next stays so (the sums go from registers to the cells).
+//
+// With dr set, the same threads then take the weight gradients, each of a
+// block of steps (all rows): dW = x^T dgates, dR = h_prev^T dgates (h_prev:
+// h, or h_masked, of the step before), db = column sums of dgates and
+// dx = dgates W^T (dx may be null), by single-threaded SGEMMs; the threads'
+// partial dW, dR and db are added once at the end. OpenBLAS runs on one
+// thread meanwhile, so no BLAS worker shares a core with a kernel thread.
+// `partials` holds lstm_weight_partials_size(...) floats.
 struct LstmRecurrenceBackward {
   int steps = 0, batch = 0, hidden = 0;
   const float *gates = nullptr, *c = nullptr, *dh = nullptr, *mask = nullptr;
   float *dgates = nullptr, *dh_next = nullptr, *dc_carry = nullptr;
+  int input = 0;
+  const float *x = nullptr, *w = nullptr, *h_prev = nullptr;
+  float *dw = nullptr, *dr = nullptr, *db = nullptr, *dx = nullptr, *partials = nullptr;
 };
-void lstm_recurrence_backward(const LstmRecurrenceBackward& s, const PackedRecurrent& rt, int threads);
+std::size_t lstm_weight_partials_size(int threads, int input, int hidden);
+// The calling thread's wall-clock split (the other threads run alike).
+struct LstmBackwardTimes {
+  double recurrence_ms = 0, weight_gradients_ms = 0;
+};
+LstmBackwardTimes lstm_recurrence_backward(const LstmRecurrenceBackward& s, const PackedRecurrent& rt, int threads);
 
 // ---- cpu_dropout.cpp: out[i] = in[i] * (keep(offset + i) ? scale : 0) ------
 // The mask generator's instruction sets: the best the processor has is used;

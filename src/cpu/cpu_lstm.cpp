@@ -4,6 +4,7 @@
 // and the GEMM that carries dh to the previous step; the weight gradients
 // are batched over all steps after the loop (three large GEMMs).
 
+#include <chrono>
 #include <cstddef>
 
 #include "cpu/cpu_backend.hpp"
@@ -30,7 +31,7 @@ template <typename T>
 void CpuBackend<T>::input_projection(int rows, int input, int width, const T* x, const T* w, const T* b, T* gates) {
   broadcast_rows(std::size_t(rows), std::size_t(width), b, gates);
   if (input >= kLoopInputWidth || (input > 1 && options_.math != MathMode::strict_fp32)) {
-    gemm(Transpose::no, Transpose::no, rows, width, input, T(1), x, input, w, width, T(1), gates, width);
+    weight_gemm(rows, width, input, x, w, T(1), gates);
     return;
   }
   for (std::size_t r = 0; r < std::size_t(rows); ++r) {
@@ -77,6 +78,7 @@ void CpuBackend<T>::lstm_forward_masked(const LstmShape& s, const T* x, const T*
                                         const T* mask, T* h_masked, T* h, T* c, T* gates) {
   checks::lstm_forward(s, {x, w, r, b, h, c, gates});
   if (mask) checks::require_pointers("lstm_forward_masked", "h_masked", {h_masked});
+  weights_may_change();  // a training op
   const int n = s.batch, hidden = s.hidden, width = 4 * s.hidden;
   const std::size_t step_h = std::size_t(n) * hidden, step_g = std::size_t(n) * width;
 
@@ -140,6 +142,7 @@ void CpuBackend<T>::lstm_backward_masked(const LstmShape& s, const T* x, const T
                                          T* dx, T* dw, T* dr, T* db, T* workspace) {
   checks::lstm_backward(s, {x, w, r, h, c, gates, dh, dw, dr, db, workspace});
   if (mask) checks::require_pointers("lstm_backward_masked", "h_masked", {h_masked});
+  weights_may_change();
   const int n = s.batch, hidden = s.hidden, width = 4 * s.hidden, input = s.input;
   const int rows = s.steps * n;
   const std::size_t step_h = std::size_t(n) * hidden, step_g = std::size_t(n) * width;
@@ -153,7 +156,6 @@ void CpuBackend<T>::lstm_backward_masked(const LstmShape& s, const T* x, const T
   bool fused = false;
   if constexpr (sizeof(T) == sizeof(float)) {
     if (fp32_kernels_ && s.steps * n >= kKernelRows) {
-      auto span = phases_.span(kPartRecurrentFused);
       LstmRecurrenceBackward seq;
       seq.steps = s.steps;
       seq.batch = n;
@@ -165,6 +167,27 @@ void CpuBackend<T>::lstm_backward_masked(const LstmShape& s, const T* x, const T
       seq.dgates = dgates;
       seq.dh_next = dh_next;
       seq.dc_carry = dc_carry;
+      if (options_.fp32_thread_weight_gradients) {
+        // The weight gradients in the kernels' threads, on their own rows.
+        seq.input = input;
+        seq.x = x;
+        seq.w = w;
+        seq.h_prev = mask ? h_masked : h;
+        seq.dw = dw;
+        seq.dr = dr;
+        seq.db = db;
+        seq.dx = dx;
+        weight_partials_.resize(lstm_weight_partials_size(kernel_threads(), input, hidden));
+        seq.partials = weight_partials_.data();
+        const auto start = PhaseClock::Clock::now();
+        if (s.steps > 1) pack_recurrent_backward(hidden, r, packed_fp32_);
+        const double pack_ms = std::chrono::duration<double, std::milli>(PhaseClock::Clock::now() - start).count();
+        const LstmBackwardTimes times = lstm_recurrence_backward(seq, packed_fp32_, kernel_threads());
+        phases_.record(kPartRecurrentFused, pack_ms + times.recurrence_ms);
+        phases_.record(kPartWeightGradients, times.weight_gradients_ms);
+        return;
+      }
+      auto span = phases_.span(kPartRecurrentFused);
       if (s.steps > 1) pack_recurrent_backward(hidden, r, packed_fp32_);
       lstm_recurrence_backward(seq, packed_fp32_, kernel_threads());
       fused = true;
@@ -217,7 +240,7 @@ void CpuBackend<T>::lstm_step(int batch, int input, int hidden, const T* x, cons
   checks::lstm_step(batch, input, hidden, {x, w, r, b, h_prev, c_prev, h, c, gates});
   const int width = 4 * hidden;
   input_projection(batch, input, width, x, w, b, gates);
-  gemm(Transpose::no, Transpose::no, batch, width, hidden, T(1), h_prev, hidden, r, width, T(1), gates, width);
+  weight_gemm(batch, width, hidden, h_prev, r, T(1), gates);
   lstm_cells_forward(batch, hidden, gates, c_prev, c, h);
 }
 

@@ -17,6 +17,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <barrier>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -217,17 +219,28 @@ struct RowTiles {
   int rows(int i) const { return base + (i < extra ? 1 : 0); }
 };
 
-// Runs fn(r0, r1) on `threads` blocks of rows [0, rows), this thread taking the first.
+// The threads a call on `rows` batch rows and `flops` of work splits between:
+// at most `threads`, and at least a whole register tile of rows each.
+int row_threads(int rows, int threads, double flops) {
+  if (flops < kThreadFlops) return 1;
+  return std::max(1, std::min(threads, rows / kTileRows));
+}
+
+// Runs fn(index, r0, r1) on `threads` blocks of rows [0, rows), this thread taking the first.
 template <typename Fn>
-void for_row_blocks(int rows, int threads, double flops, const Fn& fn) {
-  threads = std::max(1, std::min(threads, rows / kTileRows));
-  if (flops < kThreadFlops) threads = 1;
-  if (threads == 1) return fn(0, rows);
+void run_row_blocks(int rows, int threads, const Fn& fn) {
+  if (threads == 1) return fn(0, 0, rows);
   auto bound = [&](int t) { return int(std::int64_t(rows) * t / threads); };
   std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back([&fn, lo = bound(t), hi = bound(t + 1)] { fn(lo, hi); });
-  fn(0, bound(1));
+  for (int t = 1; t < threads; ++t)
+    pool.emplace_back([&fn, t, lo = bound(t), hi = bound(t + 1)] { fn(t, lo, hi); });
+  fn(0, 0, bound(1));
   for (std::thread& th : pool) th.join();
+}
+
+template <typename Fn>
+void for_row_blocks(int rows, int threads, double flops, const Fn& fn) {
+  run_row_blocks(rows, row_threads(rows, threads, flops), [&fn](int, int r0, int r1) { fn(r0, r1); });
 }
 
 // ---- forward -------------------------------------------------------------------------
@@ -421,6 +434,73 @@ struct BackwardBlock {
   }
 };
 
+// ---- weight gradients over one thread's steps ------------------------------------------
+
+// dR = h_prev^T dgates, dW = x^T dgates, db = column sums of dgates over the
+// steps [t0, t1) of all rows, into this thread's dr, dw and db; dx of those
+// steps' rows = dgates W^T. Split by steps, a thread's rows of x, h and
+// dgates are one block of memory each: plain SGEMMs, no gathering, and on
+// one thread the very GEMMs of the path after the recurrence.
+struct GradientBlock {
+  const LstmRecurrenceBackward& s;
+  float *dr, *dw, *db;  // this thread's sums
+
+  void run(int t0, int t1) {
+    const std::size_t n = std::size_t(s.batch), hid = std::size_t(s.hidden), width = 4 * hid;
+    const std::size_t in = std::size_t(s.input);
+    const int rows = (t1 - t0) * s.batch;
+    const float* dgates = s.dgates + std::size_t(t0) * n * width;
+    blas_gemm(Transpose::yes, Transpose::no, s.input, int(width), rows, 1.0f, s.x + std::size_t(t0) * n * in,
+              s.input, dgates, int(width), 0.0f, dw, int(width));
+    // h_{-1} is zero: step 0 adds nothing to dR.
+    const int r0 = std::max(t0, 1);
+    if (r0 < t1)
+      blas_gemm(Transpose::yes, Transpose::no, s.hidden, int(width), (t1 - r0) * s.batch, 1.0f,
+                s.h_prev + std::size_t(r0 - 1) * n * hid, s.hidden, s.dgates + std::size_t(r0) * n * width,
+                int(width), 0.0f, dr, int(width));
+    else
+      std::memset(dr, 0, hid * width * sizeof(float));
+    std::memset(db, 0, width * sizeof(float));
+    for (std::size_t r = 0; r < std::size_t(rows); ++r)
+      for (std::size_t j = 0; j < width; ++j) db[j] += dgates[r * width + j];
+    if (s.dx && rows > 0)
+      blas_gemm(Transpose::no, Transpose::yes, rows, s.input, int(width), 1.0f, dgates, int(width), s.w, int(width),
+                0.0f, s.dx + std::size_t(t0) * n * in, s.input);
+  }
+};
+
+// out[i] += the i-th float of each of `count` partials (`stride` apart), for
+// the part [lo, hi) of out that thread `index` of `threads` takes.
+void add_partials(float* out, std::size_t size, const float* partials, std::size_t stride, int count, int index,
+                  int threads) {
+  const std::size_t lo = size * std::size_t(index) / std::size_t(threads);
+  const std::size_t hi = size * std::size_t(index + 1) / std::size_t(threads);
+  for (int p = 0; p < count; ++p) {
+    const float* part = partials + std::size_t(p) * stride;
+    for (std::size_t i = lo; i < hi; ++i) out[i] += part[i];
+  }
+}
+
+// OpenBLAS on one thread for a scope (the kernels' threads call it side by side).
+struct BlasOnOneThread {
+  int saved = 0;
+  explicit BlasOnOneThread(bool on) {
+    if (on && cpu_threads() > 1) {
+      saved = cpu_threads();
+      set_cpu_threads(1);
+    }
+  }
+  ~BlasOnOneThread() {
+    if (saved > 0) set_cpu_threads(saved);
+  }
+  BlasOnOneThread(const BlasOnOneThread&) = delete;
+  BlasOnOneThread& operator=(const BlasOnOneThread&) = delete;
+};
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
 Panels forward_panels(const PackedRecurrent& p) {
   return {p.data(), std::size_t(p.rows) * kTileCols, kTileCols, kLanes, p.rows};
 }
@@ -489,14 +569,44 @@ void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, 
   });
 }
 
-void lstm_recurrence_backward(const LstmRecurrenceBackward& s, const PackedRecurrent& rt, int threads) {
-  const std::size_t width = 4 * std::size_t(s.hidden);
+std::size_t lstm_weight_partials_size(int threads, int input, int hidden) {
+  const std::size_t hid = std::size_t(hidden), in = std::size_t(input), width = 4 * hid;
+  return std::size_t(std::max(0, threads - 1)) * (hid + in + 1) * width;
+}
+
+LstmBackwardTimes lstm_recurrence_backward(const LstmRecurrenceBackward& s, const PackedRecurrent& rt, int threads) {
+  const std::size_t hid = std::size_t(s.hidden), in = std::size_t(s.input), width = 4 * hid;
   const Panels panels{rt.data(), width * kTileCols, kTileCols, kLanes, int(width)};
-  const double flops = 8.0 * (s.steps - 1) * double(s.batch) * s.hidden * s.hidden;
-  for_row_blocks(s.batch, threads, flops, [&](int r0, int r1) {
+  const bool gradients = s.dr != nullptr;
+  // With the weight gradients the split is decided by the whole backward's work.
+  const double flops = 8.0 * (s.steps - 1) * double(s.batch) * s.hidden * s.hidden +
+                       (gradients ? 2.0 * s.steps * double(s.batch) * double(width) * double(hid + 2 * in) : 0.0);
+  const int used = row_threads(s.batch, threads, flops);
+  const BlasOnOneThread blas(gradients && used > 1);
+  std::barrier sync(used);
+  const std::size_t part = (hid + in + 1) * width;
+  LstmBackwardTimes times;
+  run_row_blocks(s.batch, used, [&](int index, int r0, int r1) {
+    const auto start = std::chrono::steady_clock::now();
     BackwardBlock block{s, panels, {}, {}};
     block.run(r0, r1);
+    if (index == 0) times.recurrence_ms = ms_since(start);
+    if (!gradients) return;
+    // The weight gradients by steps: every thread's dgates first.
+    if (used > 1) sync.arrive_and_wait();
+    const auto middle = std::chrono::steady_clock::now();
+    float* own = index > 0 ? s.partials + std::size_t(index - 1) * part : nullptr;
+    GradientBlock sums{s, own ? own : s.dr, own ? own + hid * width : s.dw, own ? own + (hid + in) * width : s.db};
+    sums.run(int(std::int64_t(s.steps) * index / used), int(std::int64_t(s.steps) * (index + 1) / used));
+    if (used > 1) {
+      sync.arrive_and_wait();
+      add_partials(s.dr, hid * width, s.partials, part, used - 1, index, used);
+      add_partials(s.dw, in * width, s.partials + hid * width, part, used - 1, index, used);
+      add_partials(s.db, width, s.partials + (hid + in) * width, part, used - 1, index, used);
+    }
+    if (index == 0) times.weight_gradients_ms = ms_since(middle);
   });
+  return times;
 }
 
 }  // namespace nocturne::inline v0::cpu

@@ -12,6 +12,9 @@
 #include "cpu_test_support.hpp"
 #include "math/precision.hpp"
 #include "nocturne/backend.hpp"
+#include "nocturne/model.hpp"
+#include "nocturne/optimizer.hpp"
+#include "nocturne/window_predictor.hpp"
 
 using namespace nocturne;
 using test::random_vector;
@@ -142,4 +145,64 @@ TEST_CASE("BF16 kernels: an LSTM sequence (R packed once) matches the emulation"
   CHECK(test::relative_error(got.dr, want.dr) < 1e-5);
   CHECK(test::relative_error(got.db, want.db) < 1e-5);
   CHECK(got.h != want.h);  // the two really run different GEMMs
+}
+
+// Generation in --precision bf16: the window predictor's lstm_step and dense
+// ops multiply weights packed once (Bf16WeightCache) instead of at every call.
+// Its probabilities must be the emulation's within the sequence test's
+// envelope (the same rounded operands, other sums' order), note after note,
+// and stay so after the weights change through the backend (upload_parameters:
+// a copy_to_device over the packed weights) and after a training step
+// (lstm_forward, Adamax), which must drop the packings.
+TEST_CASE("BF16 kernels: generation on weights packed once matches the emulation", "[cpu][bf16][generate]") {
+  if (!have_kernels()) return;
+  auto native = make_cpu_backend(CpuOptions{.math = MathMode::bf16, .bf16_gemm = true});
+  auto emulated = make_cpu_backend(CpuOptions{.math = MathMode::bf16, .bf16_gemm = false});
+  ModelConfig config;  // odd sizes: 4 H1 = 148 and 4 H2 = 84 columns, ragged panels of 32
+  config.vocab = 23;
+  config.window = 7;
+  config.hidden1 = 37;
+  config.hidden2 = 21;
+  config.dense = 19;
+  config.input = InputMode::embedding;  // layer 1's input projection is a GEMM too
+  config.embedding_dim = 9;
+  Model got_model(*native, config, 1), want_model(*emulated, config, 1);
+  got_model.initialize(7);
+  want_model.upload_parameters(got_model.download_parameters());
+  WindowPredictor got(got_model, 3), want(want_model, 3);
+  std::vector<std::int32_t> windows(3 * std::size_t(config.window));
+  for (std::size_t i = 0; i < windows.size(); ++i) windows[i] = std::int32_t((i * 5 + 1) % 23);
+  CHECK(test::relative_error(got.start(windows), want.start(windows)) < 1e-5);
+  std::vector<std::int32_t> next{4, 17, 9};
+  auto push_both = [&](int notes) {
+    for (int i = 0; i < notes; ++i) {
+      const std::vector<float> a = got.push(next), b = want.push(next);
+      INFO("note " << i);
+      CHECK(test::relative_error(a, b) < 1e-5);
+      for (std::int32_t& t : next) t = (t * 3 + 2) % 23;
+    }
+  };
+  push_both(5);
+
+  // New weights through the backend: a stale packing would keep the old ones.
+  std::vector<float> changed = got_model.download_parameters();
+  for (float& v : changed) v = -1.5f * v;
+  got_model.upload_parameters(changed);
+  want_model.upload_parameters(changed);
+  push_both(5);
+
+  // A training step of the generating model changes its weights in place
+  // (Adamax): generation after it must multiply the new ones.
+  std::vector<std::int32_t> window(std::size_t(config.window));
+  for (std::size_t i = 0; i < window.size(); ++i) window[i] = std::int32_t((i * 7 + 3) % 23);
+  got_model.set_batch(window, std::vector<std::int32_t>{5});
+  got_model.train_step(1, 1);
+  AdamaxParams hp;
+  hp.learning_rate = 0.05;
+  Adamax adamax(*native, got_model.parameters().size(), hp);
+  adamax.step(got_model.parameters().data(), got_model.gradients().data());
+  const std::vector<float> trained = got_model.download_parameters();
+  REQUIRE(trained != changed);
+  want_model.upload_parameters(trained);
+  push_both(5);
 }

@@ -34,6 +34,8 @@ const LstmShape kShapes[] = {
     {8, 40, 1, 24},    // a forward panel tail of 8
     {6, 48, 3, 64},    // enough work to split the rows between two threads
     {7, 40, 12, 64},   // the same with x W in the tiles
+    {2, 600, 3, 16},   // weight gradients in the threads, one step each: step 0 adds nothing to dR
+    {1, 1500, 3, 16},  // the same with one step: the first thread has none
 };
 
 template <typename T>
@@ -93,9 +95,15 @@ struct Threads {
 
 }  // namespace
 
+// Each thread's weight gradients over its own rows (fp32_thread_weight_gradients,
+// on and off), on one thread and two (partials added at the end).
 TEST_CASE("FP32 LSTM kernels: sequence forward and backward against double and the SGEMM path",
           "[cpu][lstm][fp32-kernels]") {
-  auto kernels = make_cpu_backend();
+  const bool in_threads = GENERATE(true, false);
+  const int threads = GENERATE(1, 2);
+  CpuOptions options;
+  options.fp32_thread_weight_gradients = in_threads;
+  auto kernels = make_cpu_backend(options);
   CpuOptions sgemm_options;
   sgemm_options.fp32_lstm_kernels = false;
   auto sgemm = make_cpu_backend(sgemm_options);
@@ -105,11 +113,14 @@ TEST_CASE("FP32 LSTM kernels: sequence forward and backward against double and t
     WARN("this processor has no AVX-512F: the FP32 LSTM kernels are not used, nothing to check");
     return;
   }
-  const Threads two(2);
+  const Threads scope(threads);
+  const int blas_threads = cpu_threads();  // 0 where the BLAS has no thread control (then one thread)
+  if (threads > 1 && blas_threads == 0) return;
   std::uint32_t seed = 100;
   for (const LstmShape& s : kShapes)
     for (bool masked : {false, true}) {
-      INFO("T " << s.steps << " N " << s.batch << " F " << s.input << " H " << s.hidden << (masked ? " masked" : ""));
+      INFO("T " << s.steps << " N " << s.batch << " F " << s.input << " H " << s.hidden << (masked ? " masked" : "")
+                << ", " << threads << " thread(s), weight gradients " << (in_threads ? "in" : "after") << " the threads");
       const std::size_t g = 4 * std::size_t(s.hidden), nh = std::size_t(s.batch) * std::size_t(s.hidden);
       const auto x = random_vector(std::size_t(s.steps) * std::size_t(s.batch) * std::size_t(s.input), seed++);
       const auto w = random_vector(std::size_t(s.input) * g, seed++, -0.5, 0.5);
@@ -126,6 +137,11 @@ TEST_CASE("FP32 LSTM kernels: sequence forward and backward against double and t
       check_close(classic, want, masked);
       // The kernels differ from the SGEMM path by summation order alone.
       CHECK(test::relative_error(got.h, classic.h) < kTolerance);
+      CHECK(test::relative_error(got.dx, classic.dx) < kTolerance);
+      CHECK(test::relative_error(got.dw, classic.dw) < kTolerance);
       CHECK(test::relative_error(got.dr, classic.dr) < kTolerance);
+      CHECK(test::relative_error(got.db, classic.db) < kTolerance);
+      // The weight gradients' OpenBLAS setting is the caller's again afterwards.
+      CHECK(cpu_threads() == blas_threads);
     }
 }
