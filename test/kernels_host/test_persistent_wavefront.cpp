@@ -6,6 +6,11 @@
 // best of every pair of U that fits, a refusal only where no pair fits), and
 // layer 2's waits: before the barrier ahead of each x slice's fetch, exactly
 // the layer-1 blocks that own that slice's units and the ones before it.
+// Then the combined grid on the host simulator (persistent_simulator.hpp):
+// both layers' blocks under every schedule and in isolated threads, bit for
+// bit the two separate persistent launches' simulation (and layer 2 within
+// the double reference of its steps), layer 2 running beside layer 1, and
+// the checker firing where layer 2 skips its waits on layer 1's flags.
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -14,6 +19,8 @@
 
 #include "kernels/persistent_partition.hpp"
 #include "kernels/persistent_wavefront.hpp"
+#include "persistent_reference.hpp"
+#include "persistent_simulator.hpp"
 
 namespace {
 
@@ -156,6 +163,129 @@ TEST_CASE("persistent wavefront plan: refusals", "[kernels_host][persistent]") {
   CHECK(wavefront_plan(4, 1, 1, 8, kH100).refusal == PersistentRefusal::rank_one_input);
   CHECK(wavefront_plan(0, 1, 8, 8, kH100).refusal == PersistentRefusal::empty_shape);
   CHECK(std::string(persistent_refusal_text(PersistentRefusal::rank_one_input)).find("rank-one") != std::string::npos);
+}
+
+// ---- the combined grid, simulated ----------------------------------------------------------
+using namespace nocturne;
+using namespace nocturne::test::persistent;
+using simulation::BlockSchedule;
+using simulation::ThreadOrder;
+
+struct TwoLayers {
+  int steps, batch, input, hidden1, hidden2;
+  bool dropout = false;
+  bool misaligned = false;
+};
+
+struct LayerOutputs {
+  std::vector<float> h, c, gates, h_dropped;
+};
+LayerOutputs outputs_of(const SequenceData& d) {
+  return {d.h.values(), d.c.values(), d.gates.values(), d.shape.dropout ? d.h_dropped.values() : std::vector<float>{}};
+}
+void check_same_bits(const LayerOutputs& got, const LayerOutputs& want) {
+  CHECK(same_bits(got.h, want.h));
+  CHECK(same_bits(got.c, want.c));
+  CHECK(same_bits(got.gates, want.gates));
+  CHECK(same_bits(got.h_dropped, want.h_dropped));
+}
+
+struct Wavefront {
+  SequenceData layer1, layer2;
+  WavefrontPlan plan;
+  LayerOutputs separate1, separate2;  // today's two launches, one after the other
+
+  explicit Wavefront(const TwoLayers& s)
+      : layer1(SequenceCase{s.steps, s.batch, s.input, s.hidden1, s.dropout, s.misaligned}),
+        layer2(SequenceCase{s.steps, s.batch, s.hidden1, s.hidden2, false, s.misaligned}),
+        plan(wavefront_plan(s.batch, s.input, s.hidden1, s.hidden2, kH100)) {
+    REQUIRE(plan.fits());
+    // The two launches, each with its own plan, layer 2 reading layer 1's (dropped) h.
+    simulation::persistent_forward(layer1.args(), persistent_plan(s.batch, s.input, s.hidden1, kH100),
+                                   ThreadOrder::forwards, BlockSchedule::round_robin);
+    separate1 = outputs_of(layer1);
+    const std::vector<float>& x = s.dropout ? separate1.h_dropped : separate1.h;
+    std::copy(x.begin(), x.end(), layer2.x.data());
+    simulation::persistent_forward(layer2.args(), persistent_plan(s.batch, s.hidden1, s.hidden2, kH100),
+                                   ThreadOrder::forwards, BlockSchedule::round_robin);
+    separate2 = outputs_of(layer2);
+  }
+
+  simulation::WavefrontStats run(ThreadOrder order, BlockSchedule schedule, std::uint64_t seed = 1,
+                                 simulation::PersistentFaults faults = {}) {
+    // layer2.x is overwritten with NaN: the combined grid must read layer 1's output, never it.
+    std::fill(layer2.x.data(), layer2.x.data() + layer2.x.size(), kNaN);
+    const PersistentForwardArgs a1 = layer1.args(), a2 = layer2.args();
+    return simulation::persistent_wavefront_forward(a1, a2, plan, order, schedule, seed, faults);
+  }
+};
+
+void check_wavefront(const TwoLayers& s, bool every_schedule) {
+  INFO("T " << s.steps << " N " << s.batch << " F " << s.input << " H1 " << s.hidden1 << " H2 " << s.hidden2
+            << (s.dropout ? " dropout" : ""));
+  Wavefront w(s);
+  const simulation::WavefrontStats stats = w.run(ThreadOrder::forwards, BlockSchedule::round_robin);
+  check_same_bits(outputs_of(w.layer1), w.separate1);
+  check_same_bits(outputs_of(w.layer2), w.separate2);
+  // Layer 2 published its first step while layer 1 still had steps to run.
+  CHECK(stats.layer1_steps_at_layer2_start >= 1);
+  if (s.steps > 1) CHECK(stats.layer1_steps_at_layer2_start < s.steps);
+  // Layer 2 against the double reference of its steps, on layer 1's output.
+  const std::vector<float>& x = s.dropout ? w.separate1.h_dropped : w.separate1.h;
+  std::copy(x.begin(), x.end(), w.layer2.x.data());
+  check_against_reference(w.layer2, w.separate2.h, w.separate2.c, w.separate2.gates, {});
+  if (!every_schedule) return;
+  for (BlockSchedule schedule :
+       {BlockSchedule::round_robin_backwards, BlockSchedule::greedy_last_first, BlockSchedule::random}) {
+    INFO("schedule " << int(schedule));
+    const simulation::WavefrontStats again = w.run(ThreadOrder::backwards, schedule, 7);
+    check_same_bits(outputs_of(w.layer1), w.separate1);
+    check_same_bits(outputs_of(w.layer2), w.separate2);
+    if (schedule == BlockSchedule::greedy_last_first) CHECK(again.blocks.stalls > 0);  // layer 2 first: it waits
+  }
+}
+
+// Tails in N and both H, F 1 and F > 1, dropout between the layers, misaligned buffers.
+const TwoLayers kPairs[] = {
+    {3, 5, 1, 20, 9, true},
+    {4, 6, 3, 33, 17, false, true},
+    {3, 9, 1, 40, 36, true, true},
+    {2, 3, 2, 7, 5},
+};
+
+TEST_CASE("persistent wavefront, simulated: both layers in one grid give the two launches' bits",
+          "[kernels_host][persistent]") {
+  for (const TwoLayers& s : kPairs) check_wavefront(s, true);
+}
+
+TEST_CASE("persistent wavefront, simulated: threads in isolation", "[kernels_host][persistent]") {
+  Wavefront w(TwoLayers{3, 6, 5, 20, 12, true});
+  w.run(ThreadOrder::isolated, BlockSchedule::random, 3);
+  check_same_bits(outputs_of(w.layer1), w.separate1);
+  check_same_bits(outputs_of(w.layer2), w.separate2);
+}
+
+TEST_CASE("persistent wavefront, simulated: the checker catches layer 2 reading x before layer 1 published it",
+          "[kernels_host][persistent]") {
+  for (bool dropout : {false, true}) {
+    INFO((dropout ? "dropout" : "no dropout"));
+    Wavefront w(TwoLayers{2, 4, 1, 64, 32, dropout});
+    simulation::PersistentFaults no_x_waits;
+    no_x_waits.skip_x_waits = true;
+    // Layer 2's blocks (the last ones) run first and fetch x_0 at once.
+    REQUIRE_THROWS_WITH(w.run(ThreadOrder::forwards, BlockSchedule::greedy_last_first, 1, no_x_waits),
+                        Catch::Contains("before its producer published it"));
+    // Under the opposite schedule too: layer 1's first blocks publish, the rest have not.
+    REQUIRE_THROWS_WITH(w.run(ThreadOrder::forwards, BlockSchedule::round_robin, 1, no_x_waits),
+                        Catch::Contains("before its producer published it"));
+    // With the waits both complete.
+    CHECK_NOTHROW(w.run(ThreadOrder::forwards, BlockSchedule::greedy_last_first));
+    check_same_bits(outputs_of(w.layer2), w.separate2);
+  }
+}
+
+TEST_CASE("persistent wavefront, simulated: the recipe's layers, two steps", "[kernels_host][persistent][recipe]") {
+  check_wavefront({2, 256, 1, 512, 256, true}, false);
 }
 
 }  // namespace
