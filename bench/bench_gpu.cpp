@@ -3,8 +3,9 @@
 // a run cut short still shows them:
 //   0. the persistent path's plans for the recipe's layers on this device
 //      (forward and backward per mode: blocks, shared memory, occupancy,
-//      cluster shape);
-//   1. ours with CUDA graphs, the persistent and the fused path in FP32,
+//      cluster shape; the strict-FP32 wavefront of both layers' forward);
+//   1. ours with CUDA graphs, the persistent (FP32 also with one forward
+//      launch a layer instead of the wavefront) and the fused path in FP32,
 //      TF32 and BF16 (the persistent path's TF32 and BF16 steps: the
 //      tensor-core forward and backward kernels) and the classic
 //      path in FP32 and TF32: ms per training step (set_batch, the
@@ -193,7 +194,12 @@ Variant ours(LstmImpl impl, MathMode math, bool graphs) {
 
 // The decisive rows: ours with graphs.
 std::vector<Variant> decisive_variants() {
-  return {ours(LstmImpl::persistent, MathMode::strict_fp32, true), ours(LstmImpl::fused, MathMode::strict_fp32, true),
+  // persistent/fp32: both layers' forward in one wavefront launch; .../one-launch-a-layer without it.
+  Variant per_layer = ours(LstmImpl::persistent, MathMode::strict_fp32, true);
+  per_layer.name += "/one-launch-a-layer";
+  per_layer.options.wavefront = false;
+  return {ours(LstmImpl::persistent, MathMode::strict_fp32, true), per_layer,
+          ours(LstmImpl::fused, MathMode::strict_fp32, true),
           ours(LstmImpl::persistent, MathMode::tf32, true),        ours(LstmImpl::fused, MathMode::tf32, true),
           ours(LstmImpl::persistent, MathMode::bf16, true),        ours(LstmImpl::fused, MathMode::bf16, true),
           ours(LstmImpl::classic, MathMode::strict_fp32, true),    ours(LstmImpl::classic, MathMode::tf32, true)};
@@ -497,6 +503,13 @@ void print_persistent_plans() {
                   b.fits() ? "" : "; the fused backward steps run instead");
     }
   }
+  // The strict-FP32 forward of both layers in one launch (persistent/fp32's rows).
+  const kernels::WavefrontPlan w = kernels::persistent_device_wavefront_plan(kBatch, 1, 512, 256);
+  std::printf("# persistent wavefront fp32 (N %d, lstm1 then lstm2, one launch): %s; %d + %d blocks of %d and %d "
+              "units, %.1f KB shared a block, %d resident a SM%s\n",
+              kBatch, kernels::persistent_refusal_text(w.refusal), w.layer1.blocks, w.layer2.blocks, w.layer1.units,
+              w.layer2.units, double(w.shared) / 1024.0, w.resident_per_sm,
+              w.fits() ? "" : "; one launch a layer instead");
 }
 
 }  // namespace

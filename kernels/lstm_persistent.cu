@@ -30,6 +30,7 @@
 
 #include "nocturne/error.hpp"
 #include "persistent_flags.cuh"
+#include "persistent_forward_loop.cuh"
 #include "persistent_kernels.hpp"
 
 namespace nocturne::inline v0::kernels {
@@ -38,41 +39,9 @@ namespace {
 template <int kUnits>
 __global__ void __launch_bounds__(kPersistentThreads, 1)
     lstm_persistent_forward_simt(PersistentForwardArgs a, PersistentPlan plan) {
-  using K = PersistentForwardSimt<kUnits>;
   extern __shared__ __align__(128) unsigned char shared[];
-  const int block = int(blockIdx.x), thread = int(threadIdx.x);
-  K::load_weights(a, plan, block, thread, shared);
-  __syncthreads();
-  typename K::Registers r;
-  for (int t = 0; t < a.steps; ++t) {
-    const int n = persistent_slices(plan, t);
-    const ForwardArgs step = persistent_step_args(a, t);
-    int ready = 0;
-    for (int pass = 0; pass < plan.passes; ++pass) {
-      K::begin(r);
-      if (t > 0) {
-        wait_for_slices(a.flags, t, plan, -2, ready);
-        __syncthreads();
-      }
-      if (n > 0) {
-        K::fetch(a, plan, t, pass, 0, thread, r);
-        K::store(plan, thread, 0, r, shared);
-      }
-      wait_for_slices(a.flags, t, plan, -1, ready);
-      __syncthreads();
-      for (int s = 0; s < n; ++s) {
-        if (s + 1 < n) K::fetch(a, plan, t, pass, s + 1, thread, r);
-        K::multiply(plan, t, s, thread, s & 1, shared, r);
-        if (s + 1 < n) K::store(plan, thread, (s + 1) & 1, r, shared);
-        wait_for_slices(a.flags, t, plan, s, ready);
-        __syncthreads();
-      }
-      K::finish(step, plan, block, pass, thread, r);
-    }
-    // Every thread's h_t is written: publish the block's units of step t.
-    __syncthreads();
-    publish_step(a.flags, block, unsigned(t) + 1);
-  }
+  LayerWaits waits{a.flags, &plan};
+  persistent_forward_loop<PersistentForwardSimt<kUnits>>(a, plan, int(blockIdx.x), shared, waits);
 }
 
 template <int kUnits>
@@ -116,29 +85,37 @@ void allow_persistent_shared(const void* kernel, const DeviceLimits& device) {
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(device.shared_per_block)));
 }
 
-void check_persistent_residency(PersistentPlan& plan, const void* kernel) {
+int persistent_residency(const void* kernel, std::size_t shared) {
   int device = 0, cooperative = 0;
   NOCTURNE_CUDA_CHECK(cudaGetDevice(&device));
   NOCTURNE_CUDA_CHECK(cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device));
   int per_sm = 0;
-  NOCTURNE_CUDA_CHECK(
-      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kPersistentThreads, plan.shared.total));
-  plan.resident_per_sm = per_sm;
-  if (!cooperative || per_sm < 1) plan.refusal = PersistentRefusal::not_resident;
+  NOCTURNE_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kPersistentThreads, shared));
+  return cooperative ? per_sm : 0;
+}
+
+void check_persistent_residency(PersistentPlan& plan, const void* kernel) {
+  plan.resident_per_sm = persistent_residency(kernel, plan.shared.total);
+  if (plan.resident_per_sm < 1) plan.refusal = PersistentRefusal::not_resident;
 }
 
 void launch_persistent(const Launch& launch, const PersistentPlan& plan, unsigned* flags, const void* kernel,
                        void** params, const char* kernel_name) {
-  NOCTURNE_CUDA_CHECK(cudaMemsetAsync(flags, 0, std::size_t(plan.blocks) * sizeof(unsigned), launch.stream));
+  launch_persistent(launch, plan.blocks, plan.shared.total, flags, kernel, params, kernel_name);
+}
+
+void launch_persistent(const Launch& launch, int blocks, std::size_t shared, unsigned* flags, const void* kernel,
+                       void** params, const char* kernel_name) {
+  NOCTURNE_CUDA_CHECK(cudaMemsetAsync(flags, 0, std::size_t(blocks) * sizeof(unsigned), launch.stream));
   // Cooperative through the launch attribute (which stream capture records
   // as a cooperative kernel node): the grid runs all at once or not at all.
   cudaLaunchAttribute cooperative[1];
   cooperative[0].id = cudaLaunchAttributeCooperative;
   cooperative[0].val.cooperative = 1;
   cudaLaunchConfig_t config = {};
-  config.gridDim = dim3(unsigned(plan.blocks));
+  config.gridDim = dim3(unsigned(blocks));
   config.blockDim = dim3(kPersistentThreads);
-  config.dynamicSmemBytes = plan.shared.total;
+  config.dynamicSmemBytes = shared;
   config.stream = launch.stream;
   config.attrs = cooperative;
   config.numAttrs = 1;
@@ -153,6 +130,7 @@ void prepare_persistent_kernels() {
     for (int units = kPersistentWmmaMinUnits; units <= kPersistentMaxUnits; units *= 2)
       allow_persistent_shared(forward_kernel(operands, units), d);
   prepare_persistent_backward_kernels(d);
+  prepare_persistent_wavefront_kernels(d);
 }
 
 PersistentPlan persistent_device_plan(int batch, int input, int hidden, GemmOperands operands) {

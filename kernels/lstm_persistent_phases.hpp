@@ -46,6 +46,9 @@ struct PersistentForwardArgs {
   StepDropout dropout;         // step t draws from index offset + t N H
   unsigned* flags = nullptr;   // [blocks], zero at launch: steps each block published
   bool vector_h = false, vector_x = false, vector_gates = false;
+  // x is another layer's output in the same launch (the wavefront's layer 2,
+  // persistent_wavefront.hpp): read past L1 as h_{t-1} is.
+  bool x_in_flight = false;
 };
 
 // Step t's arguments as the fused cell (forward_cell) takes them.
@@ -118,8 +121,12 @@ NOCTURNE_HD void persistent_fetch(const PersistentForwardArgs& a, const Persiste
                           slice * kPersistentDepth, a.hidden, a.vector_h, thread, regs);
   } else {
     *vector_a = a.vector_x;
-    fetch_slice<kA>(a.x + std::size_t(t) * std::size_t(a.batch) * std::size_t(a.input), std::size_t(a.input), row0,
-                    a.batch, (slice - recurrent) * kPersistentDepth, a.input, a.vector_x, thread, regs);
+    const float* x = a.x + std::size_t(t) * std::size_t(a.batch) * std::size_t(a.input);
+    const int k0 = (slice - recurrent) * kPersistentDepth;
+    if (a.x_in_flight)
+      fetch_slice<kA, true>(x, std::size_t(a.input), row0, a.batch, k0, a.input, a.vector_x, thread, regs);
+    else
+      fetch_slice<kA>(x, std::size_t(a.input), row0, a.batch, k0, a.input, a.vector_x, thread, regs);
   }
 }
 

@@ -11,6 +11,7 @@
 #include "lstm_persistent_backward_phases.hpp"
 #include "lstm_persistent_phases.hpp"
 #include "persistent_partition.hpp"
+#include "persistent_wavefront.hpp"
 
 namespace nocturne::inline v0::kernels {
 
@@ -46,8 +47,13 @@ const void* persistent_forward_wmma_kernel(GemmOperands operands, int units);
 // plan's shared memory; the flags zeroed and the cooperative launch of the
 // plan's grid (`kernel_name` for the launch check).
 void allow_persistent_shared(const void* kernel, const DeviceLimits& device);
+// persistent_residency: blocks of `kernel` an SM holds at `shared` bytes (0
+// where the device has no cooperative launch).
+int persistent_residency(const void* kernel, std::size_t shared);
 void check_persistent_residency(PersistentPlan& plan, const void* kernel);
 void launch_persistent(const Launch& launch, const PersistentPlan& plan, unsigned* flags, const void* kernel,
+                       void** params, const char* kernel_name);
+void launch_persistent(const Launch& launch, int blocks, std::size_t shared, unsigned* flags, const void* kernel,
                        void** params, const char* kernel_name);
 
 // The backward kernels' part of prepare_persistent_kernels (which calls it).
@@ -66,5 +72,32 @@ void lstm_persistent_backward(const Launch& launch, const PersistentPlan& plan, 
 // The tensor-core backward kernel for a mode (tf32, bf16), as a launchable
 // function pointer (lstm_persistent_backward_wmma.cu).
 const void* persistent_backward_wmma_kernel(GemmOperands operands);
+
+// ---- the wavefront (persistent_wavefront.hpp, lstm_persistent_wavefront.cu) --------------
+// Both layers' forward sequences in one cooperative launch, strict FP32.
+
+// The wavefront kernels' part of prepare_persistent_kernels (which calls it).
+void prepare_persistent_wavefront_kernels(const DeviceLimits& device);
+
+// wavefront_plan on the current device, then the occupancy of the kernel for
+// its U1 and U2 at its shared memory and cooperative launch support; refusal
+// not_resident where either fails. Callers run the two layers' launches
+// (lstm_persistent_forward) on any refusal.
+WavefrontPlan persistent_device_wavefront_plan(int batch, int input, int hidden1, int hidden2);
+
+// Layer 2's arguments in the wavefront: its x is layer 1's output (in flight
+// within the launch: read past L1), its flags after layer 1's.
+inline PersistentForwardArgs make_wavefront_layer2_args(const WavefrontPlan& plan, const PersistentForwardArgs& layer1,
+                                                        PersistentForwardArgs layer2) {
+  layer2.x_in_flight = true;
+  layer2.flags = layer1.flags + wavefront_layer2_flags(plan);
+  return layer2;
+}
+
+// Both layers' T forward steps from the zero state, one cooperative launch of
+// plan.blocks blocks: layer1.flags [plan.blocks] (layer 2's after layer 1's)
+// is zeroed on the stream first. The plan must fit.
+void lstm_persistent_wavefront_forward(const Launch& launch, const WavefrontPlan& plan,
+                                       const PersistentForwardArgs& layer1, const PersistentForwardArgs& layer2);
 
 }  // namespace nocturne::kernels

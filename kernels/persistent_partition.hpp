@@ -95,6 +95,7 @@ enum class PersistentRefusal {
   too_many_blocks,
   shared_memory,
   not_resident,  // found at launch: the occupancy API or the device refuses a co-resident grid
+  rank_one_input,  // the wavefront (persistent_wavefront.hpp): layer 2's input is one unit, read in the epilogue
 };
 
 struct PersistentPlan {
@@ -205,6 +206,8 @@ NOCTURNE_TILING const char* persistent_refusal_text(PersistentRefusal r) {
       return "the block's weight slice does not fit its shared memory";
     case PersistentRefusal::not_resident:
       return "the device cannot keep every block resident (occupancy or cooperative launch)";
+    case PersistentRefusal::rank_one_input:
+      return "layer 1 has one unit: layer 2's rank-one input term is outside the K slices the wavefront waits for";
   }
   return "?";
 }

@@ -294,6 +294,10 @@ class NOCTURNE_API BasicBackend {
   virtual void lstm_sequence_forward(const LstmSequenceForward<T>& sequence);
   // The default runs lstm_step_backward step after step, t = T - 1 down to 0.
   virtual void lstm_sequence_backward(const LstmSequenceBackward<T>& sequence);
+  // Both layers' forward sequences, layer 2 reading layer 1's output
+  // (LstmSequencesForward). The default runs lstm_sequence_forward for layer
+  // 1, then for layer 2.
+  virtual void lstm_sequences_forward(const LstmSequencesForward<T>& sequences);
   // Row blocks P of lstm_step_backward's partial sums for N rows.
   virtual int lstm_partial_blocks(int batch) const;
   // out[j] = sum over steps t = 0..steps-1, then blocks p = 0..blocks-1 (in

@@ -64,7 +64,9 @@ struct NOCTURNE_API CudaOptions {
   bool graphs = true;
   // The fused path runs its two LSTM layers as a wavefront on two streams
   // (true), or every op of a step on one stream in program order (false: the
-  // serial order the wavefront must match bit for bit).
+  // serial order the wavefront must match bit for bit). The persistent path,
+  // strict FP32: both layers' forward sequences in one cooperative launch
+  // where the pair fits the device (true), or one launch a layer (false).
   bool wavefront = true;
 };
 

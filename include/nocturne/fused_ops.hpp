@@ -251,4 +251,19 @@ struct NOCTURNE_API GenerateNotes {
   std::int64_t history_notes = 0;
 };
 
+// ---- both layers' forward sequences in one op ------------------------------
+// Layer 1's and layer 2's whole forward sequences, layer 2's input being
+// layer 1's output: layer2.x == layer1.h_dropped where layer 1 drops, else
+// layer1.h, with layer2.input == layer1.hidden and the same steps and batch
+// (a ShapeError otherwise). Exactly lstm_sequence_forward(layer1), then
+// lstm_sequence_forward(layer2): the default implementation, so every
+// backend gives those results; the CUDA backend's persistent path runs both
+// in one cooperative launch where they fit (strict FP32: layer 2's step t
+// beside layer 1's later steps, a wavefront), else those two ops.
+template <typename T>
+struct NOCTURNE_API LstmSequencesForward {
+  LstmSequenceForward<T> layer1;
+  LstmSequenceForward<T> layer2;
+};
+
 }  // namespace nocturne

@@ -72,6 +72,12 @@ void BasicBackend<T>::lstm_sequence_forward(const LstmSequenceForward<T>& q) {
   for (int t = 0; t < q.steps; ++t) lstm_step_forward(sequence_step(q, t));
 }
 template <typename T>
+void BasicBackend<T>::lstm_sequences_forward(const LstmSequencesForward<T>& q) {
+  checks::lstm_sequences_forward(q);
+  lstm_sequence_forward(q.layer1);
+  lstm_sequence_forward(q.layer2);
+}
+template <typename T>
 void BasicBackend<T>::lstm_sequence_backward(const LstmSequenceBackward<T>& q) {
   if (q.steps < 0)
     throw ShapeError("lstm_sequence_backward: steps must not be negative, got " + std::to_string(q.steps));

@@ -85,6 +85,25 @@ inline void dropout_probability(const char* op, double p) {
     throw ConfigError(std::string(op) + ": drop probability must be in [0, 1), got " + std::to_string(p));
 }
 
+// Layer 2 reads layer 1's output (LstmSequencesForward): the same steps and
+// batch, layer 2's input layer 1's hidden size, its x layer 1's h_dropped
+// (where layer 1 drops) or h.
+template <typename T>
+void lstm_sequences_forward(const LstmSequencesForward<T>& q) {
+  const char* op = "lstm_sequences_forward";
+  const LstmSequenceForward<T>& a = q.layer1;
+  const LstmSequenceForward<T>& b = q.layer2;
+  if (a.steps != b.steps || a.batch != b.batch)
+    throw ShapeError(std::string(op) + ": layer 2's steps and batch (" + std::to_string(b.steps) + ", " +
+                     std::to_string(b.batch) + ") differ from layer 1's (" + std::to_string(a.steps) + ", " +
+                     std::to_string(a.batch) + ")");
+  if (b.input != a.hidden)
+    throw ShapeError(std::string(op) + ": layer 2's input " + std::to_string(b.input) + " is not layer 1's hidden " +
+                     std::to_string(a.hidden));
+  if (b.x != (a.h_dropped ? a.h_dropped : a.h))
+    throw ShapeError(std::string(op) + ": layer 2's x is not layer 1's " + (a.h_dropped ? "h_dropped" : "h"));
+}
+
 template <typename T>
 void lstm_step_forward(const LstmStepForward<T>& s) {
   const char* op = "lstm_step_forward";

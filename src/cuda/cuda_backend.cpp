@@ -61,7 +61,9 @@ CudaBackend::CudaBackend(const CudaOptions& options)
   NOCTURNE_CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
   multiprocessors_ = prop.multiProcessorCount;
   const std::string lstm = cudnn_lstm_ ? std::string("cuDNN LSTM ") + to_string(cudnn_algo_)
-                           : persistent_ ? std::string("persistent LSTM sequences, fused steps otherwise")
+                           : persistent_ ? std::string("persistent LSTM sequences") +
+                                               (wavefront_ ? " (fp32 forward: both layers in one launch)" : "") +
+                                               ", fused steps otherwise"
                            : fused_   ? std::string("fused LSTM") + (wavefront_ ? ", wavefront" : ", serial")
                                       : std::string("cuBLAS + cell kernels");
   name_ = "cuda:" + std::to_string(device_) + " (" + prop.name + ", " + math_description(math_) + ", " + lstm +

@@ -98,6 +98,7 @@ class CudaBackend final : public BasicBackend<float> {
   // math mode), else the fused step kernels one step after another.
   void lstm_sequence_forward(const LstmSequenceForward<float>& sequence) override;
   void lstm_sequence_backward(const LstmSequenceBackward<float>& sequence) override;
+  void lstm_sequences_forward(const LstmSequencesForward<float>& sequences) override;
   int lstm_partial_blocks(int batch) const override;
   void lstm_partials_reduce(int steps, int blocks, int cols, const float* partials, float* out) override;
   void head_train_step(const HeadTrainStep<float>& head) override;

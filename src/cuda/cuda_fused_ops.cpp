@@ -63,6 +63,34 @@ void CudaBackend::lstm_sequence_backward(const LstmSequenceBackward<float>& q) {
   kernels::lstm_persistent_backward(launch(), plan, kernels::make_persistent_backward_args(q, blocks, flags));
 }
 
+void CudaBackend::lstm_sequences_forward(const LstmSequencesForward<float>& q) {
+  // Strict FP32: both layers in one cooperative launch (the wavefront) where
+  // the pair fits the device; otherwise (CudaOptions::wavefront false, or in TF32 and BF16) the two
+  // layers' sequence ops, one after the other. Both give the same bits: each
+  // block runs the single-layer kernel's loop.
+  checks::lstm_sequences_forward(q);
+  const LstmSequenceForward<float>& l1 = q.layer1;
+  const LstmSequenceForward<float>& l2 = q.layer2;
+  if (!persistent_ || !wavefront_ || l1.steps <= 0 || gemm_operands() != kernels::GemmOperands::fp32)
+    return BasicBackend<float>::lstm_sequences_forward(q);
+  const kernels::WavefrontPlan plan =
+      kernels::persistent_device_wavefront_plan(l1.batch, l1.input, l1.hidden, l2.hidden);
+  if (!plan.fits() || plan.blocks > multiprocessors_) return BasicBackend<float>::lstm_sequences_forward(q);
+  for (int t : {0, l1.steps - 1}) {
+    checks::lstm_step_forward(sequence_step(l1, t));
+    checks::lstm_step_forward(sequence_step(l2, t));
+  }
+  auto* flags = static_cast<unsigned*>(branch().flags.get());
+  const kernels::PersistentForwardArgs a1 = kernels::make_persistent_forward_args(
+      l1.steps, l1.batch, l1.input, l1.hidden, l1.x, l1.w, l1.r, l1.b, l1.h, l1.c, l1.gates, l1.h_dropped,
+      l1.dropout, l1.dropout_p, flags);
+  const kernels::PersistentForwardArgs a2 = kernels::make_wavefront_layer2_args(
+      plan, a1,
+      kernels::make_persistent_forward_args(l2.steps, l2.batch, l2.input, l2.hidden, l2.x, l2.w, l2.r, l2.b, l2.h,
+                                            l2.c, l2.gates, l2.h_dropped, l2.dropout, l2.dropout_p, nullptr));
+  kernels::lstm_persistent_wavefront_forward(launch(), plan, a1, a2);
+}
+
 int CudaBackend::lstm_partial_blocks(int batch) const { return kernels::lstm_partial_blocks(batch); }
 
 void CudaBackend::lstm_partials_reduce(int steps, int blocks, int cols, const float* partials, float* out) {

@@ -77,16 +77,17 @@ void BasicModel<T>::add_fused_forward(std::vector<ProgramOp>& ops, bool dropout,
   BasicBackend<T>& backend = backend_;
   const std::int32_t* token_data = a.tokens.data();
   T* x1_data = a.x1.data();
+  std::size_t input_op = 0;
   if (c.input == InputMode::embedding) {
     const T* table = parameter("embedding");
     const int dim = dims_.embedding_dim;
-    add_op(ops, "embedding", kBranch1, {bytes_of(token_data, tokens), param("embedding")}, {x1.steps(0, w)},
+    input_op = add_op(ops, "embedding", kBranch1, {bytes_of(token_data, tokens), param("embedding")}, {x1.steps(0, w)},
            [&backend, token_data, tokens, dim, table, x1_data] {
              backend.embedding_forward(token_data, tokens, dim, table, x1_data);
            });
   } else {
     const int vocab = dims_.vocab;
-    add_op(ops, "scalar input", kBranch1, {bytes_of(token_data, tokens)}, {x1.steps(0, w)},
+    input_op = add_op(ops, "scalar input", kBranch1, {bytes_of(token_data, tokens)}, {x1.steps(0, w)},
            [&backend, token_data, tokens, vocab, x1_data] {
              backend.scalar_input(token_data, tokens, vocab, x1_data);
            });
@@ -120,24 +121,26 @@ void BasicModel<T>::add_fused_forward(std::vector<ProgramOp>& ops, bool dropout,
   LstmSequenceForward<T> s2 = sequence_forward("lstm2", hidden1, hidden2, dropout ? drop1.at(0) : h1.at(0), h2, c2, g2);
 
   if (backend.lstm_schedule() == LstmSchedule::persistent_sequences) {
-    // The persistent path (layer 2 after all of layer 1: no wavefront between the two launches;
-    // add_fused_backward likewise).
-    std::vector<MemoryRange> reads{x1.steps(0, w), param("lstm1.W"), param("lstm1.R"), param("lstm1.b")};
-    std::vector<MemoryRange> writes{h1.steps(0, w), c1.steps(0, w), g1.steps(0, w)};
+    // The persistent path: both layers' forward sequences as one op, layer 2
+    // reading layer 1's (dropped) h (one cooperative launch of both layers as
+    // a wavefront on the GPU where they fit; add_fused_backward has one op a
+    // layer). On layer 2's branch, as the head that reads its h, after the input.
+    std::vector<MemoryRange> reads{x1.steps(0, w), param("lstm1.W"), param("lstm1.R"), param("lstm1.b"),
+                                   param("lstm2.W"), param("lstm2.R"), param("lstm2.b")};
+    std::vector<MemoryRange> writes{h1.steps(0, w), c1.steps(0, w), g1.steps(0, w),
+                                    h2.steps(0, w), c2.steps(0, w), g2.steps(0, w)};
     if (dropout) {
       reads.push_back(offset);
       writes.push_back(drop1.steps(0, w));
     }
-    const std::size_t layer1 =
-        add_op(ops, "lstm1 forward", kBranch1, std::move(reads), std::move(writes), [&backend, s1, key1, dropout] {
-          LstmSequenceForward<T> q = s1;
-          q.dropout = dropout ? &key1 : nullptr;
-          backend.lstm_sequence_forward(q);
-        });
-    add_op(ops, "lstm2 forward", kBranch2,
-           {dropout ? drop1.steps(0, w) : h1.steps(0, w), param("lstm2.W"), param("lstm2.R"), param("lstm2.b")},
-           {h2.steps(0, w), c2.steps(0, w), g2.steps(0, w)}, [&backend, s2] { backend.lstm_sequence_forward(s2); },
-           {layer1});
+    add_op(
+        ops, "lstm1 + lstm2 forward", kBranch2, std::move(reads), std::move(writes),
+        [&backend, s1, s2, key1, dropout] {
+          LstmSequencesForward<T> q{s1, s2};
+          q.layer1.dropout = dropout ? &key1 : nullptr;
+          backend.lstm_sequences_forward(q);
+        },
+        {input_op});
     return;
   }
   std::vector<std::size_t> layer1(static_cast<std::size_t>(w));

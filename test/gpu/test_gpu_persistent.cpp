@@ -14,7 +14,11 @@
 // and the fused tensor-core kernel, and the backend's lstm_sequence_forward
 // in each mode against the CPU backend in that mode, within its envelope;
 // the backward's tensor-core variants too (lstm_sequence_backward in TF32
-// and BF16 against the CPU backend within the mode's envelopes).
+// and BF16 against the CPU backend within the mode's envelopes). The
+// wavefront (both layers' forward in one launch, strict FP32): bit for bit
+// the two separate launches, layer 2 within the double reference, and the
+// backend's lstm_sequences_forward against its two sequence ops (bits) and
+// the CPU backend (the FP32 envelope).
 // Part of test_gpu_backend: skipped where no GPU can run our kernels.
 
 #include <algorithm>
@@ -238,6 +242,153 @@ TEST_CASE("lstm_sequence_forward on the persistent path against the CPU backend 
         if (want[std::size_t(i)].empty()) continue;
         const double error = normwise_error(got[std::size_t(i)], want[std::size_t(i)]);
         INFO(names[i] << ": normwise error " << error << ", envelope " << bound);
+        CHECK(error <= bound);
+      }
+    }
+  }
+}
+
+// ---- the wavefront: both layers' forward in one launch -------------------------------------
+
+struct TwoLayerCase {
+  int steps, batch, input, hidden1, hidden2;
+  bool dropout = false;
+};
+
+// Layer 1 and 2 as two launches, then as the wavefront's one launch (twice:
+// the flags start from zero again), on the same device inputs: the same bits.
+void check_gpu_wavefront(const TwoLayerCase& s) {
+  INFO("T " << s.steps << " N " << s.batch << " F " << s.input << " H1 " << s.hidden1 << " H2 " << s.hidden2
+            << (s.dropout ? " dropout" : ""));
+  kernels::prepare_persistent_kernels();
+  const kernels::WavefrontPlan w =
+      kernels::persistent_device_wavefront_plan(s.batch, s.input, s.hidden1, s.hidden2);
+  INFO("U1 " << w.layer1.units << " U2 " << w.layer2.units << " blocks " << w.blocks << " shared " << w.shared << ": "
+             << kernels::persistent_refusal_text(w.refusal));
+  REQUIRE(w.fits());
+  SequenceData d1(SequenceCase{s.steps, s.batch, s.input, s.hidden1, s.dropout});
+  SequenceData d2(SequenceCase{s.steps, s.batch, s.hidden1, s.hidden2});
+  // Today's two launches, each with its own plan.
+  const kernels::PersistentPlan p1 = kernels::persistent_device_plan(s.batch, s.input, s.hidden1);
+  const kernels::PersistentPlan p2 = kernels::persistent_device_plan(s.batch, s.hidden1, s.hidden2);
+  REQUIRE(p1.fits());
+  REQUIRE(p2.fits());
+  DeviceSequence m1(d1, p1.blocks);
+  const Outputs separate1 = run_persistent(d1, p1, m1);
+  const std::vector<float>& x = s.dropout ? separate1.h_dropped : separate1.h;
+  std::copy(x.begin(), x.end(), d2.x.data());  // layer 2's input: layer 1's output (also for the reference)
+  DeviceSequence m2(d2, p2.blocks);
+  const Outputs separate2 = run_persistent(d2, p2, m2);
+  check_against_reference(d2, separate2.h, separate2.c, separate2.gates, {});
+
+  DeviceSequence n1(d1, w.blocks), n2(d2, 1);
+  auto run_wavefront = [&] {
+    for (Buffer<float>* o : {&n1.h, &n1.c, &n1.gates, &n1.h_dropped, &n2.h, &n2.c, &n2.gates})
+      *o = poisoned(gpu(), o->size());
+    const kernels::PersistentForwardArgs a1 = kernels::make_persistent_forward_args(
+        s.steps, s.batch, s.input, s.hidden1, n1.x.data(), n1.w.data(), n1.r.data(), n1.b.data(), n1.h.data(),
+        n1.c.data(), n1.gates.data(), s.dropout ? n1.h_dropped.data() : nullptr, s.dropout ? &n1.key : nullptr,
+        SequenceData::kDropoutP, n1.flags.data());
+    const kernels::PersistentForwardArgs a2 = kernels::make_wavefront_layer2_args(
+        w, a1,
+        kernels::make_persistent_forward_args(s.steps, s.batch, s.hidden1, s.hidden2,
+                                              s.dropout ? n1.h_dropped.data() : n1.h.data(), n2.w.data(),
+                                              n2.r.data(), n2.b.data(), n2.h.data(), n2.c.data(), n2.gates.data(),
+                                              nullptr, nullptr, 0.0f, nullptr));
+    kernels::lstm_persistent_wavefront_forward(kLaunch, w, a1, a2);
+    Outputs o1{gpu().download(n1.h), gpu().download(n1.c), gpu().download(n1.gates), {}};
+    if (s.dropout) o1.h_dropped = gpu().download(n1.h_dropped);
+    return std::pair<Outputs, Outputs>{o1, Outputs{gpu().download(n2.h), gpu().download(n2.c),
+                                                   gpu().download(n2.gates), {}}};
+  };
+  for (int launch = 0; launch < 2; ++launch) {
+    INFO("launch " << launch);
+    const auto [got1, got2] = run_wavefront();
+    CHECK(same_bits(got1.h, separate1.h));
+    CHECK(same_bits(got1.c, separate1.c));
+    CHECK(same_bits(got1.gates, separate1.gates));
+    CHECK(same_bits(got1.h_dropped, separate1.h_dropped));
+    CHECK(same_bits(got2.h, separate2.h));
+    CHECK(same_bits(got2.c, separate2.c));
+    CHECK(same_bits(got2.gates, separate2.gates));
+  }
+}
+
+TEST_CASE("persistent wavefront kernel: both layers in one launch give the two launches' bits", "[gpu][persistent]") {
+  // Tails, dropout between the layers, F > 1, two passes of rows (N 300), U 1 to 8.
+  const TwoLayerCase shapes[] = {
+      {3, 5, 1, 20, 9, true}, {4, 40, 17, 36, 24, true}, {2, 300, 6, 33, 40}, {3, 9, 1, 200, 100, true},
+      {3, 3, 1, 600, 300},
+  };
+  for (const TwoLayerCase& shape : shapes) check_gpu_wavefront(shape);
+}
+
+TEST_CASE("persistent wavefront kernel: the recipe's layers, 40 steps", "[gpu][persistent]") {
+  if (small_run()) return;
+  check_gpu_wavefront({40, 256, 1, 512, 256, true});
+}
+
+TEST_CASE("persistent wavefront kernel: pairs that do not fit are refused, not run", "[gpu][persistent]") {
+  kernels::prepare_persistent_kernels();
+  const kernels::WavefrontPlan wide = kernels::persistent_device_wavefront_plan(256, 1, 1024, 1024);
+  CHECK_FALSE(wide.fits());
+  CHECK_THROWS_AS(kernels::lstm_persistent_wavefront_forward(kLaunch, wide, kernels::PersistentForwardArgs{},
+                                                             kernels::PersistentForwardArgs{}),
+                  ShapeError);
+}
+
+TEST_CASE("lstm_sequences_forward on the persistent path: its two sequence ops' bits and the CPU backend",
+          "[gpu][persistent]") {
+  for (MathMode mode : {MathMode::strict_fp32, MathMode::tf32}) {  // the wavefront, and TF32's two launches
+    CudaOptions options;
+    options.lstm_impl = LstmImpl::persistent;
+    options.math = mode;
+    const std::unique_ptr<Backend> persistent = make_cuda_backend(options);
+    CpuOptions cpu_options;
+    cpu_options.fused_lstm = true;
+    cpu_options.math = mode;
+    const std::unique_ptr<Backend> reference = make_cpu_backend(cpu_options);
+    const double bound = envelopes::for_mode(mode)[envelopes::Kind::forward];
+    // Fits, and does not (H1 1100: the two layers' ops, layer 1 on the fused steps).
+    for (const TwoLayerCase& s :
+         {TwoLayerCase{5, 40, 36, 64, 48, true}, TwoLayerCase{3, 8, 1, small_run() ? 36 : 1100, 40, true}}) {
+      INFO("T " << s.steps << " N " << s.batch << " H1 " << s.hidden1 << " H2 " << s.hidden2 << " "
+                << to_string(mode));
+      SequenceData d1(SequenceCase{s.steps, s.batch, s.input, s.hidden1, s.dropout});
+      SequenceData d2(SequenceCase{s.steps, s.batch, s.hidden1, s.hidden2});
+      auto run = [&](Backend& b, bool one_op) {
+        auto copy = [&](const HostBuffer& h) { return upload(b, h.values()); };
+        Buffer<float> x = copy(d1.x), w1 = copy(d1.w), r1 = copy(d1.r), b1 = copy(d1.b);
+        Buffer<float> w2 = copy(d2.w), r2 = copy(d2.r), b2 = copy(d2.b);
+        Buffer<float> h1 = poisoned(b, d1.h.size()), c1 = poisoned(b, d1.c.size()), g1 = poisoned(b, d1.gates.size());
+        Buffer<float> drop1 = poisoned(b, d1.h.size());
+        Buffer<float> h2 = poisoned(b, d2.h.size()), c2 = poisoned(b, d2.c.size()), g2 = poisoned(b, d2.gates.size());
+        Buffer<std::uint64_t> offset = b.upload(std::span<const std::uint64_t>(&d1.device_offset, 1));
+        DropoutKey key = d1.key;
+        key.offset_on_device = offset.data();
+        LstmSequencesForward<float> q;
+        q.layer1 = LstmSequenceForward<float>{s.steps, s.batch, s.input, s.hidden1, x.data(), w1.data(), r1.data(),
+                                              b1.data(), h1.data(), c1.data(), g1.data(), drop1.data(), &key,
+                                              SequenceData::kDropoutP};
+        q.layer2 = LstmSequenceForward<float>{s.steps, s.batch, s.hidden1, s.hidden2, drop1.data(), w2.data(),
+                                              r2.data(), b2.data(), h2.data(), c2.data(), g2.data()};
+        if (one_op) {
+          b.lstm_sequences_forward(q);
+        } else {
+          b.lstm_sequence_forward(q.layer1);
+          b.lstm_sequence_forward(q.layer2);
+        }
+        b.synchronize();
+        return std::vector<std::vector<float>>{b.download(h1), b.download(c1), b.download(g1), b.download(drop1),
+                                               b.download(h2), b.download(c2), b.download(g2)};
+      };
+      const auto got = run(*persistent, true), two_ops = run(*persistent, false), want = run(*reference, true);
+      const char* names[] = {"h1", "c1", "gates1", "h1_dropped", "h2", "c2", "gates2"};
+      for (std::size_t i = 0; i < 7; ++i) {
+        INFO(names[i]);
+        CHECK(same_bits(got[i], two_ops[i]));
+        const double error = normwise_error(got[i], want[i]);
+        INFO("normwise error against the CPU backend " << error << ", envelope " << bound);
         CHECK(error <= bound);
       }
     }

@@ -412,7 +412,7 @@ TEST_CASE("fused path: a batch below max_batch trains as a model sized for it; u
   CHECK_THROWS_AS(classic.training_program(1, nullptr), ConfigError);
 }
 
-TEST_CASE("the persistent program (one forward and one backward op per layer) trains bit for bit as the fused one does",
+TEST_CASE("the persistent program (one forward op, one backward op per layer) trains bit for bit as the fused one does",
           "[model][fused][persistent]") {
   auto fused = make_cpu_backend(fused_options());
   CpuOptions persistent_options = fused_options(ProgramOrder::wavefront);
@@ -450,9 +450,9 @@ TEST_CASE("the persistent program (one forward and one backward op per layer) tr
   CHECK(a.losses == b.losses);
   CHECK(a.params == b.params);
   CHECK(a.grads == b.grads);
-  // Each layer's window of forward steps became one op, and of backward
-  // steps too, with layer 2's T dx GEMMs in one op: 5 (T - 1) fewer.
-  CHECK(b.program_ops == a.program_ops - 5 * std::size_t(config.window - 1));
+  // Both layers' windows of forward steps became one op, each layer's
+  // backward steps one op, with layer 2's T dx GEMMs in one op: 5 (T - 1) + 1 fewer.
+  CHECK(b.program_ops == a.program_ops - 5 * std::size_t(config.window - 1) - 1);
 }
 
 TEST_CASE("lstm_sequence_forward is the step op, step after step", "[model][fused][persistent]") {
@@ -522,6 +522,67 @@ TEST_CASE("lstm_sequence_forward is the step op, step after step", "[model][fuse
   const std::vector<float> dropped = backend->download(seq.d);
   CHECK(dropped == backend->download(one.d));
   CHECK(std::count(dropped.begin(), dropped.end(), 0.0f) > 0);  // the mask dropped some
+}
+
+TEST_CASE("lstm_sequences_forward is layer 1's sequence op, then layer 2's on its output",
+          "[model][fused][persistent]") {
+  auto backend = make_cpu_backend(fused_options());
+  const int steps = 4, n = 3, f = 2, h1 = 5, h2 = 3;
+  auto values = [](std::size_t count, float scale, double phase) {
+    std::vector<float> v(count);
+    for (std::size_t i = 0; i < count; ++i) v[i] = scale * float(std::sin(0.7 * double(i) + phase));
+    return v;
+  };
+  auto upload = [&](std::size_t count, float scale, double phase) {
+    return backend->upload(std::span<const float>(values(count, scale, phase)));
+  };
+  Buffer<float> x = upload(std::size_t(steps * n * f), 1.0f, 0.3);
+  Buffer<float> w1 = upload(std::size_t(f * 4 * h1), 0.4f, 0.1), r1 = upload(std::size_t(h1 * 4 * h1), 0.3f, 0.2),
+                b1 = upload(std::size_t(4 * h1), 0.2f, 0.5);
+  Buffer<float> w2 = upload(std::size_t(h1 * 4 * h2), 0.4f, 0.7), r2 = upload(std::size_t(h2 * 4 * h2), 0.3f, 0.9),
+                b2 = upload(std::size_t(4 * h2), 0.2f, 1.1);
+  const std::uint64_t zero = 0;
+  Buffer<std::uint64_t> offset = backend->upload(std::span<const std::uint64_t>(&zero, 1));
+  const DropoutKey key{99, 7, 0, offset.data()};
+  struct Out {
+    Buffer<float> h1, c1, g1, d1, h2, c2, g2;
+  };
+  auto outputs = [&] {
+    const std::size_t t = std::size_t(steps * n);
+    return Out{backend->allocate<float>(t * h1), backend->allocate<float>(t * h1),
+               backend->allocate<float>(4 * t * h1), backend->allocate<float>(t * h1),
+               backend->allocate<float>(t * h2), backend->allocate<float>(t * h2),
+               backend->allocate<float>(4 * t * h2)};
+  };
+  auto layers = [&](Out& o) {
+    LstmSequencesForward<float> q;
+    q.layer1 = LstmSequenceForward<float>{steps, n, f, h1, x.data(), w1.data(), r1.data(), b1.data(),
+                                          o.h1.data(), o.c1.data(), o.g1.data(), o.d1.data(), &key, 0.25f};
+    q.layer2 = LstmSequenceForward<float>{steps, n, h1, h2, o.d1.data(), w2.data(), r2.data(), b2.data(),
+                                          o.h2.data(), o.c2.data(), o.g2.data()};
+    return q;
+  };
+  Out both = outputs(), one = outputs();
+  backend->lstm_sequences_forward(layers(both));
+  const LstmSequencesForward<float> q = layers(one);
+  backend->lstm_sequence_forward(q.layer1);
+  backend->lstm_sequence_forward(q.layer2);
+  CHECK(backend->download(both.h1) == backend->download(one.h1));
+  CHECK(backend->download(both.d1) == backend->download(one.d1));
+  CHECK(backend->download(both.g1) == backend->download(one.g1));
+  CHECK(backend->download(both.h2) == backend->download(one.h2));
+  CHECK(backend->download(both.c2) == backend->download(one.c2));
+  CHECK(backend->download(both.g2) == backend->download(one.g2));
+  // Layer 2 must read layer 1's output: its dropped h where layer 1 drops.
+  LstmSequencesForward<float> wrong = layers(both);
+  wrong.layer2.x = both.h1.data();
+  CHECK_THROWS_WITH(backend->lstm_sequences_forward(wrong), Catch::Contains("layer 2's x is not layer 1's h_dropped"));
+  wrong = layers(both);
+  wrong.layer2.steps = steps - 1;
+  CHECK_THROWS_AS(backend->lstm_sequences_forward(wrong), ShapeError);
+  wrong = layers(both);
+  wrong.layer2.input = h1 + 1;
+  CHECK_THROWS_WITH(backend->lstm_sequences_forward(wrong), Catch::Contains("is not layer 1's hidden"));
 }
 
 TEST_CASE("lstm_sequence_backward is the step op, step after step", "[model][fused][persistent]") {
