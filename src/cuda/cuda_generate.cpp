@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cuda/cuda_backend.hpp"
+#include "kernels/generate_args.hpp"
 #include "kernels/generation_kernels.hpp"
 #include "nocturne/error.hpp"
 
@@ -30,37 +31,7 @@ bool CudaBackend::generate_notes(const GenerateNotes<float>& q) {
       throw ShapeError("generate_notes: state buffer " + std::to_string(k) + " is null");
   if (q.current != 0 && q.current != 1)
     throw ShapeError("generate_notes: current must be 0 or 1, got " + std::to_string(q.current));
-  kernels::GenerateArgs a;
-  a.plan = plan;
-  a.w1 = q.w1;
-  a.r1 = q.r1;
-  a.b1 = q.b1;
-  a.w2 = q.w2;
-  a.r2 = q.r2;
-  a.b2 = q.b2;
-  a.dw1 = q.dense1_w;
-  a.db1 = q.dense1_b;
-  a.dw2 = q.dense2_w;
-  a.db2 = q.dense2_b;
-  for (int k = 0; k < 2; ++k) {
-    a.h1[k] = q.h1[k];
-    a.c1[k] = q.c1[k];
-    a.h2[k] = q.h2[k];
-    a.c2[k] = q.c2[k];
-  }
-  a.y1 = q.y1;
-  a.logits = q.logits;
-  a.probs = q.probs;
-  a.current = q.current;
-  a.rule = math::SamplingRule{q.greedy, q.temperature, q.top_k, q.top_p};
-  a.seed = q.seed;
-  a.first_stream = q.first_stream;
-  a.first_note = q.first_note;
-  a.notes = q.notes;
-  a.push_last = q.push_last;
-  a.history = q.history;
-  a.history_notes = q.history_notes;
-  kernels::lstm_persistent_generate(launch(), a);
+  kernels::lstm_persistent_generate(launch(), kernels::generate_args(q, plan));
   return true;
 }
 
