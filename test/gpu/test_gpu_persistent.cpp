@@ -533,6 +533,43 @@ TEST_CASE("persistent backward kernel: shapes that do not fit are refused, not r
   CHECK_THROWS_AS(kernels::lstm_persistent_backward(kLaunch, wide, kernels::PersistentBackwardArgs{}), ShapeError);
 }
 
+// One lstm_sequence_backward of `host` (the op on d) on backend b, from d's
+// inputs uploaded: dgates, dc, and db and dW reduced from its partial sums
+// (dW empty without x).
+std::vector<std::vector<float>> run_sequence_backward(Backend& b, const BackwardSequenceData& d,
+                                                      const LstmSequenceBackward<float>& host) {
+  const BackwardSequenceCase& shape = d.shape;
+  auto copy = [&](const HostBuffer& h) { return upload(b, h.values()); };
+  Buffer<float> r = copy(d.r), dh = copy(d.dh), gates = copy(d.gates), c = copy(d.c), x = copy(d.x);
+  // Each backend's own partial blocks (the CPU's are 64 rows, the GPU's 32): compared once reduced.
+  const int blocks = b.lstm_partial_blocks(shape.batch), cols = 4 * shape.hidden;
+  const std::size_t partials = std::size_t(shape.steps) * std::size_t(blocks) * std::size_t(cols);
+  Buffer<float> dc = poisoned(b, d.dc.size()), dgates = poisoned(b, d.dgates.size());
+  Buffer<float> db = poisoned(b, partials), dw = poisoned(b, partials);
+  Buffer<float> db_sum = poisoned(b, std::size_t(cols)), dw_sum = poisoned(b, std::size_t(cols));
+  Buffer<std::uint64_t> offset = b.upload(std::span<const std::uint64_t>(&d.device_offset, 1));
+  DropoutKey key = d.key;
+  key.offset_on_device = offset.data();
+  LstmSequenceBackward<float> q = host;
+  q.r = r.data();
+  q.dh = host.dh ? dh.data() : nullptr;
+  q.dh_last = host.dh_last ? dh.data() + (shape.steps - 1) * d.per_step(shape.hidden) : nullptr;
+  q.dropout = host.dropout ? &key : nullptr;
+  q.gates = gates.data();
+  q.c = c.data();
+  q.x = host.x ? x.data() : nullptr;
+  q.dc = dc.data();
+  q.dgates = dgates.data();
+  q.db_partial = db.data();
+  q.dw_partial = host.x ? dw.data() : nullptr;
+  b.lstm_sequence_backward(q);
+  b.lstm_partials_reduce(shape.steps, blocks, cols, db.data(), db_sum.data());
+  if (host.x) b.lstm_partials_reduce(shape.steps, blocks, cols, dw.data(), dw_sum.data());
+  b.synchronize();
+  return std::vector<std::vector<float>>{b.download(dgates), b.download(dc), b.download(db_sum),
+                                         host.x ? b.download(dw_sum) : std::vector<float>{}};
+}
+
 TEST_CASE("lstm_sequence_backward on the persistent path against the CPU backend", "[gpu][persistent]") {
   CudaOptions options;
   options.lstm_impl = LstmImpl::persistent;
@@ -543,38 +580,7 @@ TEST_CASE("lstm_sequence_backward on the persistent path against the CPU backend
     INFO(describe(shape));
     BackwardSequenceData d(shape);
     const LstmSequenceBackward<float> host = d.op();
-    auto run = [&](Backend& b) {
-      auto copy = [&](const HostBuffer& h) { return upload(b, h.values()); };
-      Buffer<float> r = copy(d.r), dh = copy(d.dh), gates = copy(d.gates), c = copy(d.c), x = copy(d.x);
-      // Each backend's own partial blocks (the CPU's are 64 rows, the GPU's 32): compared once reduced.
-      const int blocks = b.lstm_partial_blocks(shape.batch), cols = 4 * shape.hidden;
-      const std::size_t partials = std::size_t(shape.steps) * std::size_t(blocks) * std::size_t(cols);
-      Buffer<float> dc = poisoned(b, d.dc.size()), dgates = poisoned(b, d.dgates.size());
-      Buffer<float> db = poisoned(b, partials), dw = poisoned(b, partials);
-      Buffer<float> db_sum = poisoned(b, std::size_t(cols)), dw_sum = poisoned(b, std::size_t(cols));
-      Buffer<std::uint64_t> offset = b.upload(std::span<const std::uint64_t>(&d.device_offset, 1));
-      DropoutKey key = d.key;
-      key.offset_on_device = offset.data();
-      LstmSequenceBackward<float> q = host;
-      q.r = r.data();
-      q.dh = host.dh ? dh.data() : nullptr;
-      q.dh_last = host.dh_last ? dh.data() + (shape.steps - 1) * d.per_step(shape.hidden) : nullptr;
-      q.dropout = host.dropout ? &key : nullptr;
-      q.gates = gates.data();
-      q.c = c.data();
-      q.x = host.x ? x.data() : nullptr;
-      q.dc = dc.data();
-      q.dgates = dgates.data();
-      q.db_partial = db.data();
-      q.dw_partial = host.x ? dw.data() : nullptr;
-      b.lstm_sequence_backward(q);
-      b.lstm_partials_reduce(shape.steps, blocks, cols, db.data(), db_sum.data());
-      if (host.x) b.lstm_partials_reduce(shape.steps, blocks, cols, dw.data(), dw_sum.data());
-      b.synchronize();
-      return std::vector<std::vector<float>>{b.download(dgates), b.download(dc), b.download(db_sum),
-                                             host.x ? b.download(dw_sum) : std::vector<float>{}};
-    };
-    const auto got = run(*persistent), want = run(cpu());
+    const auto got = run_sequence_backward(*persistent, d, host), want = run_sequence_backward(cpu(), d, host);
     require_close("dgates", got[0], want[0], kLstmBackward);
     require_close("dc", got[1], want[1], kLstmBackward);
     require_close("db (the partial sums reduced)", got[2], want[2], kLstmBackward);
@@ -633,37 +639,7 @@ TEST_CASE("lstm_sequence_backward on the persistent path against the CPU backend
       INFO(describe(shape) << " " << to_string(mode));
       BackwardSequenceData d(shape);
       const LstmSequenceBackward<float> host = d.op();
-      auto run = [&](Backend& b) {
-        auto copy = [&](const HostBuffer& h) { return upload(b, h.values()); };
-        Buffer<float> r = copy(d.r), dh = copy(d.dh), gates = copy(d.gates), c = copy(d.c), x = copy(d.x);
-        const int blocks = b.lstm_partial_blocks(shape.batch), cols = 4 * shape.hidden;
-        const std::size_t partials = std::size_t(shape.steps) * std::size_t(blocks) * std::size_t(cols);
-        Buffer<float> dc = poisoned(b, d.dc.size()), dgates = poisoned(b, d.dgates.size());
-        Buffer<float> db = poisoned(b, partials), dw = poisoned(b, partials);
-        Buffer<float> db_sum = poisoned(b, std::size_t(cols)), dw_sum = poisoned(b, std::size_t(cols));
-        Buffer<std::uint64_t> offset = b.upload(std::span<const std::uint64_t>(&d.device_offset, 1));
-        DropoutKey key = d.key;
-        key.offset_on_device = offset.data();
-        LstmSequenceBackward<float> q = host;
-        q.r = r.data();
-        q.dh = host.dh ? dh.data() : nullptr;
-        q.dh_last = host.dh_last ? dh.data() + (shape.steps - 1) * d.per_step(shape.hidden) : nullptr;
-        q.dropout = host.dropout ? &key : nullptr;
-        q.gates = gates.data();
-        q.c = c.data();
-        q.x = host.x ? x.data() : nullptr;
-        q.dc = dc.data();
-        q.dgates = dgates.data();
-        q.db_partial = db.data();
-        q.dw_partial = host.x ? dw.data() : nullptr;
-        b.lstm_sequence_backward(q);
-        b.lstm_partials_reduce(shape.steps, blocks, cols, db.data(), db_sum.data());
-        if (host.x) b.lstm_partials_reduce(shape.steps, blocks, cols, dw.data(), dw_sum.data());
-        b.synchronize();
-        return std::vector<std::vector<float>>{b.download(dgates), b.download(dc), b.download(db_sum),
-                                               host.x ? b.download(dw_sum) : std::vector<float>{}};
-      };
-      const auto got = run(*persistent), want = run(*reference);
+      const auto got = run_sequence_backward(*persistent, d, host), want = run_sequence_backward(*reference, d, host);
       const char* names[] = {"dgates", "dc", "db (the partial sums reduced)", "dW (the partial sums reduced)"};
       const envelopes::Kind kinds[] = {envelopes::Kind::backward, envelopes::Kind::backward,
                                        envelopes::Kind::weight_gradient, envelopes::Kind::weight_gradient};
