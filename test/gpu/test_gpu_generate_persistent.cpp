@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "generation_buffers.hpp"
 #include "gpu_test_support.hpp"
 #include "kernels/generation_kernels.hpp"
 #include "nocturne/error.hpp"
@@ -84,15 +85,7 @@ GenerateArgs host_args(GenerationData& d, const GenerationPlan& plan) {
   a.db1 = d.db1.data();
   a.dw2 = d.dw2.data();
   a.db2 = d.db2.data();
-  for (int k = 0; k < 2; ++k) {
-    a.h1[k] = d.h1[k].data();
-    a.c1[k] = d.c1[k].data();
-    a.h2[k] = d.h2[k].data();
-    a.c2[k] = d.c2[k].data();
-  }
-  a.y1 = d.y1.data();
-  a.logits = d.logits.data();
-  a.probs = d.probs.data();
+  test::point_generation_buffers(a, d);
   a.history = d.history.data();
   a.history_notes = std::int64_t(d.history.size()) / plan.shape.streams;
   return a;
@@ -122,15 +115,7 @@ struct DeviceGeneration {
     GenerateArgs a = host;
     const float** w[] = {&a.w1, &a.r1, &a.b1, &a.w2, &a.r2, &a.b2, &a.dw1, &a.db1, &a.dw2, &a.db2};
     for (std::size_t i = 0; i < weights.size(); ++i) *w[i] = weights[i].data();
-    for (int k = 0; k < 2; ++k) {
-      a.h1[k] = h1[k].data();
-      a.c1[k] = c1[k].data();
-      a.h2[k] = h2[k].data();
-      a.c2[k] = c2[k].data();
-    }
-    a.y1 = y1.data();
-    a.logits = logits.data();
-    a.probs = probs.data();
+    test::point_generation_buffers(a, *this);
     a.history = history.data();
     return a;
   }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "generation_buffers.hpp"
 #include "kernels/persistent_generation_plan.hpp"
 #include "math/lstm_cell.hpp"
 #include "model/model_test_support.hpp"
@@ -154,14 +155,18 @@ Simulated simulate(const BasicModel<float>& model, const GenerationPlan& plan, c
   const ModelDims& d = model.dims();
   const std::size_t s = std::size_t(run.streams), w = std::size_t(d.window);
   const std::size_t state_rows = (w + 1) * s;
-  std::vector<float> h1[2], c1[2], h2[2], c2[2];
+  struct {
+    std::vector<float> h1[2], c1[2], h2[2], c2[2], y1, logits, probs;
+  } buffers;
   for (int k = 0; k < 2; ++k) {
-    h1[k].assign(state_rows * std::size_t(d.hidden1), 0.0f);
-    c1[k].assign(state_rows * std::size_t(d.hidden1), 0.0f);
-    h2[k].assign(state_rows * std::size_t(d.hidden2), 0.0f);
-    c2[k].assign(state_rows * std::size_t(d.hidden2), 0.0f);
+    buffers.h1[k].assign(state_rows * std::size_t(d.hidden1), 0.0f);
+    buffers.c1[k].assign(state_rows * std::size_t(d.hidden1), 0.0f);
+    buffers.h2[k].assign(state_rows * std::size_t(d.hidden2), 0.0f);
+    buffers.c2[k].assign(state_rows * std::size_t(d.hidden2), 0.0f);
   }
-  std::vector<float> y1(s * std::size_t(d.dense)), logits(s * std::size_t(d.vocab)), probs(logits.size(), -1.0f);
+  buffers.y1.assign(s * std::size_t(d.dense), 0.0f);
+  buffers.logits.assign(s * std::size_t(d.vocab), 0.0f);
+  buffers.probs.assign(buffers.logits.size(), -1.0f);
   Simulated out;
   out.tokens.assign(std::size_t(run.notes) * s, -7);
 
@@ -177,15 +182,7 @@ Simulated simulate(const BasicModel<float>& model, const GenerationPlan& plan, c
   a.db1 = model.parameter("dense1.b");
   a.dw2 = model.parameter("dense2.W");
   a.db2 = model.parameter("dense2.b");
-  for (int k = 0; k < 2; ++k) {
-    a.h1[k] = h1[k].data();
-    a.c1[k] = c1[k].data();
-    a.h2[k] = h2[k].data();
-    a.c2[k] = c2[k].data();
-  }
-  a.y1 = y1.data();
-  a.logits = logits.data();
-  a.probs = probs.data();
+  test::point_generation_buffers(a, buffers);
   a.rule = math::SamplingRule{run.sampling.greedy, run.sampling.temperature, int(run.sampling.top_k),
                               run.sampling.top_p};
   a.seed = run.seed;
@@ -209,11 +206,11 @@ Simulated simulate(const BasicModel<float>& model, const GenerationPlan& plan, c
     sim.run(a);
     a.current = (a.current + a.notes - (a.push_last ? 0 : 1)) & 1;
   }
-  out.probs = probs;
-  out.h1 = h1[a.current];
-  out.c1 = c1[a.current];
-  out.h2 = h2[a.current];
-  out.c2 = c2[a.current];
+  out.probs = buffers.probs;
+  out.h1 = buffers.h1[a.current];
+  out.c1 = buffers.c1[a.current];
+  out.h2 = buffers.h2[a.current];
+  out.c2 = buffers.c2[a.current];
   return out;
 }
 
