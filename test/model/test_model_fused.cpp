@@ -77,6 +77,13 @@ Windows phrase_windows(std::int64_t vocab, std::int64_t window, std::size_t leng
   return w;
 }
 
+// `count` values scale sin(0.7 i + phase) uploaded: smooth inputs of either sign, the same on every run.
+Buffer<float> upload_sine(Backend& backend, std::size_t count, float scale, double phase) {
+  std::vector<float> v(count);
+  for (std::size_t i = 0; i < count; ++i) v[i] = scale * float(std::sin(0.7 * double(i) + phase));
+  return backend.upload(std::span<const float>(v));
+}
+
 // One training step of both models on the same batch; their losses agree.
 void step_both(BasicModel<double>& classic, BasicAdamax<double>& classic_opt, BasicModel<double>& fused,
                BasicAdamax<double>& fused_opt, const test::TestBatch& b) {
@@ -459,15 +466,10 @@ TEST_CASE("lstm_sequence_forward is the step op, step after step", "[model][fuse
   auto backend = make_cpu_backend(fused_options());
   const int steps = 5, n = 3, f = 2, h = 4;
   const std::size_t nh = std::size_t(n * h);
-  auto values = [](std::size_t count, float scale) {
-    std::vector<float> v(count);
-    for (std::size_t i = 0; i < count; ++i) v[i] = scale * float(std::sin(0.7 * double(i) + 0.3));
-    return v;
-  };
-  Buffer<float> x = backend->upload(std::span<const float>(values(std::size_t(steps * n * f), 1.0f)));
-  Buffer<float> w = backend->upload(std::span<const float>(values(std::size_t(f * 4 * h), 0.4f)));
-  Buffer<float> r = backend->upload(std::span<const float>(values(std::size_t(h * 4 * h), 0.3f)));
-  Buffer<float> bias = backend->upload(std::span<const float>(values(std::size_t(4 * h), 0.2f)));
+  Buffer<float> x = upload_sine(*backend, std::size_t(steps * n * f), 1.0f, 0.3);
+  Buffer<float> w = upload_sine(*backend, std::size_t(f * 4 * h), 0.4f, 0.3);
+  Buffer<float> r = upload_sine(*backend, std::size_t(h * 4 * h), 0.3f, 0.3);
+  Buffer<float> bias = upload_sine(*backend, std::size_t(4 * h), 0.2f, 0.3);
   const std::uint64_t zero = 0;
   Buffer<std::uint64_t> offset = backend->upload(std::span<const std::uint64_t>(&zero, 1));
   const DropoutKey key{99, 7, 0, offset.data()};
@@ -528,19 +530,13 @@ TEST_CASE("lstm_sequences_forward is layer 1's sequence op, then layer 2's on it
           "[model][fused][persistent]") {
   auto backend = make_cpu_backend(fused_options());
   const int steps = 4, n = 3, f = 2, h1 = 5, h2 = 3;
-  auto values = [](std::size_t count, float scale, double phase) {
-    std::vector<float> v(count);
-    for (std::size_t i = 0; i < count; ++i) v[i] = scale * float(std::sin(0.7 * double(i) + phase));
-    return v;
-  };
-  auto upload = [&](std::size_t count, float scale, double phase) {
-    return backend->upload(std::span<const float>(values(count, scale, phase)));
-  };
-  Buffer<float> x = upload(std::size_t(steps * n * f), 1.0f, 0.3);
-  Buffer<float> w1 = upload(std::size_t(f * 4 * h1), 0.4f, 0.1), r1 = upload(std::size_t(h1 * 4 * h1), 0.3f, 0.2),
-                b1 = upload(std::size_t(4 * h1), 0.2f, 0.5);
-  Buffer<float> w2 = upload(std::size_t(h1 * 4 * h2), 0.4f, 0.7), r2 = upload(std::size_t(h2 * 4 * h2), 0.3f, 0.9),
-                b2 = upload(std::size_t(4 * h2), 0.2f, 1.1);
+  Buffer<float> x = upload_sine(*backend, std::size_t(steps * n * f), 1.0f, 0.3);
+  Buffer<float> w1 = upload_sine(*backend, std::size_t(f * 4 * h1), 0.4f, 0.1);
+  Buffer<float> r1 = upload_sine(*backend, std::size_t(h1 * 4 * h1), 0.3f, 0.2);
+  Buffer<float> b1 = upload_sine(*backend, std::size_t(4 * h1), 0.2f, 0.5);
+  Buffer<float> w2 = upload_sine(*backend, std::size_t(h1 * 4 * h2), 0.4f, 0.7);
+  Buffer<float> r2 = upload_sine(*backend, std::size_t(h2 * 4 * h2), 0.3f, 0.9);
+  Buffer<float> b2 = upload_sine(*backend, std::size_t(4 * h2), 0.2f, 1.1);
   const std::uint64_t zero = 0;
   Buffer<std::uint64_t> offset = backend->upload(std::span<const std::uint64_t>(&zero, 1));
   const DropoutKey key{99, 7, 0, offset.data()};
@@ -589,19 +585,11 @@ TEST_CASE("lstm_sequence_backward is the step op, step after step", "[model][fus
   auto backend = make_cpu_backend(fused_options());
   const int steps = 5, n = 3, h = 4;
   const std::size_t nh = std::size_t(n * h), partials = std::size_t(backend->lstm_partial_blocks(n) * 4 * h);
-  auto values = [](std::size_t count, float scale, double phase) {
-    std::vector<float> v(count);
-    for (std::size_t i = 0; i < count; ++i) v[i] = scale * float(std::sin(0.7 * double(i) + phase));
-    return v;
-  };
-  auto upload = [&](std::size_t count, float scale, double phase) {
-    return backend->upload(std::span<const float>(values(count, scale, phase)));
-  };
-  Buffer<float> r = upload(std::size_t(h * 4 * h), 0.3f, 0.1);
-  Buffer<float> gates = upload(4 * steps * nh, 0.45f, 0.2);  // activated gates: any values in (-1, 1)
-  Buffer<float> c = upload(steps * nh, 0.8f, 0.3);
-  Buffer<float> dh = upload(steps * nh, 0.5f, 0.4);
-  Buffer<float> x = upload(std::size_t(steps * n), 1.0f, 0.5);
+  Buffer<float> r = upload_sine(*backend, std::size_t(h * 4 * h), 0.3f, 0.1);
+  Buffer<float> gates = upload_sine(*backend, 4 * steps * nh, 0.45f, 0.2);  // activated gates: any values in (-1, 1)
+  Buffer<float> c = upload_sine(*backend, steps * nh, 0.8f, 0.3);
+  Buffer<float> dh = upload_sine(*backend, steps * nh, 0.5f, 0.4);
+  Buffer<float> x = upload_sine(*backend, std::size_t(steps * n), 1.0f, 0.5);
   const std::uint64_t zero = 0;
   Buffer<std::uint64_t> offset = backend->upload(std::span<const std::uint64_t>(&zero, 1));
   const DropoutKey key{99, 7, 0, offset.data()};
