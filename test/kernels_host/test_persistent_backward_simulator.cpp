@@ -78,26 +78,33 @@ BackwardResult run_fused(const BackwardSequenceData& d, GemmOperands operands = 
   return out;
 }
 
+// The same bits in every output.
+void check_same_bits(const BackwardResult& a, const BackwardResult& b) {
+  CHECK(same_bits(a.dgates, b.dgates));
+  CHECK(same_bits(a.dc, b.dc));
+  CHECK(same_bits(a.db, b.db));
+  CHECK(same_bits(a.dw, b.dw));
+}
+
+// The other block schedules, the threads backwards: got's bits again.
+void check_other_schedules(BackwardSequenceData& d, const BackwardResult& got,
+                           GemmOperands operands = GemmOperands::fp32) {
+  for (BlockSchedule schedule :
+       {BlockSchedule::round_robin_backwards, BlockSchedule::greedy_last_first, BlockSchedule::random}) {
+    INFO("schedule " << int(schedule));
+    check_same_bits(run_persistent(d, ThreadOrder::backwards, schedule, 7, {}, operands), got);
+  }
+}
+
 void check_sequence(const BackwardSequenceCase& shape, bool every_schedule) {
   INFO(describe(shape));
   BackwardSequenceData d(shape);
   const BackwardResult got = run_persistent(d, ThreadOrder::forwards, BlockSchedule::round_robin);
   const BackwardResult fused = run_fused(d);
-  CHECK(same_bits(got.dgates, fused.dgates));
-  CHECK(same_bits(got.dc, fused.dc));
-  CHECK(same_bits(got.db, fused.db));
-  CHECK(same_bits(got.dw, fused.dw));
+  check_same_bits(got, fused);
   check_backward_against_reference(d, got.dgates, got.db, got.dw, fused.dc_in, got.dc);
   if (!every_schedule) return;
-  for (BlockSchedule schedule :
-       {BlockSchedule::round_robin_backwards, BlockSchedule::greedy_last_first, BlockSchedule::random}) {
-    INFO("schedule " << int(schedule));
-    const BackwardResult again = run_persistent(d, ThreadOrder::backwards, schedule, 7);
-    CHECK(same_bits(again.dgates, got.dgates));
-    CHECK(same_bits(again.dc, got.dc));
-    CHECK(same_bits(again.db, got.db));
-    CHECK(same_bits(again.dw, got.dw));
-  }
+  check_other_schedules(d, got);
 }
 
 // Tails in N and H (4H = 28, 80, 144: zero slices to a whole 64), dh at every
@@ -134,10 +141,7 @@ TEST_CASE("persistent backward, simulated: threads in isolation (no shared-memor
   BackwardSequenceData d(BackwardSequenceCase{3, 6, 12, true, true, true});  // 12 blocks, 4 K slices a step
   const BackwardResult in_order = run_persistent(d, ThreadOrder::forwards, BlockSchedule::round_robin);
   const BackwardResult isolated = run_persistent(d, ThreadOrder::isolated, BlockSchedule::random, 3);
-  CHECK(same_bits(isolated.dgates, in_order.dgates));
-  CHECK(same_bits(isolated.dc, in_order.dc));
-  CHECK(same_bits(isolated.db, in_order.db));
-  CHECK(same_bits(isolated.dw, in_order.dw));
+  check_same_bits(isolated, in_order);
 }
 
 TEST_CASE("persistent backward, simulated: blocks wait for their producers and start before the last one",
@@ -187,10 +191,7 @@ void check_tensor_sequence(const BackwardSequenceCase& shape, GemmOperands opera
   BackwardSequenceData d(shape);
   const BackwardResult got = run_persistent(d, ThreadOrder::forwards, BlockSchedule::round_robin, 1, {}, operands);
   const BackwardResult fused = run_fused(d, operands);
-  CHECK(same_bits(got.dgates, fused.dgates));
-  CHECK(same_bits(got.dc, fused.dc));
-  CHECK(same_bits(got.db, fused.db));
-  CHECK(same_bits(got.dw, fused.dw));
+  check_same_bits(got, fused);
   check_backward_against_reference(d, got.dgates, got.db, got.dw, fused.dc_in, got.dc, 2e-5, operands);
   // Normwise error of every step's dgates against the exact operands' reference.
   const std::size_t nh = d.per_step(shape.hidden);
@@ -213,15 +214,7 @@ void check_tensor_sequence(const BackwardSequenceCase& shape, GemmOperands opera
     CHECK_FALSE(same_bits(strict.dgates, got.dgates));
   }
   if (!every_schedule) return;
-  for (BlockSchedule schedule :
-       {BlockSchedule::round_robin_backwards, BlockSchedule::greedy_last_first, BlockSchedule::random}) {
-    INFO("schedule " << int(schedule));
-    const BackwardResult again = run_persistent(d, ThreadOrder::backwards, schedule, 7, {}, operands);
-    CHECK(same_bits(again.dgates, got.dgates));
-    CHECK(same_bits(again.dc, got.dc));
-    CHECK(same_bits(again.db, got.db));
-    CHECK(same_bits(again.dw, got.dw));
-  }
+  check_other_schedules(d, got, operands);
 }
 
 TEST_CASE("persistent backward on tensor cores, simulated: the double reference, the envelope, the fused kernel's bits",
@@ -246,10 +239,7 @@ TEST_CASE("persistent backward on tensor cores, simulated: threads in isolation"
     const BackwardResult in_order =
         run_persistent(d, ThreadOrder::forwards, BlockSchedule::round_robin, 1, {}, operands);
     const BackwardResult isolated = run_persistent(d, ThreadOrder::isolated, BlockSchedule::random, 3, {}, operands);
-    CHECK(same_bits(isolated.dgates, in_order.dgates));
-    CHECK(same_bits(isolated.dc, in_order.dc));
-    CHECK(same_bits(isolated.db, in_order.db));
-    CHECK(same_bits(isolated.dw, in_order.dw));
+    check_same_bits(isolated, in_order);
   }
 }
 
