@@ -22,10 +22,7 @@ readable report and `RESULT key=value` lines, as torch_training_cpu.py does.
   KERAS_BACKEND=tensorflow python3 bench/keras_training_cpu.py [--reps N] [--warmup N] [--gen-reps N]
 """
 
-import argparse
 import os
-import statistics
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -34,8 +31,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-FLOPS_PER_WINDOW = 441e6
-V, T, BATCH = 127, 40, 256
+from training_bench import (BATCH, T, V, parse_args, print_results, print_training_rates,  # noqa: E402
+                            timed, training_figures)
 
 
 def recipe_model():
@@ -53,23 +50,8 @@ def recipe_model():
     return model
 
 
-def timed(warmup, reps, work):
-    for i in range(warmup):
-        work(i)
-    times = []
-    for i in range(reps):
-        start = time.perf_counter()
-        work(warmup + i)
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times), min(times), max(times)
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=7)
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--gen-reps", type=int, default=60)
-    args = parser.parse_args()
+    args = parse_args(__doc__.splitlines()[0])
 
     keras.utils.set_random_seed(1)
     model = recipe_model()
@@ -101,21 +83,16 @@ def main():
     gen_predict = timed(2, max(5, args.gen_reps // 4), note_predict)
 
     step_ms, note_ms = train[0], gen[0]
-    windows_per_s = BATCH / (step_ms * 1e-3)
-    gflops = FLOPS_PER_WINDOW * windows_per_s / 1e9
+    windows_per_s, gflops = training_figures(step_ms)
     print(f"Keras {keras.__version__} (TensorFlow {tf.__version__}) CPU training benchmark: batch {BATCH}, T {T}, "
           f"LSTM 512/256, dense 256, V {V}, scalar input, float32; intra-op threads "
           f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}")
     print(f"training step, batch {BATCH} (train_on_batch) {step_ms:9.2f} ms (min {train[1]:.2f}, max {train[2]:.2f} "
           f"over {args.reps} reps)")
-    print(f"  windows per second                   {windows_per_s:9.1f}")
-    print(f"  achieved                             {gflops:9.1f} GFLOP/s (441 MFLOP per window)")
+    print_training_rates(windows_per_s, gflops)
     print(f"generation, batch 1, compiled call     {note_ms:9.3f} ms per note (min {gen[1]:.3f}, max {gen[2]:.3f})")
     print(f"generation, batch 1, model.predict()   {gen_predict[0]:9.3f} ms per note")
-    print(f"RESULT train_step_ms={step_ms:.3f}")
-    print(f"RESULT windows_per_s={windows_per_s:.2f}")
-    print(f"RESULT train_gflops={gflops:.2f}")
-    print(f"RESULT note_ms={note_ms:.4f}")
+    print_results(step_ms, windows_per_s, gflops, note_ms)
     print(f"RESULT note_predict_ms={gen_predict[0]:.4f}")
 
 

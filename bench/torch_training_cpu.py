@@ -21,16 +21,12 @@ Prints a readable report and `RESULT key=value` lines for bench/run_cpu_bench.sh
 (Debian's torch: apt-get install -y python3-torch)
 """
 
-import argparse
 import os
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 
-FLOPS_PER_WINDOW = 441e6
-V, T, BATCH = 127, 40, 256
+from training_bench import BATCH, T, V, parse_args, print_results, print_training_rates, timed, training_figures
 
 
 class RecipeModel(torch.nn.Module):
@@ -48,17 +44,6 @@ class RecipeModel(torch.nn.Module):
         h1, _ = self.lstm1(x)
         h2, _ = self.lstm2(self.drop1(h1))
         return self.dense2(self.drop2(self.dense1(h2[-1])))
-
-
-def timed(warmup, reps, work):
-    for i in range(warmup):
-        work(i)
-    times = []
-    for i in range(reps):
-        start = time.perf_counter()
-        work(warmup + i)
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times), min(times), max(times)
 
 
 def measure(threads, args):
@@ -94,11 +79,7 @@ def measure(threads, args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=7)
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--gen-reps", type=int, default=60)
-    args = parser.parse_args()
+    args = parse_args(__doc__.splitlines()[0])
 
     default_threads = torch.get_num_threads()
     print(f"PyTorch {torch.__version__} CPU training benchmark: batch {BATCH}, T {T}, LSTM 512/256, dense 256, "
@@ -113,16 +94,11 @@ def main():
     best_gen = min(settings, key=lambda t: results[t][1][0])
     step_ms = results[best_train][0][0]
     note_ms = results[best_gen][1][0]
-    windows_per_s = BATCH / (step_ms * 1e-3)
-    gflops = FLOPS_PER_WINDOW * windows_per_s / 1e9
+    windows_per_s, gflops = training_figures(step_ms)
     print(f"training step, batch {BATCH} (best: {best_train} torch threads) {step_ms:9.2f} ms")
-    print(f"  windows per second                   {windows_per_s:9.1f}")
-    print(f"  achieved                             {gflops:9.1f} GFLOP/s (441 MFLOP per window)")
+    print_training_rates(windows_per_s, gflops)
     print(f"generation, batch 1 (best: {best_gen} torch threads) {note_ms:9.3f} ms per note")
-    print(f"RESULT train_step_ms={step_ms:.3f}")
-    print(f"RESULT windows_per_s={windows_per_s:.2f}")
-    print(f"RESULT train_gflops={gflops:.2f}")
-    print(f"RESULT note_ms={note_ms:.4f}")
+    print_results(step_ms, windows_per_s, gflops, note_ms)
     print(f"RESULT train_threads={best_train}")
     print(f"RESULT note_threads={best_gen}")
 
