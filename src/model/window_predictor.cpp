@@ -10,6 +10,22 @@
 
 namespace nocturne::inline v0 {
 
+namespace {
+
+// The sampling options, seed and first stream of a device request
+// (SampleTokens, GenerateNotes): the same choices on either path.
+template <typename Request>
+void set_sampling(Request& q, const SamplingOptions& sampling, std::uint64_t seed, std::uint32_t first_stream) {
+  q.greedy = sampling.greedy;
+  q.temperature = sampling.temperature;
+  q.top_k = narrow_dim(sampling.top_k, "top-k");
+  q.top_p = sampling.top_p;
+  q.seed = seed;
+  q.first_stream = first_stream;
+}
+
+}  // namespace
+
 // Device buffers: the input of one push, and each layer's state for every
 // slot, twice (lstm_step's outputs must not overlap its inputs).
 template <typename T>
@@ -328,12 +344,7 @@ std::vector<std::int32_t> BasicWindowPredictor<T>::generate(std::span<const std:
   request.streams = streams_;
   request.vocab = int(vocab);
   request.probs = st.probs.data();
-  request.greedy = sampling.greedy;
-  request.temperature = sampling.temperature;
-  request.top_k = narrow_dim(sampling.top_k, "top-k");
-  request.top_p = sampling.top_p;
-  request.seed = seed;
-  request.first_stream = first_stream;
+  set_sampling(request, sampling, seed, first_stream);
   request.note = st.note.data();
   request.chosen = st.chosen.data();
   request.tokens = st.tokens.data();  // the next note's input, every slot
@@ -407,12 +418,7 @@ bool BasicWindowPredictor<T>::generate_in_launches(std::int64_t notes, const Sam
   q.y1 = st.y1.data();
   q.logits = st.logits.data();
   q.probs = st.probs.data();
-  q.greedy = sampling.greedy;
-  q.temperature = sampling.temperature;
-  q.top_k = narrow_dim(sampling.top_k, "top-k");
-  q.top_p = sampling.top_p;
-  q.seed = seed;
-  q.first_stream = first_stream;
+  set_sampling(q, sampling, seed, first_stream);
   q.history = st.history.data();
   q.history_notes = notes;
   for (std::int64_t first = 0; first < notes; first += read_every) {
