@@ -179,6 +179,22 @@ TEST_CASE("persistent forward kernel on tensor cores: the recipe's layers, 40 st
   }
 }
 
+// The CUDA backend on the persistent path in `mode`.
+std::unique_ptr<Backend> persistent_backend(MathMode mode) {
+  CudaOptions options;
+  options.lstm_impl = LstmImpl::persistent;
+  options.math = mode;
+  return make_cuda_backend(options);
+}
+
+// The CPU backend on the fused path in `mode`: the reference of the persistent path in that mode.
+std::unique_ptr<Backend> fused_cpu_backend(MathMode mode) {
+  CpuOptions options;
+  options.fused_lstm = true;
+  options.math = mode;
+  return make_cpu_backend(options);
+}
+
 // Normwise relative error ||got - want|| / ||want||, as the envelopes are stated.
 double normwise_error(const std::vector<float>& got, const std::vector<float>& want) {
   double off = 0, norm = 0;
@@ -192,14 +208,8 @@ double normwise_error(const std::vector<float>& got, const std::vector<float>& w
 
 TEST_CASE("lstm_sequence_forward on the persistent path against the CPU backend in each mode", "[gpu][persistent]") {
   for (MathMode mode : {MathMode::strict_fp32, MathMode::tf32, MathMode::bf16}) {
-    CudaOptions options;
-    options.lstm_impl = LstmImpl::persistent;
-    options.math = mode;
-    const std::unique_ptr<Backend> persistent = make_cuda_backend(options);
-    CpuOptions cpu_options;
-    cpu_options.fused_lstm = true;
-    cpu_options.math = mode;
-    const std::unique_ptr<Backend> reference = make_cpu_backend(cpu_options);
+    const std::unique_ptr<Backend> persistent = persistent_backend(mode);
+    const std::unique_ptr<Backend> reference = fused_cpu_backend(mode);
     const double bound = envelopes::for_mode(mode)[envelopes::Kind::forward];
     // Fits (the kernel of the mode), and does not (H 1100: more than 8 units x 132 SMs; the fused steps).
     for (const SequenceCase& shape :
@@ -340,14 +350,8 @@ TEST_CASE("persistent wavefront kernel: pairs that do not fit are refused, not r
 TEST_CASE("lstm_sequences_forward on the persistent path: its two sequence ops' bits and the CPU backend",
           "[gpu][persistent]") {
   for (MathMode mode : {MathMode::strict_fp32, MathMode::tf32}) {  // the wavefront, and TF32's two launches
-    CudaOptions options;
-    options.lstm_impl = LstmImpl::persistent;
-    options.math = mode;
-    const std::unique_ptr<Backend> persistent = make_cuda_backend(options);
-    CpuOptions cpu_options;
-    cpu_options.fused_lstm = true;
-    cpu_options.math = mode;
-    const std::unique_ptr<Backend> reference = make_cpu_backend(cpu_options);
+    const std::unique_ptr<Backend> persistent = persistent_backend(mode);
+    const std::unique_ptr<Backend> reference = fused_cpu_backend(mode);
     const double bound = envelopes::for_mode(mode)[envelopes::Kind::forward];
     // Fits, and does not (H1 1100: the two layers' ops, layer 1 on the fused steps).
     for (const TwoLayerCase& s :
@@ -623,14 +627,8 @@ TEST_CASE("persistent backward kernel on tensor cores: shapes that do not fit ar
 TEST_CASE("lstm_sequence_backward on the persistent path against the CPU backend in TF32 and BF16",
           "[gpu][persistent]") {
   for (MathMode mode : {MathMode::tf32, MathMode::bf16}) {
-    CudaOptions options;
-    options.lstm_impl = LstmImpl::persistent;
-    options.math = mode;
-    const std::unique_ptr<Backend> persistent = make_cuda_backend(options);
-    CpuOptions cpu_options;
-    cpu_options.fused_lstm = true;
-    cpu_options.math = mode;
-    const std::unique_ptr<Backend> reference = make_cpu_backend(cpu_options);
+    const std::unique_ptr<Backend> persistent = persistent_backend(mode);
+    const std::unique_ptr<Backend> reference = fused_cpu_backend(mode);
     const envelopes::Envelope& bound = envelopes::for_mode(mode);
     // Fits (the tensor-core kernel), and does not (H 1500: R^T's slice over
     // the shared memory; the fused steps, silently).
