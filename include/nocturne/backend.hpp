@@ -344,8 +344,12 @@ struct NOCTURNE_API CpuOptions {
   // threads take the weight gradients (dW, dR, db) and dx, each of a block
   // of steps, OpenBLAS on one thread meanwhile, and their partial sums are
   // added once; false: OpenBLAS's own threads run those GEMMs over the whole
-  // sequence after the recurrence.
-  bool fp32_thread_weight_gradients = true;
+  // sequence after the recurrence (the default: the threads' path calls
+  // OpenBLAS from two threads at once, each call taking a buffer of its own,
+  // and under an address-space limit (ulimit -v) OpenBLAS's allocation of the
+  // second buffer spins instead of failing; on again once those GEMMs are
+  // ours).
+  bool fp32_thread_weight_gradients = false;
 };
 // Whether this processor has the AVX-512 BF16 instructions CpuOptions::bf16_gemm uses.
 NOCTURNE_API bool cpu_has_bf16_gemm();
