@@ -25,7 +25,6 @@
 #include <cstring>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cpu/cpu_kernels.hpp"
@@ -226,16 +225,13 @@ int row_threads(int rows, int threads, double flops) {
   return std::max(1, std::min(threads, rows / kTileRows));
 }
 
-// Runs fn(index, r0, r1) on `threads` blocks of rows [0, rows), this thread taking the first.
+// Runs fn(index, r0, r1) on `threads` blocks of rows [0, rows) side by side
+// (parallel_run: this thread takes the first, the pool's workers the others).
 template <typename Fn>
 void run_row_blocks(int rows, int threads, const Fn& fn) {
   if (threads == 1) return fn(0, 0, rows);
   auto bound = [&](int t) { return int(std::int64_t(rows) * t / threads); };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t)
-    pool.emplace_back([&fn, t, lo = bound(t), hi = bound(t + 1)] { fn(t, lo, hi); });
-  fn(0, 0, bound(1));
-  for (std::thread& th : pool) th.join();
+  parallel_run(threads, [&](int t) { fn(t, bound(t), bound(t + 1)); });
 }
 
 template <typename Fn>
