@@ -168,7 +168,7 @@ void CpuBackend<T>::lstm_backward_masked(const LstmShape& s, const T* x, const T
       seq.dh_next = dh_next;
       seq.dc_carry = dc_carry;
       if (options_.fp32_thread_weight_gradients) {
-        // The weight gradients in the kernels' threads, on their own rows.
+        // The weight gradients in the kernels' threads, each on a block of steps.
         seq.input = input;
         seq.x = x;
         seq.w = w;
