@@ -61,6 +61,7 @@ std::string CpuBackend<T>::name() const {
     text += ", bf16 GEMMs on AVX-512 BF16";
   else if (options_.math != MathMode::strict_fp32)
     text += std::string(", emulated ") + to_string(options_.math);
+  if (bf16_lstm_kernels_) text += ", AVX-512 BF16 LSTM kernels";
   if (fp32_kernels_)
     text += options_.fp32_thread_weight_gradients ? ", AVX-512 LSTM kernels (weight gradients in their threads)"
                                                   : ", AVX-512 LSTM kernels";

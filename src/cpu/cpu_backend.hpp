@@ -20,11 +20,14 @@ class CpuBackend final : public BasicBackend<T> {
         bf16_kernels_(sizeof(T) == sizeof(float) && options.math == MathMode::bf16 && options.bf16_gemm &&
                       bf16_gemm_supported()),
         fp32_kernels_(sizeof(T) == sizeof(float) && options.math == MathMode::strict_fp32 &&
-                      options.fp32_lstm_kernels && lstm_fp32_kernels_supported()) {}
+                      options.fp32_lstm_kernels && lstm_fp32_kernels_supported()),
+        bf16_lstm_kernels_(bf16_kernels_ && options.bf16_lstm_kernels && lstm_bf16_kernels_supported()) {}
   // Whether the BF16 mode runs on the processor's BF16 unit (else it is emulated).
   bool bf16_kernels() const { return bf16_kernels_; }
   // Whether the LSTM's FP32 recurrence runs on the AVX-512 kernels (cpu_lstm_fp32.cpp).
   bool fp32_kernels() const { return fp32_kernels_; }
+  // Whether the LSTM's BF16 recurrence runs on the AVX-512 BF16 kernels (cpu_lstm_bf16.cpp).
+  bool bf16_lstm_kernels() const { return bf16_lstm_kernels_; }
   const CpuOptions& options() const { return options_; }
 
   Device device() const override { return Device::cpu; }
@@ -134,6 +137,10 @@ class CpuBackend final : public BasicBackend<T> {
   bool fp32_kernels_ = false;        // strict FP32 recurrence on the AVX-512 kernels (float only)
   PackedRecurrent packed_fp32_;      // R of the sequence op running, packed for them
   PackedRecurrent packed_w_;         // and W of its forward
+  bool bf16_lstm_kernels_ = false;   // the BF16 recurrence on the AVX-512 BF16 kernels (float only)
+  Bf16Recurrent packed_bf16_r_;      // R of the sequence op running, packed for them
+  Bf16Recurrent packed_bf16_w_;      // and W of its forward
+  Bf16LstmScratch bf16_lstm_scratch_;  // their weight-gradient GEMMs' packings
   std::vector<float> weight_partials_;  // the kernels' per-thread weight-gradient sums
   std::vector<T> scratch_;
   PhaseClock phases_;

@@ -177,6 +177,36 @@ struct LstmBackwardTimes {
 };
 LstmBackwardTimes lstm_recurrence_backward(const LstmRecurrenceBackward& s, const PackedRecurrent& rt, int threads);
 
+// ---- cpu_lstm_bf16.cpp: the BF16 recurrence on AVX-512 BF16 (GEMM and cells fused)
+// The FP32 kernels' sequences (LstmRecurrence, LstmRecurrenceBackward) with the
+// recurrent GEMM's operands, h_{t-1} and R forward, dgates_t and R^T backward,
+// rounded to BF16 as math::bf16_bits rounds them and FP32 sums, cells and
+// state; x W in the tiles (BF16 operands) unless fold_input, which adds x W in
+// FP32 (the emulation's rank-one input: use it for F == 1 only). Where the
+// processor has AVX-512 BF16 and AVX-512F.
+bool lstm_bf16_kernels_supported();
+// R (or W) packed once per sequence in BF16 pairs along k: forward, panels of
+// 16 units with their four gates side by side; backward (R^T), panels of 64 units.
+struct Bf16Recurrent {
+  std::vector<std::uint16_t> data;
+  int hidden = 0, rows = 0, pairs = 0;
+};
+void pack_recurrent_forward_bf16(int rows, int hidden, const float* r, Bf16Recurrent& out);
+void pack_recurrent_backward_bf16(int hidden, const float* r, Bf16Recurrent& out);
+void lstm_recurrence_forward_bf16(const LstmRecurrence& s, const Bf16Recurrent& r, const Bf16Recurrent& w,
+                                  int threads);
+// The packings the backward's weight-gradient GEMMs keep between calls: one
+// per thread, and W^T for dx.
+struct Bf16LstmScratch {
+  std::vector<Bf16Packing> packings;
+  Bf16Matrix w_t;
+};
+// The backward recurrence, then always the weight gradients in the same
+// threads (dr, dw, db and partials must be set; dx may be null), on the BF16
+// GEMM, one thread a call; `partials` holds lstm_weight_partials_size(...) floats.
+LstmBackwardTimes lstm_recurrence_backward_bf16(const LstmRecurrenceBackward& s, const Bf16Recurrent& rt,
+                                                Bf16LstmScratch& scratch, int threads);
+
 // ---- cpu_dropout.cpp: out[i] = in[i] * (keep(offset + i) ? scale : 0) ------
 // The mask generator's instruction sets: the best the processor has is used;
 // the tests run every one it has against math::dropout_keep.

@@ -1,4 +1,5 @@
-// LSTM over a whole sequence: the GEMM-per-step design.
+// LSTM over a whole sequence: the GEMM-per-step design, or the AVX-512
+// kernels (cpu_lstm_fp32.cpp, cpu_lstm_bf16.cpp) where the mode has them.
 // Forward: the input projection of all steps at once, then per step one
 // recurrent GEMM and one fused cell loop. Backward: per step the cell loop
 // and the GEMM that carries dh to the previous step; the weight gradients
@@ -16,7 +17,7 @@ namespace {
 // Below this input width the input projection is a plain loop: a GEMM with
 // K = 1 (the recipe's scalar input) wastes most of its time packing.
 constexpr int kLoopInputWidth = 8;
-// From this many rows (steps x batch) a sequence runs on the FP32 kernels.
+// From this many rows (steps x batch) a sequence runs on the FP32 (or BF16) kernels.
 // Below, packing R and W would cost about as much as the sequence, and with R
 // as stored the kernels ran the recipe's 40-step pass at batch 1 at half the
 // SGEMM path's speed (its GEMVs stream R's rows whole).
@@ -102,6 +103,29 @@ void CpuBackend<T>::lstm_forward_masked(const LstmShape& s, const T* x, const T*
       pack_recurrent_forward(hidden, hidden, r, packed_fp32_);
       if (!seq.fold_input) pack_recurrent_forward(s.input, hidden, w, packed_w_);
       lstm_recurrence_forward(seq, packed_fp32_, packed_w_, kernel_threads());
+      return;
+    }
+  }
+  if constexpr (sizeof(T) == sizeof(float)) {
+    if (bf16_lstm_kernels_ && s.steps * n >= kKernelRows) {
+      LstmRecurrence seq;
+      seq.steps = s.steps;
+      seq.batch = n;
+      seq.input = s.input;
+      seq.hidden = hidden;
+      seq.x = x;
+      seq.w = w;
+      seq.b = b;
+      seq.fold_input = s.input == 1;  // FP32, as input_projection adds the rank-one input in this mode
+      seq.mask = mask;
+      seq.h_masked = h_masked;
+      seq.h = h;
+      seq.c = c;
+      seq.gates = gates;
+      auto span = phases_.span(kPartRecurrentFused);
+      pack_recurrent_forward_bf16(hidden, hidden, r, packed_bf16_r_);
+      if (!seq.fold_input) pack_recurrent_forward_bf16(s.input, hidden, w, packed_bf16_w_);
+      lstm_recurrence_forward_bf16(seq, packed_bf16_r_, packed_bf16_w_, kernel_threads());
       return;
     }
   }
@@ -191,6 +215,39 @@ void CpuBackend<T>::lstm_backward_masked(const LstmShape& s, const T* x, const T
       if (s.steps > 1) pack_recurrent_backward(hidden, r, packed_fp32_);
       lstm_recurrence_backward(seq, packed_fp32_, kernel_threads());
       fused = true;
+    }
+  }
+  if constexpr (sizeof(T) == sizeof(float)) {
+    if (bf16_lstm_kernels_ && s.steps * n >= kKernelRows) {
+      LstmRecurrenceBackward seq;
+      seq.steps = s.steps;
+      seq.batch = n;
+      seq.hidden = hidden;
+      seq.gates = gates;
+      seq.c = c;
+      seq.dh = dh;
+      seq.mask = mask;
+      seq.dgates = dgates;
+      seq.dh_next = dh_next;
+      seq.dc_carry = dc_carry;
+      seq.input = input;
+      seq.x = x;
+      seq.w = w;
+      seq.h_prev = mask ? h_masked : h;
+      seq.dw = dw;
+      seq.dr = dr;
+      seq.db = db;
+      seq.dx = dx;
+      weight_partials_.resize(lstm_weight_partials_size(kernel_threads(), input, hidden));
+      seq.partials = weight_partials_.data();
+      const auto start = PhaseClock::Clock::now();
+      if (s.steps > 1) pack_recurrent_backward_bf16(hidden, r, packed_bf16_r_);
+      const double pack_ms = std::chrono::duration<double, std::milli>(PhaseClock::Clock::now() - start).count();
+      const LstmBackwardTimes times = lstm_recurrence_backward_bf16(seq, packed_bf16_r_, bf16_lstm_scratch_,
+                                                                    kernel_threads());
+      phases_.record(kPartRecurrentFused, pack_ms + times.recurrence_ms);
+      phases_.record(kPartWeightGradients, times.weight_gradients_ms);
+      return;
     }
   }
   bool packed = false;
