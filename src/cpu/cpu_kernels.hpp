@@ -195,10 +195,11 @@ void pack_recurrent_forward_bf16(int rows, int hidden, const float* r, Bf16Recur
 void pack_recurrent_backward_bf16(int hidden, const float* r, Bf16Recurrent& out);
 void lstm_recurrence_forward_bf16(const LstmRecurrence& s, const Bf16Recurrent& r, const Bf16Recurrent& w,
                                   int threads);
-// The packings the backward's weight-gradient GEMMs keep between calls: one
-// per thread, and W^T for dx.
+// What the backward's weight-gradient GEMMs keep between calls: per thread
+// the packings and a transposed left operand, and W^T for dx.
 struct Bf16LstmScratch {
   std::vector<Bf16Packing> packings;
+  std::vector<std::vector<float>> transposed;
   Bf16Matrix w_t;
 };
 // The backward recurrence, then always the weight gradients in the same

@@ -376,6 +376,28 @@ struct BackwardBlock {
 
 // ---- weight gradients over one thread's steps ------------------------------------------
 
+// Up to this input width dW, db and dx are one pass over dgates (a GEMM with
+// m or n = F would pack all of dgates for a few outputs).
+constexpr int kSmallInput = 4;
+
+// The floats of `v` rounded to BF16 (math::round_to_bf16), as floats.
+NOCTURNE_BF16_LSTM_TARGET inline __m512 round_ps(__m512 v) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(round_low(_mm512_castps_si512(v)), 16));
+}
+
+// dst [cols, rows] = src [rows, cols] (leading dimension ld) transposed, in
+// blocks that stay in L1: the BF16 GEMM packs a transposed left operand one
+// element at a time, a plain one a vector at a time.
+void transpose(int rows, int cols, const float* src, std::size_t ld, float* dst) {
+  constexpr int kBlock = 32;
+  for (int r0 = 0; r0 < rows; r0 += kBlock)
+    for (int c0 = 0; c0 < cols; c0 += kBlock) {
+      const int r1 = std::min(rows, r0 + kBlock), c1 = std::min(cols, c0 + kBlock);
+      for (int c = c0; c < c1; ++c)
+        for (int r = r0; r < r1; ++r) dst[std::size_t(c) * std::size_t(rows) + std::size_t(r)] = src[std::size_t(r) * ld + std::size_t(c)];
+    }
+}
+
 // dR = h_prev^T dgates, dW = x^T dgates (BF16 operands, FP32 sums, as the
 // emulation's GEMMs), db = column sums of dgates in FP32, over the steps
 // [t0, t1) of all rows, into this thread's dr, dw and db; dx of those steps'
@@ -384,29 +406,74 @@ struct GradientBlock {
   const LstmRecurrenceBackward& s;
   const Bf16Matrix& w_t;
   Bf16Packing& packing;
+  std::vector<float>& transposed;
   float *dr, *dw, *db;  // this thread's sums
+
+  // x^T dgates and h_prev^T dgates: the left operand transposed here first.
+  void gemm_tn(int m, int rows, const float* a, const float* dgates, float* out) {
+    const int width = 4 * s.hidden;
+    if (rows == 0) {
+      std::memset(out, 0, std::size_t(m) * std::size_t(width) * sizeof(float));
+      return;
+    }
+    transposed.resize(std::size_t(m) * std::size_t(rows));
+    transpose(rows, m, a, std::size_t(m), transposed.data());
+    bf16_gemm(packing, Transpose::no, Transpose::no, m, width, rows, 1.0f, transposed.data(), rows, dgates, width, 0.0f,
+              out, width);
+  }
+
+  // dW, db and dx of a narrow input in one pass over dgates.
+  NOCTURNE_BF16_LSTM_TARGET void small_input(int t0, int rows) {
+    const std::size_t width = 4 * std::size_t(s.hidden), in = std::size_t(s.input);
+    const float* dgates = s.dgates + std::size_t(t0) * std::size_t(s.batch) * width;
+    const float* x = s.x + std::size_t(t0) * std::size_t(s.batch) * in;
+    float* dx = s.dx ? s.dx + std::size_t(t0) * std::size_t(s.batch) * in : nullptr;
+    std::memset(dw, 0, in * width * sizeof(float));
+    std::memset(db, 0, width * sizeof(float));
+    for (std::size_t r = 0; r < std::size_t(rows); ++r) {
+      const float* g = dgates + r * width;
+      __m512 xr[kSmallInput], dot[kSmallInput];
+      for (std::size_t f = 0; f < in; ++f) {
+        xr[f] = _mm512_set1_ps(math::round_to_bf16(x[r * in + f]));
+        dot[f] = _mm512_setzero_ps();
+      }
+      for (std::size_t j = 0; j < width; j += kLanes) {
+        const __mmask16 mask = first(int(width - j));
+        const __m512 gv = _mm512_maskz_loadu_ps(mask, g + j);
+        _mm512_mask_storeu_ps(db + j, mask, _mm512_add_ps(_mm512_maskz_loadu_ps(mask, db + j), gv));
+        const __m512 gr = round_ps(gv);
+        for (std::size_t f = 0; f < in; ++f) {
+          float* d = dw + f * width + j;
+          _mm512_mask_storeu_ps(d, mask, _mm512_add_ps(_mm512_maskz_loadu_ps(mask, d), _mm512_mul_ps(xr[f], gr)));
+          if (dx)
+            dot[f] = _mm512_add_ps(dot[f], _mm512_mul_ps(gr, round_ps(_mm512_maskz_loadu_ps(mask, s.w + f * width + j))));
+        }
+      }
+      if (dx)
+        for (std::size_t f = 0; f < in; ++f) dx[r * in + f] = _mm512_reduce_add_ps(dot[f]);
+    }
+  }
 
   void run(int t0, int t1) {
     const std::size_t n = std::size_t(s.batch), hid = std::size_t(s.hidden), width = 4 * hid;
     const std::size_t in = std::size_t(s.input);
     const int rows = (t1 - t0) * s.batch;
     const float* dgates = s.dgates + std::size_t(t0) * n * width;
-    bf16_gemm(packing, Transpose::yes, Transpose::no, s.input, int(width), rows, 1.0f, s.x + std::size_t(t0) * n * in,
-              s.input, dgates, int(width), 0.0f, dw, int(width));
+    if (s.input <= kSmallInput) {
+      small_input(t0, rows);
+    } else {
+      gemm_tn(s.input, rows, s.x + std::size_t(t0) * n * in, dgates, dw);
+      std::memset(db, 0, width * sizeof(float));
+      for (std::size_t r = 0; r < std::size_t(rows); ++r)
+        for (std::size_t j = 0; j < width; ++j) db[j] += dgates[r * width + j];
+      if (s.dx && rows > 0)
+        bf16_gemm_packed(packing, Transpose::no, rows, 1.0f, dgates, int(width), w_t, 0.0f,
+                         s.dx + std::size_t(t0) * n * in, s.input);
+    }
     // h_{-1} is zero: step 0 adds nothing to dR.
     const int r0 = std::max(t0, 1);
-    if (r0 < t1)
-      bf16_gemm(packing, Transpose::yes, Transpose::no, s.hidden, int(width), (t1 - r0) * s.batch, 1.0f,
-                s.h_prev + std::size_t(r0 - 1) * n * hid, s.hidden, s.dgates + std::size_t(r0) * n * width,
-                int(width), 0.0f, dr, int(width));
-    else
-      std::memset(dr, 0, hid * width * sizeof(float));
-    std::memset(db, 0, width * sizeof(float));
-    for (std::size_t r = 0; r < std::size_t(rows); ++r)
-      for (std::size_t j = 0; j < width; ++j) db[j] += dgates[r * width + j];
-    if (s.dx && rows > 0)
-      bf16_gemm_packed(packing, Transpose::no, rows, 1.0f, dgates, int(width), w_t, 0.0f,
-                       s.dx + std::size_t(t0) * n * in, s.input);
+    gemm_tn(s.hidden, std::max(0, t1 - r0) * s.batch, s.h_prev + std::size_t(std::max(r0 - 1, 0)) * n * hid,
+            s.dgates + std::size_t(r0) * n * width, dr);
   }
 };
 
@@ -516,7 +583,8 @@ LstmBackwardTimes lstm_recurrence_backward_bf16(const LstmRecurrenceBackward& s,
                        2.0 * s.steps * double(s.batch) * double(width) * double(hid + 2 * in);
   const int used = row_threads(s.batch, threads, flops);
   if (int(scratch.packings.size()) < used) scratch.packings.resize(std::size_t(used));
-  if (s.dx) bf16_pack_b(Transpose::yes, int(width), s.input, s.w, int(width), scratch.w_t);
+  if (int(scratch.transposed.size()) < used) scratch.transposed.resize(std::size_t(used));
+  if (s.dx && s.input > kSmallInput) bf16_pack_b(Transpose::yes, int(width), s.input, s.w, int(width), scratch.w_t);
   const GemmOnOneThread one(used > 1);
   std::barrier sync(used);
   const std::size_t part = (hid + in + 1) * width;
@@ -530,7 +598,8 @@ LstmBackwardTimes lstm_recurrence_backward_bf16(const LstmRecurrenceBackward& s,
     if (used > 1) sync.arrive_and_wait();
     const auto middle = std::chrono::steady_clock::now();
     float* own = index > 0 ? s.partials + std::size_t(index - 1) * part : nullptr;
-    GradientBlock sums{s, scratch.w_t, scratch.packings[std::size_t(index)], own ? own : s.dr,
+    GradientBlock sums{s, scratch.w_t, scratch.packings[std::size_t(index)], scratch.transposed[std::size_t(index)],
+                       own ? own : s.dr,
                        own ? own + hid * width : s.dw, own ? own + (hid + in) * width : s.db};
     sums.run(int(std::int64_t(s.steps) * index / used), int(std::int64_t(s.steps) * (index + 1) / used));
     if (used > 1) {
