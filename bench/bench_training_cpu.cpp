@@ -9,11 +9,14 @@
 //                  FP32 LSTM kernels run, the same step on the SGEMM path
 //                  (CpuOptions::fp32_lstm_kernels off) in turn with it, and
 //                  the kernels with the weight gradients in their threads
-//                  (CpuOptions::fp32_thread_weight_gradients on)
+//                  (CpuOptions::fp32_thread_weight_gradients on); where the
+//                  processor has AVX-512 BF16, the step in --precision bf16 on
+//                  the fused BF16 LSTM kernels and on a BF16 GEMM per LSTM
+//                  step (CpuOptions::bf16_lstm_kernels off)
 //   phases:        the same steps again with the backend's phase timing on:
 //                  ms per step by kind of work (input projection, recurrent
 //                  GEMMs, cells, weight-gradient GEMMs, head, dropout, Adamax)
-//                  and by layer
+//                  and by layer; the same for the bf16 step where it runs
 //   generation:    batch 1, greedy, median ms per note: the window predictor
 //                  (what generate runs), and beside it the recipe's loop
 //                  (set_batch + predict() on the 40-token window, sliding)
@@ -135,7 +138,8 @@ std::vector<std::int32_t> random_tokens(std::size_t n, std::int64_t vocab, std::
 
 // The CPU backend's phase times: "<phase> / <kind>" inside its ops, "<phase>"
 // for the span between marks, "<kind>" for ops outside any mark (Adamax).
-void print_phases(const std::vector<PhaseTime>& times, int reps, double step_ms) {
+// `result` prefixes the RESULT keys.
+void print_phases(const std::vector<PhaseTime>& times, int reps, double step_ms, const char* result = "phase_") {
   std::vector<std::string> kinds;
   std::map<std::string, double> by_kind;
   std::vector<std::pair<std::string, double>> by_phase;
@@ -158,7 +162,7 @@ void print_phases(const std::vector<PhaseTime>& times, int reps, double step_ms)
     std::printf("  %-34s %9.2f %6.1f%%\n", kind.c_str(), by_kind[kind], 100.0 * by_kind[kind] / step_ms);
     std::string key = kind;
     for (char& ch : key) ch = ch == ' ' || ch == '-' ? '_' : ch;
-    std::printf("RESULT phase_%s_ms=%.3f\n", key.c_str(), by_kind[kind]);
+    std::printf("RESULT %s%s_ms=%.3f\n", result, key.c_str(), by_kind[kind]);
   }
   std::printf("  %-34s %9.2f %6.1f%%\n", "rest (staging, fills, copies)", step_ms - parts,
               100.0 * (step_ms - parts) / step_ms);
@@ -273,6 +277,24 @@ int main(int argc, char** argv) {
     bf16_adamax = std::make_unique<Adamax>(*bf16_backend, bf16_model->parameters().size(), AdamaxParams{});
     steps.push_back(step_of(*bf16_model, *bf16_adamax));
   }
+  // The bf16 step again on a BF16 GEMM per LSTM step (CpuOptions::bf16_lstm_kernels
+  // off), where the default runs the fused BF16 kernels.
+  std::unique_ptr<Backend> bf16_gemm_backend;
+  std::unique_ptr<Model> bf16_gemm_model;
+  std::unique_ptr<Adamax> bf16_gemm_adamax;
+  const std::size_t bf16_gemm_index = steps.size();
+  if (bf16_backend) {
+    CpuOptions options{MathMode::bf16, false, ProgramOrder::list, true};
+    options.bf16_lstm_kernels = false;
+    bf16_gemm_backend = make_cpu_backend(options);
+    if (bf16_gemm_backend->name() != bf16_backend->name()) {
+      bf16_gemm_model = std::make_unique<Model>(*bf16_gemm_backend, config, batch);
+      bf16_gemm_model->initialize(1);
+      bf16_gemm_adamax =
+          std::make_unique<Adamax>(*bf16_gemm_backend, bf16_gemm_model->parameters().size(), AdamaxParams{});
+      steps.push_back(step_of(*bf16_gemm_model, *bf16_gemm_adamax));
+    }
+  }
   const std::vector<Timing> step_times = time_interleaved(opt.warmup, opt.reps, steps);
   const Timing step = step_times[0];
   const double windows_per_s = batch / (step.median * 1e-3);
@@ -309,6 +331,14 @@ int main(int argc, char** argv) {
                 b.median, b.min, b.max, b.median / step.median);
     std::printf("RESULT train_step_bf16_ms=%.3f\n", b.median);
     std::printf("RESULT bf16_over_fp32=%.3f\n", b.median / step.median);
+    if (bf16_gemm_model) {
+      const Timing& g = step_times[bf16_gemm_index];
+      std::printf("training step, bf16, a BF16 GEMM per LSTM step (%s)\n", bf16_gemm_backend->name().c_str());
+      std::printf("                                       %9.2f ms   (min %.2f, max %.2f), %.2f of fp32's time; "
+                  "fused kernels' speed-up %.2fx\n",
+                  g.median, g.min, g.max, g.median / step.median, g.median / b.median);
+      std::printf("RESULT train_step_bf16_gemm_path_ms=%.3f\n", g.median);
+    }
   } else {
     std::printf("training step, bf16: skipped (no AVX-512 BF16 on this processor; the bf16 mode is an emulation)\n");
   }
@@ -327,6 +357,19 @@ int main(int argc, char** argv) {
     adamax.step(model.parameters().data(), model.gradients().data());
   });
   print_phases(backend->phase_times(), opt.reps, timed.median);
+  if (bf16_model) {
+    std::printf("bf16: ");
+    bf16_backend->set_phase_timing(true);
+    const Timing bf16_timed = time_ms(0, opt.reps, [&](int i) {
+      const auto k = std::size_t(i % kBatches);
+      bf16_backend->mark_phase("stage");
+      bf16_model->set_batch(tokens[k], targets[k]);
+      bf16_model->train_step(1, std::uint64_t(i));
+      bf16_backend->mark_phase("");
+      bf16_adamax->step(bf16_model->parameters().data(), bf16_model->gradients().data());
+    });
+    print_phases(bf16_backend->phase_times(), opt.reps, bf16_timed.median, "bf16_phase_");
+  }
 
   // Generation at batch 1, greedy. What `nocturne generate` runs: the window
   // predictor (one batched step of the 40 windows that share the new token per
