@@ -394,7 +394,8 @@ void transpose(int rows, int cols, const float* src, std::size_t ld, float* dst)
     for (int c0 = 0; c0 < cols; c0 += kBlock) {
       const int r1 = std::min(rows, r0 + kBlock), c1 = std::min(cols, c0 + kBlock);
       for (int c = c0; c < c1; ++c)
-        for (int r = r0; r < r1; ++r) dst[std::size_t(c) * std::size_t(rows) + std::size_t(r)] = src[std::size_t(r) * ld + std::size_t(c)];
+        for (int r = r0; r < r1; ++r)
+          dst[std::size_t(c) * std::size_t(rows) + std::size_t(r)] = src[std::size_t(r) * ld + std::size_t(c)];
     }
 }
 
@@ -446,7 +447,8 @@ struct GradientBlock {
           float* d = dw + f * width + j;
           _mm512_mask_storeu_ps(d, mask, _mm512_add_ps(_mm512_maskz_loadu_ps(mask, d), _mm512_mul_ps(xr[f], gr)));
           if (dx)
-            dot[f] = _mm512_add_ps(dot[f], _mm512_mul_ps(gr, round_ps(_mm512_maskz_loadu_ps(mask, s.w + f * width + j))));
+            dot[f] =
+                _mm512_add_ps(dot[f], _mm512_mul_ps(gr, round_ps(_mm512_maskz_loadu_ps(mask, s.w + f * width + j))));
         }
       }
       if (dx)
@@ -535,7 +537,8 @@ void pack_recurrent_forward_bf16(int rows, int hidden, const float* r, Bf16Recur
       for (int half = 0; half < 2 && 2 * p + half < rows; ++half) {
         const float* src = r + std::size_t(2 * p + half) * width + std::size_t(u0);
         for (int g = 0; g < 4; ++g)
-          for (int l = 0; l < units; ++l) dst[g * 2 * kLanes + 2 * l + half] = math::bf16_bits(src[std::size_t(g) * hid + std::size_t(l)]);
+          for (int l = 0; l < units; ++l)
+            dst[g * 2 * kLanes + 2 * l + half] = math::bf16_bits(src[std::size_t(g) * hid + std::size_t(l)]);
       }
   }
 }
