@@ -333,6 +333,11 @@ struct NOCTURNE_API CpuOptions {
   // where it has one (cpu_has_bf16_gemm()), the same rounded operands with
   // FP32 sums; false, or a processor without it: the emulation.
   bool bf16_gemm = true;
+  // MathMode::bf16 on the BF16 GEMM kernels: the LSTM's recurrence on the
+  // backend's AVX-512 BF16 kernels (recurrent GEMM and cells fused, R packed
+  // once per sequence, the weight gradients in the same threads); false: a
+  // BF16 GEMM per step, then the cells.
+  bool bf16_lstm_kernels = true;
   // The persistent path's program (the fused path with one forward and one
   // backward op per layer and sequence, LstmSchedule::persistent_sequences).
   bool persistent_lstm = false;
@@ -350,11 +355,6 @@ struct NOCTURNE_API CpuOptions {
   // second buffer spins instead of failing; on again once those GEMMs are
   // ours).
   bool fp32_thread_weight_gradients = false;
-  // MathMode::bf16 on the BF16 GEMM kernels: the LSTM's recurrence on the
-  // backend's AVX-512 BF16 kernels (recurrent GEMM and cells fused, R packed
-  // once per sequence, the weight gradients in the same threads); false: a
-  // BF16 GEMM per step, then the cells.
-  bool bf16_lstm_kernels = true;
 };
 // Whether this processor has the AVX-512 BF16 instructions CpuOptions::bf16_gemm uses.
 NOCTURNE_API bool cpu_has_bf16_gemm();
