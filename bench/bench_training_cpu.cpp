@@ -9,14 +9,14 @@
 //                  FP32 LSTM kernels run, the same step on the SGEMM path
 //                  (CpuOptions::fp32_lstm_kernels off) in turn with it, and
 //                  the kernels with the weight gradients in their threads
-//                  (CpuOptions::fp32_thread_weight_gradients on); where the
-//                  processor has AVX-512 BF16, the step in --precision bf16 on
-//                  the fused BF16 LSTM kernels and on a BF16 GEMM per LSTM
-//                  step (CpuOptions::bf16_lstm_kernels off)
+//                  (CpuOptions::fp32_thread_weight_gradients on)
 //   phases:        the same steps again with the backend's phase timing on:
 //                  ms per step by kind of work (input projection, recurrent
 //                  GEMMs, cells, weight-gradient GEMMs, head, dropout, Adamax)
 //                  and by layer; the same for the bf16 step where it runs
+//   bf16 step:     where the processor has AVX-512 BF16, the step in
+//                  --precision bf16 on the fused BF16 LSTM kernels and on a
+//                  BF16 GEMM per LSTM step (CpuOptions::bf16_lstm_kernels off)
 //   generation:    batch 1, greedy, median ms per note: the window predictor
 //                  (what generate runs), and beside it the recipe's loop
 //                  (set_batch + predict() on the 40-token window, sliding)
