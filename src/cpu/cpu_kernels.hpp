@@ -90,6 +90,20 @@ class Bf16WeightCache {
   std::vector<Entry> entries_;
 };
 
+// ---- cpu_fp32_gemm.cpp: FP32 GEMMs on AVX-512, on the calling thread alone --
+// For the LSTM's weight gradients, which the FP32 kernels' threads compute
+// side by side, each on its own block of steps (no BLAS buffers, no BLAS
+// threads). Only where lstm_fp32_kernels_supported().
+// C [m, n] = op(A) op(B), plus C where accumulate; row-major. column_sums (or
+// null; op(B) = B only): += the sums of op(B)'s columns over k (db beside dW).
+void fp32_gemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, const float* a, int lda, const float* b,
+               int ldb, bool accumulate, float* c, int ldc, float* column_sums = nullptr);
+// The weight gradients of a one-feature input in one pass over g [k, n]
+// (leading dimension ldg): dw [n] = x^T g, db [n] += column sums of g, and
+// dx [k] = g w (dx may be null; w [n]).
+void fp32_rank_one_gradients(int k, int n, const float* x, const float* g, int ldg, const float* w, float* dw,
+                             float* db, float* dx);
+
 // ---- cpu_pool.cpp: fn(0) .. fn(threads - 1) side by side ----------------------
 // fn(0) on the calling thread, the others on workers kept between calls
 // (spawned threads where the workers are busy with another call).
