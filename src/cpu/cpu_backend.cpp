@@ -63,7 +63,7 @@ std::string CpuBackend<T>::name() const {
     text += std::string(", emulated ") + to_string(options_.math);
   if (fp32_kernels_)
     text += options_.fp32_thread_weight_gradients ? ", AVX-512 LSTM kernels (weight gradients in their threads)"
-                                                  : ", AVX-512 LSTM kernels";
+                                                  : ", AVX-512 LSTM kernels (weight gradients after, on OpenBLAS)";
   if (options_.persistent_lstm)
     text += ", persistent LSTM (sequence ops)";
   else if (options_.fused_lstm)

@@ -172,9 +172,10 @@ void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, 
 // With dr set, the same threads then take the weight gradients, each of a
 // block of steps (all rows): dW = x^T dgates, dR = h_prev^T dgates (h_prev:
 // h, or h_masked, of the step before), db = column sums of dgates and
-// dx = dgates W^T (dx may be null), by single-threaded SGEMMs; the threads'
-// partial dW, dR and db are added once at the end. OpenBLAS runs on one
-// thread meanwhile, so no BLAS worker shares a core with a kernel thread.
+// dx = dgates W^T (dx may be null), by single-threaded GEMMs of ours
+// (fp32_gemm, fp32_rank_one_gradients); the threads' partial dW, dR and db
+// are added once at the end. No OpenBLAS call, so no BLAS worker shares a
+// core with a kernel thread and no BLAS buffer is taken per thread.
 // `partials` holds lstm_weight_partials_size(...) floats.
 struct LstmRecurrenceBackward {
   int steps = 0, batch = 0, hidden = 0;

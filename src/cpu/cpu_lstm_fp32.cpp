@@ -435,8 +435,10 @@ struct BackwardBlock {
 // dR = h_prev^T dgates, dW = x^T dgates, db = column sums of dgates over the
 // steps [t0, t1) of all rows, into this thread's dr, dw and db; dx of those
 // steps' rows = dgates W^T. Split by steps, a thread's rows of x, h and
-// dgates are one block of memory each: plain SGEMMs, no gathering, and on
-// one thread the very GEMMs of the path after the recurrence.
+// dgates are one block of memory each: plain GEMMs, no gathering, on our
+// single-threaded kernels (cpu_fp32_gemm.cpp: no BLAS buffers or threads).
+// db is summed while dW's GEMM packs dgates, or with dW and dx in one pass
+// where the input has one feature.
 struct GradientBlock {
   const LstmRecurrenceBackward& s;
   float *dr, *dw, *db;  // this thread's sums
@@ -446,22 +448,26 @@ struct GradientBlock {
     const std::size_t in = std::size_t(s.input);
     const int rows = (t1 - t0) * s.batch;
     const float* dgates = s.dgates + std::size_t(t0) * n * width;
-    blas_gemm(Transpose::yes, Transpose::no, s.input, int(width), rows, 1.0f, s.x + std::size_t(t0) * n * in,
-              s.input, dgates, int(width), 0.0f, dw, int(width));
+    const float* x = s.x + std::size_t(t0) * n * in;
+    float* dx = s.dx ? s.dx + std::size_t(t0) * n * in : nullptr;
+    std::memset(db, 0, width * sizeof(float));
+    if (s.input == 1) {
+      fp32_rank_one_gradients(rows, int(width), x, dgates, int(width), s.w, dw, db, dx);
+    } else {
+      fp32_gemm(Transpose::yes, Transpose::no, s.input, int(width), rows, x, s.input, dgates, int(width), false, dw,
+                int(width), db);
+      if (dx && rows > 0)
+        fp32_gemm(Transpose::no, Transpose::yes, rows, s.input, int(width), dgates, int(width), s.w, int(width), false,
+                  dx, s.input);
+    }
     // h_{-1} is zero: step 0 adds nothing to dR.
     const int r0 = std::max(t0, 1);
     if (r0 < t1)
-      blas_gemm(Transpose::yes, Transpose::no, s.hidden, int(width), (t1 - r0) * s.batch, 1.0f,
+      fp32_gemm(Transpose::yes, Transpose::no, s.hidden, int(width), (t1 - r0) * s.batch,
                 s.h_prev + std::size_t(r0 - 1) * n * hid, s.hidden, s.dgates + std::size_t(r0) * n * width,
-                int(width), 0.0f, dr, int(width));
+                int(width), false, dr, int(width));
     else
       std::memset(dr, 0, hid * width * sizeof(float));
-    std::memset(db, 0, width * sizeof(float));
-    for (std::size_t r = 0; r < std::size_t(rows); ++r)
-      for (std::size_t j = 0; j < width; ++j) db[j] += dgates[r * width + j];
-    if (s.dx && rows > 0)
-      blas_gemm(Transpose::no, Transpose::yes, rows, s.input, int(width), 1.0f, dgates, int(width), s.w, int(width),
-                0.0f, s.dx + std::size_t(t0) * n * in, s.input);
   }
 };
 
@@ -476,22 +482,6 @@ void add_partials(float* out, std::size_t size, const float* partials, std::size
     for (std::size_t i = lo; i < hi; ++i) out[i] += part[i];
   }
 }
-
-// OpenBLAS on one thread for a scope (the kernels' threads call it side by side).
-struct BlasOnOneThread {
-  int saved = 0;
-  explicit BlasOnOneThread(bool on) {
-    if (on && cpu_threads() > 1) {
-      saved = cpu_threads();
-      set_cpu_threads(1);
-    }
-  }
-  ~BlasOnOneThread() {
-    if (saved > 0) set_cpu_threads(saved);
-  }
-  BlasOnOneThread(const BlasOnOneThread&) = delete;
-  BlasOnOneThread& operator=(const BlasOnOneThread&) = delete;
-};
 
 double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -578,7 +568,6 @@ LstmBackwardTimes lstm_recurrence_backward(const LstmRecurrenceBackward& s, cons
   const double flops = 8.0 * (s.steps - 1) * double(s.batch) * s.hidden * s.hidden +
                        (gradients ? 2.0 * s.steps * double(s.batch) * double(width) * double(hid + 2 * in) : 0.0);
   const int used = row_threads(s.batch, threads, flops);
-  const BlasOnOneThread blas(gradients && used > 1);
   std::barrier sync(used);
   const std::size_t part = (hid + in + 1) * width;
   LstmBackwardTimes times;
