@@ -100,6 +100,11 @@ void pack_a_transposed(const float* a, int lda, int i0, int rows, int p0, int de
 template <int Rows, bool Packed>
 NOCTURNE_AVX512_TARGET void tile(int depth, const float* a, std::size_t lda, const float* b, bool accumulate, float* c,
                                  std::size_t ldc, int cols) {
+  // C's lines into L2 while the sums run (from L3 or memory they stalled the add at the end).
+  if (accumulate)
+    for (int r = 0; r < Rows; ++r)
+      for (int v = 0; v * kLanes < cols; ++v)
+        _mm_prefetch(reinterpret_cast<const char*>(c + std::size_t(r) * ldc + std::size_t(v * kLanes)), _MM_HINT_T1);
   __m512 acc[Rows][4];
 #pragma GCC unroll 8
   for (int r = 0; r < Rows; ++r)
