@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -63,8 +64,8 @@ NOCTURNE_AVX512_TARGET void pack_b(Transpose t, const float* b, int ldb, int p0,
           const __mmask16 mask = first(width - col);
           const __m512 x = _mm512_maskz_loadu_ps(mask, row + col);
           _mm512_store_ps(dst + v * kLanes, x);
-          if (sums && mask)
-            _mm512_mask_storeu_ps(sums + j0 + col, mask, _mm512_add_ps(_mm512_maskz_loadu_ps(mask, sums + j0 + col), x));
+          float* sum = sums ? sums + j0 + col : nullptr;
+          if (sum && mask) _mm512_mask_storeu_ps(sum, mask, _mm512_add_ps(_mm512_maskz_loadu_ps(mask, sum), x));
         }
       }
     }
@@ -175,8 +176,10 @@ constexpr TileFn kInPlaceTiles[kRows + 1] = {nullptr,           tile<1, false>, 
 
 }  // namespace
 
+std::size_t fp32_gemm_workspace_size() { return std::size_t(kDepth) * (kWidth + kRows); }
+
 void fp32_gemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, const float* a, int lda, const float* b,
-               int ldb, bool accumulate, float* c, int ldc, float* column_sums) {
+               int ldb, bool accumulate, float* c, int ldc, float* column_sums, float* workspace) {
   check_gemm(trans_a, trans_b, m, n, k, lda, ldb, ldc);
   require(!column_sums || trans_b == Transpose::no, "fp32_gemm", "column sums need op(B) = B");
   if (m == 0 || n == 0) return;
@@ -185,26 +188,31 @@ void fp32_gemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, const 
       for (int i = 0; i < m; ++i) std::memset(c + std::size_t(i) * std::size_t(ldc), 0, std::size_t(n) * sizeof(float));
     return;
   }
-  const int depth_max = std::min(k, kDepth), width_max = std::min(n, kWidth);
-  const Buffer packed_b = allocate(std::size_t(depth_max) * std::size_t((width_max + kCols - 1) / kCols) * kCols);
+  Buffer own;
+  if (!workspace) {
+    own = allocate(fp32_gemm_workspace_size());
+    workspace = own.get();
+  }
+  require(reinterpret_cast<std::uintptr_t>(workspace) % 64 == 0, "fp32_gemm", "workspace not 64-byte aligned");
+  float* const packed_b = workspace;
+  float* const packed_a = workspace + std::size_t(kDepth) * kWidth;
   const bool pack = trans_a == Transpose::yes;
-  const Buffer packed_a = allocate(pack ? std::size_t(depth_max) * kRows : 1);
   for (int p0 = 0; p0 < k; p0 += kDepth) {
     const int depth = std::min(kDepth, k - p0);
     const bool add = accumulate || p0 > 0;
     for (int j0 = 0; j0 < n; j0 += kWidth) {
       const int width = std::min(kWidth, n - j0);
-      pack_b(trans_b, b, ldb, p0, depth, j0, width, packed_b.get(), column_sums);
+      pack_b(trans_b, b, ldb, p0, depth, j0, width, packed_b, column_sums);
       for (int i0 = 0; i0 < m; i0 += kRows) {
         const int rows = std::min(kRows, m - i0);
-        const float* a_block = packed_a.get();
+        const float* a_block = packed_a;
         if (pack)
-          pack_a_transposed(a, lda, i0, rows, p0, depth, packed_a.get());
+          pack_a_transposed(a, lda, i0, rows, p0, depth, packed_a);
         else
           a_block = a + std::size_t(i0) * std::size_t(lda) + std::size_t(p0);
         const TileFn run = (pack ? kPackedTiles : kInPlaceTiles)[rows];
         for (int q = 0; q * kCols < width; ++q)
-          run(depth, a_block, std::size_t(lda), packed_b.get() + std::size_t(q) * std::size_t(depth) * kCols, add,
+          run(depth, a_block, std::size_t(lda), packed_b + std::size_t(q) * std::size_t(depth) * kCols, add,
                        c + std::size_t(i0) * std::size_t(ldc) + std::size_t(j0 + q * kCols), std::size_t(ldc),
                        std::min(kCols, width - q * kCols));
       }

@@ -96,8 +96,12 @@ class Bf16WeightCache {
 // threads). Only where lstm_fp32_kernels_supported().
 // C [m, n] = op(A) op(B), plus C where accumulate; row-major. column_sums (or
 // null; op(B) = B only): += the sums of op(B)'s columns over k (db beside dW).
+// workspace: fp32_gemm_workspace_size() floats, 64-byte aligned, for the
+// packed operands; null: allocated by the call (DeviceError where it cannot
+// be: the LSTM kernels allocate theirs before their threads start).
+std::size_t fp32_gemm_workspace_size();
 void fp32_gemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, const float* a, int lda, const float* b,
-               int ldb, bool accumulate, float* c, int ldc, float* column_sums = nullptr);
+               int ldb, bool accumulate, float* c, int ldc, float* column_sums = nullptr, float* workspace = nullptr);
 // The weight gradients of a one-feature input in one pass over g [k, n]
 // (leading dimension ldg): dw [n] = x^T g, db [n] += column sums of g, and
 // dx [k] = g w (dx may be null; w [n]).
@@ -176,7 +180,8 @@ void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, 
 // (fp32_gemm, fp32_rank_one_gradients); the threads' partial dW, dR and db
 // are added once at the end. No OpenBLAS call, so no BLAS worker shares a
 // core with a kernel thread and no BLAS buffer is taken per thread.
-// `partials` holds lstm_weight_partials_size(...) floats.
+// `partials` holds lstm_weight_partials_size(...) floats: the partial sums,
+// then each thread's GEMM workspace.
 struct LstmRecurrenceBackward {
   int steps = 0, batch = 0, hidden = 0;
   const float *gates = nullptr, *c = nullptr, *dh = nullptr, *mask = nullptr;

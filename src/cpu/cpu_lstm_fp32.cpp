@@ -442,6 +442,7 @@ struct BackwardBlock {
 struct GradientBlock {
   const LstmRecurrenceBackward& s;
   float *dr, *dw, *db;  // this thread's sums
+  float* workspace;     // this thread's packed GEMM operands
 
   void run(int t0, int t1) {
     const std::size_t n = std::size_t(s.batch), hid = std::size_t(s.hidden), width = 4 * hid;
@@ -455,17 +456,17 @@ struct GradientBlock {
       fp32_rank_one_gradients(rows, int(width), x, dgates, int(width), s.w, dw, db, dx);
     } else {
       fp32_gemm(Transpose::yes, Transpose::no, s.input, int(width), rows, x, s.input, dgates, int(width), false, dw,
-                int(width), db);
+                int(width), db, workspace);
       if (dx && rows > 0)
         fp32_gemm(Transpose::no, Transpose::yes, rows, s.input, int(width), dgates, int(width), s.w, int(width), false,
-                  dx, s.input);
+                  dx, s.input, nullptr, workspace);
     }
     // h_{-1} is zero: step 0 adds nothing to dR.
     const int r0 = std::max(t0, 1);
     if (r0 < t1)
       fp32_gemm(Transpose::yes, Transpose::no, s.hidden, int(width), (t1 - r0) * s.batch,
                 s.h_prev + std::size_t(r0 - 1) * n * hid, s.hidden, s.dgates + std::size_t(r0) * n * width,
-                int(width), false, dr, int(width));
+                int(width), false, dr, int(width), nullptr, workspace);
     else
       std::memset(dr, 0, hid * width * sizeof(float));
   }
@@ -481,6 +482,18 @@ void add_partials(float* out, std::size_t size, const float* partials, std::size
     const float* part = partials + std::size_t(p) * stride;
     for (std::size_t i = lo; i < hi; ++i) out[i] += part[i];
   }
+}
+
+// Each thread's GEMM workspace in `partials`: 64-byte aligned, whole lines apart.
+constexpr std::size_t kAlignFloats = 64 / sizeof(float);
+std::size_t gemm_workspace_stride() {
+  return (fp32_gemm_workspace_size() + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
+}
+
+float* gemm_workspace(float* partials, std::size_t partial_floats, int index) {
+  const auto at = reinterpret_cast<std::uintptr_t>(partials + partial_floats);
+  float* base = reinterpret_cast<float*>((at + 63) / 64 * 64);
+  return base + std::size_t(index) * gemm_workspace_stride();
 }
 
 double ms_since(std::chrono::steady_clock::time_point start) {
@@ -555,9 +568,13 @@ void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, 
   });
 }
 
+// The partial sums of threads 1 .. threads - 1, then a GEMM workspace per
+// thread (allocated with the partials, before the threads start: an
+// allocation that failed inside them would leave the others at the barrier).
 std::size_t lstm_weight_partials_size(int threads, int input, int hidden) {
   const std::size_t hid = std::size_t(hidden), in = std::size_t(input), width = 4 * hid;
-  return std::size_t(std::max(0, threads - 1)) * (hid + in + 1) * width;
+  return std::size_t(std::max(0, threads - 1)) * (hid + in + 1) * width +
+         std::size_t(std::max(1, threads)) * gemm_workspace_stride() + kAlignFloats;
 }
 
 LstmBackwardTimes lstm_recurrence_backward(const LstmRecurrenceBackward& s, const PackedRecurrent& rt, int threads) {
@@ -581,7 +598,8 @@ LstmBackwardTimes lstm_recurrence_backward(const LstmRecurrenceBackward& s, cons
     if (used > 1) sync.arrive_and_wait();
     const auto middle = std::chrono::steady_clock::now();
     float* own = index > 0 ? s.partials + std::size_t(index - 1) * part : nullptr;
-    GradientBlock sums{s, own ? own : s.dr, own ? own + hid * width : s.dw, own ? own + (hid + in) * width : s.db};
+    GradientBlock sums{s, own ? own : s.dr, own ? own + hid * width : s.dw, own ? own + (hid + in) * width : s.db,
+                       gemm_workspace(s.partials, std::size_t(std::max(0, threads - 1)) * part, index)};
     sums.run(int(std::int64_t(s.steps) * index / used), int(std::int64_t(s.steps) * (index + 1) / used));
     if (used > 1) {
       sync.arrive_and_wait();

@@ -6,9 +6,11 @@
 // call them do not run there).
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "cpu/cpu_kernels.hpp"
@@ -109,7 +111,7 @@ TEST_CASE("fp32_gemm: op(A) op(B) against a double loop", "[cpu][fp32-gemm]") {
       }
 }
 
-TEST_CASE("fp32_gemm: k = 0 clears C or leaves it; bad arguments throw", "[cpu][fp32-gemm]") {
+TEST_CASE("fp32_gemm: k = 0 clears C or leaves it; a given workspace; bad arguments throw", "[cpu][fp32-gemm]") {
   if (!supported()) return;
   const std::vector<float> a(12, 1.0f), b(12, 1.0f);
   std::vector<float> c(12, 5.0f);
@@ -122,6 +124,20 @@ TEST_CASE("fp32_gemm: k = 0 clears C or leaves it; bad arguments throw", "[cpu][
                                  4, sums.data()),
                   ShapeError);
   CHECK_THROWS_AS(cpu::fp32_gemm(Transpose::no, Transpose::no, 3, 4, 2, a.data(), 1, b.data(), 4, false, c.data(), 4),
+                  ShapeError);
+  // A workspace of the caller's: the same result as one of the call's own; misaligned, refused.
+  std::vector<float> workspace(cpu::fp32_gemm_workspace_size() + 16);
+  float* aligned = workspace.data();
+  while (reinterpret_cast<std::uintptr_t>(aligned) % 64 != 0) ++aligned;
+  const auto x = to_float(random_vector(6 * 9, 3)), y = to_float(random_vector(6 * 70, 4));
+  std::vector<float> own(9 * 70), given(9 * 70);
+  cpu::fp32_gemm(Transpose::yes, Transpose::no, 9, 70, 6, x.data(), 9, y.data(), 70, false, own.data(), 70);
+  cpu::fp32_gemm(Transpose::yes, Transpose::no, 9, 70, 6, x.data(), 9, y.data(), 70, false, given.data(), 70, nullptr,
+                 aligned);
+  CHECK(own == given);
+  CHECK(std::count(own.begin(), own.end(), 0.0f) == 0);
+  CHECK_THROWS_AS(cpu::fp32_gemm(Transpose::yes, Transpose::no, 9, 70, 6, x.data(), 9, y.data(), 70, false,
+                                 given.data(), 70, nullptr, aligned + 1),
                   ShapeError);
 }
 
