@@ -5,9 +5,10 @@
 //
 // Blocking, GotoBLAS style: k in blocks of kDepth, columns in blocks of
 // kWidth whose packed B (panels of 64 columns, k-major) stays in L2; for each
-// tile of 6 rows its op(A) block is packed k-major (6 floats a k, in L1), and
-// a register tile of 6 rows by 64 columns (24 accumulators) runs over it and
-// each panel of the B block in turn, C added to after the first k block.
+// tile of 6 rows op(A)'s block is packed k-major (6 floats a k, in L1) where
+// op(A) = A^T, read in place where op(A) = A, and a register tile of 6 rows by
+// 64 columns (24 accumulators) runs over it and each panel of the B block in
+// turn, C added to after the first k block.
 
 #include <immintrin.h>
 
@@ -26,11 +27,11 @@ namespace {
 
 #define NOCTURNE_AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,fma")))
 
-constexpr int kRows = 6;          // rows per register tile (6 x 4 accumulators of the 32 registers)
-constexpr int kLanes = 16;        // floats per vector
+constexpr int kRows = 6;           // rows per register tile (6 x 4 accumulators of the 32 registers)
+constexpr int kLanes = 16;         // floats per vector
 constexpr int kCols = 4 * kLanes;  // columns per tile and per packed panel
-constexpr int kDepth = 128;       // k per block: a B panel is 32 KiB (L1), the A block 3 KiB
-constexpr int kWidth = 1024;      // columns per packed B block: 512 KiB, half of a Zen 4 core's L2
+constexpr int kDepth = 128;        // k per block: a B panel is 32 KiB (L1), the A block 3 KiB
+constexpr int kWidth = 1024;       // columns per packed B block: 512 KiB, half of a Zen 4 core's L2
 
 NOCTURNE_AVX512_TARGET inline __mmask16 first(int count) {
   return count >= kLanes ? __mmask16(0xffff) : count <= 0 ? __mmask16(0) : __mmask16((1u << count) - 1);
@@ -213,8 +214,8 @@ void fp32_gemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, const 
         const TileFn run = (pack ? kPackedTiles : kInPlaceTiles)[rows];
         for (int q = 0; q * kCols < width; ++q)
           run(depth, a_block, std::size_t(lda), packed_b + std::size_t(q) * std::size_t(depth) * kCols, add,
-                       c + std::size_t(i0) * std::size_t(ldc) + std::size_t(j0 + q * kCols), std::size_t(ldc),
-                       std::min(kCols, width - q * kCols));
+              c + std::size_t(i0) * std::size_t(ldc) + std::size_t(j0 + q * kCols), std::size_t(ldc),
+              std::min(kCols, width - q * kCols));
       }
     }
   }
