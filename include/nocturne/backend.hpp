@@ -347,14 +347,11 @@ struct NOCTURNE_API CpuOptions {
   bool fp32_lstm_kernels = true;
   // With the FP32 LSTM kernels: after the backward recurrence the kernels'
   // threads take the weight gradients (dW, dR, db) and dx, each of a block
-  // of steps, OpenBLAS on one thread meanwhile, and their partial sums are
-  // added once; false: OpenBLAS's own threads run those GEMMs over the whole
-  // sequence after the recurrence (the default: the threads' path calls
-  // OpenBLAS from two threads at once, each call taking a buffer of its own,
-  // and under an address-space limit (ulimit -v) OpenBLAS's allocation of the
-  // second buffer spins instead of failing; on again once those GEMMs are
-  // ours).
-  bool fp32_thread_weight_gradients = false;
+  // of steps, on single-threaded GEMMs of the backend's own (no OpenBLAS
+  // call), and their partial sums are added once; false: OpenBLAS's own
+  // threads run those GEMMs over the whole sequence after the recurrence
+  // (kept to compare the two).
+  bool fp32_thread_weight_gradients = true;
 };
 // Whether this processor has the AVX-512 BF16 instructions CpuOptions::bf16_gemm uses.
 NOCTURNE_API bool cpu_has_bf16_gemm();

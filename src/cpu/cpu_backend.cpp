@@ -64,7 +64,7 @@ std::string CpuBackend<T>::name() const {
   if (bf16_lstm_kernels_) text += ", AVX-512 BF16 LSTM kernels";
   if (fp32_kernels_)
     text += options_.fp32_thread_weight_gradients ? ", AVX-512 LSTM kernels (weight gradients in their threads)"
-                                                  : ", AVX-512 LSTM kernels";
+                                                  : ", AVX-512 LSTM kernels (weight gradients after, on OpenBLAS)";
   if (options_.persistent_lstm)
     text += ", persistent LSTM (sequence ops)";
   else if (options_.fused_lstm)

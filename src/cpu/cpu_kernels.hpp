@@ -90,6 +90,24 @@ class Bf16WeightCache {
   std::vector<Entry> entries_;
 };
 
+// ---- cpu_fp32_gemm.cpp: FP32 GEMMs on AVX-512, on the calling thread alone --
+// For the LSTM's weight gradients, which the FP32 kernels' threads compute
+// side by side, each on its own block of steps (no BLAS buffers, no BLAS
+// threads). Only where lstm_fp32_kernels_supported().
+// C [m, n] = op(A) op(B), plus C where accumulate; row-major. column_sums (or
+// null; op(B) = B only): += the sums of op(B)'s columns over k (db beside dW).
+// workspace: fp32_gemm_workspace_size() floats, 64-byte aligned, for the
+// packed operands; null: allocated by the call (DeviceError where it cannot
+// be: the LSTM kernels allocate theirs before their threads start).
+std::size_t fp32_gemm_workspace_size();
+void fp32_gemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, const float* a, int lda, const float* b,
+               int ldb, bool accumulate, float* c, int ldc, float* column_sums = nullptr, float* workspace = nullptr);
+// The weight gradients of a one-feature input in one pass over g [k, n]
+// (leading dimension ldg): dw [n] = x^T g, db [n] += column sums of g, and
+// dx [k] = g w (dx may be null; w [n]).
+void fp32_rank_one_gradients(int k, int n, const float* x, const float* g, int ldg, const float* w, float* dw,
+                             float* db, float* dx);
+
 // ---- cpu_pool.cpp: fn(0) .. fn(threads - 1) side by side ----------------------
 // fn(0) on the calling thread, the others on workers kept between calls
 // (spawned threads where the workers are busy with another call).
@@ -158,10 +176,12 @@ void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, 
 // With dr set, the same threads then take the weight gradients, each of a
 // block of steps (all rows): dW = x^T dgates, dR = h_prev^T dgates (h_prev:
 // h, or h_masked, of the step before), db = column sums of dgates and
-// dx = dgates W^T (dx may be null), by single-threaded SGEMMs; the threads'
-// partial dW, dR and db are added once at the end. OpenBLAS runs on one
-// thread meanwhile, so no BLAS worker shares a core with a kernel thread.
-// `partials` holds lstm_weight_partials_size(...) floats.
+// dx = dgates W^T (dx may be null), by single-threaded GEMMs of ours
+// (fp32_gemm, fp32_rank_one_gradients); the threads' partial dW, dR and db
+// are added once at the end. No OpenBLAS call, so no BLAS worker shares a
+// core with a kernel thread and no BLAS buffer is taken per thread.
+// `partials` holds lstm_weight_partials_size(...) floats: the partial sums,
+// then each thread's GEMM workspace.
 struct LstmRecurrenceBackward {
   int steps = 0, batch = 0, hidden = 0;
   const float *gates = nullptr, *c = nullptr, *dh = nullptr, *mask = nullptr;

@@ -354,33 +354,40 @@ struct BackwardBlock {
 // dR = h_prev^T dgates, dW = x^T dgates, db = column sums of dgates over the
 // steps [t0, t1) of all rows, into this thread's dr, dw and db; dx of those
 // steps' rows = dgates W^T. Split by steps, a thread's rows of x, h and
-// dgates are one block of memory each: plain SGEMMs, no gathering, and on
-// one thread the very GEMMs of the path after the recurrence.
+// dgates are one block of memory each: plain GEMMs, no gathering, on our
+// single-threaded kernels (cpu_fp32_gemm.cpp: no BLAS buffers or threads).
+// db is summed while dW's GEMM packs dgates, or with dW and dx in one pass
+// where the input has one feature.
 struct GradientBlock {
   const LstmRecurrenceBackward& s;
   float *dr, *dw, *db;  // this thread's sums
+  float* workspace;     // this thread's packed GEMM operands
 
   void run(int t0, int t1) {
     const std::size_t n = std::size_t(s.batch), hid = std::size_t(s.hidden), width = 4 * hid;
     const std::size_t in = std::size_t(s.input);
     const int rows = (t1 - t0) * s.batch;
     const float* dgates = s.dgates + std::size_t(t0) * n * width;
-    blas_gemm(Transpose::yes, Transpose::no, s.input, int(width), rows, 1.0f, s.x + std::size_t(t0) * n * in,
-              s.input, dgates, int(width), 0.0f, dw, int(width));
+    const float* x = s.x + std::size_t(t0) * n * in;
+    float* dx = s.dx ? s.dx + std::size_t(t0) * n * in : nullptr;
+    std::memset(db, 0, width * sizeof(float));
+    if (s.input == 1) {
+      fp32_rank_one_gradients(rows, int(width), x, dgates, int(width), s.w, dw, db, dx);
+    } else {
+      fp32_gemm(Transpose::yes, Transpose::no, s.input, int(width), rows, x, s.input, dgates, int(width), false, dw,
+                int(width), db, workspace);
+      if (dx && rows > 0)
+        fp32_gemm(Transpose::no, Transpose::yes, rows, s.input, int(width), dgates, int(width), s.w, int(width), false,
+                  dx, s.input, nullptr, workspace);
+    }
     // h_{-1} is zero: step 0 adds nothing to dR.
     const int r0 = std::max(t0, 1);
     if (r0 < t1)
-      blas_gemm(Transpose::yes, Transpose::no, s.hidden, int(width), (t1 - r0) * s.batch, 1.0f,
+      fp32_gemm(Transpose::yes, Transpose::no, s.hidden, int(width), (t1 - r0) * s.batch,
                 s.h_prev + std::size_t(r0 - 1) * n * hid, s.hidden, s.dgates + std::size_t(r0) * n * width,
-                int(width), 0.0f, dr, int(width));
+                int(width), false, dr, int(width), nullptr, workspace);
     else
       std::memset(dr, 0, hid * width * sizeof(float));
-    std::memset(db, 0, width * sizeof(float));
-    for (std::size_t r = 0; r < std::size_t(rows); ++r)
-      for (std::size_t j = 0; j < width; ++j) db[j] += dgates[r * width + j];
-    if (s.dx && rows > 0)
-      blas_gemm(Transpose::no, Transpose::yes, rows, s.input, int(width), 1.0f, dgates, int(width), s.w, int(width),
-                0.0f, s.dx + std::size_t(t0) * n * in, s.input);
   }
 };
 
@@ -396,21 +403,17 @@ void add_partials(float* out, std::size_t size, const float* partials, std::size
   }
 }
 
-// OpenBLAS on one thread for a scope (the kernels' threads call it side by side).
-struct BlasOnOneThread {
-  int saved = 0;
-  explicit BlasOnOneThread(bool on) {
-    if (on && cpu_threads() > 1) {
-      saved = cpu_threads();
-      set_cpu_threads(1);
-    }
-  }
-  ~BlasOnOneThread() {
-    if (saved > 0) set_cpu_threads(saved);
-  }
-  BlasOnOneThread(const BlasOnOneThread&) = delete;
-  BlasOnOneThread& operator=(const BlasOnOneThread&) = delete;
-};
+// Each thread's GEMM workspace in `partials`: 64-byte aligned, whole lines apart.
+constexpr std::size_t kAlignFloats = 64 / sizeof(float);
+std::size_t gemm_workspace_stride() {
+  return (fp32_gemm_workspace_size() + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
+}
+
+float* gemm_workspace(float* partials, std::size_t partial_floats, int index) {
+  const auto at = reinterpret_cast<std::uintptr_t>(partials + partial_floats);
+  float* base = reinterpret_cast<float*>((at + 63) / 64 * 64);
+  return base + std::size_t(index) * gemm_workspace_stride();
+}
 
 double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -484,9 +487,13 @@ void lstm_recurrence_forward(const LstmRecurrence& s, const PackedRecurrent& r, 
   });
 }
 
+// The partial sums of threads 1 .. threads - 1, then a GEMM workspace per
+// thread (allocated with the partials, before the threads start: an
+// allocation that failed inside them would leave the others at the barrier).
 std::size_t lstm_weight_partials_size(int threads, int input, int hidden) {
   const std::size_t hid = std::size_t(hidden), in = std::size_t(input), width = 4 * hid;
-  return std::size_t(std::max(0, threads - 1)) * (hid + in + 1) * width;
+  return std::size_t(std::max(0, threads - 1)) * (hid + in + 1) * width +
+         std::size_t(std::max(1, threads)) * gemm_workspace_stride() + kAlignFloats;
 }
 
 LstmBackwardTimes lstm_recurrence_backward(const LstmRecurrenceBackward& s, const PackedRecurrent& rt, int threads) {
@@ -497,7 +504,6 @@ LstmBackwardTimes lstm_recurrence_backward(const LstmRecurrenceBackward& s, cons
   const double flops = 8.0 * (s.steps - 1) * double(s.batch) * s.hidden * s.hidden +
                        (gradients ? 2.0 * s.steps * double(s.batch) * double(width) * double(hid + 2 * in) : 0.0);
   const int used = row_threads(s.batch, threads, flops);
-  const BlasOnOneThread blas(gradients && used > 1);
   std::barrier sync(used);
   const std::size_t part = (hid + in + 1) * width;
   LstmBackwardTimes times;
@@ -511,7 +517,8 @@ LstmBackwardTimes lstm_recurrence_backward(const LstmRecurrenceBackward& s, cons
     if (used > 1) sync.arrive_and_wait();
     const auto middle = std::chrono::steady_clock::now();
     float* own = index > 0 ? s.partials + std::size_t(index - 1) * part : nullptr;
-    GradientBlock sums{s, own ? own : s.dr, own ? own + hid * width : s.dw, own ? own + (hid + in) * width : s.db};
+    GradientBlock sums{s, own ? own : s.dr, own ? own + hid * width : s.dw, own ? own + (hid + in) * width : s.db,
+                       gemm_workspace(s.partials, std::size_t(std::max(0, threads - 1)) * part, index)};
     sums.run(int(std::int64_t(s.steps) * index / used), int(std::int64_t(s.steps) * (index + 1) / used));
     if (used > 1) {
       sync.arrive_and_wait();

@@ -36,6 +36,7 @@ const LstmShape kShapes[] = {
     {7, 40, 12, 64},   // the same with x W in the tiles
     {2, 600, 3, 16},   // weight gradients in the threads, one step each: step 0 adds nothing to dR
     {1, 1500, 3, 16},  // the same with one step: the first thread has none
+    {5, 60, 7, 260},   // 4H = 1040: the weight-gradient GEMMs' B in two column blocks (1024 + 16)
 };
 
 template <typename T>
@@ -95,8 +96,9 @@ struct Threads {
 
 }  // namespace
 
-// Each thread's weight gradients over its own rows (fp32_thread_weight_gradients,
-// on and off), on one thread and two (partials added at the end).
+// Each thread's weight gradients over its own steps on our GEMMs
+// (fp32_thread_weight_gradients on, the default) and OpenBLAS's after the
+// recurrence (off), on one thread and two (partials added at the end).
 TEST_CASE("FP32 LSTM kernels: sequence forward and backward against double and the SGEMM path",
           "[cpu][lstm][fp32-kernels]") {
   const bool in_threads = GENERATE(true, false);
@@ -141,7 +143,7 @@ TEST_CASE("FP32 LSTM kernels: sequence forward and backward against double and t
       CHECK(test::relative_error(got.dw, classic.dw) < kTolerance);
       CHECK(test::relative_error(got.dr, classic.dr) < kTolerance);
       CHECK(test::relative_error(got.db, classic.db) < kTolerance);
-      // The weight gradients' OpenBLAS setting is the caller's again afterwards.
+      // OpenBLAS's thread count is the caller's afterwards (the kernels leave it alone).
       CHECK(cpu_threads() == blas_threads);
     }
 }
