@@ -49,7 +49,7 @@ void dropout(const DropoutKey& key, T p, std::size_t n, const T* in, T* out) {
     if (in != out) std::memcpy(out, in, n * sizeof(T));
     return;
   }
-  dropout_apply(key.seed, key.stream, mask_offset(key), float(p), T(1) / (T(1) - p), n, in, out);
+  dropout_apply(key.seed, key.stream, mask_offset(key), float(p), T(1) / (T(1) - p), n, in, out, cpu_threads());
 }
 
 }  // namespace

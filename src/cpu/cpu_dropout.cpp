@@ -5,8 +5,11 @@
 // intrinsics: sixteen elements at once with AVX-512 (twice the AVX2 rate),
 // eight with AVX2; the tests check each bit for bit against
 // math::dropout_keep. Other machines, and the tail of each call, use
-// math::dropout_keep directly. in == out is allowed.
+// math::dropout_keep directly. in == out is allowed. An element's mask
+// depends on its index alone, so a large call is split between threads in
+// blocks of any size and gives the same bits.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -206,6 +209,24 @@ void apply(std::uint64_t seed, std::uint32_t stream, std::uint64_t offset, float
   apply_scalar(seed, stream, offset, p, scale, done, n, in, out);
 }
 
+constexpr std::size_t kThreadElements = std::size_t(1) << 15;  // below this per thread, one thread
+
+template <typename T>
+void apply_split(std::uint64_t seed, std::uint32_t stream, std::uint64_t offset, float p, T scale, std::size_t n,
+                 const T* in, T* out, DropoutIsa isa, int threads) {
+  const int used = int(std::min<std::size_t>(std::size_t(std::max(threads, 1)), n / kThreadElements));
+  if (used <= 1) return apply(seed, stream, offset, p, scale, n, in, out, isa);
+  // Block edges on multiples of 16 elements, so that every block but the
+  // last runs whole vectors.
+  auto edge = [&](int index) {
+    return index == used ? n : (n * std::size_t(index) / std::size_t(used)) & ~std::size_t(15);
+  };
+  parallel_run(used, [&](int index) {
+    const std::size_t lo = edge(index), hi = edge(index + 1);
+    apply(seed, stream, offset + lo, p, scale, hi - lo, in + lo, out + lo, isa);
+  });
+}
+
 }  // namespace
 
 bool dropout_isa_supported(DropoutIsa isa) {
@@ -230,12 +251,12 @@ DropoutIsa best_dropout_isa() {
 }
 
 void dropout_apply(std::uint64_t seed, std::uint32_t stream, std::uint64_t offset, float p, float scale,
-                   std::size_t n, const float* in, float* out, DropoutIsa isa) {
-  apply(seed, stream, offset, p, scale, n, in, out, isa);
+                   std::size_t n, const float* in, float* out, int threads, DropoutIsa isa) {
+  apply_split(seed, stream, offset, p, scale, n, in, out, isa, threads);
 }
 void dropout_apply(std::uint64_t seed, std::uint32_t stream, std::uint64_t offset, float p, double scale,
-                   std::size_t n, const double* in, double* out, DropoutIsa isa) {
-  apply(seed, stream, offset, p, scale, n, in, out, isa);
+                   std::size_t n, const double* in, double* out, int threads, DropoutIsa isa) {
+  apply_split(seed, stream, offset, p, scale, n, in, out, isa, threads);
 }
 
 }  // namespace nocturne::cpu

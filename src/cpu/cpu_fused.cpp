@@ -39,7 +39,8 @@ void masked_copy(const DropoutKey* key, T p, std::uint64_t index, std::size_t n,
     if (in != out) std::memcpy(out, in, n * sizeof(T));
     return;
   }
-  dropout_apply(key->seed, key->stream, mask_offset(*key, index), float(p), T(1) / (T(1) - p), n, in, out);
+  dropout_apply(key->seed, key->stream, mask_offset(*key, index), float(p), T(1) / (T(1) - p), n, in, out,
+                cpu_threads());
 }
 
 }  // namespace

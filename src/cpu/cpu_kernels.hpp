@@ -230,14 +230,17 @@ LstmBackwardTimes lstm_recurrence_backward_bf16(const LstmRecurrenceBackward& s,
 
 // ---- cpu_dropout.cpp: out[i] = in[i] * (keep(offset + i) ? scale : 0) ------
 // The mask generator's instruction sets: the best the processor has is used;
-// the tests run every one it has against math::dropout_keep.
+// the tests run every one it has against math::dropout_keep. Calls of more
+// than 2^15 elements a thread are split between `threads`.
 enum class DropoutIsa { scalar, avx2, avx512 };
 bool dropout_isa_supported(DropoutIsa isa);
 DropoutIsa best_dropout_isa();
 void dropout_apply(std::uint64_t seed, std::uint32_t stream, std::uint64_t offset, float p, float scale,
-                   std::size_t n, const float* in, float* out, DropoutIsa isa = best_dropout_isa());
+                   std::size_t n, const float* in, float* out, int threads = 1,
+                   DropoutIsa isa = best_dropout_isa());
 void dropout_apply(std::uint64_t seed, std::uint32_t stream, std::uint64_t offset, float p, double scale,
-                   std::size_t n, const double* in, double* out, DropoutIsa isa = best_dropout_isa());
+                   std::size_t n, const double* in, double* out, int threads = 1,
+                   DropoutIsa isa = best_dropout_isa());
 
 // ---- cpu_rows.cpp: small row-wise helpers ---------------------------------
 // Every row of out [rows, cols] = v [cols].

@@ -269,26 +269,33 @@ TEST_CASE("dropout masks match math::dropout_keep bit for bit, across a 2^32 ind
 
 TEST_CASE("every mask generator the processor has draws math::dropout_keep's mask bit for bit", "[cpu][dropout]") {
   // Scalar, AVX2 (8 lanes) and AVX-512 (16 lanes) where supported: lengths
-  // with tails, blocks that cross a 2^32 index boundary, in == out.
+  // with tails, blocks that cross a 2^32 index boundary, in == out; on one
+  // thread and split between two and three (the long lengths: 2^15 elements
+  // a thread is the split's threshold; offset 0xFFFF63C0 puts the 2^32
+  // boundary inside the second thread's block).
   using cpu::DropoutIsa;
   int checked = 0;
   for (DropoutIsa isa : {DropoutIsa::scalar, DropoutIsa::avx2, DropoutIsa::avx512}) {
     if (!cpu::dropout_isa_supported(isa)) continue;
     ++checked;
-    for (std::uint64_t offset : {std::uint64_t(5), std::uint64_t(0xFFFFFFF3u), std::uint64_t(0x1FFFFFFE9ULL)}) {
-      for (std::size_t n : {std::size_t(1), std::size_t(15), std::size_t(16), std::size_t(17), std::size_t(301)}) {
-        const std::uint64_t seed = 0x0123456789ABCDEFULL ^ offset;
-        std::vector<float> yf(n, 2.0f);
-        std::vector<double> yd(n, 2.0);
-        cpu::dropout_apply(seed, 4, offset, 0.45f, 3.0f, n, yf.data(), yf.data(), isa);
-        cpu::dropout_apply(seed, 4, offset, 0.45f, 3.0, n, yd.data(), yd.data(), isa);
-        std::size_t mismatches = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-          const bool keep = math::dropout_keep(seed, 4, offset + i, 0.45f);
-          if (yf[i] != (keep ? 6.0f : 0.0f) || yd[i] != (keep ? 6.0 : 0.0)) ++mismatches;
+    for (std::uint64_t offset : {std::uint64_t(5), std::uint64_t(0xFFFFFFF3u), std::uint64_t(0xFFFF63C0u),
+                                 std::uint64_t(0x1FFFFFFE9ULL)}) {
+      for (std::size_t n : {std::size_t(1), std::size_t(15), std::size_t(16), std::size_t(17), std::size_t(301),
+                            std::size_t(65573), std::size_t(98309)}) {
+        for (int threads : {1, 2, 3}) {
+          const std::uint64_t seed = 0x0123456789ABCDEFULL ^ offset;
+          std::vector<float> yf(n, 2.0f);
+          std::vector<double> yd(n, 2.0);
+          cpu::dropout_apply(seed, 4, offset, 0.45f, 3.0f, n, yf.data(), yf.data(), threads, isa);
+          cpu::dropout_apply(seed, 4, offset, 0.45f, 3.0, n, yd.data(), yd.data(), threads, isa);
+          std::size_t mismatches = 0;
+          for (std::size_t i = 0; i < n; ++i) {
+            const bool keep = math::dropout_keep(seed, 4, offset + i, 0.45f);
+            if (yf[i] != (keep ? 6.0f : 0.0f) || yd[i] != (keep ? 6.0 : 0.0)) ++mismatches;
+          }
+          INFO("isa " << int(isa) << ", offset " << offset << ", n " << n << ", threads " << threads);
+          CHECK(mismatches == 0);
         }
-        INFO("isa " << int(isa) << ", offset " << offset << ", n " << n);
-        CHECK(mismatches == 0);
       }
     }
   }
