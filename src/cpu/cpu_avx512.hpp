@@ -7,6 +7,10 @@
 #define NOCTURNE_AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,fma")))
 
 namespace nocturne::inline v0::cpu {
+// Internal linkage, as each kernel's own copy had: GCC then compiles the
+// kernels exactly as before (an inline function of external linkage changed
+// the FP32 GEMM tiles' register allocation and loop layout).
+namespace {
 
 // The mask of the first `count` of 16 lanes (none for count <= 0).
 NOCTURNE_AVX512_TARGET inline __mmask16 first(int count) {
@@ -24,4 +28,5 @@ NOCTURNE_AVX512_TARGET inline void store(float* p, __mmask16 mask, __m512 v) {
 
 inline void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
 
+}  // namespace
 }  // namespace nocturne::inline v0::cpu

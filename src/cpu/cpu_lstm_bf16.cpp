@@ -26,6 +26,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cpu/cpu_bf16_simd.hpp"
 #include "cpu/cpu_kernels.hpp"
 #include "cpu/cpu_lstm_simd.hpp"
 #include "cpu/cpu_row_blocks.hpp"
@@ -37,15 +38,6 @@ namespace {
 #define NOCTURNE_BF16_LSTM_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
 
 constexpr int kPairValues = 2 * kTileCols;  // BF16 values of one pair of k in a panel (4 vectors)
-// The BF16 value of each float lane in its low 16 bits: math::bf16_bits's
-// rounding (nearest even, NaN made quiet), as cpu_bf16_gemm.cpp rounds.
-NOCTURNE_BF16_LSTM_TARGET inline __m512i round_low(__m512i bits) {
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
-  const __m512i sum = _mm512_add_epi32(bits, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lsb));
-  const __mmask16 nan =
-      _mm512_cmpgt_epu32_mask(_mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
-  return _mm512_srli_epi32(_mm512_mask_mov_epi32(sum, nan, _mm512_or_si512(bits, _mm512_set1_epi32(0x00400000))), 16);
-}
 
 // dst[r][0 .. 2 pairs) = BF16 of src[r][0 .. k), a zero past k: the rows of a
 // GEMM's left operand as the tiles broadcast them, a pair at a time.

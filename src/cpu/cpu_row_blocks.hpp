@@ -13,13 +13,15 @@
 #include "cpu/cpu_kernels.hpp"
 
 namespace nocturne::inline v0::cpu {
+// Internal linkage, as each kernel's own copy had (cpu_avx512.hpp says why).
+namespace {
 
-inline constexpr int kTileRows = 6;               // 6 rows x 4 vectors: 24 of the 32 registers accumulate
-inline constexpr int kLanes = 16;                 // floats per vector
-inline constexpr int kTileCols = 4 * kLanes;      // columns per tile
-inline constexpr int kForwardUnits = kLanes;      // hidden units per forward panel (x 4 gates = 64 columns)
-inline constexpr int kBackwardUnits = kTileCols;  // hidden units per backward panel
-inline constexpr double kThreadFlops = 4e6;       // below this a call runs on one thread
+constexpr int kTileRows = 6;               // 6 rows x 4 vectors: 24 of the 32 registers accumulate
+constexpr int kLanes = 16;                 // floats per vector
+constexpr int kTileCols = 4 * kLanes;      // columns per tile
+constexpr int kForwardUnits = kLanes;      // hidden units per forward panel (x 4 gates = 64 columns)
+constexpr int kBackwardUnits = kTileCols;  // hidden units per backward panel
+constexpr double kThreadFlops = 4e6;       // below this a call runs on one thread
 
 // The cache lines a tile's epilogue will touch. The tile asks for them one
 // per k (or pair of k) in its last iterations: asked for earlier, they would
@@ -86,4 +88,5 @@ inline double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
+}  // namespace
 }  // namespace nocturne::inline v0::cpu
