@@ -18,6 +18,7 @@
 
 #include <immintrin.h>
 
+#include "cpu/cpu_bf16_simd.hpp"
 #include "cpu/cpu_kernels.hpp"
 #include "math/precision.hpp"
 
@@ -30,26 +31,14 @@ constexpr int kPairBlock = 256;      // k pairs per block (512 values of k)
 constexpr int kColumnBlock = 256;    // columns per block of packed B
 constexpr double kThreadFlops = 4e6;  // below this a call runs on one thread
 
-#define NOCTURNE_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
-
 // op(X)[row, col] of a stored row-major X.
 inline float element(const float* x, int ld, Transpose t, int row, int col) {
   return t == Transpose::no ? x[std::size_t(row) * ld + col] : x[std::size_t(col) * ld + row];
 }
 
-// The BF16 value of each float lane in its top 16 bits (the low 16 are left
-// over): math::bf16_bits's rounding, nearest even, NaN made quiet.
-NOCTURNE_BF16_TARGET inline __m512i round_high(__m512i bits) {
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
-  const __m512i sum = _mm512_add_epi32(bits, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lsb));
-  const __mmask16 nan =
-      _mm512_cmpgt_epu32_mask(_mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
-  return _mm512_mask_mov_epi32(sum, nan, _mm512_or_si512(bits, _mm512_set1_epi32(0x00400000)));
-}
-
 // up to 16 floats (mask) of `in`, rounded, in the low halves of the lanes.
 NOCTURNE_BF16_TARGET inline __m512i load_low(const float* in, __mmask16 mask) {
-  return _mm512_srli_epi32(round_high(_mm512_maskz_loadu_epi32(mask, in)), 16);
+  return round_low(_mm512_maskz_loadu_epi32(mask, in));
 }
 
 NOCTURNE_BF16_TARGET inline __mmask16 first(int count) {

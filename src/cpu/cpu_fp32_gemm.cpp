@@ -20,22 +20,17 @@
 #include <memory>
 #include <string>
 
+#include "cpu/cpu_avx512.hpp"
 #include "cpu/cpu_kernels.hpp"
 
 namespace nocturne::inline v0::cpu {
 namespace {
-
-#define NOCTURNE_AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,fma")))
 
 constexpr int kRows = 6;           // rows per register tile (6 x 4 accumulators of the 32 registers)
 constexpr int kLanes = 16;         // floats per vector
 constexpr int kCols = 4 * kLanes;  // columns per tile and per packed panel
 constexpr int kDepth = 128;        // k per block: a B panel is 32 KiB (L1), the A block 3 KiB
 constexpr int kWidth = 1024;       // columns per packed B block: 512 KiB, half of a Zen 4 core's L2
-
-NOCTURNE_AVX512_TARGET inline __mmask16 first(int count) {
-  return count >= kLanes ? __mmask16(0xffff) : count <= 0 ? __mmask16(0) : __mmask16((1u << count) - 1);
-}
 
 struct Free {
   void operator()(float* p) const { std::free(p); }

@@ -26,8 +26,10 @@
 #include <cstring>
 #include <vector>
 
+#include "cpu/cpu_bf16_simd.hpp"
 #include "cpu/cpu_kernels.hpp"
 #include "cpu/cpu_lstm_simd.hpp"
+#include "cpu/cpu_row_blocks.hpp"
 #include "math/precision.hpp"
 
 namespace nocturne::inline v0::cpu {
@@ -35,38 +37,7 @@ namespace {
 
 #define NOCTURNE_BF16_LSTM_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
 
-constexpr int kTileRows = 6;               // 6 rows x 4 vectors: 24 of the 32 registers accumulate
-constexpr int kLanes = 16;                 // floats per vector
-constexpr int kTileCols = 4 * kLanes;      // columns per tile
-constexpr int kForwardUnits = kLanes;      // hidden units per forward panel (x 4 gates = 64 columns)
-constexpr int kBackwardUnits = kTileCols;  // hidden units per backward panel
 constexpr int kPairValues = 2 * kTileCols;  // BF16 values of one pair of k in a panel (4 vectors)
-constexpr double kThreadFlops = 4e6;       // below this a call runs on one thread
-
-NOCTURNE_BF16_LSTM_TARGET inline __mmask16 first(int count) {
-  return count >= kLanes ? __mmask16(0xffff) : count <= 0 ? __mmask16(0) : __mmask16((1u << count) - 1);
-}
-
-// A whole vector is stored unmasked: the cells' loop loads it right back, and
-// a load is forwarded from a plain store but waits for a masked one to retire.
-NOCTURNE_BF16_LSTM_TARGET inline void store(float* p, __mmask16 mask, __m512 v) {
-  if (mask == __mmask16(0xffff))
-    _mm512_storeu_ps(p, v);
-  else
-    _mm512_mask_storeu_ps(p, mask, v);
-}
-
-inline void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
-
-// The BF16 value of each float lane in its low 16 bits: math::bf16_bits's
-// rounding (nearest even, NaN made quiet), as cpu_bf16_gemm.cpp rounds.
-NOCTURNE_BF16_LSTM_TARGET inline __m512i round_low(__m512i bits) {
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
-  const __m512i sum = _mm512_add_epi32(bits, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lsb));
-  const __mmask16 nan =
-      _mm512_cmpgt_epu32_mask(_mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
-  return _mm512_srli_epi32(_mm512_mask_mov_epi32(sum, nan, _mm512_or_si512(bits, _mm512_set1_epi32(0x00400000))), 16);
-}
 
 // dst[r][0 .. 2 pairs) = BF16 of src[r][0 .. k), a zero past k: the rows of a
 // GEMM's left operand as the tiles broadcast them, a pair at a time.
@@ -82,17 +53,6 @@ NOCTURNE_BF16_LSTM_TARGET void round_rows(int rows, int k, const float* src, std
     }
   }
 }
-
-// The cache lines a tile's epilogue will touch, asked for one per pair of k
-// in the tile's last iterations (earlier, the R panel would evict them again).
-struct Lines {
-  static constexpr int kMax = 384;
-  const void* at[kMax];
-  int count = 0;
-  void add(const void* p) {
-    if (count < kMax) at[count++] = p;
-  }
-};
 
 // One packed operand as the tiles read it: pair p of panel q at
 // data + q * panel + p * kPairValues, 4 vectors of 16 columns' pairs.
@@ -149,33 +109,6 @@ NOCTURNE_BF16_LSTM_TARGET void tile(const std::uint16_t* a, std::size_t lda, con
 
 using TileFn = void (*)(const std::uint16_t*, std::size_t, const Panels&, int, bool, float*, const Lines*);
 constexpr TileFn kTiles[kTileRows + 1] = {nullptr, tile<1>, tile<2>, tile<3>, tile<4>, tile<5>, tile<6>};
-
-// The tiles of rows [r0, r1): as even as whole tiles allow.
-struct RowTiles {
-  int r0, count, base, extra;
-  RowTiles(int begin, int end) : r0(begin) {
-    const int rows = end - begin;
-    count = (rows + kTileRows - 1) / kTileRows;
-    base = count ? rows / count : 0;
-    extra = count ? rows % count : 0;
-  }
-  int start(int i) const { return r0 + i * base + std::min(i, extra); }
-  int rows(int i) const { return base + (i < extra ? 1 : 0); }
-};
-
-// At most `threads`, and at least a whole register tile of rows each.
-int row_threads(int rows, int threads, double flops) {
-  if (flops < kThreadFlops) return 1;
-  return std::max(1, std::min(threads, rows / kTileRows));
-}
-
-// fn(index, r0, r1) on `threads` blocks of rows [0, rows) side by side.
-template <typename Fn>
-void run_row_blocks(int rows, int threads, const Fn& fn) {
-  if (threads == 1) return fn(0, 0, rows);
-  auto bound = [&](int t) { return int(std::int64_t(rows) * t / threads); };
-  parallel_run(threads, [&](int t) { fn(t, bound(t), bound(t + 1)); });
-}
 
 int pairs_of(int k) { return (k + 1) / 2; }
 
@@ -479,18 +412,6 @@ struct GradientBlock {
   }
 };
 
-// out[i] += the i-th float of each of `count` partials (`stride` apart), for
-// the part [lo, hi) of out that thread `index` of `threads` takes.
-void add_partials(float* out, std::size_t size, const float* partials, std::size_t stride, int count, int index,
-                  int threads) {
-  const std::size_t lo = size * std::size_t(index) / std::size_t(threads);
-  const std::size_t hi = size * std::size_t(index + 1) / std::size_t(threads);
-  for (int p = 0; p < count; ++p) {
-    const float* part = partials + std::size_t(p) * stride;
-    for (std::size_t i = lo; i < hi; ++i) out[i] += part[i];
-  }
-}
-
 // The BF16 GEMM on one thread for a scope: it splits a large call between
 // cpu_threads() threads, and here each kernel thread makes calls of its own.
 struct GemmOnOneThread {
@@ -507,10 +428,6 @@ struct GemmOnOneThread {
   GemmOnOneThread(const GemmOnOneThread&) = delete;
   GemmOnOneThread& operator=(const GemmOnOneThread&) = delete;
 };
-
-double ms_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-}
 
 Panels panels_of(const Bf16Recurrent& p, int units) {
   const int count = (p.hidden + units - 1) / units;
@@ -571,8 +488,7 @@ void lstm_recurrence_forward_bf16(const LstmRecurrence& s, const Bf16Recurrent& 
   const Panels recurrent = panels_of(r, kForwardUnits);
   const Panels input = s.fold_input ? Panels{} : panels_of(w, kForwardUnits);
   const double flops = 8.0 * s.steps * double(s.batch) * s.hidden * (s.hidden + (s.fold_input ? 0 : s.input));
-  const int used = row_threads(s.batch, threads, flops);
-  run_row_blocks(s.batch, used, [&](int, int r0, int r1) {
+  for_row_blocks(s.batch, threads, flops, [&](int r0, int r1) {
     ForwardBlock block{s, recurrent, s.fold_input ? nullptr : &input, {}, {}, {}, {}};
     block.run(r0, r1);
   });

@@ -29,16 +29,10 @@
 
 #include "cpu/cpu_kernels.hpp"
 #include "cpu/cpu_lstm_simd.hpp"
+#include "cpu/cpu_row_blocks.hpp"
 
 namespace nocturne::inline v0::cpu {
 namespace {
-
-constexpr int kTileRows = 6;               // 6 rows x 4 vectors: 24 of the 32 registers accumulate
-constexpr int kLanes = 16;                 // floats per vector
-constexpr int kTileCols = 4 * kLanes;      // columns per tile
-constexpr int kForwardUnits = kLanes;      // hidden units per forward panel (x 4 gates = 64 columns)
-constexpr int kBackwardUnits = kTileCols;  // hidden units per backward panel
-constexpr double kThreadFlops = 4e6;       // below this a call runs on one thread
 
 // One packed operand B [k, columns] as the tiles read it: vector v (of 4) of
 // row p of panel q at data + q * panel + p * row + v * vec; zeros past the
@@ -47,33 +41,6 @@ struct Panels {
   const float* data = nullptr;
   std::size_t panel = 0, row = 0, vec = 0;
   int k = 0;
-};
-
-NOCTURNE_AVX512_TARGET inline __mmask16 first(int count) {
-  return count >= kLanes ? __mmask16(0xffff) : count <= 0 ? __mmask16(0) : __mmask16((1u << count) - 1);
-}
-
-// A whole vector is stored unmasked: the cells' loop loads it right back, and
-// a load is forwarded from a plain store but waits for a masked one to retire.
-NOCTURNE_AVX512_TARGET inline void store(float* p, __mmask16 mask, __m512 v) {
-  if (mask == __mmask16(0xffff))
-    _mm512_storeu_ps(p, v);
-  else
-    _mm512_mask_storeu_ps(p, mask, v);
-}
-
-inline void prefetch(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
-
-// The cache lines a tile's epilogue will touch. The tile asks for them one
-// per k in its last iterations: asked for earlier, they would be evicted
-// again by the R panel streaming through L1.
-struct Lines {
-  static constexpr int kMax = 384;
-  const float* at[kMax];
-  int count = 0;
-  void add(const float* p) {
-    if (count < kMax) at[count++] = p;
-  }
 };
 
 template <int Rows>
@@ -122,41 +89,6 @@ NOCTURNE_AVX512_TARGET void tile(const float* a, std::size_t lda, const Panels& 
 
 using TileFn = void (*)(const float*, std::size_t, const Panels&, int, __mmask16, bool, float*, const Lines*);
 constexpr TileFn kTiles[kTileRows + 1] = {nullptr, tile<1>, tile<2>, tile<3>, tile<4>, tile<5>, tile<6>};
-
-// The tiles of rows [r0, r1): as even as whole tiles allow (5 and 6 rows
-// rather than 6 and 2).
-struct RowTiles {
-  int r0, count, base, extra;
-  RowTiles(int begin, int end) : r0(begin) {
-    const int rows = end - begin;
-    count = (rows + kTileRows - 1) / kTileRows;
-    base = count ? rows / count : 0;
-    extra = count ? rows % count : 0;
-  }
-  int start(int i) const { return r0 + i * base + std::min(i, extra); }
-  int rows(int i) const { return base + (i < extra ? 1 : 0); }
-};
-
-// The threads a call on `rows` batch rows and `flops` of work splits between:
-// at most `threads`, and at least a whole register tile of rows each.
-int row_threads(int rows, int threads, double flops) {
-  if (flops < kThreadFlops) return 1;
-  return std::max(1, std::min(threads, rows / kTileRows));
-}
-
-// Runs fn(index, r0, r1) on `threads` blocks of rows [0, rows) side by side
-// (parallel_run: this thread takes the first, the pool's workers the others).
-template <typename Fn>
-void run_row_blocks(int rows, int threads, const Fn& fn) {
-  if (threads == 1) return fn(0, 0, rows);
-  auto bound = [&](int t) { return int(std::int64_t(rows) * t / threads); };
-  parallel_run(threads, [&](int t) { fn(t, bound(t), bound(t + 1)); });
-}
-
-template <typename Fn>
-void for_row_blocks(int rows, int threads, double flops, const Fn& fn) {
-  run_row_blocks(rows, row_threads(rows, threads, flops), [&fn](int, int r0, int r1) { fn(r0, r1); });
-}
 
 // ---- forward -------------------------------------------------------------------------
 
@@ -391,18 +323,6 @@ struct GradientBlock {
   }
 };
 
-// out[i] += the i-th float of each of `count` partials (`stride` apart), for
-// the part [lo, hi) of out that thread `index` of `threads` takes.
-void add_partials(float* out, std::size_t size, const float* partials, std::size_t stride, int count, int index,
-                  int threads) {
-  const std::size_t lo = size * std::size_t(index) / std::size_t(threads);
-  const std::size_t hi = size * std::size_t(index + 1) / std::size_t(threads);
-  for (int p = 0; p < count; ++p) {
-    const float* part = partials + std::size_t(p) * stride;
-    for (std::size_t i = lo; i < hi; ++i) out[i] += part[i];
-  }
-}
-
 // Each thread's GEMM workspace in `partials`: 64-byte aligned, whole lines apart.
 constexpr std::size_t kAlignFloats = 64 / sizeof(float);
 std::size_t gemm_workspace_stride() {
@@ -413,10 +333,6 @@ float* gemm_workspace(float* partials, std::size_t partial_floats, int index) {
   const auto at = reinterpret_cast<std::uintptr_t>(partials + partial_floats);
   float* base = reinterpret_cast<float*>((at + 63) / 64 * 64);
   return base + std::size_t(index) * gemm_workspace_stride();
-}
-
-double ms_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
 Panels forward_panels(const PackedRecurrent& p) {

@@ -5,7 +5,7 @@
 
 #include <immintrin.h>
 
-#define NOCTURNE_AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,fma")))
+#include "cpu/cpu_avx512.hpp"
 
 namespace nocturne::inline v0::cpu {
 
