@@ -2,11 +2,10 @@
 // sequence forward and backward, with and without a recurrent mask, against
 // the emulated BF16 backend (the same rounded operands through strict GEMMs)
 // and against the BF16 GEMM-per-step path; then a training step of a small
-// model. The
-// shapes put batch rows outside whole register tiles (6 rows), hidden sizes
-// off the panels (16 units forward, 64 backward), odd input widths (a zero
-// pair of k) and work enough to split the rows between two threads. Skipped,
-// with a message, on a processor without AVX-512 BF16.
+// model. The shapes put batch rows outside whole register tiles (6 rows),
+// hidden sizes off the panels (16 units forward, 64 backward), odd input
+// widths (a zero pair of k) and work enough to split the rows between two
+// threads. Skipped, with a message, on a processor without AVX-512 BF16.
 
 #include <catch2/catch.hpp>
 
