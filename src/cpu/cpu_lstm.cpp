@@ -84,7 +84,8 @@ void CpuBackend<T>::lstm_forward_masked(const LstmShape& s, const T* x, const T*
   const std::size_t step_h = std::size_t(n) * hidden, step_g = std::size_t(n) * width;
 
   if constexpr (sizeof(T) == sizeof(float)) {
-    if (fp32_kernels_ && s.steps * n >= kKernelRows) {
+    if ((fp32_kernels_ || bf16_lstm_kernels_) && s.steps * n >= kKernelRows) {
+      const bool bf16 = !fp32_kernels_;
       LstmRecurrence seq;
       seq.steps = s.steps;
       seq.batch = n;
@@ -93,39 +94,23 @@ void CpuBackend<T>::lstm_forward_masked(const LstmShape& s, const T* x, const T*
       seq.x = x;
       seq.w = w;
       seq.b = b;
-      seq.fold_input = s.input < kLoopInputWidth;
+      // BF16: x W in FP32 for the rank-one input only, as input_projection adds it in this mode.
+      seq.fold_input = bf16 ? s.input == 1 : s.input < kLoopInputWidth;
       seq.mask = mask;
       seq.h_masked = h_masked;
       seq.h = h;
       seq.c = c;
       seq.gates = gates;
       auto span = phases_.span(kPartRecurrentFused);
-      pack_recurrent_forward(hidden, hidden, r, packed_fp32_);
-      if (!seq.fold_input) pack_recurrent_forward(s.input, hidden, w, packed_w_);
-      lstm_recurrence_forward(seq, packed_fp32_, packed_w_, kernel_threads());
-      return;
-    }
-  }
-  if constexpr (sizeof(T) == sizeof(float)) {
-    if (bf16_lstm_kernels_ && s.steps * n >= kKernelRows) {
-      LstmRecurrence seq;
-      seq.steps = s.steps;
-      seq.batch = n;
-      seq.input = s.input;
-      seq.hidden = hidden;
-      seq.x = x;
-      seq.w = w;
-      seq.b = b;
-      seq.fold_input = s.input == 1;  // FP32, as input_projection adds the rank-one input in this mode
-      seq.mask = mask;
-      seq.h_masked = h_masked;
-      seq.h = h;
-      seq.c = c;
-      seq.gates = gates;
-      auto span = phases_.span(kPartRecurrentFused);
-      pack_recurrent_forward_bf16(hidden, hidden, r, packed_bf16_r_);
-      if (!seq.fold_input) pack_recurrent_forward_bf16(s.input, hidden, w, packed_bf16_w_);
-      lstm_recurrence_forward_bf16(seq, packed_bf16_r_, packed_bf16_w_, kernel_threads());
+      if (bf16) {
+        pack_recurrent_forward_bf16(hidden, hidden, r, packed_bf16_r_);
+        if (!seq.fold_input) pack_recurrent_forward_bf16(s.input, hidden, w, packed_bf16_w_);
+        lstm_recurrence_forward_bf16(seq, packed_bf16_r_, packed_bf16_w_, kernel_threads());
+      } else {
+        pack_recurrent_forward(hidden, hidden, r, packed_fp32_);
+        if (!seq.fold_input) pack_recurrent_forward(s.input, hidden, w, packed_w_);
+        lstm_recurrence_forward(seq, packed_fp32_, packed_w_, kernel_threads());
+      }
       return;
     }
   }
@@ -179,7 +164,8 @@ void CpuBackend<T>::lstm_backward_masked(const LstmShape& s, const T* x, const T
 
   bool fused = false;
   if constexpr (sizeof(T) == sizeof(float)) {
-    if (fp32_kernels_ && s.steps * n >= kKernelRows) {
+    if ((fp32_kernels_ || bf16_lstm_kernels_) && s.steps * n >= kKernelRows) {
+      const bool bf16 = !fp32_kernels_;
       LstmRecurrenceBackward seq;
       seq.steps = s.steps;
       seq.batch = n;
@@ -191,7 +177,7 @@ void CpuBackend<T>::lstm_backward_masked(const LstmShape& s, const T* x, const T
       seq.dgates = dgates;
       seq.dh_next = dh_next;
       seq.dc_carry = dc_carry;
-      if (options_.fp32_thread_weight_gradients) {
+      if (bf16 || options_.fp32_thread_weight_gradients) {
         // The weight gradients in the kernels' threads, each on a block of steps.
         seq.input = input;
         seq.x = x;
@@ -204,9 +190,14 @@ void CpuBackend<T>::lstm_backward_masked(const LstmShape& s, const T* x, const T
         weight_partials_.resize(lstm_weight_partials_size(kernel_threads(), input, hidden));
         seq.partials = weight_partials_.data();
         const auto start = PhaseClock::Clock::now();
-        if (s.steps > 1) pack_recurrent_backward(hidden, r, packed_fp32_);
+        if (s.steps > 1) {
+          if (bf16) pack_recurrent_backward_bf16(hidden, r, packed_bf16_r_);
+          else pack_recurrent_backward(hidden, r, packed_fp32_);
+        }
         const double pack_ms = std::chrono::duration<double, std::milli>(PhaseClock::Clock::now() - start).count();
-        const LstmBackwardTimes times = lstm_recurrence_backward(seq, packed_fp32_, kernel_threads());
+        const LstmBackwardTimes times =
+            bf16 ? lstm_recurrence_backward_bf16(seq, packed_bf16_r_, bf16_lstm_scratch_, kernel_threads())
+                 : lstm_recurrence_backward(seq, packed_fp32_, kernel_threads());
         phases_.record(kPartRecurrentFused, pack_ms + times.recurrence_ms);
         phases_.record(kPartWeightGradients, times.weight_gradients_ms);
         return;
@@ -215,39 +206,6 @@ void CpuBackend<T>::lstm_backward_masked(const LstmShape& s, const T* x, const T
       if (s.steps > 1) pack_recurrent_backward(hidden, r, packed_fp32_);
       lstm_recurrence_backward(seq, packed_fp32_, kernel_threads());
       fused = true;
-    }
-  }
-  if constexpr (sizeof(T) == sizeof(float)) {
-    if (bf16_lstm_kernels_ && s.steps * n >= kKernelRows) {
-      LstmRecurrenceBackward seq;
-      seq.steps = s.steps;
-      seq.batch = n;
-      seq.hidden = hidden;
-      seq.gates = gates;
-      seq.c = c;
-      seq.dh = dh;
-      seq.mask = mask;
-      seq.dgates = dgates;
-      seq.dh_next = dh_next;
-      seq.dc_carry = dc_carry;
-      seq.input = input;
-      seq.x = x;
-      seq.w = w;
-      seq.h_prev = mask ? h_masked : h;
-      seq.dw = dw;
-      seq.dr = dr;
-      seq.db = db;
-      seq.dx = dx;
-      weight_partials_.resize(lstm_weight_partials_size(kernel_threads(), input, hidden));
-      seq.partials = weight_partials_.data();
-      const auto start = PhaseClock::Clock::now();
-      if (s.steps > 1) pack_recurrent_backward_bf16(hidden, r, packed_bf16_r_);
-      const double pack_ms = std::chrono::duration<double, std::milli>(PhaseClock::Clock::now() - start).count();
-      const LstmBackwardTimes times = lstm_recurrence_backward_bf16(seq, packed_bf16_r_, bf16_lstm_scratch_,
-                                                                    kernel_threads());
-      phases_.record(kPartRecurrentFused, pack_ms + times.recurrence_ms);
-      phases_.record(kPartWeightGradients, times.weight_gradients_ms);
-      return;
     }
   }
   bool packed = false;
