@@ -5,7 +5,11 @@
 
 #include <immintrin.h>
 
+#include <cstddef>
+
 #include "cpu/cpu_avx512.hpp"
+#include "cpu/cpu_kernels.hpp"
+#include "cpu/cpu_row_blocks.hpp"
 
 namespace nocturne::inline v0::cpu {
 
@@ -88,5 +92,78 @@ NOCTURNE_AVX512_TARGET inline CellGrad cell_backward(__m512 i, __m512 f, __m512 
   out.dc_prev = _mm512_mul_ps(dc, f);
   return out;
 }
+
+// ---- the backward's epilogue ----------------------------------------------------------
+// Both kernels end a backward tile alike: its sums (the block's acc,
+// kTileRows x kTileCols) are dh_{t-1}, and the cells' backward of step t - 1
+// follows. Templates on the kernel's BackwardBlock (its s, acc and lines),
+// read through the block as its own members read them: each kernel's run()
+// compiles exactly as before. The epilogue needs no more than AVX-512F/VL/DQ
+// and FMA, a subset of the BF16 kernel's target. Internal linkage as in
+// cpu_avx512.hpp.
+namespace {
+
+// The lines of step t - 1 that the epilogue reads, then those it writes.
+template <typename Block>
+inline void backward_epilogue_lines(Block& block, int t, int i, int rows, int j0, int units) {
+  const LstmRecurrenceBackward& s = block.s;
+  Lines& lines = block.lines;
+  const std::size_t n = std::size_t(s.batch), hid = std::size_t(s.hidden), width = 4 * hid;
+  const std::size_t step = std::size_t(t - 1);
+  lines.count = 0;
+  for (int pass = 0; pass < 2; ++pass)
+    for (int r = 0; r < rows; ++r)
+      for (int v = 0; v * kLanes < units; ++v) {
+        const std::size_t row = std::size_t(i + r), unit = std::size_t(j0 + v * kLanes);
+        const std::size_t own = row * hid + unit, state = step * n * hid + own;
+        const std::size_t gate = (step * n + row) * width + unit;
+        if (pass == 1) {
+          for (int g = 0; g < 4; ++g) lines.add(s.dgates + gate + std::size_t(g) * hid);
+          continue;
+        }
+        for (int g = 0; g < 4; ++g) lines.add(s.gates + gate + std::size_t(g) * hid);
+        lines.add(s.c + state);
+        if (step > 0) lines.add(s.c + state - n * hid);
+        lines.add(s.dh + state);
+        lines.add(s.dc_carry + own);
+        if (s.mask) lines.add(s.mask + own);
+      }
+}
+
+// dh_{t-1} of tile rows [i, i + rows), units [j0, j0 + units) is the sums
+// (masked) plus dh from above; with it the cells' backward of step t - 1.
+template <typename Block>
+NOCTURNE_AVX512_TARGET inline void backward_epilogue(Block& block, int t, int i, int rows, int j0, int units) {
+  const LstmRecurrenceBackward& s = block.s;
+  float* acc = block.acc;
+  const std::size_t n = std::size_t(s.batch), hid = std::size_t(s.hidden), width = 4 * hid;
+  const std::size_t step = std::size_t(t - 1);
+  for (int r = 0; r < rows; ++r) {
+    const std::size_t row = std::size_t(i + r);
+    for (int v = 0; v < 4 && v * kLanes < units; ++v) {
+      const __mmask16 mask = first(units - v * kLanes);
+      const std::size_t unit = std::size_t(j0 + v * kLanes);
+      const std::size_t own = row * hid + unit, state = step * n * hid + own;
+      __m512 dh_next = _mm512_load_ps(acc + r * kTileCols + v * kLanes);
+      if (s.mask) dh_next = _mm512_mul_ps(dh_next, _mm512_maskz_loadu_ps(mask, s.mask + own));
+      const float* g_row = s.gates + (step * n + row) * width + unit;
+      const CellGrad grad =
+          cell_backward(_mm512_maskz_loadu_ps(mask, g_row), _mm512_maskz_loadu_ps(mask, g_row + hid),
+                        _mm512_maskz_loadu_ps(mask, g_row + 2 * hid), _mm512_maskz_loadu_ps(mask, g_row + 3 * hid),
+                        _mm512_maskz_loadu_ps(mask, s.c + state),
+                        step > 0 ? _mm512_maskz_loadu_ps(mask, s.c + state - n * hid) : _mm512_setzero_ps(),
+                        _mm512_add_ps(_mm512_maskz_loadu_ps(mask, s.dh + state), dh_next),
+                        _mm512_maskz_loadu_ps(mask, s.dc_carry + own));
+      float* d_row = s.dgates + (step * n + row) * width + unit;
+      store(d_row, mask, grad.da_i);
+      store(d_row + hid, mask, grad.da_f);
+      store(d_row + 2 * hid, mask, grad.da_g);
+      store(d_row + 3 * hid, mask, grad.da_o);
+      store(s.dc_carry + own, mask, grad.dc_prev);
+    }
+  }
+}
+
+}  // namespace
 
 }  // namespace nocturne::cpu
