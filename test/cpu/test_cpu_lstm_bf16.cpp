@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu_lstm_sequence.hpp"
 #include "cpu_test_support.hpp"
 #include "nocturne/backend.hpp"
 #include "nocturne/model.hpp"
@@ -46,43 +47,6 @@ const LstmShape kShapes[] = {
     {2, 600, 3, 16},   // two steps, one each: step 0 adds nothing to dR
 };
 
-struct Sequence {
-  std::vector<float> h, c, gates, h_masked, dx, dw, dr, db;
-};
-
-Sequence run_sequence(Backend& be, const LstmShape& s, const std::vector<float>& x, const std::vector<float>& w,
-                      const std::vector<float>& r, const std::vector<float>& b, const std::vector<float>& dh,
-                      const std::vector<float>* mask) {
-  const std::size_t nh = std::size_t(s.steps) * std::size_t(s.batch) * std::size_t(s.hidden);
-  Sequence out{std::vector<float>(nh),       std::vector<float>(nh),       std::vector<float>(4 * nh),
-               std::vector<float>(nh),       std::vector<float>(x.size()), std::vector<float>(w.size()),
-               std::vector<float>(r.size()), std::vector<float>(b.size())};
-  std::vector<float> work(Backend::lstm_workspace_size(s));
-  if (mask) {
-    be.lstm_forward_masked(s, x.data(), w.data(), r.data(), b.data(), mask->data(), out.h_masked.data(),
-                           out.h.data(), out.c.data(), out.gates.data());
-    be.lstm_backward_masked(s, x.data(), w.data(), r.data(), mask->data(), out.h_masked.data(), out.h.data(),
-                            out.c.data(), out.gates.data(), dh.data(), out.dx.data(), out.dw.data(), out.dr.data(),
-                            out.db.data(), work.data());
-  } else {
-    be.lstm_forward(s, x.data(), w.data(), r.data(), b.data(), out.h.data(), out.c.data(), out.gates.data());
-    be.lstm_backward(s, x.data(), w.data(), r.data(), out.h.data(), out.c.data(), out.gates.data(), dh.data(),
-                     out.dx.data(), out.dw.data(), out.dr.data(), out.db.data(), work.data());
-  }
-  return out;
-}
-
-void check_close(const Sequence& got, const Sequence& want, bool masked) {
-  CHECK(test::relative_error(got.h, want.h) < kForward);
-  CHECK(test::relative_error(got.c, want.c) < kForward);
-  CHECK(test::relative_error(got.gates, want.gates) < kForward);
-  if (masked) CHECK(test::relative_error(got.h_masked, want.h_masked) < kForward);
-  CHECK(test::relative_error(got.dx, want.dx) < kGradient);
-  CHECK(test::relative_error(got.dw, want.dw) < kGradient);
-  CHECK(test::relative_error(got.dr, want.dr) < kGradient);
-  CHECK(test::relative_error(got.db, want.db) < kGradient);
-}
-
 bool kernels_on(const Backend& be) { return be.name().find("AVX-512 BF16 LSTM kernels") != std::string::npos; }
 
 CpuOptions bf16_options(bool gemm, bool lstm_kernels) {
@@ -92,15 +56,6 @@ CpuOptions bf16_options(bool gemm, bool lstm_kernels) {
   options.bf16_lstm_kernels = lstm_kernels;
   return options;
 }
-
-// The BF16 GEMM's thread count (the BLAS's setting) for one scope.
-struct Threads {
-  int saved = cpu_threads();
-  explicit Threads(int n) { set_cpu_threads(n); }
-  ~Threads() {
-    if (saved > 0) set_cpu_threads(saved);
-  }
-};
 
 }  // namespace
 
@@ -117,7 +72,7 @@ TEST_CASE("BF16 LSTM kernels: sequence forward and backward against the emulatio
     WARN("this processor has no AVX-512 BF16: the BF16 LSTM kernels are not used, nothing to check");
     return;
   }
-  const Threads scope(threads);
+  const test::CpuThreadsScope scope(threads);
   const int blas_threads = cpu_threads();  // 0 where the BLAS has no thread control (then one thread)
   if (threads > 1 && blas_threads == 0) return;
   std::uint32_t seed = 300;
@@ -134,12 +89,12 @@ TEST_CASE("BF16 LSTM kernels: sequence forward and backward against the emulatio
       std::vector<float> mask(nh);
       for (std::size_t i = 0; i < nh; ++i) mask[i] = (i * 7 + seed) % 5 == 0 ? 0.0f : 1.25f;  // inverted dropout
       const std::vector<float>* m = masked ? &mask : nullptr;
-      const Sequence got = run_sequence(*kernels, s, x, w, r, b, dh, m);
-      const Sequence want = run_sequence(*emulated, s, x, w, r, b, dh, m);
-      const Sequence classic = run_sequence(*per_step, s, x, w, r, b, dh, m);
-      const Sequence strict = run_sequence(*fp32, s, x, w, r, b, dh, m);
-      check_close(got, want, masked);
-      check_close(got, classic, masked);
+      const auto got = test::run_lstm_sequence(*kernels, s, x, w, r, b, dh, m);
+      const auto want = test::run_lstm_sequence(*emulated, s, x, w, r, b, dh, m);
+      const auto classic = test::run_lstm_sequence(*per_step, s, x, w, r, b, dh, m);
+      const auto strict = test::run_lstm_sequence(*fp32, s, x, w, r, b, dh, m);
+      test::check_lstm_close(got, want, masked, kForward, kGradient);
+      test::check_lstm_close(got, classic, masked, kForward, kGradient);
       // The operands really are BF16: FP32 is well outside the envelope.
       CHECK(test::relative_error(got.h, strict.h) > 2 * kForward);
       if (s.steps > 1) CHECK(test::relative_error(got.dr, strict.dr) > kGradient);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu_lstm_sequence.hpp"
 #include "cpu_test_support.hpp"
 #include "nocturne/backend.hpp"
 
@@ -39,60 +40,7 @@ const LstmShape kShapes[] = {
     {5, 60, 7, 260},   // 4H = 1040: the weight-gradient GEMMs' B in two column blocks (1024 + 16)
 };
 
-template <typename T>
-struct Sequence {
-  std::vector<T> h, c, gates, h_masked, dx, dw, dr, db;
-};
-
-// Forward then backward of one layer; a null mask runs the unmasked ops.
-template <typename T>
-Sequence<T> run_sequence(BasicBackend<T>& be, const LstmShape& s, const std::vector<double>& x,
-                         const std::vector<double>& w, const std::vector<double>& r, const std::vector<double>& b,
-                         const std::vector<double>& dh, const std::vector<double>* mask) {
-  const auto cast = [](const std::vector<double>& v) { return std::vector<T>(v.begin(), v.end()); };
-  const std::vector<T> xt = cast(x), wt = cast(w), rt = cast(r), bt = cast(b), dht = cast(dh);
-  const std::size_t nh = std::size_t(s.steps) * std::size_t(s.batch) * std::size_t(s.hidden);
-  Sequence<T> out{std::vector<T>(nh),       std::vector<T>(nh),       std::vector<T>(4 * nh),
-                  std::vector<T>(nh),       std::vector<T>(x.size()), std::vector<T>(w.size()),
-                  std::vector<T>(r.size()), std::vector<T>(b.size())};
-  std::vector<T> work(BasicBackend<T>::lstm_workspace_size(s));
-  if (mask) {
-    const std::vector<T> mt = cast(*mask);
-    be.lstm_forward_masked(s, xt.data(), wt.data(), rt.data(), bt.data(), mt.data(), out.h_masked.data(), out.h.data(),
-                           out.c.data(), out.gates.data());
-    be.lstm_backward_masked(s, xt.data(), wt.data(), rt.data(), mt.data(), out.h_masked.data(), out.h.data(),
-                            out.c.data(), out.gates.data(), dht.data(), out.dx.data(), out.dw.data(), out.dr.data(),
-                            out.db.data(), work.data());
-  } else {
-    be.lstm_forward(s, xt.data(), wt.data(), rt.data(), bt.data(), out.h.data(), out.c.data(), out.gates.data());
-    be.lstm_backward(s, xt.data(), wt.data(), rt.data(), out.h.data(), out.c.data(), out.gates.data(), dht.data(),
-                     out.dx.data(), out.dw.data(), out.dr.data(), out.db.data(), work.data());
-  }
-  return out;
-}
-
-template <typename A, typename B>
-void check_close(const Sequence<A>& got, const Sequence<B>& want, bool masked) {
-  CHECK(test::relative_error(got.h, want.h) < kTolerance);
-  CHECK(test::relative_error(got.c, want.c) < kTolerance);
-  CHECK(test::relative_error(got.gates, want.gates) < kTolerance);
-  if (masked) CHECK(test::relative_error(got.h_masked, want.h_masked) < kTolerance);
-  CHECK(test::relative_error(got.dx, want.dx) < kTolerance);
-  CHECK(test::relative_error(got.dw, want.dw) < kTolerance);
-  CHECK(test::relative_error(got.dr, want.dr) < kTolerance);
-  CHECK(test::relative_error(got.db, want.db) < kTolerance);
-}
-
 bool kernels_on(const BasicBackend<float>& be) { return be.name().find("AVX-512 LSTM kernels") != std::string::npos; }
-
-// OpenBLAS's thread count (the kernels' too) for one scope.
-struct Threads {
-  int saved = cpu_threads();
-  explicit Threads(int n) { set_cpu_threads(n); }
-  ~Threads() {
-    if (saved > 0) set_cpu_threads(saved);
-  }
-};
 
 }  // namespace
 
@@ -115,7 +63,7 @@ TEST_CASE("FP32 LSTM kernels: sequence forward and backward against double and t
     WARN("this processor has no AVX-512F: the FP32 LSTM kernels are not used, nothing to check");
     return;
   }
-  const Threads scope(threads);
+  const test::CpuThreadsScope scope(threads);
   const int blas_threads = cpu_threads();  // 0 where the BLAS has no thread control (then one thread)
   if (threads > 1 && blas_threads == 0) return;
   std::uint32_t seed = 100;
@@ -132,11 +80,11 @@ TEST_CASE("FP32 LSTM kernels: sequence forward and backward against double and t
       std::vector<double> mask(nh);
       for (std::size_t i = 0; i < nh; ++i) mask[i] = (i * 7 + seed) % 5 == 0 ? 0.0 : 1.25;  // inverted dropout
       const std::vector<double>* m = masked ? &mask : nullptr;
-      const auto want = run_sequence(*reference, s, x, w, r, b, dh, m);
-      const auto got = run_sequence(*kernels, s, x, w, r, b, dh, m);
-      const auto classic = run_sequence(*sgemm, s, x, w, r, b, dh, m);
-      check_close(got, want, masked);
-      check_close(classic, want, masked);
+      const auto want = test::run_lstm_sequence(*reference, s, x, w, r, b, dh, m);
+      const auto got = test::run_lstm_sequence(*kernels, s, x, w, r, b, dh, m);
+      const auto classic = test::run_lstm_sequence(*sgemm, s, x, w, r, b, dh, m);
+      test::check_lstm_close(got, want, masked, kTolerance, kTolerance);
+      test::check_lstm_close(classic, want, masked, kTolerance, kTolerance);
       // The kernels differ from the SGEMM path by summation order alone.
       CHECK(test::relative_error(got.h, classic.h) < kTolerance);
       CHECK(test::relative_error(got.dx, classic.dx) < kTolerance);
