@@ -9,41 +9,21 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
-#include <random>
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "cpu/cpu_kernels.hpp"
 #include "nocturne/backend.hpp"
 
 using namespace nocturne;
+using bench::median_ms;
+using bench::random_floats;
 
 namespace {
-
-std::vector<float> random_floats(std::size_t n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& e : v) e = dist(gen);
-  return v;
-}
-
-double median_ms(int reps, const std::function<void()>& work) {
-  work();  // warm-up: page faults
-  std::vector<double> times;
-  for (int i = 0; i < reps; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    work();
-    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
 
 CBLAS_TRANSPOSE cblas(Transpose t) { return t == Transpose::no ? CblasNoTrans : CblasTrans; }
 
