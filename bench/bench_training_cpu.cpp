@@ -237,64 +237,48 @@ int main(int argc, char** argv) {
       opt_state.step(m.parameters().data(), m.gradients().data());
     };
   };
-  std::unique_ptr<Backend> bf16_backend;
-  std::unique_ptr<Model> bf16_model;
-  std::unique_ptr<Adamax> bf16_adamax;
   std::vector<std::function<void(int)>> steps{step_of(model, adamax)};
+  // A model of its own on another backend, stepped beside the default one:
+  // made only where `options` give a backend other than the one named
+  // `other` (an option that changes nothing on this processor is not timed).
+  struct Variant {
+    std::unique_ptr<Backend> backend;
+    std::unique_ptr<Model> model;
+    std::unique_ptr<Adamax> adamax;
+    std::size_t index = 0;  // its place in steps and their timings
+  };
+  auto add_variant = [&](const CpuOptions& options, const std::string& other) {
+    Variant v;
+    v.backend = make_cpu_backend(options);
+    v.index = steps.size();
+    if (v.backend->name() != other) {
+      v.model = std::make_unique<Model>(*v.backend, config, batch);
+      v.model->initialize(1);
+      v.adamax = std::make_unique<Adamax>(*v.backend, v.model->parameters().size(), AdamaxParams{});
+      steps.push_back(step_of(*v.model, *v.adamax));
+    }
+    return v;
+  };
   // The FP32 step again on the SGEMM path (an OpenBLAS SGEMM per LSTM step),
   // where the default runs the AVX-512 kernels.
   CpuOptions sgemm_options;
   sgemm_options.fp32_lstm_kernels = false;
-  auto sgemm_backend = make_cpu_backend(sgemm_options);
-  std::unique_ptr<Model> sgemm_model;
-  std::unique_ptr<Adamax> sgemm_adamax;
-  const std::size_t sgemm_index = steps.size();
-  if (sgemm_backend->name() != backend->name()) {
-    sgemm_model = std::make_unique<Model>(*sgemm_backend, config, batch);
-    sgemm_model->initialize(1);
-    sgemm_adamax = std::make_unique<Adamax>(*sgemm_backend, sgemm_model->parameters().size(), AdamaxParams{});
-    steps.push_back(step_of(*sgemm_model, *sgemm_adamax));
-  }
+  const Variant sgemm = add_variant(sgemm_options, backend->name());
   // The FP32 kernels with the weight gradients after the recurrence, by
   // OpenBLAS's threads over the whole batch (CpuOptions::fp32_thread_weight_gradients
   // off), where the default runs them in the kernels' threads on GEMMs of ours.
   CpuOptions after_options;
   after_options.fp32_thread_weight_gradients = false;
-  auto after_backend = make_cpu_backend(after_options);
-  std::unique_ptr<Model> after_model;
-  std::unique_ptr<Adamax> after_adamax;
-  const std::size_t after_index = steps.size();
-  if (after_backend->name() != backend->name()) {
-    after_model = std::make_unique<Model>(*after_backend, config, batch);
-    after_model->initialize(1);
-    after_adamax = std::make_unique<Adamax>(*after_backend, after_model->parameters().size(), AdamaxParams{});
-    steps.push_back(step_of(*after_model, *after_adamax));
-  }
-  const std::size_t bf16_index = steps.size();
+  const Variant after = add_variant(after_options, backend->name());
+  Variant bf16, bf16_gemm;
   if (cpu_has_bf16_gemm()) {
-    bf16_backend = make_cpu_backend(CpuOptions{MathMode::bf16, false, ProgramOrder::list, true});
-    bf16_model = std::make_unique<Model>(*bf16_backend, config, batch);
-    bf16_model->initialize(1);
-    bf16_adamax = std::make_unique<Adamax>(*bf16_backend, bf16_model->parameters().size(), AdamaxParams{});
-    steps.push_back(step_of(*bf16_model, *bf16_adamax));
-  }
-  // The bf16 step again on a BF16 GEMM per LSTM step (CpuOptions::bf16_lstm_kernels
-  // off), where the default runs the fused BF16 kernels.
-  std::unique_ptr<Backend> bf16_gemm_backend;
-  std::unique_ptr<Model> bf16_gemm_model;
-  std::unique_ptr<Adamax> bf16_gemm_adamax;
-  const std::size_t bf16_gemm_index = steps.size();
-  if (bf16_backend) {
-    CpuOptions options{MathMode::bf16, false, ProgramOrder::list, true};
-    options.bf16_lstm_kernels = false;
-    bf16_gemm_backend = make_cpu_backend(options);
-    if (bf16_gemm_backend->name() != bf16_backend->name()) {
-      bf16_gemm_model = std::make_unique<Model>(*bf16_gemm_backend, config, batch);
-      bf16_gemm_model->initialize(1);
-      bf16_gemm_adamax =
-          std::make_unique<Adamax>(*bf16_gemm_backend, bf16_gemm_model->parameters().size(), AdamaxParams{});
-      steps.push_back(step_of(*bf16_gemm_model, *bf16_gemm_adamax));
-    }
+    const CpuOptions bf16_options{MathMode::bf16, false, ProgramOrder::list, true};
+    bf16 = add_variant(bf16_options, backend->name());
+    // The bf16 step again on a BF16 GEMM per LSTM step (CpuOptions::bf16_lstm_kernels
+    // off), where the default runs the fused BF16 kernels.
+    CpuOptions gemm_options = bf16_options;
+    gemm_options.bf16_lstm_kernels = false;
+    bf16_gemm = add_variant(gemm_options, bf16.backend->name());
   }
   const std::vector<Timing> step_times = time_interleaved(opt.warmup, opt.reps, steps);
   const Timing step = step_times[0];
@@ -307,34 +291,30 @@ int main(int argc, char** argv) {
               train_gflops, 100.0 * train_gflops / sgemm_gflops);
   std::printf("  on %s\n", backend->name().c_str());
   std::printf("RESULT train_over_sgemm_rate=%.3f\n", train_gflops / sgemm_gflops);
-  if (sgemm_model) {
-    const Timing& g = step_times[sgemm_index];
+  // An FP32 variant's line beside the default step's.
+  auto print_fp32_variant = [&](const Variant& v, const char* label, const char* speedup, const char* key) {
+    if (!v.model) return;
+    const Timing& g = step_times[v.index];
     const double g_gflops = kFlopsPerWindow * batch / (g.median * 1e-3) / 1e9;
-    std::printf("training step, SGEMM path (%s)\n", sgemm_backend->name().c_str());
+    std::printf("training step, %s (%s)\n", label, v.backend->name().c_str());
     std::printf("                                       %9.2f ms   (min %.2f, max %.2f), %.1f GFLOP/s, %.0f%% of "
-                "SGEMM's; kernels' speed-up %.2fx\n",
-                g.median, g.min, g.max, g_gflops, 100.0 * g_gflops / sgemm_gflops, g.median / step.median);
-    std::printf("RESULT train_step_sgemm_path_ms=%.3f\n", g.median);
-  }
-  if (after_model) {
-    const Timing& g = step_times[after_index];
-    const double g_gflops = kFlopsPerWindow * batch / (g.median * 1e-3) / 1e9;
-    std::printf("training step, weight gradients after the recurrence (%s)\n", after_backend->name().c_str());
-    std::printf("                                       %9.2f ms   (min %.2f, max %.2f), %.1f GFLOP/s, %.0f%% of "
-                "SGEMM's; in-thread gradients' speed-up %.2fx\n",
-                g.median, g.min, g.max, g_gflops, 100.0 * g_gflops / sgemm_gflops, g.median / step.median);
-    std::printf("RESULT train_step_gradients_after_ms=%.3f\n", g.median);
-  }
-  if (step_times.size() > bf16_index) {
-    const Timing& b = step_times[bf16_index];
-    std::printf("training step, bf16 (%s)\n", bf16_backend->name().c_str());
+                "SGEMM's; %s speed-up %.2fx\n",
+                g.median, g.min, g.max, g_gflops, 100.0 * g_gflops / sgemm_gflops, speedup, g.median / step.median);
+    std::printf("RESULT %s=%.3f\n", key, g.median);
+  };
+  print_fp32_variant(sgemm, "SGEMM path", "kernels'", "train_step_sgemm_path_ms");
+  print_fp32_variant(after, "weight gradients after the recurrence", "in-thread gradients'",
+                     "train_step_gradients_after_ms");
+  if (bf16.model) {
+    const Timing& b = step_times[bf16.index];
+    std::printf("training step, bf16 (%s)\n", bf16.backend->name().c_str());
     std::printf("                                       %9.2f ms   (min %.2f, max %.2f), %.2f of fp32's time\n",
                 b.median, b.min, b.max, b.median / step.median);
     std::printf("RESULT train_step_bf16_ms=%.3f\n", b.median);
     std::printf("RESULT bf16_over_fp32=%.3f\n", b.median / step.median);
-    if (bf16_gemm_model) {
-      const Timing& g = step_times[bf16_gemm_index];
-      std::printf("training step, bf16, a BF16 GEMM per LSTM step (%s)\n", bf16_gemm_backend->name().c_str());
+    if (bf16_gemm.model) {
+      const Timing& g = step_times[bf16_gemm.index];
+      std::printf("training step, bf16, a BF16 GEMM per LSTM step (%s)\n", bf16_gemm.backend->name().c_str());
       std::printf("                                       %9.2f ms   (min %.2f, max %.2f), %.2f of fp32's time; "
                   "fused kernels' speed-up %.2fx\n",
                   g.median, g.min, g.max, g.median / step.median, g.median / b.median);
@@ -358,18 +338,18 @@ int main(int argc, char** argv) {
     adamax.step(model.parameters().data(), model.gradients().data());
   });
   print_phases(backend->phase_times(), opt.reps, timed.median);
-  if (bf16_model) {
+  if (bf16.model) {
     std::printf("bf16: ");
-    bf16_backend->set_phase_timing(true);
+    bf16.backend->set_phase_timing(true);
     const Timing bf16_timed = time_ms(0, opt.reps, [&](int i) {
       const auto k = std::size_t(i % kBatches);
-      bf16_backend->mark_phase("stage");
-      bf16_model->set_batch(tokens[k], targets[k]);
-      bf16_model->train_step(1, std::uint64_t(i));
-      bf16_backend->mark_phase("");
-      bf16_adamax->step(bf16_model->parameters().data(), bf16_model->gradients().data());
+      bf16.backend->mark_phase("stage");
+      bf16.model->set_batch(tokens[k], targets[k]);
+      bf16.model->train_step(1, std::uint64_t(i));
+      bf16.backend->mark_phase("");
+      bf16.adamax->step(bf16.model->parameters().data(), bf16.model->gradients().data());
     });
-    print_phases(bf16_backend->phase_times(), opt.reps, bf16_timed.median, "bf16_phase_");
+    print_phases(bf16.backend->phase_times(), opt.reps, bf16_timed.median, "bf16_phase_");
   }
 
   // Generation at batch 1, greedy. What `nocturne generate` runs: the window
@@ -390,8 +370,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<Model> bf16_generator;
   std::unique_ptr<WindowPredictor> bf16_predictor;
   std::vector<std::int32_t> bf16_next;
-  if (bf16_backend) {
-    bf16_generator = std::make_unique<Model>(*bf16_backend, config, 1);
+  if (bf16.backend) {
+    bf16_generator = std::make_unique<Model>(*bf16.backend, config, 1);
     bf16_generator->upload_parameters(model.download_parameters());
     bf16_predictor = std::make_unique<WindowPredictor>(*bf16_generator, 1);
     bf16_next = {argmax(bf16_predictor->start(primer))};
